@@ -1,0 +1,40 @@
+package cpu
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Env is what kernels get from the device: the number of threads to use.
+type Env struct {
+	// Threads is the intra-op parallelism; 1 runs everything on the calling goroutine.
+	Threads int
+}
+
+// Parallel splits [0, n) into at most Threads chunks of at least grain items and runs
+// fn on each, waiting for all. Small ranges run on the calling goroutine.
+func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
+	threads := e.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if grain < 1 {
+		grain = 1
+	}
+	chunks := min(threads, (n+grain-1)/grain)
+	if chunks <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + chunks - 1) / chunks
+	for lo := step; lo < n; lo += step {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			fn(lo, hi)
+		}(lo, min(lo+step, n))
+	}
+	fn(0, min(step, n))
+	wg.Wait()
+}

@@ -1,0 +1,52 @@
+package cpu
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/graph"
+)
+
+// Factory prepares a kernel for one node. It may inspect the node's inferred input and
+// output types and constant inputs (to pre-pack weights), and should return an error
+// wrapping backends.ErrUnsupported for dtypes or attributes it does not handle.
+type Factory func(n *graph.Node, env *Env) (backends.Kernel, error)
+
+type opKey struct{ domain, op string }
+
+// factories is filled by init functions and read-only afterwards.
+var factories = map[opKey]Factory{}
+
+// register adds a kernel factory; call it only from init functions.
+func register(domain, op string, f Factory) {
+	k := opKey{domain, op}
+	if _, dup := factories[k]; dup {
+		panic("cpu: duplicate kernel " + op)
+	}
+	factories[k] = f
+}
+
+// Ops lists the operators with a CPU kernel, sorted ("domain.op" outside ONNX's).
+func Ops() []string {
+	out := make([]string, 0, len(factories))
+	for k := range factories {
+		if k.domain == "" {
+			out = append(out, k.op)
+		} else {
+			out = append(out, k.domain+"."+k.op)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HasKernel reports whether the CPU backend has a kernel for the operator.
+func HasKernel(domain, op string) bool {
+	_, ok := factories[opKey{domain, op}]
+	return ok
+}
+
+func unsupported(n *graph.Node, format string, args ...any) error {
+	return fmt.Errorf("cpu: node %q (%s): %s: %w", n.Name, n.Op, fmt.Sprintf(format, args...), backends.ErrUnsupported)
+}

@@ -1,0 +1,112 @@
+package backends
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// Kind is the family of a device.
+type Kind string
+
+// The device kinds of the product description.
+const (
+	CPU      Kind = "cpu"
+	NVIDIA   Kind = "nvidia"
+	AMD      Kind = "amd"
+	Intel    Kind = "intel"
+	Photonic Kind = "photonic"
+)
+
+// Info describes a device. Zero numeric fields mean "not known".
+type Info struct {
+	Kind         Kind
+	ID           int
+	Name         string
+	Simulated    bool   // true for devices of package sim: say so wherever they appear
+	UUID         string // vendor identifier when there is one
+	MemoryBytes  int64  // total memory
+	ComputeUnits int    // CPU cores or GPU streaming multiprocessors
+	PeakGFLOPS   float64
+	ISA          []string // CPU features (avx2, fma, avx512f, ...) or GPU architecture
+	Driver       string
+}
+
+func (i Info) String() string {
+	sim := ""
+	if i.Simulated {
+		sim = " (simulated)"
+	}
+	return fmt.Sprintf("%s:%d %s%s", i.Kind, i.ID, i.Name, sim)
+}
+
+// Reading is one sensor value; Valid is false when the device has no such sensor,
+// and then Value means nothing. Never report a made-up number as Valid.
+type Reading struct {
+	Value float64
+	Valid bool
+}
+
+// Read makes a valid reading.
+func Read(v float64) Reading { return Reading{Value: v, Valid: true} }
+
+// String prints the value or "unavailable".
+func (r Reading) String() string {
+	if !r.Valid {
+		return "unavailable"
+	}
+	return fmt.Sprintf("%.1f", r.Value)
+}
+
+// Telemetry is a snapshot of a device's sensors.
+type Telemetry struct {
+	Time         time.Time
+	TemperatureC Reading
+	// SlowdownC is the temperature at which the device starts to throttle.
+	SlowdownC    Reading
+	PowerW       Reading
+	PowerLimitW  Reading
+	EnergyJ      Reading // cumulative energy counter
+	Utilization  Reading // 0..1
+	ClockMHz     Reading
+	MemoryUsedB  Reading
+	// ThrottleReasons is a bit set of the vendor's throttle reasons (NVML's clock
+	// event reasons on NVIDIA); valid only when ThrottleValid.
+	ThrottleReasons uint64
+	ThrottleValid   bool
+}
+
+// Device is what every backend implements.
+type Device interface {
+	Info() Info
+	Telemetry() (Telemetry, error)
+}
+
+// Kernel runs one graph node on concrete tensors. Outputs are allocated by the
+// executor at the shapes inference gave; the kernel fills them.
+type Kernel interface {
+	Run(ctx context.Context, inputs, outputs []*tensor.Tensor) error
+}
+
+// KernelProvider is a device that can run graph nodes.
+type KernelProvider interface {
+	Device
+	// Kernel prepares a kernel for node n, whose input and output values carry their
+	// inferred types (constant inputs carry their data, for pre-packing weights).
+	// It returns an error wrapping ErrUnsupported when the device lacks the operator.
+	Kernel(n *graph.Node) (Kernel, error)
+}
+
+// ErrUnsupported marks an operator, dtype or attribute combination a device cannot run.
+var ErrUnsupported = fmt.Errorf("unsupported")
+
+// KernelFunc adapts a function to the Kernel interface.
+type KernelFunc func(ctx context.Context, inputs, outputs []*tensor.Tensor) error
+
+// Run calls f.
+func (f KernelFunc) Run(ctx context.Context, inputs, outputs []*tensor.Tensor) error {
+	return f(ctx, inputs, outputs)
+}

@@ -1,0 +1,12 @@
+// Package exec turns a graph into something that runs: a Plan (a topological schedule,
+// a memory plan that reuses buffers by liveness, a kernel per node) and a Session that
+// holds plans per input shape and runs them.
+//
+// Sessions are safe for concurrent Run calls: plans are immutable once built and each
+// run takes its own arena. A context cancels a run between nodes (and inside kernels
+// that watch it). Feeds are validated against the graph's inputs before anything runs.
+//
+// When a shape depends on data (NonZero, a Reshape fed by a computed tensor), the plan
+// marks the node dynamic: its output shapes are inferred at run time from the actual
+// tensors and its outputs are allocated on the heap.
+package exec

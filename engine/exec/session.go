@@ -1,0 +1,379 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// Options configures a Session. The zero value is a sensible default.
+type Options struct {
+	// Profile records per-node times in every Result.
+	Profile bool
+	// HeapOutputs allocates outputs on the Go heap instead of in memory maps. Use it
+	// when outputs are not handed to foreign code; it avoids a map per output.
+	HeapOutputs bool
+}
+
+// Session runs one graph on one device, compiling a plan per distinct set of input
+// shapes (dynamic batch) and caching it. Run is safe for concurrent use.
+type Session struct {
+	g    *graph.Graph
+	dev  backends.KernelProvider
+	opts Options
+
+	mu     sync.Mutex
+	plans  map[string]*planEntry
+	arenas map[*Plan]*sync.Pool
+}
+
+type planEntry struct {
+	once sync.Once
+	plan *Plan
+	err  error
+}
+
+// ErrFeed is wrapped by every error about the feeds (missing, unknown, wrong dtype or shape).
+var ErrFeed = errors.New("invalid feed")
+
+// NewSession prepares g for running on dev. The graph must not be modified afterwards;
+// the session keeps a private copy for each plan it compiles.
+func NewSession(g *graph.Graph, dev backends.KernelProvider, opts Options) (*Session, error) {
+	if g == nil || dev == nil {
+		return nil, errors.New("exec: NewSession needs a graph and a device")
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	return &Session{g: g, dev: dev, opts: opts, plans: map[string]*planEntry{}, arenas: map[*Plan]*sync.Pool{}}, nil
+}
+
+// Graph returns the session's graph.
+func (s *Session) Graph() *graph.Graph { return s.g }
+
+// Device returns the session's device.
+func (s *Session) Device() backends.KernelProvider { return s.dev }
+
+// Result holds the outputs of one run. Outputs made in memory maps stay valid until
+// Release; Release is safe to call more than once.
+type Result struct {
+	Names   []string
+	Outputs []*tensor.Tensor
+	Profile *Profile
+}
+
+// Get returns the output called name, or nil.
+func (r *Result) Get(name string) *tensor.Tensor {
+	for i, n := range r.Names {
+		if n == name {
+			return r.Outputs[i]
+		}
+	}
+	return nil
+}
+
+// Release frees the outputs' memory maps.
+func (r *Result) Release() {
+	for _, t := range r.Outputs {
+		if t != nil {
+			_ = t.Release()
+		}
+	}
+}
+
+// RunOptions tunes one run.
+type RunOptions struct {
+	// Outputs supplies caller-owned tensors to write outputs into, by output name.
+	// Each must have the output's dtype and shape.
+	Outputs map[string]*tensor.Tensor
+}
+
+// Plan returns the plan for feeds of the given shapes, compiling it on first use.
+func (s *Session) Plan(shapes map[string][]int) (*Plan, error) {
+	var key strings.Builder
+	for _, in := range s.g.Inputs {
+		fmt.Fprintf(&key, "%s%v;", in.Name, shapes[in.Name])
+	}
+	s.mu.Lock()
+	e, ok := s.plans[key.String()]
+	if !ok {
+		e = &planEntry{}
+		s.plans[key.String()] = e
+	}
+	s.mu.Unlock()
+	e.once.Do(func() {
+		g := s.g.Clone()
+		for _, in := range g.Inputs {
+			in.Shape = graph.ShapeOf(shapes[in.Name]...)
+			in.HasShape = true
+		}
+		e.plan, e.err = compileSafe(g, s.dev)
+		if e.err == nil {
+			s.mu.Lock()
+			size := e.plan.arenaSize
+			s.arenas[e.plan] = &sync.Pool{New: func() any { b := makeAligned(size); return &b }}
+			s.mu.Unlock()
+		}
+	})
+	return e.plan, e.err
+}
+
+func compileSafe(g *graph.Graph, dev backends.KernelProvider) (p *Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("exec: compiling graph %q panicked: %v", g.Name, r)
+		}
+	}()
+	p, err = compile(g, dev)
+	if err != nil {
+		return nil, fmt.Errorf("exec: graph %q: %w", g.Name, err)
+	}
+	return p, nil
+}
+
+func makeAligned(n int) []byte {
+	words := make([]uint64, (n+alignment)/8+1)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
+	off := int(uintptr(alignment)-uintptr(unsafe.Pointer(&b[0]))%alignment) % alignment
+	return b[off : off+n]
+}
+
+// CheckFeeds validates feeds against the graph inputs: every input present, no unknown
+// names, dtypes equal and known dimensions matching. Errors wrap ErrFeed.
+func (s *Session) CheckFeeds(feeds map[string]*tensor.Tensor) error {
+	var errs []error
+	known := map[string]bool{}
+	for _, in := range s.g.Inputs {
+		known[in.Name] = true
+		t, ok := feeds[in.Name]
+		if !ok || t == nil {
+			errs = append(errs, fmt.Errorf("missing input %q (%v)", in.Name, in.Type))
+			continue
+		}
+		if t.DType() != in.DType {
+			errs = append(errs, fmt.Errorf("input %q: dtype %v, expected %v", in.Name, t.DType(), in.DType))
+		}
+		if in.HasShape {
+			shape := t.Shape()
+			if len(shape) != len(in.Shape) {
+				errs = append(errs, fmt.Errorf("input %q: shape %v has rank %d, expected %v", in.Name, shape, len(shape), in.Shape))
+				continue
+			}
+			for i, d := range in.Shape {
+				if d.Known() && int64(shape[i]) != d.Size {
+					errs = append(errs, fmt.Errorf("input %q: shape %v, expected %v (dimension %d)", in.Name, shape, in.Shape, i))
+					break
+				}
+			}
+		}
+	}
+	for name := range feeds {
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("unknown input %q (inputs are %v)", name, inputNames(s.g)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("exec: %w: %w", ErrFeed, errors.Join(errs...))
+	}
+	return nil
+}
+
+func inputNames(g *graph.Graph) []string {
+	out := make([]string, len(g.Inputs))
+	for i, v := range g.Inputs {
+		out[i] = v.Name
+	}
+	return out
+}
+
+// Run executes the graph on feeds (by input name) and returns the outputs in graph
+// output order. It is safe to call from several goroutines at once.
+func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor, opts *RunOptions) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("exec: run of graph %q panicked: %v", s.g.Name, r)
+		}
+	}()
+	if err := s.CheckFeeds(feeds); err != nil {
+		return nil, err
+	}
+	shapes := make(map[string][]int, len(feeds))
+	for name, t := range feeds {
+		shapes[name] = t.Shape()
+	}
+	p, err := s.Plan(shapes)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	pool := s.arenas[p]
+	s.mu.Unlock()
+	arenaPtr := pool.Get().(*[]byte)
+	defer pool.Put(arenaPtr)
+	return s.runPlan(ctx, p, *arenaPtr, feeds, opts)
+}
+
+func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[string]*tensor.Tensor, opts *RunOptions) (*Result, error) {
+	vals := make([]*tensor.Tensor, len(p.slots))
+	for i, sl := range p.slots {
+		switch {
+		case sl.input >= 0:
+			vals[i] = feeds[p.g.Inputs[sl.input].Name]
+		case sl.konst != nil:
+			vals[i] = sl.konst
+		}
+	}
+	var prof *Profile
+	if s.opts.Profile {
+		prof = &Profile{}
+	}
+	res := &Result{Profile: prof}
+	ok := false
+	defer func() {
+		if !ok {
+			res.Release()
+		}
+	}()
+	// Outputs that a caller supplied or that are produced by a step are allocated
+	// lazily; track them for release on failure.
+	allocOut := func(si int, t graph.Type) (*tensor.Tensor, error) {
+		sl := &p.slots[si]
+		if opts != nil && opts.Outputs != nil {
+			if dst, ok := opts.Outputs[sl.value.Name]; ok {
+				if dst.DType() != t.DType || !equalInts(dst.Shape(), t.Shape.Ints()) {
+					return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", sl.value.Name, dst, t)
+				}
+				return dst, nil
+			}
+		}
+		if s.opts.HeapOutputs {
+			return tensor.New(t.DType, t.Shape.Ints()), nil
+		}
+		out, err := tensor.NewMapped(t.DType, t.Shape.Ints())
+		if err != nil {
+			return nil, err
+		}
+		res.Outputs = append(res.Outputs, out) // released on failure
+		return out, nil
+	}
+	for _, st := range p.steps {
+		if err := ctx.Err(); err != nil {
+			return nil, errCanceled(ctx, st.node.Name)
+		}
+		ins := make([]*tensor.Tensor, len(st.inputs))
+		for i, si := range st.inputs {
+			if si >= 0 {
+				ins[i] = vals[si]
+			}
+		}
+		types := make([]graph.Type, len(st.outputs))
+		for i, si := range st.outputs {
+			if si >= 0 {
+				types[i] = p.slots[si].value.Type
+			}
+		}
+		if st.dynamic {
+			t, err := inferAtRunTime(p.g, st.node, ins)
+			if err != nil {
+				return nil, fmt.Errorf("exec: %w", err)
+			}
+			types = t
+		}
+		outs := make([]*tensor.Tensor, len(st.outputs))
+		for i, si := range st.outputs {
+			if si < 0 {
+				continue
+			}
+			sl := &p.slots[si]
+			var err error
+			switch {
+			case sl.output:
+				outs[i], err = allocOut(si, types[i])
+			case sl.offset >= 0:
+				n := tensor.NumElements(types[i].Shape.Ints()) * types[i].DType.Size()
+				outs[i], err = tensor.FromBytes(types[i].DType, types[i].Shape.Ints(), arena[sl.offset:sl.offset+n])
+				if err == nil {
+					clear(outs[i].Bytes())
+				}
+			default:
+				outs[i] = tensor.New(types[i].DType, types[i].Shape.Ints())
+			}
+			if err != nil {
+				return nil, err
+			}
+			vals[si] = outs[i]
+		}
+		start := time.Now()
+		if err := safeRun(ctx, st.kernel, ins, outs); err != nil {
+			if ctx.Err() != nil {
+				return nil, errCanceled(ctx, st.node.Name)
+			}
+			return nil, fmt.Errorf("exec: node %q (%s): %w", st.node.Name, st.node.Op, err)
+		}
+		if prof != nil {
+			prof.add(st.node, time.Since(start), ins, outs)
+		}
+		for _, si := range st.free {
+			vals[si] = nil
+		}
+	}
+	res.Outputs = res.Outputs[:0]
+	for _, si := range p.outputs {
+		t := vals[si]
+		if t == nil {
+			return nil, fmt.Errorf("exec: output %q was not computed", p.slots[si].value.Name)
+		}
+		if sl := p.slots[si]; sl.input >= 0 || sl.konst != nil {
+			t = t.Clone() // an output that is an input or a constant: hand out a copy
+		}
+		res.Names = append(res.Names, p.slots[si].value.Name)
+		res.Outputs = append(res.Outputs, t)
+	}
+	ok = true
+	return res, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// inferAtRunTime infers a node's output types from its actual input tensors.
+func inferAtRunTime(g *graph.Graph, n *graph.Node, ins []*tensor.Tensor) ([]graph.Type, error) {
+	s, ok := ops.Lookup(n.Domain, n.Op)
+	if !ok {
+		return nil, fmt.Errorf("node %q: unknown operator %s", n.Name, n.Op)
+	}
+	c := &ops.InferContext{Node: n, Opset: g.Opset, In: make([]graph.Type, len(ins)), Consts: ins}
+	for i, t := range ins {
+		if t != nil {
+			c.In[i] = ops.Typed(t.DType(), graph.ShapeOf(t.Shape()...))
+		}
+	}
+	types, err := s.Infer(c)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range types {
+		if i < len(n.Outputs) && n.Outputs[i] != nil && (!t.HasShape || !t.Shape.Known()) {
+			return nil, fmt.Errorf("node %q (%s): output %d shape unknown even at run time", n.Name, n.Op, i)
+		}
+	}
+	return types, nil
+}
