@@ -66,13 +66,13 @@ type Telemetry struct {
 	Time         time.Time
 	TemperatureC Reading
 	// SlowdownC is the temperature at which the device starts to throttle.
-	SlowdownC    Reading
-	PowerW       Reading
-	PowerLimitW  Reading
-	EnergyJ      Reading // cumulative energy counter
-	Utilization  Reading // 0..1
-	ClockMHz     Reading
-	MemoryUsedB  Reading
+	SlowdownC   Reading
+	PowerW      Reading
+	PowerLimitW Reading
+	EnergyJ     Reading // cumulative energy counter
+	Utilization Reading // 0..1
+	ClockMHz    Reading
+	MemoryUsedB Reading
 	// ThrottleReasons is a bit set of the vendor's throttle reasons (NVML's clock
 	// event reasons on NVIDIA); valid only when ThrottleValid.
 	ThrottleReasons uint64

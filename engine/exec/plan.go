@@ -29,10 +29,10 @@ type step struct {
 // slot is where a value lives during a run.
 type slot struct {
 	value  *graph.Value
-	input  int   // index into the graph inputs, or -1
+	input  int // index into the graph inputs, or -1
 	konst  *tensor.Tensor
-	offset int   // byte offset in the arena, or -1
-	output bool  // a graph output: allocated per run outside the arena
+	offset int  // byte offset in the arena, or -1
+	output bool // a graph output: allocated per run outside the arena
 }
 
 // Plan is an executable schedule for one set of input shapes. It is immutable after

@@ -19,9 +19,9 @@ type Arity struct{ Min, Max int }
 
 // Schema describes one operator.
 type Schema struct {
-	Name   string
-	Domain string // "" (ONNX default), "ai.onnx.ml", DomainLightOS, ...
-	Doc    string
+	Name    string
+	Domain  string // "" (ONNX default), "ai.onnx.ml", DomainLightOS, ...
+	Doc     string
 	Inputs  Arity
 	Outputs Arity
 	// Infer computes the output types from the input types (and constant inputs).
