@@ -1,0 +1,2 @@
+// Package onnx loads ONNX models (ModelProto) into the engine's graph IR.
+package onnx
