@@ -13,11 +13,12 @@ type Builder struct {
 	g       *Graph
 	current map[string]*Value // user-visible name -> newest SSA value
 	marked  []string          // names marked as outputs, resolved at Finish
+	nodes   map[string]bool   // node names in use
 }
 
 // NewBuilder starts an empty graph.
 func NewBuilder(name string) *Builder {
-	return &Builder{g: New(name), current: map[string]*Value{}}
+	return &Builder{g: New(name), current: map[string]*Value{}, nodes: map[string]bool{}}
 }
 
 // Input declares a graph input called name.
@@ -67,8 +68,15 @@ func (b *Builder) Op(op, nodeName string, inputs, outputs []string, attrs Attrs)
 		ins[i] = v
 	}
 	if nodeName == "" {
-		nodeName = b.g.UniqueName(op)
+		nodeName = op
+		for i := 1; b.nodes[nodeName]; i++ {
+			nodeName = fmt.Sprintf("%s_%d", op, i)
+		}
 	}
+	if b.nodes[nodeName] {
+		return nil, fmt.Errorf("graph builder: node name %q is already used", nodeName)
+	}
+	b.nodes[nodeName] = true
 	outNames := make([]string, len(outputs))
 	for i, name := range outputs {
 		if name == "" {
