@@ -88,6 +88,9 @@ type Type struct {
 }
 
 func (t Type) String() string {
+	if t.DType == tensor.Invalid && !t.HasShape {
+		return "?"
+	}
 	if !t.HasShape {
 		return t.DType.String() + "[?]"
 	}
