@@ -1,0 +1,227 @@
+package gemm
+
+// matrix is a row-major operand as the caller stores it.
+type matrix struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+// problem is one GEMM in the driver's terms: C[m×n] (+)= A·B, epilogue.
+type problem struct {
+	m, n, k int
+	a       matrix
+	pa      *packedA // if non-nil, A comes pre-packed (a is unused)
+	b       matrix
+	cb      *convB // if non-nil, B is gathered from an image (b is unused)
+	c       []float32
+	ldc     int
+	accum   bool
+	colBias []float32 // n values, or nil
+	rowBias []float32 // m values, or nil
+	act     Activation
+}
+
+// item returns batch item i of p.
+func (p problem) item(i int, s Strided) problem {
+	p.a.data = p.a.data[i*s.StrideA:]
+	p.b.data = p.b.data[i*s.StrideB:]
+	p.c = p.c[i*s.StrideC:]
+	return p
+}
+
+// run computes rows [m0,m1) and columns [n0,n1) of p with ws's buffers: the
+// BLIS loop nest jc (NC) / pc (KC, pack B) / ic (MC, pack A) / jr / ir.
+func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
+	mr, nr := kn.mr, kn.nr
+	ncMax := min(kn.nc, roundUp(n1-n0, nr))
+	kcMax := max(1, min(kn.kc, p.k))
+	mcMax := min(kn.mc, roundUp(m1-m0, mr))
+	ws.bbuf = grow(ws.bbuf, kcMax*ncMax)
+	if p.pa == nil {
+		ws.abuf = grow(ws.abuf, kcMax*mcMax)
+	}
+	if len(ws.tile) < mr*nr {
+		ws.tile = alignedFloats(32 * 32)
+		ws.biasPad = alignedFloats(64)
+	}
+	for jc := n0; jc < n1; jc += ncMax {
+		nc := min(ncMax, n1-jc)
+		for pc := 0; ; pc += kcMax {
+			kc := min(kcMax, p.k-pc)
+			last := pc+kc >= p.k
+			p.packB(ws.bbuf, pc, kc, jc, nc, nr)
+			flags := 0
+			if pc > 0 || p.accum {
+				flags |= flagAccum
+			}
+			if last {
+				if p.colBias != nil {
+					flags |= flagColBias
+				}
+				if p.rowBias != nil {
+					flags |= flagRowBias
+				}
+				if p.act == ActReLU {
+					flags |= flagReLU
+				}
+			}
+			for ic := m0; ic < m1; ic += mcMax {
+				mc := min(mcMax, m1-ic)
+				ap, stride := p.packA(ws.abuf, ic, mc, pc, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					bp := ws.bbuf[jr*kc:]
+					for ir := 0; ir < mc; ir += mr {
+						kn.tile(ws, p, ap[ir/mr*stride:], bp, ic+ir, jc+jr,
+							min(mr, mc-ir), min(nr, nc-jr), kc, flags, last)
+					}
+				}
+			}
+			if last {
+				break
+			}
+		}
+	}
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// tile runs the micro-kernel for the mm×nn tile of C at (i, j), through the
+// scratch tile when it is not full.
+func (kn *kernel) tile(ws *workspace, p *problem, ap, bp []float32, i, j, mm, nn, kc, flags int, last bool) {
+	mr, nr := kn.mr, kn.nr
+	var bias *float32
+	switch {
+	case flags&flagColBias != 0:
+		if nn == nr {
+			bias = &p.colBias[j]
+		} else {
+			pad := ws.biasPad[:nr]
+			clear(pad[copy(pad, p.colBias[j:j+nn]):])
+			bias = &pad[0]
+		}
+	case flags&flagRowBias != 0:
+		if mm == mr {
+			bias = &p.rowBias[i]
+		} else {
+			pad := ws.biasPad[:mr]
+			clear(pad[copy(pad, p.rowBias[i:i+mm]):])
+			bias = &pad[0]
+		}
+	}
+	c, ldc := p.c, p.ldc
+	if mm == mr && nn == nr {
+		kn.fn(kc, &ap[0], &bp[0], &c[i*ldc+j], ldc, flags, bias)
+	} else {
+		t := ws.tile[:mr*nr]
+		if flags&flagAccum != 0 {
+			for r := 0; r < mm; r++ {
+				copy(t[r*nr:r*nr+nn], c[(i+r)*ldc+j:])
+			}
+		}
+		kn.fn(kc, &ap[0], &bp[0], &t[0], nr, flags, bias)
+		for r := 0; r < mm; r++ {
+			copy(c[(i+r)*ldc+j:(i+r)*ldc+j+nn], t[r*nr:])
+		}
+	}
+	if last && (p.act == ActGELU || p.act == ActGELUTanh) {
+		for r := 0; r < mm; r++ {
+			applyAct(p.act, c[(i+r)*ldc+j:(i+r)*ldc+j+nn])
+		}
+	}
+}
+
+// packA returns the A panels for rows [ic, ic+mc) and k in [pc, pc+kc), and
+// the distance between consecutive mr-row panels.
+func (p *problem) packA(buf []float32, ic, mc, pc, kc, mr int) ([]float32, int) {
+	if p.pa != nil {
+		return p.pa.panels(ic, pc, mr)
+	}
+	if kc == 0 {
+		return buf[:1], 0
+	}
+	a, lda := p.a.data, p.a.ld
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		dst := buf[ir*kc : ir*kc+mr*kc]
+		if p.a.trans {
+			// A is stored k×m: each k gives mr contiguous values.
+			for k := 0; k < kc; k++ {
+				d := dst[k*mr : k*mr+mr]
+				clear(d[copy(d[:rows], a[(pc+k)*lda+ic+ir:]):])
+			}
+			continue
+		}
+		packRowsA(dst, a[(ic+ir)*lda+pc:], lda, rows, kc, mr)
+	}
+	return buf, kc * mr
+}
+
+// packRowsA writes rows rows of length kc (row r at src[r*lda:]) into the
+// interleaved panel dst[k*mr+r], zero-padding rows up to mr.
+func packRowsA(dst, src []float32, lda, rows, kc, mr int) {
+	if mr == 6 && rows == 6 {
+		r0 := src[:kc]
+		r1 := src[lda : lda+kc]
+		r2 := src[2*lda : 2*lda+kc]
+		r3 := src[3*lda : 3*lda+kc]
+		r4 := src[4*lda : 4*lda+kc]
+		r5 := src[5*lda : 5*lda+kc]
+		for k := range r0 {
+			d := dst[k*6 : k*6+6 : k*6+6]
+			d[0], d[1], d[2], d[3], d[4], d[5] = r0[k], r1[k], r2[k], r3[k], r4[k], r5[k]
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := src[r*lda : r*lda+kc]
+		d := dst[r:]
+		for k, v := range row {
+			d[k*mr] = v
+		}
+	}
+	for r := rows; r < mr; r++ {
+		for k := 0; k < kc; k++ {
+			dst[k*mr+r] = 0
+		}
+	}
+}
+
+// packB writes the B panels for k in [pc, pc+kc) and columns [jc, jc+nc):
+// panel q (columns jc+q*nr...) at buf[q*kc*nr:], element (k, j) at k*nr+j,
+// zero-padded to nr columns.
+func (p *problem) packB(buf []float32, pc, kc, jc, nc, nr int) {
+	if kc == 0 {
+		return
+	}
+	if p.cb != nil {
+		p.cb.pack(buf, pc, kc, jc, nc, nr)
+		return
+	}
+	b, ldb := p.b.data, p.b.ld
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		dst := buf[jr*kc : jr*kc+kc*nr]
+		if !p.b.trans {
+			src := b[pc*ldb+jc+jr:]
+			for k := 0; k < kc; k++ {
+				d := dst[k*nr : k*nr+nr]
+				clear(d[copy(d[:cols], src[k*ldb:]):])
+			}
+			continue
+		}
+		// B is stored n×k: column j of op(B) is row j of b.
+		for j := 0; j < cols; j++ {
+			row := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kc]
+			d := dst[j:]
+			for k, v := range row {
+				d[k*nr] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for k := 0; k < kc; k++ {
+				dst[k*nr+j] = 0
+			}
+		}
+	}
+}

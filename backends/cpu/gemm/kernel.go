@@ -1,0 +1,83 @@
+package gemm
+
+import "unsafe"
+
+// Micro-kernel flags (the flags argument of every micro-kernel).
+const (
+	flagAccum   = 1 << iota // add the existing C tile
+	flagColBias             // add bias[j] (nr values) to column j
+	flagRowBias             // add bias[i] (mr values) to row i
+	flagReLU                // max(x, 0), NaN kept
+)
+
+// kernelFunc is the signature shared by every micro-kernel. It computes one
+// mr×nr tile:
+//
+//	for i < mr, j < nr:
+//		s := 0
+//		for k < kc: s += a[k*mr+i] * b[k*nr+j]   (k ascending)
+//		if flags&flagAccum   { s += c[i*ldc+j] }
+//		if flags&flagColBias { s += bias[j] }
+//		if flags&flagRowBias { s += bias[i] }
+//		if flags&flagReLU    { s = max(s, 0) }
+//		c[i*ldc+j] = s
+//
+// a is an mr-row packed panel, b an nr-column packed panel; kc may be 0.
+// kernelGeneric is the Go implementation of exactly this loop. The assembly
+// fuses each multiply-add and the Go twin may not, so they agree to rounding.
+type kernelFunc func(kc int, a, b, c *float32, ldc, flags int, bias *float32)
+
+// kernel describes a micro-kernel and the block sizes tuned for it.
+type kernel struct {
+	name       string
+	mr, nr     int
+	kc, mc, nc int // cache blocking: KC, MC (multiple of mr), NC (multiple of nr)
+	fn         kernelFunc
+}
+
+// kernelGeneric is the pure-Go twin of the assembly kernels, for any mr, nr.
+func kernelGeneric(mr, nr int) kernelFunc {
+	return func(kc int, ap, bp, cp *float32, ldc, flags int, biasp *float32) {
+		var acc [32 * 16]float32 // large enough for every shape used here
+		t := acc[:mr*nr]
+		a := unsafe.Slice(ap, kc*mr+1)[:kc*mr]
+		b := unsafe.Slice(bp, kc*nr+1)[:kc*nr]
+		for k := 0; k < kc; k++ {
+			ak := a[k*mr : k*mr+mr]
+			bk := b[k*nr : k*nr+nr]
+			for i, av := range ak {
+				row := t[i*nr : i*nr+nr]
+				for j, bv := range bk {
+					row[j] += av * bv
+				}
+			}
+		}
+		c := unsafe.Slice(cp, (mr-1)*ldc+nr)
+		var bias []float32
+		switch {
+		case flags&flagColBias != 0:
+			bias = unsafe.Slice(biasp, nr)
+		case flags&flagRowBias != 0:
+			bias = unsafe.Slice(biasp, mr)
+		}
+		for i := 0; i < mr; i++ {
+			crow := c[i*ldc : i*ldc+nr]
+			for j := range crow {
+				s := t[i*nr+j]
+				if flags&flagAccum != 0 {
+					s += crow[j]
+				}
+				if flags&flagColBias != 0 {
+					s += bias[j]
+				}
+				if flags&flagRowBias != 0 {
+					s += bias[i]
+				}
+				if flags&flagReLU != 0 && s < 0 {
+					s = 0
+				}
+				crow[j] = s
+			}
+		}
+	}
+}
