@@ -21,6 +21,7 @@ func commands() map[string]command {
 		"convert": {"convert a model (ONNX, TorchScript) to the native .lightos format", convertCommand},
 		"serve":   {"serve models over KServe v2 gRPC and HTTP", serveCommand},
 		"devices": {"list devices with live telemetry", devicesCommand},
+		"demo":    {"make a small classifier, save, load, optimize and run it; print predictions, latency, fusions, telemetry", demoCommand},
 		"kernel":  {"the Jupyter kernel: 'kernel install' or 'kernel run -f CONNECTION_FILE'", kernelCommand},
 	}
 }

@@ -77,16 +77,29 @@ func (b *Builder) Op(op, nodeName string, inputs, outputs []string, attrs Attrs)
 		return nil, fmt.Errorf("graph builder: node name %q is already used", nodeName)
 	}
 	b.nodes[nodeName] = true
+	// The newest value of a name carries the name itself, so that outputs keep the
+	// names the user gave. An older value written by a node is renamed name_N; graph
+	// inputs and constants keep their names (the new value gets name_N instead).
 	outNames := make([]string, len(outputs))
+	renamed := false
 	for i, name := range outputs {
 		if name == "" {
 			continue
 		}
-		if b.current[name] == nil {
+		old := b.current[name]
+		switch {
+		case old == nil:
 			outNames[i] = name
-		} else {
+		case old.Producer != nil:
+			old.Name = b.g.UniqueName(name)
+			renamed = true
+			outNames[i] = name
+		default:
 			outNames[i] = b.g.UniqueName(name)
 		}
+	}
+	if renamed {
+		b.g.Reindex()
 	}
 	n := b.g.AddNode(op, nodeName, ins, outNames, attrs)
 	for i, name := range outputs {

@@ -34,7 +34,7 @@ func TestBuilderTurnsInPlaceWritesIntoSSA(t *testing.T) {
 	if len(g.Outputs) != 1 || g.Outputs[0] != second {
 		t.Fatalf("outputs = %v, want the newest y", g.Outputs)
 	}
-	want := "graph inplace {\n  input %x: float32[2,3]\n  const %w: float32[3,4]\n  %y = MatMul(%x, %w)  # fc1\n  %y_1 = Relu(%y)  # relu1\n  output %y_1: ?\n}\n"
+	want := "graph inplace {\n  input %x: float32[2,3]\n  const %w: float32[3,4]\n  %y_1 = MatMul(%x, %w)  # fc1\n  %y = Relu(%y_1)  # relu1\n  output %y: ?\n}\n"
 	if got := g.String(); got != want {
 		t.Fatalf("text form:\n%s\nwant:\n%s", got, want)
 	}
