@@ -48,7 +48,39 @@ func NewContext(threads int) *Context {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	c := &Context{kern: defaultKernel, threads: threads}
+	c, _ := NewContextKernel(threads, "")
+	return c
+}
+
+// Kernels returns the names of the micro-kernels this CPU and build can run,
+// the default (fastest) first.
+func Kernels() []string {
+	names := make([]string, len(kernels))
+	for i, k := range kernels {
+		names[i] = k.name
+	}
+	return names
+}
+
+// NewContextKernel is NewContext with a chosen micro-kernel (one of Kernels();
+// "" means the default). It is meant for tests and benchmarks.
+func NewContextKernel(threads int, name string) (*Context, error) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	kern := kernels[0]
+	if name != "" {
+		kern = nil
+		for _, k := range kernels {
+			if k.name == name {
+				kern = k
+			}
+		}
+		if kern == nil {
+			return nil, fmt.Errorf("gemm: kernel %q is not available here (have %v): %w", name, Kernels(), ErrInvalid)
+		}
+	}
+	c := &Context{kern: kern, threads: threads}
 	c.ws = make([]workspace, threads)
 	c.wake = make([]chan struct{}, threads-1)
 	for w := 1; w < threads; w++ {
@@ -56,7 +88,7 @@ func NewContext(threads int) *Context {
 		c.wake[w-1] = ch
 		go c.worker(w, ch)
 	}
-	return c
+	return c, nil
 }
 
 // Threads returns the number of threads c runs calls on.
@@ -112,7 +144,7 @@ const parallelMin = 1 << 18
 // do runs prob (or a batch of it) on up to maxThreads of c's threads.
 func (c *Context) do(prob problem, maxThreads int, batch *Strided) error {
 	if c == nil {
-		tmp := &Context{kern: defaultKernel, threads: 1, ws: make([]workspace, 1)}
+		tmp := &Context{kern: kernels[0], threads: 1, ws: make([]workspace, 1)}
 		return tmp.do(prob, maxThreads, batch)
 	}
 	c.mu.Lock()

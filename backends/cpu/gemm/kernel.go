@@ -35,6 +35,9 @@ type kernel struct {
 	fn         kernelFunc
 }
 
+// kernelGo is the pure-Go kernel, used where no assembly kernel applies.
+var kernelGo = &kernel{name: "go-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernelGeneric(6, 16)}
+
 // kernelGeneric is the pure-Go twin of the assembly kernels, for any mr, nr.
 func kernelGeneric(mr, nr int) kernelFunc {
 	return func(kc int, ap, bp, cp *float32, ldc, flags int, biasp *float32) {

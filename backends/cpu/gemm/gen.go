@@ -1,0 +1,3 @@
+package gemm
+
+//go:generate go run ./asm -out kernel_amd64.s -stubs kernel_stubs_amd64.go
