@@ -204,6 +204,12 @@ func (p *problem) packB(buf []float32, pc, kc, jc, nc, nr int) {
 		dst := buf[jr*kc : jr*kc+kc*nr]
 		if !p.b.trans {
 			src := b[pc*ldb+jc+jr:]
+			if cols == nr {
+				for k := 0; k < kc; k++ {
+					copyPanelRow(dst[k*nr:], src[k*ldb:], nr)
+				}
+				continue
+			}
 			for k := 0; k < kc; k++ {
 				d := dst[k*nr : k*nr+nr]
 				clear(d[copy(d[:cols], src[k*ldb:]):])
@@ -223,5 +229,18 @@ func (p *problem) packB(buf []float32, pc, kc, jc, nc, nr int) {
 				dst[k*nr+j] = 0
 			}
 		}
+	}
+}
+
+// copyPanelRow copies nr floats from src to dst; fixed-size array copies
+// compile to inline vector moves, much cheaper than memmove calls.
+func copyPanelRow(dst, src []float32, nr int) {
+	switch nr {
+	case 16:
+		*(*[16]float32)(dst) = *(*[16]float32)(src)
+	case 32:
+		*(*[32]float32)(dst) = *(*[32]float32)(src)
+	default:
+		copy(dst[:nr], src[:nr])
 	}
 }

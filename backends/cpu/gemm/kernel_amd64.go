@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // that B is packed once per K block for most shapes.
 var (
 	kernelAVX2   = &kernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernAVX2x6x16}
-	kernelAVX512 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 256, mc: 144, nc: 4064, fn: kernAVX512x12x32}
+	kernelAVX512 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 384, mc: 144, nc: 4064, fn: kernAVX512x12x32}
 )
 
 // kernels lists the kernels this CPU can run, fastest first.

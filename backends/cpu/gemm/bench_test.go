@@ -1,0 +1,69 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchSizes is the shared size table of the GEMM benchmarks (square n×n×n).
+var benchSizes = []int{64, 256, 512, 1024, 2048}
+
+func benchGemm(b *testing.B, ctx *Context, m, n, k int, bias bool, act Activation) {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := Params{M: m, N: n, K: k, A: randSlice(r, m*k), B: randSlice(r, k*n), C: make([]float32, m*n), Act: act}
+	if bias {
+		p.Bias = randSlice(r, n)
+	}
+	if err := Sgemm(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(4 * (m*k + k*n + m*n)))
+	b.ResetTimer()
+	for b.Loop() {
+		_ = Sgemm(ctx, p)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm: every kernel, 1 thread and all threads, by size.
+func BenchmarkSgemm(b *testing.B) {
+	for _, name := range Kernels() {
+		for _, threads := range []int{1, 0} {
+			ctx, err := NewContextKernel(threads, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, s := range benchSizes {
+				if name == kernelGo.name && s > 512 {
+					continue
+				}
+				b.Run(fmt.Sprintf("%s/threads=%d/n=%d", name, ctx.Threads(), s), func(b *testing.B) {
+					benchGemm(b, ctx, s, s, s, false, ActNone)
+				})
+			}
+			ctx.Close()
+		}
+	}
+}
+
+// BenchmarkSgemmFused: MatMul+bias+ReLU at batch 64, 1024x1024, in the
+// epilogue against a separate pass.
+func BenchmarkSgemmFused(b *testing.B) {
+	ctx := NewContext(0)
+	defer ctx.Close()
+	b.Run("fused", func(b *testing.B) { benchGemm(b, ctx, 64, 1024, 1024, true, ActReLU) })
+	b.Run("unfused", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(1, 2))
+		m, n, k := 64, 1024, 1024
+		p := Params{M: m, N: n, K: k, A: randSlice(r, m*k), B: randSlice(r, k*n), C: make([]float32, m*n)}
+		bias := randSlice(r, n)
+		for b.Loop() {
+			_ = Sgemm(ctx, p)
+			for i := 0; i < m; i++ {
+				AddBiasAct(p.C[i*n:(i+1)*n], bias, ActReLU)
+			}
+		}
+		b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}
