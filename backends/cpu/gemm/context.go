@@ -25,6 +25,7 @@ type Context struct {
 	wake   []chan struct{}
 	wg     sync.WaitGroup
 	cur    job
+	conv   convScratch
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -33,6 +34,10 @@ type job struct {
 	parts  int
 	splitM bool
 	batch  Strided // Batch > 0: split the batch items across the parts
+	// forFn, if non-nil, is a parallel loop: part w runs forFn over its share
+	// of [0, forN).
+	forFn func(lo, hi int)
+	forN  int
 }
 
 // workspace is one worker's packing buffers, 64-byte aligned and reused.
@@ -194,7 +199,12 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 	} else {
 		c.cur = job{prob: prob, parts: parts, batch: batch}
 	}
-	for w := 1; w < parts; w++ {
+	c.runJob()
+}
+
+// runJob runs c.cur on c.cur.parts workers, part 0 on the calling goroutine.
+func (c *Context) runJob() {
+	for w := 1; w < c.cur.parts; w++ {
 		c.wg.Add(1)
 		c.wake[w-1] <- struct{}{}
 	}
@@ -205,6 +215,12 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 // runPart runs worker w's share of c.cur.
 func (c *Context) runPart(w int) {
 	j := &c.cur
+	if j.forFn != nil {
+		if lo, hi := w*j.forN/j.parts, (w+1)*j.forN/j.parts; lo < hi {
+			j.forFn(lo, hi)
+		}
+		return
+	}
 	ws := &c.ws[w]
 	p := &j.prob
 	if j.batch.Batch > 0 {

@@ -1,0 +1,183 @@
+package gemm
+
+import "fmt"
+
+// Conv2DShape describes a 2-D convolution as ONNX Conv gives it: input
+// N×C×H×W (NCHW), weights M×(C/Group)×KH×KW (OIHW), output N×M×OH×OW.
+// Zero strides, dilations and group mean 1.
+type Conv2DShape struct {
+	N, C, H, W int // input
+	M          int // output channels
+	KH, KW     int // kernel
+
+	PadTop, PadLeft, PadBottom, PadRight int
+	StrideH, StrideW                     int
+	DilationH, DilationW                 int
+	Group                                int
+}
+
+func (s *Conv2DShape) defaults() {
+	for _, v := range []*int{&s.StrideH, &s.StrideW, &s.DilationH, &s.DilationW, &s.Group} {
+		if *v == 0 {
+			*v = 1
+		}
+	}
+}
+
+// OutH returns the output height (may be <= 0 for an invalid shape).
+func (s Conv2DShape) OutH() int {
+	s.defaults()
+	return (s.H+s.PadTop+s.PadBottom-s.DilationH*(s.KH-1)-1)/s.StrideH + 1
+}
+
+// OutW returns the output width (may be <= 0 for an invalid shape).
+func (s Conv2DShape) OutW() int {
+	s.defaults()
+	return (s.W+s.PadLeft+s.PadRight-s.DilationW*(s.KW-1)-1)/s.StrideW + 1
+}
+
+func (s Conv2DShape) String() string {
+	s.defaults()
+	return fmt.Sprintf("conv %dx%dx%dx%d -> %d, kernel %dx%d, pads %d,%d,%d,%d, strides %d,%d, dilations %d,%d, group %d",
+		s.N, s.C, s.H, s.W, s.M, s.KH, s.KW, s.PadTop, s.PadLeft, s.PadBottom, s.PadRight,
+		s.StrideH, s.StrideW, s.DilationH, s.DilationW, s.Group)
+}
+
+// check validates the shape (with defaults filled in).
+func (s *Conv2DShape) check() error {
+	s.defaults()
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("gemm: %v: %s: %w", s, fmt.Sprintf(format, args...), ErrInvalid)
+	}
+	for _, v := range []int{s.N, s.C, s.H, s.W, s.M, s.KH, s.KW, s.PadTop, s.PadLeft, s.PadBottom, s.PadRight} {
+		if v < 0 {
+			return bad("negative size or pad")
+		}
+	}
+	if s.StrideH < 0 || s.StrideW < 0 || s.DilationH < 0 || s.DilationW < 0 || s.Group < 0 {
+		return bad("negative stride, dilation or group")
+	}
+	if s.KH == 0 || s.KW == 0 || s.C == 0 || s.M == 0 {
+		return bad("empty kernel or channels")
+	}
+	if s.C%s.Group != 0 || s.M%s.Group != 0 {
+		return bad("group %d does not divide channels %d and %d", s.Group, s.C, s.M)
+	}
+	if s.OutH() <= 0 || s.OutW() <= 0 {
+		return bad("the dilated kernel is larger than the padded input")
+	}
+	return nil
+}
+
+// PackedWeights holds convolution weights packed once for a Context's
+// micro-kernel, so that repeated Conv2D calls do not repack them.
+type PackedWeights struct {
+	m, cg, kh, kw, group int
+	kern                 *kernel
+	groups               []*packedA // GEMM path: one packed A per group
+	dw                   []float32  // depthwise path: the M×KH×KW weights
+}
+
+// depthwise reports whether each output channel reads one input channel.
+func (s *Conv2DShape) depthwise() bool { return s.Group == s.C && s.Group == s.M && s.Group > 1 }
+
+// PackConv2DWeights packs w (M×(C/Group)×KH×KW, OIHW) for convolutions of
+// shape s run on ctx (nil: the default kernel). Only the weight dimensions of
+// s matter (M, C, KH, KW, Group).
+func PackConv2DWeights(ctx *Context, s Conv2DShape, w []float32) (*PackedWeights, error) {
+	t := s
+	t.N, t.H, t.W = 0, max(s.H, s.KH), max(s.W, s.KW) // only weight dimensions matter here
+	t.PadTop, t.PadBottom, t.PadLeft, t.PadRight = 0, 0, 0, 0
+	t.DilationH, t.DilationW = 1, 1
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	cg, mg := t.C/t.Group, t.M/t.Group
+	kg := cg * t.KH * t.KW
+	if len(w) != t.M*kg {
+		return nil, fmt.Errorf("gemm: weights have %d elements, want %d×%d×%d×%d = %d: %w",
+			len(w), t.M, cg, t.KH, t.KW, t.M*kg, ErrInvalid)
+	}
+	kern := kernels[0]
+	if ctx != nil {
+		kern = ctx.kern
+	}
+	pw := &PackedWeights{m: t.M, cg: cg, kh: t.KH, kw: t.KW, group: t.Group, kern: kern}
+	if t.depthwise() {
+		pw.dw = append([]float32(nil), w...)
+		return pw, nil
+	}
+	for g := 0; g < t.Group; g++ {
+		pw.groups = append(pw.groups, newPackedA(w[g*mg*kg:], kg, mg, kg, kern.mr))
+	}
+	return pw, nil
+}
+
+// Conv2DParams is one convolution call: Y = Act(conv(X, W) + Bias).
+type Conv2DParams struct {
+	Conv2DShape
+	X    []float32      // N×C×H×W
+	W    *PackedWeights // from PackConv2DWeights with the same weight shape
+	Bias []float32      // M values, or nil
+	Act  Activation
+	Y    []float32 // N×M×OH×OW, overwritten
+	// MaxThreads caps the workers used, as in Params.
+	MaxThreads int
+}
+
+// Conv2D runs the convolution p describes on ctx's workers (nil: the calling
+// goroutine only).
+func Conv2D(ctx *Context, p Conv2DParams) error {
+	s := &p.Conv2DShape
+	if err := s.check(); err != nil {
+		return err
+	}
+	oh, ow := s.OutH(), s.OutW()
+	switch w := p.W; {
+	case w == nil:
+		return fmt.Errorf("gemm: %v: nil weights: %w", s, ErrInvalid)
+	case w.m != s.M || w.cg*s.Group != s.C || w.kh != s.KH || w.kw != s.KW || w.group != s.Group:
+		return fmt.Errorf("gemm: %v: weights were packed for %d×%d×%d×%d, group %d: %w",
+			s, w.m, w.cg, w.kh, w.kw, w.group, ErrInvalid)
+	}
+	if n := s.N * s.C * s.H * s.W; len(p.X) != n {
+		return fmt.Errorf("gemm: %v: X has %d elements, want %d: %w", s, len(p.X), n, ErrInvalid)
+	}
+	if n := s.N * s.M * oh * ow; len(p.Y) != n {
+		return fmt.Errorf("gemm: %v: Y has %d elements, want %d×%d×%d×%d = %d: %w", s, len(p.Y), s.N, s.M, oh, ow, n, ErrInvalid)
+	}
+	if p.Bias != nil && len(p.Bias) != s.M {
+		return fmt.Errorf("gemm: %v: Bias has %d elements, want %d: %w", s, len(p.Bias), s.M, ErrInvalid)
+	}
+	if p.Act < ActNone || p.Act > ActGELUTanh {
+		return fmt.Errorf("gemm: unknown activation %d: %w", int(p.Act), ErrInvalid)
+	}
+	if p.MaxThreads < 0 {
+		return fmt.Errorf("gemm: MaxThreads %d is negative: %w", p.MaxThreads, ErrInvalid)
+	}
+	if s.N == 0 {
+		return nil
+	}
+	if ctx == nil {
+		ctx = &Context{kern: p.W.kern, threads: 1, ws: make([]workspace, 1)}
+	}
+	if p.W.dw == nil && p.W.kern != ctx.kern {
+		return fmt.Errorf("gemm: %v: weights were packed for kernel %s, the context runs %s: %w",
+			s, p.W.kern.name, ctx.kern.name, ErrInvalid)
+	}
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if ctx.closed {
+		return ErrClosed
+	}
+	parts := ctx.threads
+	if p.MaxThreads > 0 {
+		parts = min(parts, p.MaxThreads)
+	}
+	if p.W.dw != nil {
+		ctx.depthwise(&p, parts)
+		return nil
+	}
+	ctx.convGemm(&p, parts)
+	return nil
+}
