@@ -57,19 +57,19 @@ func TestConv2D(t *testing.T) {
 	defer ctx.Close()
 	cases := []Conv2DShape{
 		{N: 1, C: 3, H: 7, W: 9, M: 5, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
-		{N: 2, C: 4, H: 13, W: 11, M: 17, KH: 3, KW: 3},                                                            // no padding
-		{N: 1, C: 16, H: 10, W: 10, M: 33, KH: 1, KW: 1},                                                           // 1x1
-		{N: 2, C: 5, H: 9, W: 8, M: 7, KH: 1, KW: 1, StrideH: 2, StrideW: 2},                                       // 1x1 strided
+		{N: 2, C: 4, H: 13, W: 11, M: 17, KH: 3, KW: 3},                      // no padding
+		{N: 1, C: 16, H: 10, W: 10, M: 33, KH: 1, KW: 1},                     // 1x1
+		{N: 2, C: 5, H: 9, W: 8, M: 7, KH: 1, KW: 1, StrideH: 2, StrideW: 2}, // 1x1 strided
 		{N: 1, C: 3, H: 31, W: 29, M: 13, KH: 7, KW: 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3, StrideH: 2, StrideW: 2},
 		{N: 1, C: 6, H: 12, W: 15, M: 6, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2},
 		{N: 1, C: 8, H: 11, W: 11, M: 12, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 4}, // grouped
 		{N: 2, C: 7, H: 10, W: 13, M: 7, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 7},  // depthwise
 		{N: 1, C: 5, H: 14, W: 9, M: 5, KH: 5, KW: 3, PadTop: 2, PadLeft: 0, PadBottom: 1, PadRight: 2, StrideH: 2, StrideW: 3, DilationH: 1, DilationW: 2, Group: 5},
-		{N: 1, C: 2, H: 1, W: 1, M: 3, KH: 1, KW: 1},                                                         // 1 pixel
-		{N: 1, C: 3, H: 5, W: 6, M: 4, KH: 2, KW: 3, PadTop: 0, PadLeft: 2, PadBottom: 3, PadRight: 0},      // asymmetric pads
+		{N: 1, C: 2, H: 1, W: 1, M: 3, KH: 1, KW: 1},                                                   // 1 pixel
+		{N: 1, C: 3, H: 5, W: 6, M: 4, KH: 2, KW: 3, PadTop: 0, PadLeft: 2, PadBottom: 3, PadRight: 0}, // asymmetric pads
 		{N: 1, C: 2, H: 4, W: 4, M: 3, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, StrideH: 3, StrideW: 1},
-		{N: 1, C: 64, H: 12, W: 12, M: 70, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},   // several K blocks
-		{N: 1, C: 300, H: 3, W: 5, M: 13, KH: 1, KW: 1},                                                      // K > KC
+		{N: 1, C: 64, H: 12, W: 12, M: 70, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // several K blocks
+		{N: 1, C: 300, H: 3, W: 5, M: 13, KH: 1, KW: 1},                                                    // K > KC
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {
