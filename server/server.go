@@ -258,6 +258,12 @@ func (s *Server) Infer(ctx context.Context, name, version string, feeds map[stri
 	return m.infer(ctx, s.opts.Scheduler, feeds)
 }
 
+// reject counts a request that failed before reaching a model (bad payload).
+func (s *Server) reject(model string, err error) error {
+	s.metrics.requests.WithLabelValues(model, codeOf(err).String()).Inc()
+	return err
+}
+
 // Drain stops taking requests and waits for those in flight (or ctx's end).
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
