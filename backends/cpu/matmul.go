@@ -2,8 +2,10 @@ package cpu
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/backends/cpu/gemm"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 )
@@ -12,92 +14,207 @@ func init() {
 	register("", "MatMul", newMatMul)
 }
 
-// newMatMul is a straightforward batched matmul; the gemm package replaces its inner
-// loops for float32.
-func newMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
-	if dt := n.Inputs[0].DType; dt != tensor.Float32 && dt != tensor.Float64 {
-		return nil, unsupported(n, "dtype %v", dt)
-	}
-	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
-		a, b, c := in[0], in[1], out[0]
-		as, bs := a.Shape(), b.Shape()
-		if len(as) == 1 {
-			as = []int{1, as[0]}
-		}
-		if len(bs) == 1 {
-			bs = []int{bs[0], 1}
-		}
-		m, k, nn := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
-		batchOut := c.Len() / max(1, m*nn)
-		ab, bb := as[:len(as)-2], bs[:len(bs)-2]
-		outBatch := make([]int, 0)
-		if len(ab) > len(bb) {
-			outBatch = append(outBatch, ab...)
-		} else {
-			outBatch = append(outBatch, bb...)
-		}
-		// batch broadcasting through strides over the batch dims
-		bshape, _ := broadcastBatch(ab, bb)
-		sa, sb := broadcastStrides(ab, bshape), broadcastStrides(bb, bshape)
-		idx := make([]int, len(bshape))
-		for bi := 0; bi < batchOut; bi++ {
-			oa, ob := 0, 0
-			for d := range idx {
-				oa += idx[d] * sa[d]
-				ob += idx[d] * sb[d]
-			}
-			matmulOne(env, a, b, c, oa*m*k, ob*k*nn, bi*m*nn, m, k, nn)
-			for d := len(idx) - 1; d >= 0; d-- {
-				idx[d]++
-				if idx[d] < bshape[d] {
-					break
-				}
-				idx[d] = 0
-			}
-		}
-		return nil
-	}), nil
+// gemmNum are the element types of the generic (non-float32) matrix products.
+type gemmNum interface {
+	~float32 | ~float64 | ~int32 | ~int64 | ~uint32 | ~uint64
 }
 
-func broadcastBatch(a, b []int) ([]int, error) {
-	r := max(len(a), len(b))
-	out := make([]int, r)
-	for i := range out {
-		da, db := 1, 1
-		if j := i - (r - len(a)); j >= 0 {
-			da = a[j]
-		}
-		if j := i - (r - len(b)); j >= 0 {
-			db = b[j]
-		}
-		out[i] = max(da, db)
+// gemmGeneric computes C[m×n] = op(A)·op(B), plus the old C when accum, for row-major
+// operands with leading dimensions (A is m×k, or k×m when transA; B is k×n, or n×k
+// when transB). It is the simple path for float64 and the integer types (float32 goes
+// through package gemm): rows of C are split across env's threads; the inner loops
+// are axpy (B not transposed) or dot products (B transposed) over contiguous rows.
+func gemmGeneric[T gemmNum](env *Env, transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, accum bool) {
+	if m == 0 || n == 0 {
+		return
 	}
-	return out, nil
-}
-
-func matmulOne(env *Env, a, b, c *tensor.Tensor, offA, offB, offC, m, k, n int) {
-	switch a.DType() {
-	case tensor.Float32:
-		matmulT(env, a.Float32s()[offA:], b.Float32s()[offB:], c.Float32s()[offC:], m, k, n)
-	case tensor.Float64:
-		matmulT(env, a.Float64s()[offA:], b.Float64s()[offB:], c.Float64s()[offC:], m, k, n)
-	}
-}
-
-func matmulT[T float32 | float64](env *Env, a, b, c []T, m, k, n int) {
-	env.Parallel(m, max(1, 4096/max(1, n*k)), func(lo, hi int) {
+	env.Parallel(m, max(1, 16384/max(1, n*k)), func(lo, hi int) {
+		var arow []T
+		if transA {
+			arow = make([]T, k)
+		}
 		for i := lo; i < hi; i++ {
-			row := c[i*n : i*n+n]
-			for j := range row {
-				row[j] = 0
+			row := c[i*ldc : i*ldc+n]
+			if !accum {
+				clear(row)
 			}
-			for p := 0; p < k; p++ {
-				av := a[i*k+p]
-				br := b[p*n : p*n+n]
+			ar := arow
+			if transA {
+				for p := range ar {
+					ar[p] = a[p*lda+i]
+				}
+			} else {
+				ar = a[i*lda : i*lda+k]
+			}
+			if transB {
+				for j := range row {
+					br := b[j*ldb : j*ldb+k]
+					var s T
+					for p, av := range ar {
+						s += av * br[p]
+					}
+					row[j] += s
+				}
+				continue
+			}
+			for p, av := range ar {
+				if av == 0 {
+					continue
+				}
+				br := b[p*ldb : p*ldb+n]
 				for j := range row {
 					row[j] += av * br[j]
 				}
 			}
 		}
 	})
+}
+
+// sgemm runs a float32 product through package gemm on env's worker pool.
+func sgemm(env *Env, p gemm.Params) error { return gemm.Sgemm(env.GEMM(), p) }
+
+// matmulDims describes a NumPy matmul of concrete shapes: m, k, n, the broadcast
+// batch shape and each operand's batch strides (in matrices; 0 where broadcast).
+type matmulDims struct {
+	m, k, n        int
+	batch          []int
+	strideA, strdB []int
+	batchA, batchB int // number of matrices stored in A and B
+}
+
+func matmulShapes(as, bs []int) (matmulDims, error) {
+	var d matmulDims
+	if len(as) == 0 || len(bs) == 0 {
+		return d, fmt.Errorf("matmul of a scalar (shapes %v and %v)", as, bs)
+	}
+	if len(as) == 1 {
+		as = []int{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	d.m, d.k, d.n = as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	if bs[len(bs)-2] != d.k {
+		return d, fmt.Errorf("inner dimensions differ: %v and %v", as, bs)
+	}
+	ab, bb := as[:len(as)-2], bs[:len(bs)-2]
+	r := max(len(ab), len(bb))
+	d.batch = make([]int, r)
+	for i := range d.batch {
+		da, db := 1, 1
+		if j := i - (r - len(ab)); j >= 0 {
+			da = ab[j]
+		}
+		if j := i - (r - len(bb)); j >= 0 {
+			db = bb[j]
+		}
+		if da != db && da != 1 && db != 1 {
+			return d, fmt.Errorf("batch dimensions of %v and %v do not broadcast", as, bs)
+		}
+		d.batch[i] = max(da, db)
+	}
+	d.strideA, d.strdB = broadcastStrides(ab, d.batch), broadcastStrides(bb, d.batch)
+	d.batchA, d.batchB = tensor.NumElements(ab), tensor.NumElements(bb)
+	return d, nil
+}
+
+// newMatMul is the batched, broadcasting matmul. float32 runs on package gemm: a
+// batch against one shared matrix becomes a single tall product, equal batches one
+// strided batch call; other broadcasts loop over the output matrices.
+func newMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
+	var run func(a, b, c *tensor.Tensor, d matmulDims) error
+	switch dt := n.Inputs[0].DType; dt {
+	case tensor.Float32:
+		run = func(a, b, c *tensor.Tensor, d matmulDims) error {
+			return matmulF32(env, a.Float32s(), b.Float32s(), c.Float32s(), d)
+		}
+	case tensor.Float64:
+		run = matmulGenericRun(env, (*tensor.Tensor).Float64s)
+	case tensor.Int32:
+		run = matmulGenericRun(env, (*tensor.Tensor).Int32s)
+	case tensor.Int64:
+		run = matmulGenericRun(env, (*tensor.Tensor).Int64s)
+	case tensor.Uint32:
+		run = matmulGenericRun(env, (*tensor.Tensor).Uint32s)
+	case tensor.Uint64:
+		run = matmulGenericRun(env, (*tensor.Tensor).Uint64s)
+	default:
+		return nil, unsupported(n, "dtype %v", dt)
+	}
+	if n.Inputs[1].DType != n.Inputs[0].DType {
+		return nil, fmt.Errorf("cpu: node %q (MatMul): inputs are %v and %v; they must match", n.Name, n.Inputs[0].DType, n.Inputs[1].DType)
+	}
+	name := n.Name
+	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+		d, err := matmulShapes(in[0].Shape(), in[1].Shape())
+		if err != nil {
+			return fmt.Errorf("cpu: node %q (MatMul): %w", name, err)
+		}
+		if want := tensor.NumElements(d.batch) * d.m * d.n; out[0].Len() != want {
+			return fmt.Errorf("cpu: node %q (MatMul): output %v, expected %d elements", name, out[0], want)
+		}
+		return run(in[0], in[1], out[0], d)
+	}), nil
+}
+
+// forBatch calls fn(item, offset in A, offset in B) for every output matrix.
+func (d *matmulDims) forBatch(fn func(i, oa, ob int)) {
+	total := tensor.NumElements(d.batch)
+	idx := make([]int, len(d.batch))
+	for bi := 0; bi < total; bi++ {
+		oa, ob := 0, 0
+		for j := range idx {
+			oa += idx[j] * d.strideA[j]
+			ob += idx[j] * d.strdB[j]
+		}
+		fn(bi, oa*d.m*d.k, ob*d.k*d.n)
+		for j := len(idx) - 1; j >= 0; j-- {
+			idx[j]++
+			if idx[j] < d.batch[j] {
+				break
+			}
+			idx[j] = 0
+		}
+	}
+}
+
+func matmulF32(env *Env, a, b, c []float32, d matmulDims) error {
+	m, k, n := d.m, d.k, d.n
+	total := tensor.NumElements(d.batch)
+	if total == 0 || m == 0 || n == 0 {
+		return nil
+	}
+	if k == 0 {
+		clear(c)
+		return nil
+	}
+	p := gemm.Params{M: m, N: n, K: k, A: a, B: b, C: c}
+	switch {
+	case d.batchB == 1 && d.batchA == total:
+		// One matrix B for every item of A: a single (total·m)×k product.
+		p.M = total * m
+		return sgemm(env, p)
+	case d.batchA == total && d.batchB == total:
+		return gemm.SgemmStrided(env.GEMM(), p, gemm.Strided{Batch: total, StrideA: m * k, StrideB: k * n, StrideC: m * n})
+	}
+	var err error
+	d.forBatch(func(i, oa, ob int) {
+		if err == nil {
+			q := p
+			q.A, q.B, q.C = a[oa:], b[ob:], c[i*m*n:]
+			err = sgemm(env, q)
+		}
+	})
+	return err
+}
+
+func matmulGenericRun[T gemmNum](env *Env, view func(*tensor.Tensor) []T) func(a, b, c *tensor.Tensor, d matmulDims) error {
+	return func(at, bt, ct *tensor.Tensor, d matmulDims) error {
+		a, b, c := view(at), view(bt), view(ct)
+		m, k, n := d.m, d.k, d.n
+		d.forBatch(func(i, oa, ob int) {
+			gemmGeneric(env, false, false, m, n, k, a[oa:], k, b[ob:], n, c[i*m*n:], n, false)
+		})
+		return nil
+	}
 }

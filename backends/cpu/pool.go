@@ -3,12 +3,31 @@ package cpu
 import (
 	"runtime"
 	"sync"
+
+	"github.com/lightiam/lightos/backends/cpu/gemm"
 )
 
 // Env is what kernels get from the device: the number of threads to use.
 type Env struct {
 	// Threads is the intra-op parallelism; 1 runs everything on the calling goroutine.
 	Threads int
+
+	gemmOnce sync.Once
+	gemmCtx  *gemm.Context
+}
+
+// GEMM returns the device's float32 GEMM context (a persistent pool of Threads
+// workers with their packing buffers), started on first use. Calls on it are
+// serialized, and each uses all of its workers.
+func (e *Env) GEMM() *gemm.Context {
+	e.gemmOnce.Do(func() {
+		threads := e.Threads
+		if threads <= 0 {
+			threads = runtime.GOMAXPROCS(0)
+		}
+		e.gemmCtx = gemm.NewContext(threads)
+	})
+	return e.gemmCtx
 }
 
 // Parallel splits [0, n) into at most Threads chunks of at least grain items and runs
