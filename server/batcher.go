@@ -12,10 +12,12 @@ import (
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
-// batcher combines concurrent requests to one model into batched runs. A batch is run
-// when it reaches a preferred size (or the max batch size), or when its first request
-// has waited MaxQueueDelay. Requests whose non-batch dimensions differ from the batch
-// being formed start the next batch.
+// batcher combines concurrent requests to one model into batched runs. A batch starts
+// as soon as an instance of the model is free; while all instances are busy, arriving
+// requests queue and run together next (adaptive batching: no added latency at low
+// load, large batches under high load). With MaxQueueDelay set, a batch instead waits
+// up to that long for a preferred size (or the max batch size). Requests whose
+// non-batch dimensions differ from the batch being formed start the next batch.
 type batcher struct {
 	model     *Model
 	sched     Scheduler
@@ -50,9 +52,6 @@ func newBatcher(m *Model, c Config, sched Scheduler, metrics *metrics) *batcher 
 		delay:     time.Duration(c.DynamicBatching.MaxQueueDelayMicroseconds) * time.Microsecond,
 		queue:     make(chan *pending, 1024), done: make(chan struct{})}
 	sort.Ints(b.preferred)
-	if b.delay <= 0 {
-		b.delay = 500 * time.Microsecond
-	}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -110,6 +109,8 @@ func (b *batcher) target(n int) bool {
 
 func (b *batcher) loop() {
 	defer b.wg.Done()
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	var carry *pending
 	for {
 		first := carry
@@ -118,38 +119,72 @@ func (b *batcher) loop() {
 			select {
 			case first = <-b.queue:
 			case <-b.done:
-				// drain whatever is still queued, one batch at a time
-				for {
-					select {
-					case p := <-b.queue:
-						b.runBatch([]*pending{p})
-					default:
-						return
-					}
-				}
+				b.drainAll(&inflight)
+				return
 			}
 		}
-		batch := []*pending{first}
-		size := first.batch
-		deadline := time.NewTimer(time.Until(first.queued.Add(b.delay)))
+		// Wait for a free instance: while all are busy, requests pile up in the
+		// queue and join this batch below.
+		select {
+		case b.model.slots <- struct{}{}:
+		case <-b.done:
+			b.model.slots <- struct{}{}
+		}
+		batch, size := []*pending{first}, first.batch
+		var deadline <-chan time.Time
+		var timer *time.Timer
+		if b.delay > 0 {
+			timer = time.NewTimer(time.Until(first.queued.Add(b.delay)))
+			deadline = timer.C
+		}
 	collect:
 		for !b.target(size) {
-			select {
-			case p := <-b.queue:
-				if p.key != first.key || size+p.batch > b.maxBatch {
-					carry = p
+			var p *pending
+			if deadline == nil { // adaptive: take what is queued now, never wait
+				select {
+				case p = <-b.queue:
+				default:
 					break collect
 				}
-				batch = append(batch, p)
-				size += p.batch
-			case <-deadline.C:
-				break collect
-			case <-b.done:
+			} else {
+				select {
+				case p = <-b.queue:
+				case <-deadline:
+					break collect
+				case <-b.done:
+					break collect
+				}
+			}
+			if p.key != first.key || size+p.batch > b.maxBatch {
+				carry = p
 				break collect
 			}
+			batch = append(batch, p)
+			size += p.batch
 		}
-		deadline.Stop()
-		b.runBatch(batch)
+		if timer != nil {
+			timer.Stop()
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-b.model.slots }()
+			b.runBatch(batch)
+		}()
+	}
+}
+
+// drainAll runs what is still queued at shutdown, one request at a time.
+func (b *batcher) drainAll(inflight *sync.WaitGroup) {
+	for {
+		select {
+		case p := <-b.queue:
+			b.model.slots <- struct{}{}
+			b.runBatch([]*pending{p})
+			<-b.model.slots
+		default:
+			return
+		}
 	}
 }
 
@@ -185,7 +220,7 @@ func (b *batcher) runBatch(batch []*pending) {
 			feeds[in.Name] = concatFirst(parts, total)
 		}
 	}
-	out, err := b.model.run(context.Background(), b.sched, feeds)
+	out, err := b.model.runSlotHeld(context.Background(), b.sched, feeds)
 	offset := 0
 	for _, p := range batch {
 		r := batchReply{err: err, queueTime: start.Sub(p.queued)}

@@ -132,6 +132,11 @@ func (m *Model) run(ctx context.Context, sched Scheduler, feeds map[string]*tens
 		return nil, errorf(codes.Canceled, "model %q: %v while waiting for an instance", m.Name, ctx.Err())
 	}
 	defer func() { <-m.slots }()
+	return m.runSlotHeld(ctx, sched, feeds)
+}
+
+// runSlotHeld runs the session once; the caller holds an instance slot.
+func (m *Model) runSlotHeld(ctx context.Context, sched Scheduler, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	var res *exec.Result
 	err := sched.Run(ctx, Job{Model: m.Name, Batch: batchOf(feeds)}, func(ctx context.Context) error {
 		var err error
