@@ -232,4 +232,3 @@ func load(c pb.GRPCInferenceServiceClient, m model, conc int, d time.Duration) (
 	}
 	return float64(len(lat)) / elapsed.Seconds(), lat[len(lat)/2], lat[len(lat)*99/100], nil
 }
-
