@@ -1,0 +1,64 @@
+"""Real architectures through the engine, against ONNX Runtime.
+
+Each model (ResNet-50, MobileNetV2, a BERT-style encoder, a GPT-style decoder) is built with
+scripts/make_onnx_models.py (onnx.helper, random weights), run by `lightos run` with and
+without the optimizer, and compared with onnxruntime on the same inputs: the largest
+absolute difference must be within 1e-4 of the output's scale (its largest magnitude).
+"""
+import os
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import make_onnx_models  # noqa: E402  (scripts/ is on sys.path via conftest)
+from conftest import run_lightos  # noqa: E402
+
+TOLERANCE = 1e-4
+
+
+def feeds_for(name, batch, rng):
+    if name in ("resnet50", "mobilenetv2"):
+        return {"input": rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)}
+    if name == "bert":
+        ids = rng.integers(0, 8000, (batch, 128)).astype(np.int64)
+        mask = np.ones((batch, 128), np.int64)
+        mask[:, 100:] = 0  # padded tail: exercises the additive mask
+        return {"input_ids": ids, "attention_mask": mask}
+    return {"input_ids": rng.integers(0, 8000, (batch, 64)).astype(np.int64)}
+
+
+@pytest.fixture(scope="module")
+def built(model_dir):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = make_onnx_models.build(name, model_dir)
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("optimize", [False, True], ids=["plain", "optimized"])
+@pytest.mark.parametrize("name", ["resnet50", "mobilenetv2", "bert", "gpt"])
+def test_matches_onnxruntime(name, optimize, built, lightos_bin, tmp_path):
+    path = built(name)
+    rng = np.random.default_rng(7)
+    feeds = feeds_for(name, 2, rng)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    want = sess.run(None, feeds)
+    got, _ = run_lightos(lightos_bin, path, feeds, str(tmp_path), optimize=optimize)
+    for meta, ref in zip(sess.get_outputs(), want):
+        out = got[meta.name]
+        assert out.shape == ref.shape, f"{name} {meta.name}: shape {out.shape}, expected {ref.shape}"
+        scale = float(np.abs(ref).max())
+        err = float(np.abs(out.astype(np.float64) - ref).max())
+        assert err <= TOLERANCE * scale, f"{name} {meta.name}: max abs error {err:.3g} > {TOLERANCE} x scale {scale:.3g}"
+
+
+def test_model_files_are_valid(built):
+    for name in make_onnx_models.MODELS:
+        onnx.checker.check_model(built(name))
