@@ -104,20 +104,17 @@ func run(which string, n, threads, reps int, kernel string) error {
 		case "conv-fused": // Conv+bias+ReLU, or Conv+BN+ReLU with BN folded into W and bias
 			p.Bias, p.Act = bias, gemm.ActReLU
 			body = func() error { return gemm.Conv2D(ctx, p) }
-		case "conv-unfused": // Conv, then a bias+ReLU pass
+		case "conv-unfused": // Conv, then a (vectorized) bias+ReLU pass
 			body = func() error {
 				if err := gemm.Conv2D(ctx, p); err != nil {
 					return err
 				}
 				for c := 0; c < 64; c++ {
-					y, b := p.Y[c*plane:(c+1)*plane], bias[c]
-					for i, v := range y {
-						y[i] = max(v+b, 0)
-					}
+					gemm.AddScalarAct(p.Y[c*plane:(c+1)*plane], bias[c], gemm.ActReLU)
 				}
 				return nil
 			}
-		default: // Conv, then a BatchNorm pass (scale, shift), then a ReLU pass
+		default: // Conv, then a BatchNorm pass (scale, shift; Go loop), then a (vectorized) ReLU pass
 			body = func() error {
 				if err := gemm.Conv2D(ctx, p); err != nil {
 					return err

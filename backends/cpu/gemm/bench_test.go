@@ -67,3 +67,34 @@ func BenchmarkSgemmFused(b *testing.B) {
 		b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
 }
+
+// BenchmarkConv2D: 3x3, 64->64 channels, 56x56, batch 1, + bias + ReLU.
+func BenchmarkConv2D(b *testing.B) {
+	for _, threads := range []int{1, 0} {
+		ctx := NewContext(threads)
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, s := range []Conv2DShape{
+			{N: 1, C: 64, H: 56, W: 56, M: 64, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+			{N: 1, C: 256, H: 56, W: 56, M: 64, KH: 1, KW: 1},
+			{N: 1, C: 3, H: 224, W: 224, M: 64, KH: 7, KW: 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3, StrideH: 2, StrideW: 2},
+			{N: 1, C: 128, H: 28, W: 28, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 128},
+		} {
+			pw, err := PackConv2DWeights(ctx, s, randSlice(r, s.M*s.C/max(s.Group, 1)*s.KH*s.KW))
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := Conv2DParams{Conv2DShape: s, X: randSlice(r, s.C*s.H*s.W), W: pw, Bias: randSlice(r, s.M), Act: ActReLU,
+				Y: make([]float32, s.M*s.OutH()*s.OutW())}
+			flops := 2 * float64(s.M*s.C/max(s.Group, 1)*s.KH*s.KW*s.OutH()*s.OutW())
+			b.Run(fmt.Sprintf("threads=%d/%dx%dx%d-%d_k%d_s%d_g%d", ctx.Threads(), s.C, s.H, s.W, s.M, s.KH, max(s.StrideH, 1), max(s.Group, 1)), func(b *testing.B) {
+				for b.Loop() {
+					if err := Conv2D(ctx, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		ctx.Close()
+	}
+}

@@ -158,10 +158,8 @@ func depthwisePlane(p *Conv2DParams, i int) {
 				off := kx*s.DilationW - s.PadLeft // ix = ox*stride + off
 				lo, hi := validRange(off, s.StrideW, s.W, ow)
 				if s.StrideW == 1 {
-					xs := xr[lo+off : hi+off]
-					ys := yr[lo:hi]
-					for t, v := range xs {
-						ys[t] += wv * v
+					if lo < hi {
+						axpy(wv, &xr[lo+off], &yr[lo], hi-lo)
 					}
 					continue
 				}
@@ -170,7 +168,9 @@ func depthwisePlane(p *Conv2DParams, i int) {
 				}
 			}
 		}
-		if p.Act != ActNone {
+		if p.Act == ActReLU {
+			biasAct(&yr[0], nil, 0, len(yr), flagReLU)
+		} else if p.Act != ActNone {
 			applyAct(p.Act, yr)
 		}
 	}

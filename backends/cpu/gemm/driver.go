@@ -110,8 +110,9 @@ func (kn *kernel) tile(ws *workspace, p *problem, ap, bp []float32, i, j, mm, nn
 		}
 	}
 	c, ldc := p.c, p.ldc
-	if mm == mr && nn == nr {
-		kn.fn(kc, &ap[0], &bp[0], &c[i*ldc+j], ldc, flags, bias)
+	if nn == nr {
+		// Full width: the row-edge kernels write C directly.
+		kn.rows[mm](kc, &ap[0], &bp[0], &c[i*ldc+j], ldc, flags, bias)
 	} else {
 		t := ws.tile[:mr*nr]
 		if flags&flagAccum != 0 {

@@ -33,20 +33,36 @@ type kernel struct {
 	mr, nr     int
 	kc, mc, nc int // cache blocking: KC, MC (multiple of mr), NC (multiple of nr)
 	fn         kernelFunc
+	// rows[r] (1 <= r <= mr) computes only the first r rows of the tile from
+	// the same mr-row packed panels; rows[mr] is fn.
+	rows []kernelFunc
 }
 
 // kernelGo is the pure-Go kernel, used where no assembly kernel applies.
-var kernelGo = &kernel{name: "go-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernelGeneric(6, 16)}
+var kernelGo = genericKernel("go-6x16", 6, 16)
+
+func genericKernel(name string, mr, nr int) *kernel {
+	k := &kernel{name: name, mr: mr, nr: nr, kc: 256, mc: 144, nc: 4080, fn: kernelGeneric(mr, nr)}
+	k.rows = make([]kernelFunc, mr+1)
+	for r := 1; r <= mr; r++ {
+		k.rows[r] = kernelGenericRows(mr, r, nr)
+	}
+	return k
+}
 
 // kernelGeneric is the pure-Go twin of the assembly kernels, for any mr, nr.
-func kernelGeneric(mr, nr int) kernelFunc {
+func kernelGeneric(mr, nr int) kernelFunc { return kernelGenericRows(mr, mr, nr) }
+
+// kernelGenericRows is the twin of the edge kernels: rows×nr from A panels
+// packed for stride rows.
+func kernelGenericRows(stride, mr, nr int) kernelFunc {
 	return func(kc int, ap, bp, cp *float32, ldc, flags int, biasp *float32) {
 		var acc [32 * 16]float32 // large enough for every shape used here
 		t := acc[:mr*nr]
-		a := unsafe.Slice(ap, kc*mr+1)[:kc*mr]
+		a := unsafe.Slice(ap, kc*stride+1)[:kc*stride]
 		b := unsafe.Slice(bp, kc*nr+1)[:kc*nr]
 		for k := 0; k < kc; k++ {
-			ak := a[k*mr : k*mr+mr]
+			ak := a[k*stride : k*stride+mr]
 			bk := b[k*nr : k*nr+nr]
 			for i, av := range ak {
 				row := t[i*nr : i*nr+nr]

@@ -11,8 +11,12 @@ import (
 // KC keeps the kc×nr B micro-panel in L1, MC×KC of A in L2, NC wide enough
 // that B is packed once per K block for most shapes.
 var (
-	kernelAVX2   = &kernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernAVX2x6x16}
-	kernelAVX512 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 384, mc: 144, nc: 4064, fn: kernAVX512x12x32}
+	kernelAVX2 = &kernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernAVX2x6x16,
+		rows: []kernelFunc{nil, kernAVX2x1x16, kernAVX2x2x16, kernAVX2x3x16, kernAVX2x4x16, kernAVX2x5x16, kernAVX2x6x16}}
+	kernelAVX512 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 384, mc: 144, nc: 4064, fn: kernAVX512x12x32,
+		rows: []kernelFunc{nil, kernAVX512x1x32, kernAVX512x2x32, kernAVX512x3x32, kernAVX512x4x32, kernAVX512x5x32,
+			kernAVX512x6x32, kernAVX512x7x32, kernAVX512x8x32, kernAVX512x9x32, kernAVX512x10x32, kernAVX512x11x32,
+			kernAVX512x12x32}}
 )
 
 // kernels lists the kernels this CPU can run, fastest first.
@@ -51,4 +55,17 @@ func fmaPeak(n int) float64 {
 		return float64(n) * 12 * 8 * 2
 	}
 	return 0
+}
+
+// Vector helpers: assembly where AVX2+FMA exist, else the Go twins.
+var (
+	biasAct = pick(cpu.X86.HasAVX2, biasActAVX2, biasActGo)
+	axpy    = pick(cpu.X86.HasAVX2 && cpu.X86.HasFMA, axpyAVX2, axpyGo)
+)
+
+func pick[F any](ok bool, asm, twin F) F {
+	if ok {
+		return asm
+	}
+	return twin
 }

@@ -6,3 +6,8 @@ package gemm
 var kernels = []*kernel{kernelGo}
 
 func fmaPeak(n int) float64 { return 0 }
+
+var (
+	biasAct = biasActGo
+	axpy    = axpyGo
+)

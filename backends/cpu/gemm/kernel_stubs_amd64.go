@@ -4,11 +4,65 @@
 
 package gemm
 
-// kernAVX2x6x16 computes one 6x16 tile; see kernelFunc.
+// kernAVX2x6x16 computes one 6x16 tile from A panels packed for 6 rows; see kernelFunc.
 func kernAVX2x6x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
 
-// kernAVX512x12x32 computes one 12x32 tile; see kernelFunc.
+// kernAVX2x5x16 computes one 5x16 tile from A panels packed for 6 rows; see kernelFunc.
+func kernAVX2x5x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX2x4x16 computes one 4x16 tile from A panels packed for 6 rows; see kernelFunc.
+func kernAVX2x4x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX2x3x16 computes one 3x16 tile from A panels packed for 6 rows; see kernelFunc.
+func kernAVX2x3x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX2x2x16 computes one 2x16 tile from A panels packed for 6 rows; see kernelFunc.
+func kernAVX2x2x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX2x1x16 computes one 1x16 tile from A panels packed for 6 rows; see kernelFunc.
+func kernAVX2x1x16(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x12x32 computes one 12x32 tile from A panels packed for 12 rows; see kernelFunc.
 func kernAVX512x12x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x11x32 computes one 11x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x11x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x10x32 computes one 10x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x10x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x9x32 computes one 9x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x9x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x8x32 computes one 8x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x8x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x7x32 computes one 7x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x7x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x6x32 computes one 6x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x6x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x5x32 computes one 5x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x5x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x4x32 computes one 4x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x4x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x3x32 computes one 3x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x3x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x2x32 computes one 2x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x2x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// kernAVX512x1x32 computes one 1x32 tile from A panels packed for 12 rows; see kernelFunc.
+func kernAVX512x1x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
+
+// axpyAVX2 computes y[i] += alpha*x[i] for i < n.
+func axpyAVX2(alpha float32, x *float32, y *float32, n int)
+
+// biasActAVX2 adds bias[i] (flagColBias) or s (flagRowBias) to x[i], then applies ReLU (flagReLU), for i < n.
+func biasActAVX2(x *float32, bias *float32, s float32, n int, flags int)
 
 // fmaLoopAVX2 runs n iterations of 12 independent FMAs (peak probe).
 func fmaLoopAVX2(n int)

@@ -1,15 +1,51 @@
 package gemm
 
 // AddBiasAct computes x[i] = act(x[i] + bias[i]) for a row x (bias may be nil;
-// it must otherwise be at least as long as x).
+// it must otherwise be at least as long as x). ReLU and the bias add are
+// vectorized where the CPU allows.
 func AddBiasAct(x, bias []float32, act Activation) {
+	if len(x) == 0 {
+		return
+	}
+	flags := 0
+	var bp *float32
 	if bias != nil {
 		bias = bias[:len(x)]
-		for i := range x {
-			x[i] += bias[i]
-		}
+		flags |= flagColBias
+		bp = &bias[0]
 	}
-	if act != ActNone {
+	if act == ActReLU {
+		flags |= flagReLU
+	}
+	if flags != 0 {
+		biasAct(&x[0], bp, 0, len(x), flags)
+	}
+	if act != ActNone && act != ActReLU {
 		applyAct(act, x)
 	}
+}
+
+// AddScalarAct computes x[i] = act(x[i] + s), e.g. a per-channel bias over
+// one NCHW plane.
+func AddScalarAct(x []float32, s float32, act Activation) {
+	if len(x) == 0 {
+		return
+	}
+	flags := flagRowBias
+	if act == ActReLU {
+		flags |= flagReLU
+	}
+	biasAct(&x[0], nil, s, len(x), flags)
+	if act != ActNone && act != ActReLU {
+		applyAct(act, x)
+	}
+}
+
+// Axpy computes y[i] += alpha*x[i] for i < len(y); x must be at least as long.
+func Axpy(alpha float32, x, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	x = x[:len(y)]
+	axpy(alpha, &x[0], &y[0], len(y))
 }

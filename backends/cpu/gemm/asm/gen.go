@@ -27,8 +27,17 @@ func main() {
 	Package("github.com/lightiam/lightos/backends/cpu/gemm")
 	ConstraintExpr("amd64,!purego")
 
-	genKernel("kernAVX2x6x16", 6, 16, avx2Regs())
-	genKernel("kernAVX512x12x32", 12, 32, avx512Regs())
+	// One kernel per row count: the full tile, and edge kernels that use the
+	// first rows of the same packed A panel (stride mr) so that row edges need
+	// no scratch tile.
+	for rows := 6; rows >= 1; rows-- {
+		genKernel(fmt.Sprintf("kernAVX2x%dx16", rows), 6, rows, 16, avx2Regs())
+	}
+	for rows := 12; rows >= 1; rows-- {
+		genKernel(fmt.Sprintf("kernAVX512x%dx32", rows), 12, rows, 32, avx512Regs())
+	}
+	genAxpy("axpyAVX2")
+	genBiasAct("biasActAVX2")
 	genPeak("fmaLoopAVX2", avx2Regs(), false)
 	genPeak("fmaLoopAVX512", avx512Regs(), true)
 	Generate()
@@ -62,11 +71,11 @@ func (v vecRegs) zero(r reg.VecPhysical) {
 	}
 }
 
-// genKernel emits an mr×nr micro-kernel, nr = 2 vectors. See kernelFunc in
-// ../kernel.go for the contract.
-func genKernel(name string, mr, nr int, v vecRegs) {
+// genKernel emits a rows×nr micro-kernel (nr = 2 vectors) reading A panels
+// packed for mr rows. See kernelFunc in ../kernel.go for the contract.
+func genKernel(name string, stride, mr, nr int, v vecRegs) {
 	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc, flags int, bias *float32)")
-	Doc(fmt.Sprintf("%s computes one %dx%d tile; see kernelFunc.", name, mr, nr))
+	Doc(fmt.Sprintf("%s computes one %dx%d tile from A panels packed for %d rows; see kernelFunc.", name, mr, nr, stride))
 	vb := v.bits / 8 // bytes per vector
 	acc := func(i, j int) reg.VecPhysical { return v.regs[2*i+j] }
 	b0, b1, t := v.regs[2*mr], v.regs[2*mr+1], v.regs[2*mr+2]
@@ -98,7 +107,7 @@ func genKernel(name string, mr, nr int, v vecRegs) {
 		VMOVUPS(Mem{Base: b, Disp: u * nr * 4}, b0)
 		VMOVUPS(Mem{Base: b, Disp: u*nr*4 + vb}, b1)
 		for i := 0; i < mr; i++ {
-			m := Mem{Base: a, Disp: (u*mr + i) * 4}
+			m := Mem{Base: a, Disp: (u*stride + i) * 4}
 			if v.bits == 512 {
 				VFMADD231PS_BCST(m, b0, acc(i, 0))
 				VFMADD231PS_BCST(m, b1, acc(i, 1))
@@ -118,7 +127,7 @@ func genKernel(name string, mr, nr int, v vecRegs) {
 	for u := 0; u < unroll; u++ {
 		step(u)
 	}
-	ADDQ(U32(unroll*mr*4), a)
+	ADDQ(U32(unroll*stride*4), a)
 	ADDQ(U32(unroll*nr*4), b)
 	DECQ(cnt)
 	JNZ(LabelRef(name + "_loop4"))
@@ -128,7 +137,7 @@ func genKernel(name string, mr, nr int, v vecRegs) {
 	JZ(LabelRef(name + "_epilogue"))
 	Label(name + "_loop1")
 	step(0)
-	ADDQ(U32(mr*4), a)
+	ADDQ(U32(stride*4), a)
 	ADDQ(U32(nr*4), b)
 	DECQ(kc)
 	JNZ(LabelRef(name + "_loop1"))
@@ -209,6 +218,149 @@ func genPeak(name string, v vecRegs, _ bool) {
 	}
 	DECQ(n)
 	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genAxpy emits y[i] += alpha*x[i] for i < n (AVX2+FMA).
+func genAxpy(name string) {
+	TEXT(name, NOSPLIT, "func(alpha float32, x, y *float32, n int)")
+	Doc(name + " computes y[i] += alpha*x[i] for i < n.")
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	n := Load(Param("n"), GP64())
+	al := reg.Y15
+	VBROADCASTSS(NewParamAddr("alpha", 0), al)
+	Label(name + "_loop32")
+	CMPQ(n, U8(32))
+	JL(LabelRef(name + "_loop8"))
+	for u := 0; u < 4; u++ {
+		r := v8(u)
+		VMOVUPS(Mem{Base: y, Disp: 32 * u}, r)
+		VFMADD231PS(Mem{Base: x, Disp: 32 * u}, al, r)
+		VMOVUPS(r, Mem{Base: y, Disp: 32 * u})
+	}
+	ADDQ(U8(128), x)
+	ADDQ(U8(128), y)
+	SUBQ(U8(32), n)
+	JMP(LabelRef(name + "_loop32"))
+	Label(name + "_loop8")
+	CMPQ(n, U8(8))
+	JL(LabelRef(name + "_tail"))
+	VMOVUPS(Mem{Base: y}, reg.Y0)
+	VFMADD231PS(Mem{Base: x}, al, reg.Y0)
+	VMOVUPS(reg.Y0, Mem{Base: y})
+	ADDQ(U8(32), x)
+	ADDQ(U8(32), y)
+	SUBQ(U8(8), n)
+	JMP(LabelRef(name + "_loop8"))
+	Label(name + "_tail")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	VMOVSS(Mem{Base: y}, reg.X0)
+	VFMADD231SS(Mem{Base: x}, reg.X15, reg.X0)
+	VMOVSS(reg.X0, Mem{Base: y})
+	ADDQ(U8(4), x)
+	ADDQ(U8(4), y)
+	DECQ(n)
+	JMP(LabelRef(name + "_tail"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+func v8(i int) reg.VecPhysical { return avx2Regs().regs[i] }
+
+// genBiasAct emits x[i] = x[i] + bias[i] (flagColBias), or x[i] + s
+// (flagRowBias: one scalar), then max(x, 0) with flagReLU, for i < n.
+func genBiasAct(name string) {
+	TEXT(name, NOSPLIT, "func(x, bias *float32, s float32, n, flags int)")
+	Doc(name + " adds bias[i] (flagColBias) or s (flagRowBias) to x[i], then applies ReLU (flagReLU), for i < n.")
+	x := Load(Param("x"), GP64())
+	bias := Load(Param("bias"), GP64())
+	n := Load(Param("n"), GP64())
+	flags := Load(Param("flags"), GP64())
+	zero, sv := reg.Y14, reg.Y15
+	VXORPS(zero, zero, zero)
+	VBROADCASTSS(NewParamAddr("s", 16), sv)
+	// Separate loops per mode keep the hot loop branch-free.
+	TESTQ(U32(flagColBias), flags)
+	JNZ(LabelRef(name + "_vec"))
+	TESTQ(U32(flagRowBias), flags)
+	JZ(LabelRef(name + "_noadd"))
+	TESTQ(U32(flagReLU), flags)
+	JZ(LabelRef(name + "_scalaronly"))
+	loop := func(tag string, op func(r reg.VecPhysical, xr reg.VecPhysical, m Mem, scalar bool)) {
+		Label(name + "_" + tag)
+		CMPQ(n, U8(8))
+		JL(LabelRef(name + "_" + tag + "_tail"))
+		VMOVUPS(Mem{Base: x}, reg.Y0)
+		op(reg.Y0, reg.Y0, Mem{Base: bias}, false)
+		VMOVUPS(reg.Y0, Mem{Base: x})
+		ADDQ(U8(32), x)
+		ADDQ(U8(32), bias)
+		SUBQ(U8(8), n)
+		JMP(LabelRef(name + "_" + tag))
+		Label(name + "_" + tag + "_tail")
+		TESTQ(n, n)
+		JZ(LabelRef(name + "_done"))
+		VMOVSS(Mem{Base: x}, reg.X0)
+		op(reg.Y0, reg.Y0, Mem{Base: bias}, true)
+		VMOVSS(reg.X0, Mem{Base: x})
+		ADDQ(U8(4), x)
+		ADDQ(U8(4), bias)
+		DECQ(n)
+		JMP(LabelRef(name + "_" + tag + "_tail"))
+	}
+	x0 := func(r reg.VecPhysical) reg.VecPhysical { return reg.X0 }
+	_ = x0
+	// scalar + relu
+	loop("scalarrelu", func(r, _ reg.VecPhysical, _ Mem, scalar bool) {
+		if scalar {
+			VADDSS(reg.X15, reg.X0, reg.X0)
+			VMAXSS(reg.X0, reg.X14, reg.X0)
+			return
+		}
+		VADDPS(sv, r, r)
+		VMAXPS(r, zero, r)
+	})
+	loop("scalaronly", func(r, _ reg.VecPhysical, _ Mem, scalar bool) {
+		if scalar {
+			VADDSS(reg.X15, reg.X0, reg.X0)
+			return
+		}
+		VADDPS(sv, r, r)
+	})
+	Label(name + "_vec")
+	TESTQ(U32(flagReLU), flags)
+	JZ(LabelRef(name + "_veconly"))
+	loop("vecrelu", func(r, _ reg.VecPhysical, m Mem, scalar bool) {
+		if scalar {
+			VADDSS(m, reg.X0, reg.X0)
+			VMAXSS(reg.X0, reg.X14, reg.X0)
+			return
+		}
+		VADDPS(m, r, r)
+		VMAXPS(r, zero, r)
+	})
+	loop("veconly", func(r, _ reg.VecPhysical, m Mem, scalar bool) {
+		if scalar {
+			VADDSS(m, reg.X0, reg.X0)
+			return
+		}
+		VADDPS(m, r, r)
+	})
+	Label(name + "_noadd")
+	TESTQ(U32(flagReLU), flags)
+	JZ(LabelRef(name + "_done"))
+	loop("reluonly", func(r, _ reg.VecPhysical, _ Mem, scalar bool) {
+		if scalar {
+			VMAXSS(reg.X0, reg.X14, reg.X0)
+			return
+		}
+		VMAXPS(r, zero, r)
+	})
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
