@@ -69,7 +69,7 @@ func convTransposeRun[T float32 | float64](env *Env, geo *ops.Geometry, xs, ws [
 	cg, mg := cin/group, ws[1]
 	cout := mg * group
 	kk := g.kernelSize()
-	rows := mg * kk // rows of col per group
+	rows := mg * kk                        // rows of col per group
 	inSz, outSz := g.outSize(), g.inSize() // X positions, Y positions
 	chunk := max(16, min(inSz, colBudget/max(1, rows)))
 	col := make([]T, rows*chunk)
