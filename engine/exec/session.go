@@ -356,7 +356,7 @@ func equalInts(a, b []int) bool {
 
 // inferAtRunTime infers a node's output types from its actual input tensors.
 func inferAtRunTime(g *graph.Graph, n *graph.Node, ins []*tensor.Tensor) ([]graph.Type, error) {
-	s, ok := ops.Lookup(n.Domain, n.Op)
+	s, ok := ops.LookupNode(n)
 	if !ok {
 		return nil, fmt.Errorf("node %q: unknown operator %s", n.Name, n.Op)
 	}

@@ -40,7 +40,7 @@ func Infer(g *graph.Graph, opts InferOptions) error {
 
 // InferNode infers one node's output types and stores them in its output values.
 func InferNode(g *graph.Graph, n *graph.Node, opts InferOptions) error {
-	s, ok := Lookup(n.Domain, n.Op)
+	s, ok := LookupNode(n)
 	if !ok {
 		return fmt.Errorf("node %q: unknown operator %s", n.Name, qualified(n.Domain, n.Op))
 	}
@@ -108,6 +108,9 @@ func countOutputs(n *graph.Node) int {
 // foldable reports whether every output of n has a known shape no larger than limit,
 // and the node is deterministic.
 func foldable(n *graph.Node, limit int) bool {
+	if IsCustom(n) {
+		return false // custom ops may have effects; they run at run time only
+	}
 	switch n.Op {
 	case "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Custom":
 		return false
