@@ -5,7 +5,7 @@
 //	go run ./bench/gemm -case sgemm -n 1024 -threads 1 -reps 5
 //
 // Cases: peak (FMA loop, one core), sgemm (n×n×n), mlp-fused / mlp-unfused
-// (64×1024·1024×1024 + bias + ReLU), conv-fused / conv-unfused /
+// (64×1024·1024×1024 + bias + ReLU, weights pre-packed), conv-fused / conv-unfused /
 // convbn-unfused (3x3, 64→64 channels, 56x56, batch 1, + bias (or BN) + ReLU).
 package main
 
@@ -75,6 +75,12 @@ func run(which string, n, threads, reps int, kernel string) error {
 		p := gemm.Params{M: m, N: nn, K: k, A: randSlice(r, m*k), B: randSlice(r, k*nn), C: make([]float32, m*nn)}
 		bias := randSlice(r, nn)
 		flops = 2 * float64(m) * float64(nn) * float64(k)
+		// Constant weights are packed once, as the CPU backend does at load.
+		pb, err := gemm.PackB(ctx, k, nn, p.B, 0, false)
+		if err != nil {
+			return err
+		}
+		p.B, p.PackedB = nil, pb
 		if which == "mlp-fused" {
 			p.Bias, p.Act = bias, gemm.ActReLU
 			body = func() error { return gemm.Sgemm(ctx, p) }

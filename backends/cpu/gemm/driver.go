@@ -13,7 +13,8 @@ type problem struct {
 	a       matrix
 	pa      *packedA // if non-nil, A comes pre-packed (a is unused)
 	b       matrix
-	cb      *convB // if non-nil, B is gathered from an image (b is unused)
+	cb      *convB   // if non-nil, B is gathered from an image (b is unused)
+	pb      *PackedB // if non-nil, B comes pre-packed (b is unused)
 	c       []float32
 	ldc     int
 	accum   bool
@@ -37,7 +38,9 @@ func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
 	ncMax := min(kn.nc, roundUp(n1-n0, nr))
 	kcMax := max(1, min(kn.kc, p.k))
 	mcMax := min(kn.mc, roundUp(m1-m0, mr))
-	ws.bbuf = grow(ws.bbuf, kcMax*ncMax)
+	if p.pb == nil {
+		ws.bbuf = grow(ws.bbuf, kcMax*ncMax)
+	}
 	if p.pa == nil {
 		ws.abuf = grow(ws.abuf, kcMax*mcMax)
 	}
@@ -50,7 +53,12 @@ func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
 		for pc := 0; ; pc += kcMax {
 			kc := min(kcMax, p.k-pc)
 			last := pc+kc >= p.k
-			p.packB(ws.bbuf, pc, kc, jc, nc, nr)
+			bpanels, bstride := ws.bbuf, kc*nr
+			if p.pb != nil {
+				bpanels, bstride = p.pb.panels(jc, pc, nr)
+			} else {
+				p.packB(ws.bbuf, pc, kc, jc, nc, nr)
+			}
 			flags := 0
 			if pc > 0 || p.accum {
 				flags |= flagAccum
@@ -70,7 +78,7 @@ func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
 				mc := min(mcMax, m1-ic)
 				ap, stride := p.packA(ws.abuf, ic, mc, pc, kc, mr)
 				for jr := 0; jr < nc; jr += nr {
-					bp := ws.bbuf[jr*kc:]
+					bp := bpanels[jr/nr*bstride:]
 					for ir := 0; ir < mc; ir += mr {
 						kn.tile(ws, p, ap[ir/mr*stride:], bp, ic+ir, jc+jr,
 							min(mr, mc-ir), min(nr, nc-jr), kc, flags, last)

@@ -62,6 +62,10 @@ type Params struct {
 	// MaxThreads caps the workers used by this call; 0 means all of the
 	// Context's, 1 runs on the calling goroutine only.
 	MaxThreads int
+	// PackedB, if non-nil, replaces B, LDB and TransB: a K×N operand packed
+	// once by PackB (for constant weights; saves packing B on every call,
+	// which matters when M is small).
+	PackedB *PackedB
 }
 
 // needLen is the slice length a rows×cols row-major matrix with leading
@@ -108,12 +112,18 @@ func (p *Params) check() error {
 	if err := checkMatrix("A", p.A, ar, ac, &p.LDA); err != nil {
 		return err
 	}
-	br, bc := p.K, p.N
-	if p.TransB {
-		br, bc = p.N, p.K
-	}
-	if err := checkMatrix("B", p.B, br, bc, &p.LDB); err != nil {
-		return err
+	if pb := p.PackedB; pb != nil {
+		if pb.k != p.K || pb.n != p.N {
+			return fmt.Errorf("gemm: PackedB is %dx%d, want K×N = %dx%d: %w", pb.k, pb.n, p.K, p.N, ErrInvalid)
+		}
+	} else {
+		br, bc := p.K, p.N
+		if p.TransB {
+			br, bc = p.N, p.K
+		}
+		if err := checkMatrix("B", p.B, br, bc, &p.LDB); err != nil {
+			return err
+		}
 	}
 	if err := checkMatrix("C", p.C, p.M, p.N, &p.LDC); err != nil {
 		return err
@@ -129,6 +139,7 @@ func (p *Params) problem() problem {
 		m: p.M, n: p.N, k: p.K,
 		a:       matrix{data: p.A, ld: p.LDA, trans: p.TransA},
 		b:       matrix{data: p.B, ld: p.LDB, trans: p.TransB},
+		pb:      p.PackedB,
 		c:       p.C,
 		ldc:     p.LDC,
 		accum:   p.Beta == 1,
@@ -146,7 +157,24 @@ func Sgemm(ctx *Context, p Params) error {
 	if p.M == 0 || p.N == 0 {
 		return nil
 	}
+	if err := ctx.checkPacked(p.PackedB); err != nil {
+		return err
+	}
 	return ctx.do(p.problem(), p.MaxThreads, nil)
+}
+
+func (c *Context) checkPacked(pb *PackedB) error {
+	if pb == nil {
+		return nil
+	}
+	kern := kernels[0]
+	if c != nil {
+		kern = c.kern
+	}
+	if pb.kern != kern {
+		return fmt.Errorf("gemm: PackedB was packed for kernel %s, the context runs %s: %w", pb.kern.name, kern.name, ErrInvalid)
+	}
+	return nil
 }
 
 // Strided describes a batch of products for SgemmStrided: item i uses
@@ -167,6 +195,9 @@ func SgemmStrided(ctx *Context, p Params, s Strided) error {
 	}
 	if s.Batch == 0 {
 		return nil
+	}
+	if p.PackedB != nil && s.StrideB != 0 {
+		return fmt.Errorf("gemm: StrideB is %d with a PackedB, which every item shares: %w", s.StrideB, ErrInvalid)
 	}
 	// Validate the first and the last item.
 	q := p
@@ -197,6 +228,9 @@ func SgemmStrided(ctx *Context, p Params, s Strided) error {
 	}
 	if p.M == 0 || p.N == 0 {
 		return nil
+	}
+	if err := ctx.checkPacked(p.PackedB); err != nil {
+		return err
 	}
 	return ctx.do(q.problem(), q.MaxThreads, &s)
 }

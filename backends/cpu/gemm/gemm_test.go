@@ -300,3 +300,70 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per call, want 0", n)
 	}
 }
+
+// TestPackedB runs products whose B was packed once, against float64.
+func TestPackedB(t *testing.T) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, s := range [][3]int{{64, 1024, 300}, {1, 17, 5}, {13, 33, 513}, {100, 31, 64}, {7, 40, 0}} {
+		for _, transB := range []bool{false, true} {
+			for _, cx := range []*Context{ctx, nil} {
+				m, n, k := s[0], s[1], s[2]
+				br, bc := k, n
+				if transB {
+					br, bc = n, k
+				}
+				ldb := bc + 2
+				b := randSlice(r, needLen(br, bc, ldb))
+				pb, err := PackB(cx, k, n, b, ldb, transB)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := Params{M: m, N: n, K: k, A: randSlice(r, m*k), B: b, LDB: ldb, TransB: transB,
+					Bias: randSlice(r, n), Act: ActReLU}
+				p.LDA, p.LDC = max(k, 1), n
+				c, full := guarded(m*n, nil)
+				want, bound := refGemm(p, make([]float32, m*n))
+				p.C, p.B, p.LDB, p.TransB, p.PackedB = c, nil, 0, false, pb
+				if err := Sgemm(cx, p); err != nil {
+					t.Fatal(err)
+				}
+				checkGuards(t, full, m*n)
+				for i := range want {
+					if !(math.Abs(float64(c[i])-want[i]) <= bound[i]) {
+						t.Fatalf("%v transB=%v: C[%d] = %v, want %v", s, transB, i, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	// Shared packed weights across a strided batch.
+	m, n, k, batch := 9, 70, 45, 4
+	b := randSlice(r, k*n)
+	pb, err := PackB(ctx, k, n, b, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := randSlice(r, batch*m*k)
+	c := make([]float32, batch*m*n)
+	if err := SgemmStrided(ctx, Params{M: m, N: n, K: k, A: a, C: c, PackedB: pb}, Strided{Batch: batch, StrideA: m * k, StrideC: m * n}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < batch; i++ {
+		want, bound := refGemm(Params{M: m, N: n, K: k, A: a[i*m*k:], LDA: k, B: b, LDB: n, LDC: n}, make([]float32, m*n))
+		for e := range want {
+			if math.Abs(float64(c[i*m*n+e])-want[e]) > bound[e] {
+				t.Fatalf("batch item %d element %d: %v, want %v", i, e, c[i*m*n+e], want[e])
+			}
+		}
+	}
+	if err := Sgemm(ctx, Params{M: m, N: n + 1, K: k, A: a, C: c, PackedB: pb}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("PackedB of the wrong shape: got %v", err)
+	}
+	if other, err := NewContextKernel(1, kernels[len(kernels)-1].name); err == nil && len(kernels) > 1 {
+		if err := Sgemm(other, Params{M: m, N: n, K: k, A: a, C: c, PackedB: pb}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("PackedB for another kernel: got %v", err)
+		}
+	}
+}
