@@ -186,7 +186,7 @@ func TestOrphanGoroutinePanic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Run(context.Background(), "cell[1]", "import \"time\"\ngo func() { time.Sleep(20 * time.Millisecond); panic(\"late\") }()"); err != nil {
+	if _, err := s.Run(context.Background(), "cell[1]", "import \"time\"\ngo func() { time.Sleep(300 * time.Millisecond); panic(\"late\") }()"); err != nil {
 		t.Fatal(err)
 	}
 	select {

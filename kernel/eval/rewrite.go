@@ -14,9 +14,11 @@ import (
 const (
 	guardPkg  = "lightos.internal/guard"
 	guardName = "__lightos"
-	// guardStmt is inserted at the top of every interpreted goroutine body. It
-	// is one line, so positions after it keep their line numbers.
-	guardStmt = "defer func() { if r := recover(); r != nil { " + guardName + ".GoPanic(r) } }(); "
+	// guardStmt is inserted at the top of every interpreted goroutine body,
+	// startStmt before the go statement. They are one line, so positions
+	// after them keep their line numbers.
+	guardStmt = "defer func() { " + guardName + ".GoExit(recover()) }(); "
+	startStmt = guardName + ".GoStart(); "
 )
 
 // suppressed are calls whose results a cell never shows (Println's byte count).
@@ -88,7 +90,8 @@ func guardGoroutines(src string) (string, error) {
 		call := g.Call
 		if lit, ok := call.Fun.(*ast.FuncLit); ok {
 			p := off(lit.Body.Lbrace) + 1
-			edits = append(edits, edit{p, p, guardStmt})
+			edits = append(edits, edit{off(g.Pos()), off(g.Pos()), "{ " + startStmt},
+				edit{p, p, guardStmt}, edit{off(g.End()), off(g.End()), " }"})
 			return true
 		}
 		// go F(args): evaluate the arguments now, run the call guarded.
@@ -116,7 +119,7 @@ func guardGoroutines(src string) (string, error) {
 		if len(names) > 0 {
 			fmt.Fprintf(&b, "%s := %s; ", strings.Join(names, ", "), strings.Join(values, ", "))
 		}
-		fmt.Fprintf(&b, "go func() { %s%s(%s%s) }() }", guardStmt, fun, strings.Join(args, ", "), ell)
+		fmt.Fprintf(&b, "%sgo func() { %s%s(%s%s) }() }", startStmt, guardStmt, fun, strings.Join(args, ", "), ell)
 		edits = append(edits, edit{off(g.Pos()), off(g.End()), b.String()})
 		return false
 	})

@@ -12,8 +12,11 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
@@ -56,6 +59,8 @@ type Session struct {
 	pkgNames map[string]string // import path -> package name, from the exports
 	imports  map[string]string // name -> import path, for this session
 	defs     map[string]string // user-defined name -> its declaration source
+
+	live atomic.Int64 // interpreted goroutines running
 
 	mu      sync.Mutex
 	running bool
@@ -108,11 +113,35 @@ var voidType = reflect.TypeOf((*any)(nil))
 // guardExports exports the goroutine panic reporter (see the package doc).
 func (s *Session) guardExports() interp.Exports {
 	return interp.Exports{guardPkg + "/guard": {
-		"GoPanic": reflect.ValueOf(s.goPanic),
+		"GoStart": reflect.ValueOf(s.goStart),
+		"GoExit":  reflect.ValueOf(s.goExit),
 	}}
 }
 
-// goPanic is called by the guard of an interpreted goroutine that panicked.
+// goStart is called before an interpreted goroutine starts.
+func (s *Session) goStart() { s.live.Add(1) }
+
+// goExit is called by the guard of an interpreted goroutine when it returns,
+// with the recovered panic value (nil when it did not panic).
+func (s *Session) goExit(r any) {
+	defer s.live.Add(-1)
+	if r != nil {
+		s.goPanic(r)
+	}
+}
+
+// settle gives goroutines of the cell that are unwinding a panic a moment to
+// reach their guard: a goroutine's own deferred calls (wg.Done) run before the
+// guard and may let the cell finish first. It waits at most 25 ms, and only
+// while interpreted goroutines are alive.
+func (s *Session) settle() {
+	for i := 0; i < 25 && s.live.Load() > 0; i++ {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// goPanic reports a panic recovered in an interpreted goroutine.
 func (s *Session) goPanic(r any) {
 	e := panicError("goroutine panic", r, s.trace.take())
 	s.mu.Lock()
@@ -156,6 +185,9 @@ func (s *Session) Run(ctx context.Context, name, src string) (Result, error) {
 	s.running, s.ctx, s.goErrs = true, ctx, nil
 	s.mu.Unlock()
 	res, err := s.run(ctx, name, src)
+	if s.live.Load() > 0 {
+		s.settle()
+	}
 	s.mu.Lock()
 	goErrs := s.goErrs
 	s.running, s.ctx, s.goErrs = false, context.Background(), nil
