@@ -135,7 +135,8 @@ func (s *Session) goExit(r any) {
 // guard and may let the cell finish first. It waits at most 25 ms, and only
 // while interpreted goroutines are alive.
 func (s *Session) settle() {
-	for i := 0; i < 25 && s.live.Load() > 0; i++ {
+	deadline := time.Now().Add(25 * time.Millisecond)
+	for s.live.Load() > 0 && time.Now().Before(deadline) {
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
 	}
