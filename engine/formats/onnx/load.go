@@ -295,6 +295,26 @@ func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, top bool
 	if err != nil {
 		return nil, err
 	}
+	// Constant nodes become constant values (initializers) at load time, so that
+	// inference sees their data and no kernel runs for them.
+	kept := nodes[:0:0]
+	for i := range nodes {
+		np := &nodes[i]
+		if np.op != "Constant" || normDomain(np.domain) != "" || len(np.outputs) != 1 {
+			kept = append(kept, *np)
+			continue
+		}
+		t, err := l.constantValue(np)
+		if err != nil {
+			return nil, fmt.Errorf("node %q (Constant): %w", np.name, err)
+		}
+		v := &graph.Value{Name: np.outputs[0], Type: constType(t), Const: t}
+		if err := define(v); err != nil {
+			return nil, err
+		}
+		g.Initializers = append(g.Initializers, v)
+	}
+	nodes = kept
 	used := map[string]bool{}
 	for i := range nodes {
 		np := &nodes[i]
@@ -349,7 +369,7 @@ func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, top bool
 		n.Attrs["_opset"] = graph.Int(l.opset(n.Domain))
 		if _, ok := ops.Lookup(n.Domain, n.Op); !ok {
 			if l.isCustom(n.Domain, n.Op) {
-				n.Attrs["_custom"] = graph.Int(1)
+				n.Attrs[ops.CustomAttr] = graph.Int(1)
 			} else {
 				d := n.Domain
 				if d == "" {
@@ -460,4 +480,43 @@ func (l *loader) attr(a attrProto, lookup func(string) *graph.Value) (graph.Attr
 		return graph.Attr{}, false, nil
 	}
 	return graph.Attr{}, false, fmt.Errorf("%w: attribute %q has unknown type %d", ErrFormat, a.name, typ)
+}
+
+// constantValue is the tensor a Constant node defines (value, sparse_value,
+// value_float(s), value_int(s)); string constants are unsupported.
+func (l *loader) constantValue(np *nodeProto) (*tensor.Tensor, error) {
+	if len(np.attrs) != 1 {
+		return nil, fmt.Errorf("%w: Constant has %d attributes, expected exactly 1", ErrFormat, len(np.attrs))
+	}
+	a := np.attrs[0]
+	switch a.name {
+	case "value", "sparse_value":
+		at, _, err := l.attr(a, nil)
+		if err != nil {
+			return nil, err
+		}
+		if at.Kind != graph.AttrTensor || at.Tensor == nil {
+			return nil, fmt.Errorf("%w: Constant attribute %q holds no tensor", ErrFormat, a.name)
+		}
+		return at.Tensor, nil
+	case "value_float":
+		t := tensor.New(tensor.Float32, nil)
+		t.Float32s()[0] = a.f
+		return t, nil
+	case "value_floats":
+		t := tensor.New(tensor.Float32, []int{len(a.floats)})
+		copy(t.Float32s(), a.floats)
+		return t, nil
+	case "value_int":
+		t := tensor.New(tensor.Int64, nil)
+		t.Int64s()[0] = a.i
+		return t, nil
+	case "value_ints":
+		t := tensor.New(tensor.Int64, []int{len(a.ints)})
+		copy(t.Int64s(), a.ints)
+		return t, nil
+	case "value_string", "value_strings":
+		return nil, fmt.Errorf("%w: string constants", ErrUnsupported)
+	}
+	return nil, fmt.Errorf("%w: Constant attribute %q", ErrFormat, a.name)
 }
