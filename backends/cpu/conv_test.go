@@ -77,7 +77,7 @@ func resolvePads(c convCase) []int {
 }
 
 // unravel turns a flat index into a multi-index of shape dims.
-func unravel(i int, dims []int) []int {
+func nnUnravel(i int, dims []int) []int {
 	idx := make([]int, len(dims))
 	for d := len(dims) - 1; d >= 0; d-- {
 		idx[d] = i % dims[d]
@@ -86,7 +86,7 @@ func unravel(i int, dims []int) []int {
 	return idx
 }
 
-func ravel(idx, dims []int) int {
+func nnRavel(idx, dims []int) int {
 	f := 0
 	for d := range dims {
 		f = f*dims[d] + idx[d]
@@ -110,14 +110,14 @@ func refConv(c convCase, x, w, b *tensor.Tensor) ([]int, []float64) {
 		for m := 0; m < c.m; m++ {
 			gr := m / mg
 			for o := 0; o < outSz; o++ {
-				oi := unravel(o, out)
+				oi := nnUnravel(o, out)
 				s := 0.0
 				if b != nil {
 					s = b.Float64At(m)
 				}
 				for ci := 0; ci < cg; ci++ {
 					for kf := 0; kf < kSz; kf++ {
-						ki := unravel(kf, c.k)
+						ki := nnUnravel(kf, c.k)
 						ii := make([]int, sp)
 						ok := true
 						for d := 0; d < sp; d++ {
@@ -129,7 +129,7 @@ func refConv(c convCase, x, w, b *tensor.Tensor) ([]int, []float64) {
 						if !ok {
 							continue
 						}
-						xv := x.Float64At((n*c.c+gr*cg+ci)*inSz + ravel(ii, c.in))
+						xv := x.Float64At((n*c.c+gr*cg+ci)*inSz + nnRavel(ii, c.in))
 						wv := w.Float64At((m*cg+ci)*kSz + kf)
 						s += xv * wv
 					}
@@ -272,12 +272,12 @@ func refConvTranspose(c convCase, outPad, outShape []int, x, w, b *tensor.Tensor
 		for ci := 0; ci < c.c; ci++ {
 			gr := ci / cg
 			for i := 0; i < inSz; i++ {
-				ii := unravel(i, c.in)
+				ii := nnUnravel(i, c.in)
 				xv := x.Float64At((n*c.c+ci)*inSz + i)
 				for mm := 0; mm < mg; mm++ {
 					m := gr*mg + mm
 					for kf := 0; kf < kSz; kf++ {
-						ki := unravel(kf, c.k)
+						ki := nnUnravel(kf, c.k)
 						oi := make([]int, sp)
 						ok := true
 						for d := 0; d < sp; d++ {
@@ -287,7 +287,7 @@ func refConvTranspose(c convCase, outPad, outShape []int, x, w, b *tensor.Tensor
 							}
 						}
 						if ok {
-							y[(n*c.m+m)*outSz+ravel(oi, out)] += xv * w.Float64At((ci*mg+mm)*kSz+kf)
+							y[(n*c.m+m)*outSz+nnRavel(oi, out)] += xv * w.Float64At((ci*mg+mm)*kSz+kf)
 						}
 					}
 				}

@@ -95,7 +95,7 @@ func randInts(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
 
 // tolFor is the comparison tolerance for a dtype: relative to the magnitude of the
 // reference plus scale (the size of the sums involved).
-func tolFor(dt tensor.DType) float64 {
+func nnTol(dt tensor.DType) float64 {
 	switch dt {
 	case tensor.Float32:
 		return 2e-5
@@ -114,7 +114,7 @@ func closeTo(t *testing.T, what string, got *tensor.Tensor, wantShape []int, wan
 	if got.Len() != len(want) {
 		t.Fatalf("%s: %d elements, want %d", what, got.Len(), len(want))
 	}
-	tol := tolFor(got.DType())
+	tol := nnTol(got.DType())
 	for i, w := range want {
 		g := got.Float64At(i)
 		if math.IsNaN(w) && math.IsNaN(g) {
