@@ -28,8 +28,10 @@ func (cb *convB) pack(buf []float32, pc, kc, jc, nc, nr int) {
 				clear(d[cols:])
 			}
 		case cols == nr:
-			for k, ro := range rowOff {
-				copyPanelRow(dst[k*nr:], data[ro+j0:], nr)
+			if !cb.packedOffsets(dst, j0, rowOff, nr) {
+				for k, ro := range rowOff {
+					copyPanelRow(dst[k*nr:], data[ro+j0:], nr)
+				}
 			}
 		default:
 			for k, ro := range rowOff {
@@ -38,4 +40,20 @@ func (cb *convB) pack(buf []float32, pc, kc, jc, nc, nr int) {
 			}
 		}
 	}
+}
+
+// packedOffsets copies the full panel at column j0 with the assembly helper,
+// after checking every row's bounds; false if there is no helper.
+func (cb *convB) packedOffsets(dst []float32, j0 int, rowOff []int, nr int) bool {
+	if len(rowOff) == 0 {
+		return true
+	}
+	_ = dst[len(rowOff)*nr-1]
+	src := cb.data[j0:]
+	for _, ro := range rowOff {
+		if ro < 0 || ro+nr > len(src) {
+			panic("gemm: convB row offset out of range") // unreachable: offsets come from a validated shape
+		}
+	}
+	return packOffsetsAsm(&dst[0], &src[0], &rowOff[0], len(rowOff), nr)
 }

@@ -214,9 +214,7 @@ func (p *problem) packB(buf []float32, pc, kc, jc, nc, nr int) {
 		if !p.b.trans {
 			src := b[pc*ldb+jc+jr:]
 			if cols == nr {
-				for k := 0; k < kc; k++ {
-					copyPanelRow(dst[k*nr:], src[k*ldb:], nr)
-				}
+				packPanelStrided(dst, src, ldb, kc, nr)
 				continue
 			}
 			for k := 0; k < kc; k++ {
@@ -251,5 +249,17 @@ func copyPanelRow(dst, src []float32, nr int) {
 		*(*[32]float32)(dst) = *(*[32]float32)(src)
 	default:
 		copy(dst[:nr], src[:nr])
+	}
+}
+
+// packPanelStrided copies kc rows of nr floats, row k from src[k*ld:], to
+// dst[k*nr:].
+func packPanelStrided(dst, src []float32, ld, kc, nr int) {
+	_, _ = src[(kc-1)*ld+nr-1], dst[kc*nr-1] // bounds for the assembly
+	if packStridedAsm(&dst[0], &src[0], ld, kc, nr) {
+		return
+	}
+	for k := 0; k < kc; k++ {
+		copyPanelRow(dst[k*nr:], src[k*ld:], nr)
 	}
 }

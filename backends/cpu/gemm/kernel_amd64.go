@@ -69,3 +69,36 @@ func pick[F any](ok bool, asm, twin F) F {
 	}
 	return twin
 }
+
+var hasAVX = cpu.X86.HasAVX
+
+// packStridedAsm copies kc rows of nr floats (row k at src+k*ld) to dst+k*nr
+// if an assembly version exists for nr; the caller checked the bounds.
+func packStridedAsm(dst, src *float32, ld, kc, nr int) bool {
+	switch {
+	case !hasAVX:
+		return false
+	case nr == 16:
+		packStrided16(dst, src, ld, kc)
+	case nr == 32:
+		packStrided32(dst, src, ld, kc)
+	default:
+		return false
+	}
+	return true
+}
+
+// packOffsetsAsm is packStridedAsm with row k at src+offs[k].
+func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool {
+	switch {
+	case !hasAVX:
+		return false
+	case nr == 16:
+		packOffsets16(dst, src, offs, kc)
+	case nr == 32:
+		packOffsets32(dst, src, offs, kc)
+	default:
+		return false
+	}
+	return true
+}

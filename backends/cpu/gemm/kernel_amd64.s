@@ -4111,6 +4111,114 @@ kernAVX512x1x32_norelu:
 	VZEROUPPER
 	RET
 
+// func packStrided16(dst *float32, src *float32, ld int, kc int)
+// Requires: AVX
+TEXT ·packStrided16(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ld+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  kc+24(FP), BX
+	TESTQ BX, BX
+	JZ    packStrided16_done
+
+packStrided16_loop:
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	ADDQ    DX, CX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	DECQ    BX
+	JNZ     packStrided16_loop
+
+packStrided16_done:
+	VZEROUPPER
+	RET
+
+// func packOffsets16(dst *float32, src *float32, offs *int, kc int)
+// Requires: AVX
+TEXT ·packOffsets16(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  kc+24(FP), BX
+	TESTQ BX, BX
+	JZ    packOffsets16_done
+
+packOffsets16_loop:
+	MOVQ    (DX), SI
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS 32(CX)(SI*4), Y1
+	ADDQ    $0x08, DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x00000040, AX
+	DECQ    BX
+	JNZ     packOffsets16_loop
+
+packOffsets16_done:
+	VZEROUPPER
+	RET
+
+// func packStrided32(dst *float32, src *float32, ld int, kc int)
+// Requires: AVX
+TEXT ·packStrided32(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  ld+16(FP), DX
+	SHLQ  $0x02, DX
+	MOVQ  kc+24(FP), BX
+	TESTQ BX, BX
+	JZ    packStrided32_done
+
+packStrided32_loop:
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS 64(CX), Y2
+	VMOVUPS 96(CX), Y3
+	ADDQ    DX, CX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	DECQ    BX
+	JNZ     packStrided32_loop
+
+packStrided32_done:
+	VZEROUPPER
+	RET
+
+// func packOffsets32(dst *float32, src *float32, offs *int, kc int)
+// Requires: AVX
+TEXT ·packOffsets32(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  kc+24(FP), BX
+	TESTQ BX, BX
+	JZ    packOffsets32_done
+
+packOffsets32_loop:
+	MOVQ    (DX), SI
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS 32(CX)(SI*4), Y1
+	VMOVUPS 64(CX)(SI*4), Y2
+	VMOVUPS 96(CX)(SI*4), Y3
+	ADDQ    $0x08, DX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	ADDQ    $0x00000080, AX
+	DECQ    BX
+	JNZ     packOffsets32_loop
+
+packOffsets32_done:
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(alpha float32, x *float32, y *float32, n int)
 // Requires: AVX, FMA3
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32

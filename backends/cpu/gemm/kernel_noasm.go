@@ -11,3 +11,6 @@ var (
 	biasAct = biasActGo
 	axpy    = axpyGo
 )
+
+func packStridedAsm(dst, src *float32, ld, kc, nr int) bool       { return false }
+func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool { return false }

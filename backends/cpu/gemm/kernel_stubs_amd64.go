@@ -58,6 +58,18 @@ func kernAVX512x2x32(kc int, a *float32, b *float32, c *float32, ldc int, flags 
 // kernAVX512x1x32 computes one 1x32 tile from A panels packed for 12 rows; see kernelFunc.
 func kernAVX512x1x32(kc int, a *float32, b *float32, c *float32, ldc int, flags int, bias *float32)
 
+// packStrided16 copies kc rows of 16 floats, row k from src[k*ld:], to dst[k*16:].
+func packStrided16(dst *float32, src *float32, ld int, kc int)
+
+// packOffsets16 copies kc rows of 16 floats, row k from src[offs[k]:], to dst[k*16:].
+func packOffsets16(dst *float32, src *float32, offs *int, kc int)
+
+// packStrided32 copies kc rows of 32 floats, row k from src[k*ld:], to dst[k*32:].
+func packStrided32(dst *float32, src *float32, ld int, kc int)
+
+// packOffsets32 copies kc rows of 32 floats, row k from src[offs[k]:], to dst[k*32:].
+func packOffsets32(dst *float32, src *float32, offs *int, kc int)
+
 // axpyAVX2 computes y[i] += alpha*x[i] for i < n.
 func axpyAVX2(alpha float32, x *float32, y *float32, n int)
 

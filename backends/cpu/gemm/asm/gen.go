@@ -36,6 +36,10 @@ func main() {
 	for rows := 12; rows >= 1; rows-- {
 		genKernel(fmt.Sprintf("kernAVX512x%dx32", rows), 12, rows, 32, avx512Regs())
 	}
+	for _, nr := range []int{16, 32} {
+		genPackRows(fmt.Sprintf("packStrided%d", nr), nr, false)
+		genPackRows(fmt.Sprintf("packOffsets%d", nr), nr, true)
+	}
 	genAxpy("axpyAVX2")
 	genBiasAct("biasActAVX2")
 	genPeak("fmaLoopAVX2", avx2Regs(), false)
@@ -361,6 +365,54 @@ func genBiasAct(name string) {
 		}
 		VMAXPS(r, zero, r)
 	})
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genPackRows emits a B-panel copy of kc rows of nr floats: row k comes from
+// src + k*ld (strided) or src + offs[k] (offsets, in elements) and goes to
+// dst + k*nr. AVX only.
+func genPackRows(name string, nr int, offsets bool) {
+	if offsets {
+		TEXT(name, NOSPLIT, "func(dst, src *float32, offs *int, kc int)")
+		Doc(fmt.Sprintf("%s copies kc rows of %d floats, row k from src[offs[k]:], to dst[k*%d:].", name, nr, nr))
+	} else {
+		TEXT(name, NOSPLIT, "func(dst, src *float32, ld, kc int)")
+		Doc(fmt.Sprintf("%s copies kc rows of %d floats, row k from src[k*ld:], to dst[k*%d:].", name, nr, nr))
+	}
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	var offs, ld reg.Register
+	if offsets {
+		offs = Load(Param("offs"), GP64())
+	} else {
+		ld = Load(Param("ld"), GP64())
+		SHLQ(U8(2), ld)
+	}
+	kc := Load(Param("kc"), GP64())
+	TESTQ(kc, kc)
+	JZ(LabelRef(name + "_done"))
+	row := GP64()
+	Label(name + "_loop")
+	if offsets {
+		MOVQ(Mem{Base: offs}, row)
+		for c := 0; c < nr/8; c++ {
+			VMOVUPS(Mem{Base: src, Index: row, Scale: 4, Disp: 32 * c}, v8(c))
+		}
+		ADDQ(U8(8), offs)
+	} else {
+		for c := 0; c < nr/8; c++ {
+			VMOVUPS(Mem{Base: src, Disp: 32 * c}, v8(c))
+		}
+		ADDQ(ld, src)
+	}
+	for c := 0; c < nr/8; c++ {
+		VMOVUPS(v8(c), Mem{Base: dst, Disp: 32 * c})
+	}
+	ADDQ(U32(nr*4), dst)
+	DECQ(kc)
+	JNZ(LabelRef(name + "_loop"))
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
