@@ -12,5 +12,5 @@ var (
 	axpy    = axpyGo
 )
 
-func packStridedAsm(dst, src *float32, ld, kc, nr int) bool       { return false }
+func packStridedAsm(dst, src *float32, ld, kc, nr int) bool        { return false }
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool { return false }
