@@ -20,6 +20,7 @@ type gemmOp struct {
 	name           string
 	transA, transB bool
 	alpha, beta    float64
+	packed         *gemm.PackedB // constant float32 B, packed once
 }
 
 // newGemm prepares a Gemm kernel. For float32 the common Linear-layer form (alpha =
@@ -37,6 +38,17 @@ func newGemm(n *graph.Node, env *Env) (backends.Kernel, error) {
 	var run func(in []*tensor.Tensor, y *tensor.Tensor, m, k, nn int) error
 	switch dt := n.Inputs[0].DType; dt {
 	case tensor.Float32:
+		if b := n.Inputs[1].Const; b != nil && b.Rank() == 2 {
+			k, nn := b.Shape()[0], b.Shape()[1]
+			if g.transB {
+				k, nn = nn, k
+			}
+			pb, err := gemm.PackB(env.GEMM(), k, nn, b.Float32s(), 0, g.transB)
+			if err != nil {
+				return nil, fmt.Errorf("cpu: node %q (Gemm): packing B: %w", n.Name, err)
+			}
+			g.packed = pb
+		}
 		run = func(in []*tensor.Tensor, y *tensor.Tensor, m, k, nn int) error { return g.runF32(env, in, y, m, k, nn) }
 	case tensor.Float64:
 		run = gemmOpGeneric(env, g, (*tensor.Tensor).Float64s)
@@ -109,6 +121,8 @@ func (g *gemmOp) runF32(env *Env, in []*tensor.Tensor, yt *tensor.Tensor, m, k, 
 	if k == 0 {
 		clear(y)
 		p.K, p.A, p.B = 1, make([]float32, m), make([]float32, n) // a zero product
+	} else if g.packed != nil && g.packed.K() == k && g.packed.N() == n {
+		p.B, p.PackedB = nil, g.packed
 	}
 	switch {
 	case c == nil && g.alpha == 1:

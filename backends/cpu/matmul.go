@@ -118,42 +118,80 @@ func matmulShapes(as, bs []int) (matmulDims, error) {
 	return d, nil
 }
 
-// newMatMul is the batched, broadcasting matmul. float32 runs on package gemm: a
-// batch against one shared matrix becomes a single tall product, equal batches one
-// strided batch call; other broadcasts loop over the output matrices.
-func newMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
-	var run func(a, b, c *tensor.Tensor, d matmulDims) error
-	switch dt := n.Inputs[0].DType; dt {
+// matmulCore is a prepared MatMul: NumPy matmul semantics, with a constant 2-D
+// float32 right operand packed once for the GEMM micro-kernel. Fused kernels
+// (FusedMatMul) build one with prepareMatMul and call run with a bias and activation,
+// which the float32 GEMM applies in its epilogue.
+type matmulCore struct {
+	name   string
+	dtype  tensor.DType
+	packed *gemm.PackedB // constant float32 B of rank 2, or nil
+	run    func(a, b, c *tensor.Tensor, d matmulDims, bias *tensor.Tensor, act gemm.Activation) error
+}
+
+// prepareMatMul checks n's dtypes (inputs 0 and 1 are A and B) and packs a constant
+// float32 matrix B.
+func prepareMatMul(n *graph.Node, env *Env) (*matmulCore, error) {
+	dt := n.Inputs[0].DType
+	if n.Inputs[1].DType != dt {
+		return nil, fmt.Errorf("cpu: node %q (%s): inputs are %v and %v; they must match", n.Name, n.Op, dt, n.Inputs[1].DType)
+	}
+	mc := &matmulCore{name: n.Name, dtype: dt}
+	switch dt {
 	case tensor.Float32:
-		run = func(a, b, c *tensor.Tensor, d matmulDims) error {
-			return matmulF32(env, a.Float32s(), b.Float32s(), c.Float32s(), d)
+		if b := n.Inputs[1].Const; b != nil && b.Rank() == 2 {
+			pb, err := gemm.PackB(env.GEMM(), b.Shape()[0], b.Shape()[1], b.Float32s(), 0, false)
+			if err != nil {
+				return nil, fmt.Errorf("cpu: node %q (%s): packing B: %w", n.Name, n.Op, err)
+			}
+			mc.packed = pb
+		}
+		mc.run = func(a, b, c *tensor.Tensor, d matmulDims, bias *tensor.Tensor, act gemm.Activation) error {
+			return matmulF32(env, a.Float32s(), b.Float32s(), c.Float32s(), d, mc.packed, tensorF32(bias), act)
 		}
 	case tensor.Float64:
-		run = matmulGenericRun(env, (*tensor.Tensor).Float64s)
+		mc.run = matmulGenericRun(env, (*tensor.Tensor).Float64s)
 	case tensor.Int32:
-		run = matmulGenericRun(env, (*tensor.Tensor).Int32s)
+		mc.run = matmulGenericRun(env, (*tensor.Tensor).Int32s)
 	case tensor.Int64:
-		run = matmulGenericRun(env, (*tensor.Tensor).Int64s)
+		mc.run = matmulGenericRun(env, (*tensor.Tensor).Int64s)
 	case tensor.Uint32:
-		run = matmulGenericRun(env, (*tensor.Tensor).Uint32s)
+		mc.run = matmulGenericRun(env, (*tensor.Tensor).Uint32s)
 	case tensor.Uint64:
-		run = matmulGenericRun(env, (*tensor.Tensor).Uint64s)
+		mc.run = matmulGenericRun(env, (*tensor.Tensor).Uint64s)
 	default:
 		return nil, unsupported(n, "dtype %v", dt)
 	}
-	if n.Inputs[1].DType != n.Inputs[0].DType {
-		return nil, fmt.Errorf("cpu: node %q (MatMul): inputs are %v and %v; they must match", n.Name, n.Inputs[0].DType, n.Inputs[1].DType)
+	return mc, nil
+}
+
+// Run computes c = act(a·b + bias) (bias: one value per output column, or nil; act is
+// applied only to floating-point outputs).
+func (mc *matmulCore) Run(a, b, c *tensor.Tensor, bias *tensor.Tensor, act gemm.Activation) error {
+	d, err := matmulShapes(a.Shape(), b.Shape())
+	if err != nil {
+		return fmt.Errorf("cpu: node %q: %w", mc.name, err)
 	}
-	name := n.Name
+	if want := tensor.NumElements(d.batch) * d.m * d.n; c.Len() != want {
+		return fmt.Errorf("cpu: node %q: output %v, expected %d elements", mc.name, c, want)
+	}
+	if bias != nil && (bias.Len() != d.n || bias.DType() != mc.dtype) {
+		return fmt.Errorf("cpu: node %q: bias %v, expected %v[%d]", mc.name, bias, mc.dtype, d.n)
+	}
+	return mc.run(a, b, c, d, bias, act)
+}
+
+// newMatMul is the batched, broadcasting matmul. float32 runs on package gemm: a
+// batch against one shared matrix becomes a single tall product (with B packed once
+// when constant), equal batches one strided batch call; other broadcasts loop over
+// the output matrices.
+func newMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
+	mc, err := prepareMatMul(n, env)
+	if err != nil {
+		return nil, err
+	}
 	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
-		d, err := matmulShapes(in[0].Shape(), in[1].Shape())
-		if err != nil {
-			return fmt.Errorf("cpu: node %q (MatMul): %w", name, err)
-		}
-		if want := tensor.NumElements(d.batch) * d.m * d.n; out[0].Len() != want {
-			return fmt.Errorf("cpu: node %q (MatMul): output %v, expected %d elements", name, out[0], want)
-		}
-		return run(in[0], in[1], out[0], d)
+		return mc.Run(in[0], in[1], out[0], nil, gemm.ActNone)
 	}), nil
 }
 
@@ -178,7 +216,7 @@ func (d *matmulDims) forBatch(fn func(i, oa, ob int)) {
 	}
 }
 
-func matmulF32(env *Env, a, b, c []float32, d matmulDims) error {
+func matmulF32(env *Env, a, b, c []float32, d matmulDims, pb *gemm.PackedB, bias []float32, act gemm.Activation) error {
 	m, k, n := d.m, d.k, d.n
 	total := tensor.NumElements(d.batch)
 	if total == 0 || m == 0 || n == 0 {
@@ -186,13 +224,20 @@ func matmulF32(env *Env, a, b, c []float32, d matmulDims) error {
 	}
 	if k == 0 {
 		clear(c)
+		rows := len(c) / n
+		for i := 0; i < rows; i++ {
+			gemm.AddBiasAct(c[i*n:(i+1)*n], bias, act)
+		}
 		return nil
 	}
-	p := gemm.Params{M: m, N: n, K: k, A: a, B: b, C: c}
+	p := gemm.Params{M: m, N: n, K: k, A: a, B: b, C: c, Bias: bias, Act: act}
 	switch {
 	case d.batchB == 1 && d.batchA == total:
 		// One matrix B for every item of A: a single (total·m)×k product.
 		p.M = total * m
+		if pb != nil && pb.K() == k && pb.N() == n {
+			p.B, p.PackedB = nil, pb
+		}
 		return sgemm(env, p)
 	case d.batchA == total && d.batchB == total:
 		return gemm.SgemmStrided(env.GEMM(), p, gemm.Strided{Batch: total, StrideA: m * k, StrideB: k * n, StrideC: m * n})
@@ -208,13 +253,27 @@ func matmulF32(env *Env, a, b, c []float32, d matmulDims) error {
 	return err
 }
 
-func matmulGenericRun[T gemmNum](env *Env, view func(*tensor.Tensor) []T) func(a, b, c *tensor.Tensor, d matmulDims) error {
-	return func(at, bt, ct *tensor.Tensor, d matmulDims) error {
+func matmulGenericRun[T gemmNum](env *Env, view func(*tensor.Tensor) []T) func(a, b, c *tensor.Tensor, d matmulDims, bias *tensor.Tensor, act gemm.Activation) error {
+	return func(at, bt, ct *tensor.Tensor, d matmulDims, biasT *tensor.Tensor, act gemm.Activation) error {
 		a, b, c := view(at), view(bt), view(ct)
 		m, k, n := d.m, d.k, d.n
 		d.forBatch(func(i, oa, ob int) {
 			gemmGeneric(env, false, false, m, n, k, a[oa:], k, b[ob:], n, c[i*m*n:], n, false)
 		})
+		if biasT != nil {
+			bias := view(biasT)
+			for i := range c {
+				c[i] += bias[i%n]
+			}
+		}
+		if act != gemm.ActNone {
+			switch cv := any(c).(type) {
+			case []float64:
+				applyActivation(cv, act)
+			case []float32:
+				applyActivation(cv, act)
+			}
+		}
 		return nil
 	}
 }
