@@ -112,14 +112,11 @@ func genKernel(name string, stride, mr, nr int, v vecRegs) {
 		VMOVUPS(Mem{Base: b, Disp: u*nr*4 + vb}, b1)
 		for i := 0; i < mr; i++ {
 			m := Mem{Base: a, Disp: (u*stride + i) * 4}
-			if v.bits == 512 {
-				VFMADD231PS_BCST(m, b0, acc(i, 0))
-				VFMADD231PS_BCST(m, b1, acc(i, 1))
-			} else {
-				VBROADCASTSS(m, t)
-				VFMADD231PS(t, b0, acc(i, 0))
-				VFMADD231PS(t, b1, acc(i, 1))
-			}
+			// One broadcast load per row feeds both FMAs (an embedded
+			// broadcast on each FMA would double the loads per FMA).
+			VBROADCASTSS(m, t)
+			VFMADD231PS(t, b0, acc(i, 0))
+			VFMADD231PS(t, b1, acc(i, 1))
 		}
 	}
 
