@@ -43,7 +43,7 @@ func (d *Device) Threads() int { return d.env.Threads }
 
 // Kernel prepares the CPU kernel for node n.
 func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
-	f, ok := factories[opKey{n.Domain, n.Op}]
+	f, ok := factory(n.Domain, n.Op)
 	if !ok {
 		return nil, fmt.Errorf("cpu: node %q: no kernel for %s: %w", n.Name, qualifiedOp(n), backends.ErrUnsupported)
 	}

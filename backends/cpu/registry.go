@@ -27,10 +27,30 @@ func register(domain, op string, f Factory) {
 	factories[k] = f
 }
 
+// extraFactories holds the kernels of onnx_extra*.go; a core kernel of the same
+// operator always wins, whatever the init order of the files.
+var extraFactories = map[opKey]Factory{}
+
+// factory returns the kernel factory of an operator.
+func factory(domain, op string) (Factory, bool) {
+	f, ok := factories[opKey{domain, op}]
+	if !ok {
+		f, ok = extraFactories[opKey{domain, op}]
+	}
+	return f, ok
+}
+
 // Ops lists the operators with a CPU kernel, sorted ("domain.op" outside ONNX's).
 func Ops() []string {
-	out := make([]string, 0, len(factories))
+	all := map[opKey]bool{}
 	for k := range factories {
+		all[k] = true
+	}
+	for k := range extraFactories {
+		all[k] = true
+	}
+	out := make([]string, 0, len(all))
+	for k := range all {
 		if k.domain == "" {
 			out = append(out, k.op)
 		} else {
@@ -43,7 +63,7 @@ func Ops() []string {
 
 // HasKernel reports whether the CPU backend has a kernel for the operator.
 func HasKernel(domain, op string) bool {
-	_, ok := factories[opKey{domain, op}]
+	_, ok := factory(domain, op)
 	return ok
 }
 

@@ -85,16 +85,31 @@ func normDomain(d string) string {
 	return d
 }
 
+// extras holds the schemas of onnx_extra*.go: operators outside the core list. A core
+// schema of the same name always wins, whatever the init order of the files.
+var extras = map[key]*Schema{}
+
 // Lookup returns the schema of an operator.
 func Lookup(domain, name string) (*Schema, bool) {
-	s, ok := registry[key{normDomain(domain), name}]
+	k := key{normDomain(domain), name}
+	s, ok := registry[k]
+	if !ok {
+		s, ok = extras[k]
+	}
 	return s, ok
 }
 
 // Names lists every registered operator as "domain.name" (or "name" for ONNX), sorted.
 func Names() []string {
-	out := make([]string, 0, len(registry))
+	out := make([]string, 0, len(registry)+len(extras))
+	all := map[key]bool{}
 	for k := range registry {
+		all[k] = true
+	}
+	for k := range extras {
+		all[k] = true
+	}
+	for k := range all {
 		if k.domain == "" {
 			out = append(out, k.name)
 		} else {
