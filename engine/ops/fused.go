@@ -73,7 +73,7 @@ func init() {
 	register(Schema{Name: Attention, Domain: DomainLightOS, Doc: "softmax(Q·Kᵀ·scale + mask)·V; see ops.Attention",
 		Inputs: Arity{3, 4}, Outputs: Arity{1, 1}, Infer: inferAttention})
 	register(Schema{Name: LayerNormAttention, Domain: DomainLightOS, Doc: "LayerNorm feeding Q/K/V projections and attention; see ops.LayerNormAttention",
-		Inputs: Arity{9, 10}, Outputs: Arity{1, 1}, Infer: inferLNAttention})
+		Inputs: Arity{2, 10}, Outputs: Arity{1, 1}, Infer: inferLNAttention})
 }
 
 func requireFloat32(c *InferContext, idx ...int) error {
@@ -240,6 +240,11 @@ func checkMask(m graph.Shape, d AttentionDims) error {
 func inferLNAttention(c *InferContext) ([]graph.Type, error) {
 	if err := requireFloat32(c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9); err != nil {
 		return nil, err
+	}
+	for _, i := range []int{3, 5, 7} {
+		if !c.Has(i) {
+			return nil, c.Errorf("weight input %d (Wq, Wk, Wv are inputs 3, 5, 7) is missing", i)
+		}
 	}
 	x, wq, wk, wv := c.In[0], c.In[3], c.In[5], c.In[7]
 	if !x.HasShape || !wq.HasShape || !wk.HasShape || !wv.HasShape {
