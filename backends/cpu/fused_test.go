@@ -432,7 +432,7 @@ func TestLayerNormAttention(t *testing.T) {
 							s = float64(b.Float32s()[j])
 						}
 						for p, v := range xr {
-							xn := (float64(v)-mean)/math.Sqrt(vr+1e-5)*float64(gamma.Float32s()[p])
+							xn := (float64(v) - mean) / math.Sqrt(vr+1e-5) * float64(gamma.Float32s()[p])
 							if tc.biases {
 								xn += float64(beta.Float32s()[p])
 							}
