@@ -1,8 +1,114 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 
-// kernelCommand is not built yet.
+	"github.com/lightiam/lightos/kernel"
+	"github.com/lightiam/lightos/kernel/kernelspec"
+	"github.com/lightiam/lightos/kernel/symbols"
+)
+
+// kernelCommand is `lightos kernel install [--user | --sys-prefix | --prefix P]`
+// and `lightos kernel run -f CONNECTION_FILE`.
 func kernelCommand(args []string) error {
-	return errors.New("kernel: not implemented yet")
+	if len(args) == 0 {
+		return errors.New("usage: lightos kernel install [--user | --sys-prefix | --prefix P] | run -f CONNECTION_FILE")
+	}
+	switch args[0] {
+	case "install":
+		return kernelInstall(args[1:])
+	case "run":
+		return kernelRun(args[1:])
+	}
+	return fmt.Errorf("unknown kernel subcommand %q (want install or run)", args[0])
+}
+
+func kernelInstall(args []string) error {
+	fs := flag.NewFlagSet("kernel install", flag.ContinueOnError)
+	user := fs.Bool("user", false, "install for the current user (Jupyter's user data directory)")
+	sysPrefix := fs.Bool("sys-prefix", false, "install into the active Python environment (sys.prefix: $VIRTUAL_ENV, $CONDA_PREFIX or python3's)")
+	prefix := fs.String("prefix", "", "install under PREFIX/share/jupyter")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	n := 0
+	for _, b := range []bool{*user, *sysPrefix, *prefix != ""} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("choose one of --user, --sys-prefix and --prefix")
+	}
+	w := kernelspec.Where{User: *user, Prefix: *prefix}
+	if *sysPrefix {
+		p, err := pythonSysPrefix()
+		if err != nil {
+			return err
+		}
+		w.SysPrefix = p
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("locating the lightos binary: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	dir, err := kernelspec.Install(exe, w)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Installed kernelspec %s (%s) in %s\n", kernelspec.Name, kernelspec.DisplayName, dir)
+	return nil
+}
+
+// pythonSysPrefix finds the active Python environment's sys.prefix without
+// running Python: an activated virtualenv or conda environment, else the
+// prefix of the python3 on PATH.
+func pythonSysPrefix() (string, error) {
+	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
+		if p := os.Getenv(env); p != "" {
+			return p, nil
+		}
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		py := filepath.Join(dir, "python3")
+		if st, err := os.Stat(py); err == nil && !st.IsDir() {
+			// A venv's bin/python3 sits beside pyvenv.cfg's directory.
+			return filepath.Dir(dir), nil
+		}
+	}
+	return "", errors.New("--sys-prefix: no Python environment found (set VIRTUAL_ENV or use --prefix)")
+}
+
+func kernelRun(args []string) error {
+	fs := flag.NewFlagSet("kernel run", flag.ContinueOnError)
+	file := fs.String("f", "", "the connection file Jupyter wrote")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("kernel run: -f CONNECTION_FILE is required")
+	}
+	conn, err := kernel.ReadConnectionFile(*file)
+	if err != nil {
+		return err
+	}
+	k, err := kernel.New(conn, kernel.Options{
+		CaptureFDs:   true,
+		HandleSIGINT: true,
+		Symbols:      symbols.Exports(),
+		Prelude:      symbols.Prelude,
+		Docs:         symbols.Doc,
+	})
+	if err != nil {
+		return err
+	}
+	return k.Run(context.Background())
 }

@@ -44,6 +44,10 @@ func isResultExpr(text string) bool {
 		if suppressed[exprName(call.Fun)] {
 			return false
 		}
+		// w.Write and w.WriteString return byte counts nobody wants shown.
+		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "Write" || sel.Sel.Name == "WriteString") {
+			return false
+		}
 	}
 	return true
 }

@@ -1,0 +1,16 @@
+// Package kernel is the LightOS Jupyter kernel: the messaging protocol (5.3)
+// over ZeroMQ sockets from github.com/go-zeromq/zmq4 (pure Go), with cells of
+// Go evaluated by package eval (yaegi) and rich output from package display.
+//
+// Layout: connection.go reads the connection file; kernel.go owns the sockets
+// and the receive loops; handlers.go answers requests; execute.go runs cells;
+// streams.go coalesces stdout/stderr into stream messages and capture_unix.go
+// redirects descriptors 1 and 2 into them; comm.go, history.go and input.go
+// hold the comm, history and stdin features.
+//
+// Every shell and control request is answered between status "busy" and
+// "idle" messages on iopub whose parent is the request, kernel_info included
+// (jupyter_client waits for an iopub message before it calls a kernel ready).
+// Every incoming message's signature is checked in constant time; messages
+// with a bad signature are logged and dropped.
+package kernel

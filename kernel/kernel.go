@@ -1,0 +1,388 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"sync"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/google/uuid"
+	"github.com/traefik/yaegi/interp"
+
+	"github.com/lightiam/lightos/kernel/cell"
+	"github.com/lightiam/lightos/kernel/display"
+	"github.com/lightiam/lightos/kernel/eval"
+	"github.com/lightiam/lightos/kernel/wire"
+)
+
+// Version is the kernel's implementation version.
+const Version = "0.1.0"
+
+// Options configure a Kernel. The zero value is the kernel as Jupyter runs it
+// minus descriptor capture.
+type Options struct {
+	// Log receives the kernel's own diagnostics. Default: standard error as it
+	// was before any capture.
+	Log io.Writer
+	// CaptureFDs redirects descriptors 1 and 2 into stream messages, so that
+	// writes to os.Stdout and os.Stderr (and from C code) reach the notebook.
+	// `lightos kernel run` sets it; tests that run a kernel in-process don't.
+	CaptureFDs bool
+	// HandleSIGINT makes SIGINT interrupt the running cell instead of killing
+	// the process (interrupt_mode "signal").
+	HandleSIGINT bool
+	// Symbols are extra packages exported to cells (the engine's).
+	Symbols []interp.Exports
+	// Prelude is Go source run when the session starts, after the kernel's
+	// own imports of display and cell.
+	Prelude string
+	// Docs documents compiled symbols for inspect requests.
+	Docs func(path, name string) string
+}
+
+// Kernel is one running kernel.
+type Kernel struct {
+	opts    Options
+	conn    ConnectionInfo
+	signer  *wire.Signer
+	session string
+	log     *log.Logger
+
+	shell, control, stdin, iopub, hb *socket
+
+	eval *eval.Session
+	disp *display.Displayer
+	out  *stream
+	err  *stream
+	caps []*fdCapture
+
+	mu        sync.Mutex
+	parent    *wire.Message // the request whose outputs are being produced
+	allowIn   bool
+	count     int
+	cancel    context.CancelFunc
+	history   []historyEntry
+	comms     map[string]string // comm id -> target name
+	inputs    chan *wire.Message
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// socket is a zmq4 socket whose sends are serialized.
+type socket struct {
+	name string
+	zmq4.Socket
+	mu sync.Mutex
+}
+
+func (s *socket) send(frames [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Send(zmq4.NewMsgFrom(frames...))
+}
+
+// New prepares a kernel for the given connection: it creates the interpreter
+// session but binds no socket yet.
+func New(conn ConnectionInfo, opts Options) (*Kernel, error) {
+	signer, err := wire.NewSigner(conn.SignatureScheme, []byte(conn.Key))
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+		if opts.CaptureFDs {
+			// Descriptor 2 will feed the notebook; log to the original.
+			if f, err := savedStderr(); err == nil {
+				opts.Log = f
+			}
+		}
+	}
+	k := &Kernel{
+		opts:    opts,
+		conn:    conn,
+		signer:  signer,
+		session: uuid.NewString(),
+		log:     log.New(opts.Log, "lightos kernel: ", log.LstdFlags),
+		comms:   map[string]string{},
+		inputs:  make(chan *wire.Message, 1),
+		done:    make(chan struct{}),
+	}
+	k.out = newStream("stdout", k.publishStream)
+	k.err = newStream("stderr", k.publishStream)
+	k.disp = display.New(publisher{k})
+	rt := &cell.Runtime{ContextFunc: k.cellContext, InputFunc: k.input}
+	syms := append([]interp.Exports{display.Exports(k.disp), cell.Exports(rt)}, opts.Symbols...)
+	prelude := fmt.Sprintf("import (\n\t%q\n\t%q\n)\n", display.ImportPath, cell.ImportPath) + opts.Prelude
+	k.eval, err = eval.New(eval.Options{
+		Stdout:    k.out,
+		Stderr:    k.err,
+		Stdin:     &inputReader{k: k},
+		Symbols:   syms,
+		Prelude:   prelude,
+		OnGoPanic: k.orphanPanic,
+		Docs:      opts.Docs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	return k, nil
+}
+
+func (k *Kernel) cellContext() context.Context { return k.eval.Context() }
+
+// Run binds the sockets, serves requests until a shutdown request arrives or
+// ctx ends, and closes everything.
+func (k *Kernel) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mk := []struct {
+		dst  **socket
+		name string
+		s    zmq4.Socket
+		port int
+	}{
+		{&k.shell, "shell", zmq4.NewRouter(ctx), k.conn.ShellPort},
+		{&k.control, "control", zmq4.NewRouter(ctx), k.conn.ControlPort},
+		{&k.stdin, "stdin", zmq4.NewRouter(ctx), k.conn.StdinPort},
+		{&k.iopub, "iopub", zmq4.NewPub(ctx), k.conn.IOPubPort},
+		{&k.hb, "hb", zmq4.NewRep(ctx), k.conn.HBPort},
+	}
+	for _, m := range mk {
+		*m.dst = &socket{name: m.name, Socket: m.s}
+		if err := m.s.Listen(k.conn.endpoint(m.port)); err != nil {
+			k.closeSockets()
+			return fmt.Errorf("kernel: %s socket on %s: %w", m.name, k.conn.endpoint(m.port), err)
+		}
+	}
+	defer k.closeSockets()
+	if k.opts.CaptureFDs {
+		for _, c := range []struct {
+			fd int
+			s  *stream
+		}{{1, k.out}, {2, k.err}} {
+			cp, err := captureFD(c.fd, c.s)
+			if err != nil {
+				k.log.Printf("capturing descriptor %d: %v", c.fd, err)
+				continue
+			}
+			k.caps = append(k.caps, cp)
+		}
+		defer k.releaseFDs()
+	}
+	if k.opts.HandleSIGINT {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		defer signal.Stop(sig)
+		go func() {
+			for {
+				select {
+				case <-sig:
+					k.interrupt()
+				case <-k.done:
+					return
+				}
+			}
+		}()
+	}
+	k.publish("status", nil, map[string]any{"execution_state": "starting"})
+	go k.heartbeat()
+	go k.serve(k.shell)
+	go k.serve(k.control)
+	go k.readStdin()
+	select {
+	case <-ctx.Done():
+	case <-k.done:
+	}
+	return nil
+}
+
+// Shutdown stops Run.
+func (k *Kernel) Shutdown() {
+	k.closeOnce.Do(func() {
+		k.interrupt()
+		close(k.done)
+	})
+}
+
+func (k *Kernel) closeSockets() {
+	for _, s := range []*socket{k.shell, k.control, k.stdin, k.iopub, k.hb} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (k *Kernel) releaseFDs() {
+	for _, c := range k.caps {
+		c.release()
+	}
+}
+
+func (k *Kernel) heartbeat() {
+	for {
+		msg, err := k.hb.Recv()
+		if err != nil {
+			return
+		}
+		if err := k.hb.Send(msg); err != nil {
+			return
+		}
+	}
+}
+
+// serve reads requests from a shell or control socket and handles them one at
+// a time.
+func (k *Kernel) serve(s *socket) {
+	for {
+		raw, err := s.Recv()
+		if err != nil {
+			select {
+			case <-k.done:
+			default:
+				if !errors.Is(err, context.Canceled) {
+					k.log.Printf("%s: receive: %v", s.name, err)
+				}
+			}
+			return
+		}
+		msg, err := wire.Decode(raw.Frames, k.signer)
+		if err != nil {
+			k.log.Printf("%s: dropping message: %v", s.name, err)
+			continue
+		}
+		k.handle(s, msg)
+	}
+}
+
+// readStdin forwards input replies to the cell waiting for them.
+func (k *Kernel) readStdin() {
+	for {
+		raw, err := k.stdin.Recv()
+		if err != nil {
+			return
+		}
+		msg, err := wire.Decode(raw.Frames, k.signer)
+		if err != nil {
+			k.log.Printf("stdin: dropping message: %v", err)
+			continue
+		}
+		if msg.Header.MsgType != "input_reply" {
+			continue
+		}
+		select {
+		case k.inputs <- msg:
+		default:
+			k.log.Printf("stdin: input_reply with no request waiting")
+		}
+	}
+}
+
+// send signs msg and sends it on s.
+func (k *Kernel) send(s *socket, msg *wire.Message) {
+	frames, err := msg.Encode(k.signer)
+	if err != nil {
+		k.log.Printf("%s: encoding %s: %v", s.name, msg.Header.MsgType, err)
+		return
+	}
+	if err := s.send(frames); err != nil {
+		k.log.Printf("%s: sending %s: %v", s.name, msg.Header.MsgType, err)
+	}
+}
+
+// reply answers req on s with content.
+func (k *Kernel) reply(s *socket, req *wire.Message, msgType string, content any) {
+	msg, err := wire.New(msgType, k.session, req, content)
+	if err != nil {
+		k.log.Print(err)
+		return
+	}
+	k.send(s, msg)
+}
+
+// publish sends a message on iopub with parent as its parent (nil: none).
+func (k *Kernel) publish(msgType string, parent *wire.Message, content any) {
+	msg, err := wire.New(msgType, k.session, parent, content)
+	if err != nil {
+		k.log.Print(err)
+		return
+	}
+	topic := msgType
+	if msgType == "stream" {
+		if c, ok := content.(map[string]any); ok {
+			topic = fmt.Sprintf("stream.%v", c["name"])
+		}
+	}
+	msg.Identities = [][]byte{[]byte(topic)}
+	k.send(k.iopub, msg)
+}
+
+// currentParent is the request outputs are attributed to.
+func (k *Kernel) currentParent() *wire.Message {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.parent
+}
+
+func (k *Kernel) publishStream(name, text string) {
+	k.publish("stream", k.currentParent(), map[string]any{"name": name, "text": text})
+}
+
+// publisher implements display.Publisher on iopub.
+type publisher struct{ k *Kernel }
+
+func (p publisher) DisplayData(data display.Bundle, md map[string]any, id string, update bool) error {
+	p.k.flushStreams()
+	msgType := "display_data"
+	if update {
+		msgType = "update_display_data"
+	}
+	transient := map[string]any{}
+	if id != "" {
+		transient["display_id"] = id
+	}
+	p.k.publish(msgType, p.k.currentParent(), map[string]any{"data": data, "metadata": md, "transient": transient})
+	return nil
+}
+
+func (p publisher) ClearOutput(wait bool) error {
+	p.k.flushStreams()
+	p.k.publish("clear_output", p.k.currentParent(), map[string]any{"wait": wait})
+	return nil
+}
+
+// flushStreams sends buffered stream text now.
+func (k *Kernel) flushStreams() {
+	k.out.Flush()
+	k.err.Flush()
+}
+
+// syncStreams waits until what was written to descriptors 1 and 2 has been
+// read, then flushes.
+func (k *Kernel) syncStreams() {
+	for _, c := range k.caps {
+		c.sync()
+	}
+	k.flushStreams()
+}
+
+// interrupt cancels the running cell, if any.
+func (k *Kernel) interrupt() {
+	k.mu.Lock()
+	cancel := k.cancel
+	k.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// orphanPanic reports a panic of a goroutine whose cell has finished, as an
+// error output of the last cell.
+func (k *Kernel) orphanPanic(e *eval.Error) {
+	k.syncStreams()
+	k.publish("error", k.currentParent(), map[string]any{"ename": e.Name, "evalue": e.Value, "traceback": e.Traceback})
+}

@@ -1,0 +1,31 @@
+package symbols
+
+import (
+	"reflect"
+
+	"github.com/traefik/yaegi/interp"
+)
+
+// Symbols is filled by the generated files' init functions: import path/name
+// to exported symbol values, as `yaegi extract` writes them.
+var Symbols = map[string]map[string]reflect.Value{}
+
+// Prelude is Go source every session runs first (nothing yet).
+const Prelude = ""
+
+// Exports returns the generated tables for interp.Use.
+func Exports() []interp.Exports {
+	return []interp.Exports{Symbols}
+}
+
+// Doc returns the documentation of a symbol of a generated package ("" when
+// unknown); name "" asks for the package's documentation.
+func Doc(path, name string) string {
+	if name == "" {
+		return docs[path]
+	}
+	return docs[path+"."+name]
+}
+
+// docs is filled by the generated docs file.
+var docs = map[string]string{}
