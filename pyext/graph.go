@@ -251,10 +251,7 @@ func GraphDescribe(h int64) (s string, err error) {
 	if err != nil {
 		return "", err
 	}
-	c := o.g.Clone()
-	if c.TopoSort() == nil {
-		_ = ops.Infer(c, ops.InferOptions{}) // best effort: types for display
-	}
+	c := inferred(o.g)
 	type nodeDesc struct {
 		Name    string      `json:"name"`
 		Op      string      `json:"op"`
@@ -395,4 +392,14 @@ func GraphSetCustomTypes(h int64, opName, dtypesCSV, shapesJSON string) (n int, 
 		n++
 	}
 	return n, nil
+}
+
+// inferred returns a copy of g with the types inference finds (best effort: values
+// whose inference fails keep unknown types).
+func inferred(g *graph.Graph) *graph.Graph {
+	c := g.Clone()
+	if c.TopoSort() == nil {
+		_ = ops.Infer(c, ops.InferOptions{})
+	}
+	return c
 }

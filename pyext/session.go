@@ -264,10 +264,11 @@ func SessionDescribe(s int64) (out string, err error) {
 		Inputs  []valueDesc `json:"inputs"`
 		Outputs []valueDesc `json:"outputs"`
 	}{[]valueDesc{}, []valueDesc{}}
-	for _, v := range so.g.Inputs {
+	g := inferred(so.g)
+	for _, v := range g.Inputs {
 		d.Inputs = append(d.Inputs, describeValue(v))
 	}
-	for _, v := range so.g.Outputs {
+	for _, v := range g.Outputs {
 		d.Outputs = append(d.Outputs, describeValue(v))
 	}
 	b, err := json.Marshal(d)
