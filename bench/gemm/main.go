@@ -4,9 +4,10 @@
 //
 //	go run ./bench/gemm -case sgemm -n 1024 -threads 1 -reps 5
 //
-// Cases: peak (FMA loop, one core), sgemm (n×n×n), mlp-fused / mlp-unfused
-// (64×1024·1024×1024 + bias + ReLU, weights pre-packed), conv-fused / conv-unfused /
-// convbn-unfused (3x3, 64→64 channels, 56x56, batch 1, + bias (or BN) + ReLU).
+// Cases: peak (FMA loop, one core), sgemm (n×n×n), mlp-fused / mlp-unfused /
+// mlp-unfused-scalar (64×1024·1024×1024 + bias + ReLU, weights pre-packed; the
+// separate pass vectorized or a plain Go loop), conv-fused / conv-unfused /
+// conv-unfused-scalar / convbn-unfused (3x3, 64→64 channels, 56x56, batch 1, + bias (or BN) + ReLU).
 package main
 
 import (
@@ -70,7 +71,7 @@ func run(which string, n, threads, reps int, kernel string) error {
 		p := gemm.Params{M: n, N: n, K: n, A: randSlice(r, n*n), B: randSlice(r, n*n), C: make([]float32, n*n)}
 		flops = 2 * float64(n) * float64(n) * float64(n)
 		body = func() error { return gemm.Sgemm(ctx, p) }
-	case "mlp-fused", "mlp-unfused":
+	case "mlp-fused", "mlp-unfused", "mlp-unfused-scalar":
 		m, k, nn := 64, 1024, 1024
 		p := gemm.Params{M: m, N: nn, K: k, A: randSlice(r, m*k), B: randSlice(r, k*nn), C: make([]float32, m*nn)}
 		bias := randSlice(r, nn)
@@ -81,10 +82,19 @@ func run(which string, n, threads, reps int, kernel string) error {
 			return err
 		}
 		p.B, p.PackedB = nil, pb
-		if which == "mlp-fused" {
+		switch which {
+		case "mlp-unfused-scalar":
+			body = func() error {
+				if err := gemm.Sgemm(ctx, p); err != nil {
+					return err
+				}
+				scalarBiasReLU(p.C, bias)
+				return nil
+			}
+		case "mlp-fused":
 			p.Bias, p.Act = bias, gemm.ActReLU
 			body = func() error { return gemm.Sgemm(ctx, p) }
-		} else {
+		default:
 			body = func() error {
 				if err := gemm.Sgemm(ctx, p); err != nil {
 					return err
@@ -95,7 +105,7 @@ func run(which string, n, threads, reps int, kernel string) error {
 				return nil
 			}
 		}
-	case "conv-fused", "conv-unfused", "convbn-unfused":
+	case "conv-fused", "conv-unfused", "conv-unfused-scalar", "convbn-unfused":
 		s := gemm.Conv2DShape{N: 1, C: 64, H: 56, W: 56, M: 64, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}
 		w := randSlice(r, 64*64*9)
 		pw, err := gemm.PackConv2DWeights(ctx, s, w)
@@ -117,6 +127,23 @@ func run(which string, n, threads, reps int, kernel string) error {
 				}
 				for c := 0; c < 64; c++ {
 					gemm.AddScalarAct(p.Y[c*plane:(c+1)*plane], bias[c], gemm.ActReLU)
+				}
+				return nil
+			}
+		case "conv-unfused-scalar": // Conv, then a plain Go bias+ReLU loop
+			body = func() error {
+				if err := gemm.Conv2D(ctx, p); err != nil {
+					return err
+				}
+				for c := 0; c < 64; c++ {
+					y, b := p.Y[c*plane:(c+1)*plane], bias[c]
+					for i := range y {
+						if v := y[i] + b; v > 0 {
+							y[i] = v
+						} else {
+							y[i] = 0
+						}
+					}
 				}
 				return nil
 			}
@@ -165,4 +192,20 @@ func run(which string, n, threads, reps int, kernel string) error {
 	}
 	res.GFLOPS = flops / res.Best / 1e9
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// scalarBiasReLU is the plain Go loop an unvectorized elementwise kernel
+// would run: c[i][j] = max(c[i][j]+bias[j], 0).
+func scalarBiasReLU(c, bias []float32) {
+	n := len(bias)
+	for i := 0; i+n <= len(c); i += n {
+		row := c[i : i+n]
+		for j := range row {
+			if v := row[j] + bias[j]; v > 0 {
+				row[j] = v
+			} else {
+				row[j] = 0
+			}
+		}
+	}
 }

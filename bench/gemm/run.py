@@ -5,8 +5,9 @@ Measures, interleaved over several rounds so that the shared machine's noise
 hits both sides alike:
   * float32 matmul n x n x n, n = 1024, 2048: NumPy with OPENBLAS_NUM_THREADS=1
     and with all threads, gemm.Sgemm with 1 thread and all threads;
-  * MatMul+bias+ReLU (64x1024 . 1024x1024) fused in the GEMM epilogue vs GEMM
-    then a separate bias+ReLU pass;
+  * MatMul+bias+ReLU (64x1024 . 1024x1024, weights pre-packed) fused in the
+    GEMM epilogue vs GEMM then a separate bias+ReLU pass (vectorized, or a plain
+    Go loop);
   * Conv 3x3, 64->64 channels, 56x56, batch 1: Conv+bias+ReLU fused vs a
     separate bias+ReLU pass, and vs separate BatchNorm and ReLU passes;
   * the machine's peak: an FMA-only loop on one core, times the cores.
@@ -123,7 +124,8 @@ def main():
                     kernel_name = g["kernel"]
                     gemm_res.setdefault(("go", n, threads), []).append(g["seconds"])
             for threads in (1, ncpu):
-                for case in ("mlp-fused", "mlp-unfused", "conv-fused", "conv-unfused", "convbn-unfused"):
+                for case in ("mlp-fused", "mlp-unfused", "mlp-unfused-scalar", "conv-fused", "conv-unfused",
+                             "conv-unfused-scalar", "convbn-unfused"):
                     g = go_run(binary, ["-case", case, "-threads", str(threads), "-reps", str(args.reps)] + kargs)
                     fuse_res.setdefault((case, threads), []).append(g)
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
@@ -154,8 +156,10 @@ def main():
     w("")
     w("| case | threads | fused ms | unfused ms | unfused / fused |")
     w("|---|---|---|---|---|")
-    for name, fused, unfused in (("MatMul 64x1024x1024 + bias + ReLU", "mlp-fused", "mlp-unfused"),
-                                 ("Conv 3x3 64ch 56x56 + bias + ReLU", "conv-fused", "conv-unfused"),
+    for name, fused, unfused in (("MatMul 64x1024x1024 + bias + ReLU, vectorized pass", "mlp-fused", "mlp-unfused"),
+                                 ("MatMul 64x1024x1024 + bias + ReLU, plain Go pass", "mlp-fused", "mlp-unfused-scalar"),
+                                 ("Conv 3x3 64ch 56x56 + bias + ReLU, vectorized pass", "conv-fused", "conv-unfused"),
+                                 ("Conv 3x3 64ch 56x56 + bias + ReLU, plain Go pass", "conv-fused", "conv-unfused-scalar"),
                                  ("Conv 3x3 64ch 56x56 + BN + ReLU (BN folded vs 2 passes)", "conv-fused", "convbn-unfused")):
         for threads in (1, ncpu):
             f = fuse_res[(fused, threads)]
