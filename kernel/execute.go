@@ -112,8 +112,11 @@ func valueBundle(v reflect.Value) (b display.Bundle, ok bool) {
 	if !v.CanInterface() {
 		return display.Bundle{"text/plain": fmt.Sprint(v)}, true
 	}
+	if (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) && v.IsNil() {
+		return nil, false // a nil error from a call, like Python's None
+	}
 	x := v.Interface()
-	if _, isHandle := x.(*display.Handle); isHandle {
+	if _, isHandle := x.(*display.Handle); isHandle || x == nil {
 		return nil, false
 	}
 	b, err := display.MIMEBundle(x)

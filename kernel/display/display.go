@@ -109,4 +109,4 @@ func (d *Displayer) UpdateDisplay(h *Handle, v any) error {
 
 // ClearOutput clears the cell's output; with wait, only when new output
 // arrives (no flicker in animations).
-func (d *Displayer) ClearOutput(wait bool) error { return d.pub.ClearOutput(wait) }
+func (d *Displayer) ClearOutput(wait bool) { d.pub.ClearOutput(wait) }

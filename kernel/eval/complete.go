@@ -106,7 +106,7 @@ func (s *Session) Complete(code string, cursor int) (matches []string, start, en
 // fields and methods.
 func (s *Session) memberNames(x string) []string {
 	var names []string
-	if path, ok := s.imports[x]; ok {
+	if path, ok := s.pkgByName(x); ok {
 		for _, syms := range s.interp.Symbols(path) {
 			for n := range syms {
 				if !strings.HasPrefix(n, "_") {
@@ -219,4 +219,24 @@ func bracketDepth(code string) int {
 			depth--
 		}
 	}
+}
+
+// pkgByName resolves a package name: an import of the session, else a known
+// (exported) package of that name, so that completion and inspection work
+// before the import is run. Among packages of one name the shortest path wins
+// (math/rand over crypto/rand).
+func (s *Session) pkgByName(name string) (string, bool) {
+	if path, ok := s.imports[name]; ok {
+		return path, true
+	}
+	if _, isVar := s.defs[name]; isVar {
+		return "", false
+	}
+	best := ""
+	for path, n := range s.pkgNames {
+		if n == name && (best == "" || len(path) < len(best) || (len(path) == len(best) && path < best)) {
+			best = path
+		}
+	}
+	return best, best != ""
 }

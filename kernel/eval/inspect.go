@@ -29,7 +29,7 @@ func (s *Session) Inspect(code string, cursor int) (text string, found bool) {
 			}
 			return b.String(), true
 		}
-		if path, ok := s.imports[word]; ok {
+		if path, ok := s.pkgByName(word); ok {
 			fmt.Fprintf(&b, "package %s // import %q\n", word, path)
 			if doc := s.doc(path, ""); doc != "" {
 				fmt.Fprintf(&b, "\n%s\n", doc)
@@ -38,7 +38,7 @@ func (s *Session) Inspect(code string, cursor int) (text string, found bool) {
 		}
 		return "", false
 	}
-	if path, ok := s.imports[x]; ok {
+	if path, ok := s.pkgByName(x); ok {
 		for _, syms := range s.interp.Symbols(path) {
 			v, ok := syms[word]
 			if !ok {
