@@ -15,7 +15,7 @@ import (
 // and run the elementwise ops in between in NHWC. This pass
 //
 //   - sinks a Transpose below a unary elementwise op (Relu, ...) whose only reader is
-//     another Transpose, and below Add/Sub/Mul/Div whose two inputs are transposed
+//     another Transpose or whose input comes from a Conv, and below Add/Sub/Mul/Div whose two inputs are transposed
 //     the same way: op(T(x)) = T(op(x));
 //   - merges Transpose(Transpose(x)) into one, or drops both when they cancel;
 //
@@ -100,7 +100,10 @@ func mergeTransposes(c *Context, t2 *graph.Node) bool {
 // meets t).
 func sinkUnary(c *Context, t *graph.Node) bool {
 	u := c.SoleConsumer(out0(t))
-	if !isUnary(u) || !is(c.SoleConsumer(out0(u)), "Transpose") || !c.CanFuse(u, t) {
+	// Worth it when the transpose then meets another one, or when it lets the op
+	// join the convolution before it (Conv+Relu fuse).
+	meets := is(c.SoleConsumer(out0(u)), "Transpose") || producedBy(t.Input(0), "Conv") != nil
+	if !isUnary(u) || !meets || !c.CanFuse(u, t) {
 		return false
 	}
 	x := t.Input(0)
