@@ -365,10 +365,12 @@ class ExecutionGraph:
 
     def _spec(self):
         written = set()
+        read_first = set()   # read before any op writes them: graph inputs
         nodes = []
         for op in self._ops:
             ins = [self._tensor(r, "").name for r in op.inputs]
             outs = [self._tensor(r, "").name for r in op.outputs]
+            read_first.update(n for n in ins if n not in written)
             attrs = {k: _attr_json(op.name, k, v) for k, v in op.attributes.items()}
             if op.op_type is OpType.CUSTOM:
                 cop = op.custom_fn
@@ -395,7 +397,7 @@ class ExecutionGraph:
             if t.data is not None:
                 consts.append({"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape),
                                "ptr": t.data.__array_interface__["data"][0] if t.data.size else 0})
-            elif t.name not in written:
+            elif t.name in read_first or t.name not in written:
                 if t.shape is None:
                     raise ShapeError(f"input {t.name!r} needs a shape (use None for dynamic dimensions)")
                 inputs.append({"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape)})
