@@ -86,88 +86,200 @@ func poolFactory(kind poolKind) Factory {
 
 func poolRun[T float32 | float64](env *Env, g *geo3, q poolParams, x, y []T, idx []int64) {
 	inSz, outSz := g.inSize(), g.outSize()
+	var taps [3][]tapRange
+	for a := 0; a < 3; a++ {
+		taps[a] = axisTaps(g.in[a], g.out[a], g.k[a], g.s[a], g.d[a], g.pb[a], g.pe[a])
+	}
+	rows := g.in[0] == 1 && g.k[0] == 1 && !q.wantIndices && q.kind != poolLp
 	env.Parallel(q.planes, max(1, 8192/max(1, outSz*g.kernelSize())), func(lo, hi int) {
+		var tmp []T
+		if rows {
+			tmp = make([]T, max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1))
+		}
 		for pl := lo; pl < hi; pl++ {
+			if rows {
+				poolPlaneRows(g, q, &taps, x[pl*inSz:(pl+1)*inSz], y[pl*outSz:(pl+1)*outSz], tmp)
+				continue
+			}
 			xp := x[pl*inSz : (pl+1)*inSz]
 			yp := y[pl*outSz : (pl+1)*outSz]
 			var ip []int64
 			if q.wantIndices {
 				ip = idx[pl*outSz : (pl+1)*outSz]
 			}
-			poolPlane(g, q, xp, yp, ip, int64(pl*inSz))
+			poolPlane(g, q, &taps, xp, yp, ip, int64(pl*inSz))
 		}
 	})
 }
 
+// poolPlaneRows is max and average pooling of a 1-D or 2-D plane in two separable
+// passes per output row: reduce the window's input rows into a padded scratch row
+// (contiguous loops), then reduce along the row for each output column. It costs
+// O(KH·W + OW·KW) per output row instead of O(OW·KH·KW) with per-tap overhead.
+func poolPlaneRows[T float32 | float64](g *geo3, q poolParams, taps *[3][]tapRange, x, y, tmp []T) {
+	w, pw := g.in[2], g.pb[2]
+	fill := T(0)
+	if q.kind == poolMax {
+		fill = T(math.Inf(-1))
+	}
+	for i := range tmp[:pw] {
+		tmp[i] = fill
+	}
+	for i := range tmp[pw+w:] {
+		tmp[pw+w+i] = fill
+	}
+	mid := tmp[pw : pw+w]
+	s2, d2, k2 := g.s[2], g.d[2], g.k[2]
+	for oh := 0; oh < g.out[1]; oh++ {
+		th := taps[1][oh]
+		sh := oh*g.s[1] - g.pb[1]
+		if th.lo == th.hi {
+			for i := range mid {
+				mid[i] = fill
+			}
+		}
+		for kh := th.lo; kh < th.hi; kh++ {
+			row := x[(sh+kh*g.d[1])*w : (sh+kh*g.d[1]+1)*w]
+			switch {
+			case kh == th.lo:
+				copy(mid, row)
+			case q.kind == poolMax:
+				mid := mid[:len(row)]
+				for i, v := range row {
+					mid[i] = max(mid[i], v) // branch-free: random data defeats prediction
+				}
+			default:
+				for i, v := range row {
+					mid[i] += v
+				}
+			}
+		}
+		out := y[oh*g.out[2] : (oh+1)*g.out[2]]
+		if q.kind == poolMax {
+			for ow := range out {
+				win := tmp[ow*s2 : ow*s2+(k2-1)*d2+1]
+				best := win[0]
+				for kw := d2; kw < len(win); kw += d2 {
+					best = max(best, win[kw])
+				}
+				out[ow] = best
+			}
+			continue
+		}
+		rowsIn := th.hi - th.lo
+		for ow := range out {
+			win := tmp[ow*s2 : ow*s2+(k2-1)*d2+1]
+			var sum T
+			for kw := 0; kw < len(win); kw += d2 {
+				sum += win[kw]
+			}
+			tw := taps[2][ow]
+			div := rowsIn * (tw.hi - tw.lo)
+			if q.includePad {
+				div = th.pad * tw.pad
+			}
+			out[ow] = sum / T(max(div, 1))
+		}
+	}
+}
+
+// tapRange is, for one output coordinate on one axis, the kernel taps [lo, hi) that
+// fall inside the input, and pad, the number of taps inside the padded input (never
+// beyond the end padding that ceil_mode may add), for count_include_pad.
+type tapRange struct{ lo, hi, pad int }
+
+// axisTaps computes the tap ranges of every output coordinate of one axis.
+func axisTaps(in, out, k, s, d, pb, pe int) []tapRange {
+	r := make([]tapRange, out)
+	for o := range r {
+		start := o*s - pb
+		t := tapRange{lo: k, hi: 0}
+		for kk := 0; kk < k; kk++ {
+			i := start + kk*d
+			if i >= in+pe {
+				break
+			}
+			t.pad++
+			if i >= 0 && i < in {
+				t.lo, t.hi = min(t.lo, kk), kk+1
+			}
+		}
+		if t.lo >= t.hi {
+			t.lo, t.hi = 0, 0
+		}
+		r[o] = t
+	}
+	return r
+}
+
 // poolPlane pools one plane. Windows start at o*stride - padBegin and take kernel
 // taps dilation apart; taps in the padding are skipped (max, Lp) or counted as zeros
-// when count_include_pad asks (average: the divisor counts taps inside the padded
-// input, never beyond the end padding that ceil_mode may add).
-func poolPlane[T float32 | float64](g *geo3, q poolParams, x, y []T, idx []int64, base int64) {
+// when count_include_pad asks. Tap ranges are precomputed per axis, so the inner
+// loops carry no bounds tests.
+func poolPlane[T float32 | float64](g *geo3, q poolParams, taps *[3][]tapRange, x, y []T, idx []int64, base int64) {
 	o := 0
+	negInf := T(math.Inf(-1))
 	for od := 0; od < g.out[0]; od++ {
+		td := taps[0][od]
+		sd := od*g.s[0] - g.pb[0]
 		for oh := 0; oh < g.out[1]; oh++ {
+			th := taps[1][oh]
+			sh := oh*g.s[1] - g.pb[1]
 			for ow := 0; ow < g.out[2]; ow++ {
-				var start [3]int
-				start[0], start[1], start[2] = od*g.s[0]-g.pb[0], oh*g.s[1]-g.pb[1], ow*g.s[2]-g.pb[2]
-				best, bestAt := math.Inf(-1), -1
-				sum, count, padCount := 0.0, 0, 0
-				for kd := 0; kd < g.k[0]; kd++ {
-					id := start[0] + kd*g.d[0]
-					if id >= g.in[0]+g.pe[0] {
-						break
-					}
-					for kh := 0; kh < g.k[1]; kh++ {
-						ih := start[1] + kh*g.d[1]
-						if ih >= g.in[1]+g.pe[1] {
-							break
-						}
-						for kw := 0; kw < g.k[2]; kw++ {
-							iw := start[2] + kw*g.d[2]
-							if iw >= g.in[2]+g.pe[2] {
-								break
-							}
-							padCount++
-							if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2] {
-								continue
-							}
-							at := (id*g.in[1]+ih)*g.in[2] + iw
-							v := float64(x[at])
-							count++
-							switch q.kind {
-							case poolMax:
-								if v > best || (bestAt < 0 && math.IsNaN(v)) {
-									best, bestAt = v, at
-								}
-							case poolAvg:
-								sum += v
-							case poolLp:
-								sum += math.Pow(math.Abs(v), q.p)
-							}
-						}
-					}
-				}
+				tw := taps[2][ow]
+				sw := ow*g.s[2] - g.pb[2]
 				switch q.kind {
 				case poolMax:
-					y[o] = T(best)
-					if idx != nil {
-						if bestAt < 0 {
-							bestAt = 0
+					best, bestAt := negInf, -1
+					for kd := td.lo; kd < td.hi; kd++ {
+						for kh := th.lo; kh < th.hi; kh++ {
+							rowAt := ((sd+kd*g.d[0])*g.in[1] + sh + kh*g.d[1]) * g.in[2]
+							row := x[rowAt : rowAt+g.in[2]]
+							for kw := tw.lo; kw < tw.hi; kw++ {
+								iw := sw + kw*g.d[2]
+								if v := row[iw]; v > best || (bestAt < 0 && v != v) {
+									best, bestAt = v, rowAt+iw
+								}
+							}
 						}
+					}
+					y[o] = best
+					if idx != nil {
+						bestAt = max(bestAt, 0)
 						if q.colMajor {
 							h, w := bestAt/g.in[2], bestAt%g.in[2]
 							bestAt = w*g.in[1] + h
 						}
 						idx[o] = base + int64(bestAt)
 					}
-				case poolAvg:
-					div := count
+				default:
+					sum := 0.0
+					for kd := td.lo; kd < td.hi; kd++ {
+						for kh := th.lo; kh < th.hi; kh++ {
+							rowAt := ((sd+kd*g.d[0])*g.in[1] + sh + kh*g.d[1]) * g.in[2]
+							row := x[rowAt : rowAt+g.in[2]]
+							if q.kind == poolLp {
+								for kw := tw.lo; kw < tw.hi; kw++ {
+									sum += math.Pow(math.Abs(float64(row[sw+kw*g.d[2]])), q.p)
+								}
+								continue
+							}
+							var s T
+							for kw := tw.lo; kw < tw.hi; kw++ {
+								s += row[sw+kw*g.d[2]]
+							}
+							sum += float64(s)
+						}
+					}
+					if q.kind == poolLp {
+						y[o] = T(math.Pow(sum, 1/q.p))
+						break
+					}
+					div := (td.hi - td.lo) * (th.hi - th.lo) * (tw.hi - tw.lo)
 					if q.includePad {
-						div = padCount
+						div = td.pad * th.pad * tw.pad
 					}
 					y[o] = T(sum / float64(max(div, 1)))
-				case poolLp:
-					y[o] = T(math.Pow(sum, 1/q.p))
 				}
 				o++
 			}

@@ -152,7 +152,11 @@ func exp32(x float32) float32 {
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
 	)
-	kf := float32(math.Floor(float64(x*log2e + 0.5)))
+	// Round x·log2(e) to the nearest integer by adding 1.5·2^23: the sum's low
+	// mantissa bits then hold k (valid for |x·log2e| < 2^22).
+	const magic = 12582912.0
+	t := x*log2e + magic
+	kf := t - magic
 	r := x - kf*ln2hi - kf*ln2lo
 	p := float32(1.9875691500e-4)
 	p = p*r + 1.3981999507e-3
@@ -161,7 +165,7 @@ func exp32(x float32) float32 {
 	p = p*r + 1.6666665459e-1
 	p = p*r + 5.0000001201e-1
 	e := p*r*r + r + 1
-	k := int32(kf)
+	k := int32(math.Float32bits(t)) - 0x4B400000
 	if k < -126 { // subnormal result: scale in two steps
 		return e * math.Float32frombits(uint32(k+126+127)<<23) * math.Float32frombits(1<<23)
 	}
