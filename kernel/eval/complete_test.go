@@ -20,6 +20,7 @@ func TestSplit(t *testing.T) {
 		{"func() { println(1) }()", []Kind{Stmt}, []int{1}},
 		{"func (t T) M() {}\nx := 1; y := 2", []Kind{Decl, Stmt, Stmt}, []int{1, 2, 2}},
 		{"if a {\n} else {\n}\nvar x = 1\ntype T struct {\n\tA int\n}", []Kind{Stmt, Decl, Decl}, []int{1, 4, 5}},
+		{"for i := 0; i < 3; i++ {\n}\nif x := 1; x > 0 {\n}\nswitch y := 2; y {\n}", []Kind{Stmt, Stmt, Stmt}, []int{1, 3, 5}},
 		{"import (\n\t\"fmt\"\n\t\"os\"\n)\nfmt.Fprintln(os.Stderr, 1)", []Kind{Decl, Stmt}, []int{1, 5}},
 	}
 	for _, tc := range tests {

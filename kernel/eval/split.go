@@ -67,10 +67,21 @@ func Split(src string) ([]Chunk, error) {
 		chunks = append(chunks, c)
 		start, first, firstOff = end, token.ILLEGAL, -1
 	}
+	// In the header of for, if and switch statements, semicolons separate
+	// clauses, not statements; the header ends at the body's brace.
+	inHeader := false
 	for {
-		pos, tok, _ := s.Scan()
+		pos, tok, lit := s.Scan()
 		if tok == token.EOF {
 			break
+		}
+		if depth == 0 {
+			switch tok {
+			case token.FOR, token.IF, token.SWITCH:
+				inHeader = true
+			case token.LBRACE:
+				inHeader = false
+			}
 		}
 		off := file.Offset(pos)
 		if first == token.ILLEGAL && tok != token.SEMICOLON {
@@ -82,7 +93,8 @@ func Split(src string) ([]Chunk, error) {
 		case token.RPAREN, token.RBRACK, token.RBRACE:
 			depth--
 		case token.SEMICOLON:
-			if depth == 0 {
+			if depth == 0 && (!inHeader || lit == "\n") {
+				inHeader = false
 				flush(off + 1)
 			}
 		}
