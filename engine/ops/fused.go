@@ -19,9 +19,9 @@ const (
 	// bias (optional) holds N values (shape [N] or [1, N]) added to every row.
 	// Gelu is x·Φ(x) (erf form), GeluTanh the tanh approximation. Y is [..., M, N].
 	FusedMatMul = "FusedMatMul"
-	// FusedConv(X, W, [B]) -> Y: an ONNX Conv (every Conv attribute, same meaning)
-	// followed by attribute activation ("" | "Relu" | "LeakyRelu" with attribute alpha,
-	// default 0.01).
+	// FusedConv(X, W, [B]) -> Y: an ONNX Conv (every Conv attribute, same meaning;
+	// float32 or float64) followed by attribute activation ("" | "Relu" | "LeakyRelu"
+	// with attribute alpha, default 0.01).
 	FusedConv = "FusedConv"
 	// Attention(Q, K, V, [mask]) -> Y: scaled dot-product attention,
 	//
@@ -131,7 +131,10 @@ func checkBiasVector(s graph.Shape, n graph.Dim) error {
 }
 
 func inferFusedConv(c *InferContext) ([]graph.Type, error) {
-	if err := requireFloat32(c, 0, 1, 2); err != nil {
+	if dt := c.In[0].DType; dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, c.Errorf("input 0 is %v; only float32 and float64 are supported", dt)
+	}
+	if err := SameDTypes(c, 0, 1, 2); err != nil {
 		return nil, err
 	}
 	switch act := c.Attrs().GetString("activation", ""); act {
