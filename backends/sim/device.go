@@ -70,6 +70,7 @@ type Device struct {
 	thr     bool
 	events  int
 	thrTime float64
+	thrFrom float64 // virtual time the current throttle started
 	reasons uint64
 }
 
@@ -186,7 +187,8 @@ func (d *Device) Advance(dt float64, l Load) Step {
 	case !d.thr && t >= p.SlowdownC:
 		d.thr = true
 		d.events++
-	case d.thr && t < p.SlowdownC-p.HysteresisC:
+		d.thrFrom = d.now
+	case d.thr && t < p.SlowdownC-p.HysteresisC && d.now-d.thrFrom >= p.ThrottleHoldS-1e-9:
 		d.thr = false
 	}
 	d.reasons = reasons

@@ -24,8 +24,8 @@ type Profile struct {
 	SpeedExponent float64
 	// SlowdownC starts hardware throttling; it ends HysteresisC lower.
 	SlowdownC, ShutdownC, HysteresisC float64
-	// ThrottleSpeed is the clock fraction while throttled.
-	ThrottleSpeed float64
+	// ThrottleSpeed is the clock fraction while throttled, for at least ThrottleHoldS.
+	ThrottleSpeed, ThrottleHoldS float64
 	// BatchHalf is the batch that fills half the device (utilization b/(b+BatchHalf),
 	// normalized to 1 at FullBatch).
 	BatchHalf, FullBatch float64
@@ -39,14 +39,15 @@ type Profile struct {
 // H100 is an H100 SXM 80GB: thermal model fitted to the measured trace, idle 118 W
 // with a context (measured), 700 W limit (measured), 674 TFLOP/s bf16 at the limit
 // (measured), slowdown 89 °C and shutdown 95 °C (read from NVML on that card). The
-// speed exponent (2.5), throttle clock fraction (0.5), hysteresis (3 °C), batch
+// speed exponent (2.5), throttle clock fraction (0.5) held for at least 1 s,
+// hysteresis (3 °C), batch
 // curve and sparsity saving (35% of dynamic power at full sparsity) are assumptions
 // of the model, not measurements.
 func H100() Profile {
 	return Profile{
 		Name: "NVIDIA H100 80GB HBM3", Kind: backends.NVIDIA, Thermal: H100Thermal,
 		IdleW: 118, MaxW: 700, PowerLimitW: 700, PeakTFLOPS: 674, SpeedExponent: 2.5,
-		SlowdownC: 89, ShutdownC: 95, HysteresisC: 3, ThrottleSpeed: 0.5,
+		SlowdownC: 89, ShutdownC: 95, HysteresisC: 3, ThrottleSpeed: 0.5, ThrottleHoldS: 1,
 		BatchHalf: 4, FullBatch: 64, SparsityPower: 0.35,
 		MemoryBytes: 80 << 30, ComputeUnits: 132, MaxClockMHz: 1980,
 	}
@@ -63,7 +64,7 @@ func PhotonicNPU() Profile {
 		Name: "Photonic NPU", Kind: backends.Photonic,
 		Thermal: ThermalParams{R0: 0.02, R1: 0.05, Tau1: 2, R2: 0.15, Tau2: 60, FittedInlet: 25},
 		IdleW:   35, MaxW: 120, PowerLimitW: 120, PeakTFLOPS: 200, SpeedExponent: 1.5,
-		SlowdownC: 55, ShutdownC: 70, HysteresisC: 2, ThrottleSpeed: 0.6,
+		SlowdownC: 55, ShutdownC: 70, HysteresisC: 2, ThrottleSpeed: 0.6, ThrottleHoldS: 2,
 		BatchHalf: 2, FullBatch: 32, SparsityPower: 0.1,
 		MemoryBytes: 32 << 30, ComputeUnits: 64, MaxClockMHz: 10000,
 	}

@@ -368,9 +368,11 @@ func (g *Governor) startJob(j *Job, d Decision, now float64, st DeviceState) {
 		t.reserve = pw - t.prof.IdleW
 		if d.CapW > 0 {
 			t.reserve = math.Min(t.reserve, d.CapW-t.prof.IdleW)
+			if d.CapW < pw*0.999 {
+				g.capped++ // a thermal cap, not only the sparse budget
+			}
 		}
-	}
-	if d.CapW > 0 && (st.LimitW == 0 || d.CapW < st.LimitW*0.999) {
+	} else if d.CapW > 0 {
 		g.capped++
 	}
 	g.queueDelays = append(g.queueDelays, now-j.submitted)
@@ -429,7 +431,8 @@ type Metrics struct {
 	Throughput float64
 	// Queue delay percentiles of started jobs, seconds.
 	QueueP50, QueueP99, QueueMax float64
-	// CappedJobs ran under a power cap below the device limit; Delays counts the
+	// CappedJobs ran under a power cap below their estimated power (thermal caps,
+	// not the sparse budget, which sits above the estimate); Delays counts the
 	// times the policy left the head of the queue waiting while a device was idle.
 	CappedJobs, Delays int
 }
