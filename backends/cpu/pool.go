@@ -17,8 +17,8 @@ type Env struct {
 }
 
 // GEMM returns the device's float32 GEMM context (a persistent pool of Threads
-// workers with their packing buffers), started on first use. Calls on it are
-// serialized, and each uses all of its workers.
+// workers with their packing buffers), started on first use and closed when the Env
+// becomes unreachable. Calls on it are serialized, and each uses all of its workers.
 func (e *Env) GEMM() *gemm.Context {
 	e.gemmOnce.Do(func() {
 		threads := e.Threads
@@ -26,6 +26,8 @@ func (e *Env) GEMM() *gemm.Context {
 			threads = runtime.GOMAXPROCS(0)
 		}
 		e.gemmCtx = gemm.NewContext(threads)
+		// Stop the workers once the Env (and so its Device) is unreachable.
+		runtime.AddCleanup(e, func(c *gemm.Context) { _ = c.Close() }, e.gemmCtx)
 	})
 	return e.gemmCtx
 }
