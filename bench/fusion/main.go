@@ -37,6 +37,7 @@ func main() {
 	reps := flag.Int("reps", 30, "timed runs of each graph")
 	threads := flag.Int("threads", 0, "CPU threads (0: all)")
 	only := flag.String("case", "", "run only this case (mlp or conv)")
+	profile := flag.Bool("profile", false, "also print per-node times (summed over the timed runs)")
 	flag.Parse()
 	fmt.Printf("fusion-bench: %s/%s, GOMAXPROCS %d, threads %d, %d reps, %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), *threads, *reps, time.Now().UTC().Format(time.RFC3339))
@@ -47,7 +48,7 @@ func main() {
 		if *only != "" && *only != c.name {
 			continue
 		}
-		if err := bench(c.name, c.build, *reps, *threads); err != nil {
+		if err := bench(c.name, c.build, *reps, *threads, *profile); err != nil {
 			fmt.Fprintf(os.Stderr, "fusion-bench: %s: %v\n", c.name, err)
 			os.Exit(1)
 		}
@@ -130,7 +131,7 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor.Tensor, error), reps, threads int) error {
+func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor.Tensor, error), reps, threads int, profile bool) error {
 	g, feeds, err := build(rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor
 	dev := cpu.New(cpu.Options{Threads: threads})
 	sessions := make([]*exec.Session, 2)
 	for i, gr := range []*graph.Graph{g, fused} {
-		if sessions[i], err = exec.NewSession(gr, dev, exec.Options{HeapOutputs: true}); err != nil {
+		if sessions[i], err = exec.NewSession(gr, dev, exec.Options{HeapOutputs: true, Profile: profile}); err != nil {
 			return err
 		}
 	}
@@ -166,6 +167,7 @@ func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor
 		maxDiff = math.Max(maxDiff, math.Abs(float64(v-outs[1].Float32s()[j])))
 	}
 	times := [2][]time.Duration{}
+	perNode := [2]map[string]time.Duration{{}, {}}
 	for rep := 0; rep < reps; rep++ {
 		for i, s := range sessions {
 			start := time.Now()
@@ -174,6 +176,11 @@ func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor
 				return err
 			}
 			times[i] = append(times[i], time.Since(start))
+			if res.Profile != nil {
+				for _, nt := range res.Profile.Nodes {
+					perNode[i][nt.Op] += nt.Duration
+				}
+			}
 			res.Release()
 		}
 	}
@@ -189,6 +196,15 @@ func bench(name string, build func(*rand.Rand) (*graph.Graph, map[string]*tensor
 	fmt.Printf("%-5s unfused median %9.3f ms (min %9.3f)   fused median %9.3f ms (min %9.3f)   ratio unfused/fused %.3f (min-based %.3f)   max |diff| %.2g\n",
 		name, ms(unf), ms(minOf(times[0])), ms(fus), ms(minOf(times[1])), float64(unf)/float64(fus),
 		float64(minOf(times[0]))/float64(minOf(times[1])), maxDiff)
+	if profile {
+		for i, label := range []string{"unfused", "fused"} {
+			fmt.Printf("%-5s %-7s per node, mean ms:", name, label)
+			for op, d := range perNode[i] {
+				fmt.Printf(" %s %.3f", op, ms(d)/float64(reps))
+			}
+			fmt.Println()
+		}
+	}
 	return nil
 }
 
