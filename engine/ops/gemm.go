@@ -44,21 +44,23 @@ func inferGemm(c *InferContext) ([]graph.Type, error) {
 	if !c.In[0].HasShape || !c.In[1].HasShape {
 		return []graph.Type{Unranked(dt)}, nil
 	}
-	m, _, n, err := GemmDims(c.Attrs(), dims(c.In[0].Shape), dims(c.In[1].Shape))
+	_, _, _, err := GemmDims(c.Attrs(), dims(c.In[0].Shape), dims(c.In[1].Shape))
 	if err != nil {
 		return nil, c.Errorf("%v", err)
 	}
-	out := graph.ShapeOf(m, n)
-	if m < 0 {
-		out[0] = graph.Dim{Size: -1}
+	// Keep symbolic dimensions' names: take M and N from the input shapes.
+	as, bs := c.In[0].Shape, c.In[1].Shape
+	out := graph.Shape{as[0], bs[1]}
+	if c.Attrs().GetInt("transA", 0) != 0 {
+		out[0] = as[1]
 	}
-	if n < 0 {
-		out[1] = graph.Dim{Size: -1}
+	if c.Attrs().GetInt("transB", 0) != 0 {
+		out[1] = bs[0]
 	}
 	if c.Has(2) && c.In[2].HasShape {
 		cs := c.In[2].Shape
 		if len(cs) > 2 {
-			return nil, c.Errorf("C has shape %v; it must broadcast to [%d, %d]", cs, m, n)
+			return nil, c.Errorf("C has shape %v; it must broadcast to the output %v", cs, out)
 		}
 		if _, err := BroadcastShapes(out, cs); err != nil || len(cs) > 0 && !broadcastsTo(cs, out) {
 			return nil, c.Errorf("C of shape %v does not broadcast to the output [%v]", cs, out)
