@@ -6,10 +6,43 @@ import (
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/backends/sim"
 )
 
 type deviceObj struct {
-	dev backends.KernelProvider
+	dev backends.Device
+	// kp runs graphs: the device itself, or the host CPU for devices without kernels
+	// (simulated ones compute nothing; their time is charged by the governor).
+	kp backends.KernelProvider
+}
+
+func newDeviceObj(d backends.Device) *deviceObj {
+	if kp, ok := d.(backends.KernelProvider); ok {
+		return &deviceObj{dev: d, kp: kp}
+	}
+	return &deviceObj{dev: d, kp: cpu.New(cpu.Options{})}
+}
+
+// DeviceOpenSim makes a simulated device (package backends/sim) of a measured profile
+// ("h100" or "photonic"), with an inlet temperature (0: the profile's) and a cooling
+// factor (0 or 1: as measured; above 1 cools worse). Graphs run on it compute on the
+// host CPU; the governor charges the simulated device's time, power and heat.
+func DeviceOpenSim(profile string, id int, inletC, cooling float64) (h int64, err error) {
+	defer guard(&err)
+	var p sim.Profile
+	switch strings.ToLower(profile) {
+	case "h100", "":
+		p = sim.H100()
+	case "photonic", "npu":
+		p = sim.PhotonicNPU()
+	default:
+		return 0, kerr(KindDeviceNotFound, "no simulated profile %q (h100, photonic)", profile)
+	}
+	d, err := sim.New(p, sim.Options{ID: id, InletC: inletC, Cooling: cooling})
+	if err != nil {
+		return 0, kerr(KindArgument, "%v", err)
+	}
+	return put(newDeviceObj(d)), nil
 }
 
 // DeviceOpen opens device number id of a kind ("cpu", "nvidia", "amd", "intel",
@@ -20,7 +53,7 @@ func DeviceOpen(kind string, id int) (h int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	return put(&deviceObj{dev: dev}), nil
+	return put(newDeviceObj(dev)), nil
 }
 
 func openDevice(kind string, id int) (backends.KernelProvider, error) {

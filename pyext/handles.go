@@ -83,3 +83,8 @@ func guard(err *error) {
 func foreign(addr uintptr) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&addr))
 }
+
+// unsafeInts views n int64 values of foreign memory at addr.
+func unsafeInts(addr uintptr, n int) []int64 {
+	return unsafe.Slice((*int64)(foreign(addr)), n)
+}

@@ -39,7 +39,7 @@ func SessionNew(h, dev int64, customSpec string) (s int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	sess, err := exec.NewSession(g.g, custom.Wrap(d.dev, reg), exec.Options{Profile: true})
+	sess, err := exec.NewSession(g.g, custom.Wrap(d.kp, reg), exec.Options{Profile: true})
 	if err != nil {
 		return 0, classify(err, KindGraph)
 	}
@@ -75,31 +75,9 @@ func SessionRun(s, token int64, meta uintptr) (err error) {
 	}
 	m := unsafe.Slice((*int64)(foreign(meta)), need)
 
-	feeds := make(map[string]*tensor.Tensor, nIn)
-	for i := 0; i < nIn; i++ {
-		rec := m[4+i*recWidth : 4+(i+1)*recWidth]
-		idx := int(rec[0])
-		if idx < 0 || idx >= len(g.Inputs) {
-			return kerr(KindArgument, "input index %d out of range (graph has %d inputs)", idx, len(g.Inputs))
-		}
-		in := g.Inputs[idx]
-		t, err := borrow(rec, "input "+in.Name)
-		if err != nil {
-			return err
-		}
-		if err := checkAgainst(in, t, "input"); err != nil {
-			return err
-		}
-		feeds[in.Name] = t
-	}
-	var missing []string
-	for _, in := range g.Inputs {
-		if feeds[in.Name] == nil {
-			missing = append(missing, fmt.Sprintf("%q (%v)", in.Name, in.Type))
-		}
-	}
-	if len(missing) > 0 {
-		return kerr(KindMissingInput, "graph %q: no value fed for input %v", g.Name, missing)
+	feeds, err := parseFeeds(g, m, nIn)
+	if err != nil {
+		return err
 	}
 	shapes := make(map[string][]int, len(feeds))
 	for n, t := range feeds {
@@ -128,7 +106,6 @@ func SessionRun(s, token int64, meta uintptr) (err error) {
 		}
 		caller[idx] = t
 	}
-	type pooled struct{ mem, view *tensor.Tensor }
 	bufs := map[int]pooled{}
 	defer func() {
 		for _, b := range bufs {
@@ -172,43 +149,7 @@ func SessionRun(s, token int64, meta uintptr) (err error) {
 		so.profile.Store(res.Profile)
 	}
 	base := 4 + (nIn+nOut)*recWidth
-	for i, t := range res.Outputs {
-		rec := m[base+i*recWidth : base+(i+1)*recWidth]
-		var id int64
-		switch {
-		case caller[i] != nil:
-			if t != caller[i] {
-				copy(caller[i].Bytes(), t.Bytes())
-			}
-			t = caller[i]
-		case bufs[i].mem != nil:
-			b := bufs[i]
-			if t != b.view {
-				copy(b.view.Bytes(), t.Bytes())
-			}
-			id = put(&bufObj{mem: b.mem})
-			delete(bufs, i)
-			t = b.view
-		case len(t.Bytes()) == 0:
-		default: // shape known only at run time: hand out the engine's tensor
-			if !t.Mapped() {
-				mem, err := pool.take(len(t.Bytes()))
-				if err != nil {
-					return kerr(KindInternal, "output %q: %v", res.Names[i], err)
-				}
-				copy(mem.Bytes(), t.Bytes())
-				t, _ = tensor.FromBytes(t.DType(), t.Shape(), mem.Bytes())
-				id = put(&bufObj{mem: mem})
-			} else {
-				mem, _ := t.Reshape([]int{t.Len()})
-				id = put(&bufObj{mem: mem})
-			}
-		}
-		if err := writeTensor(rec, id, t); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeResults(res, m[base:], caller, bufs)
 }
 
 func borrow(rec []int64, what string) (*tensor.Tensor, error) {
@@ -331,3 +272,77 @@ func Panic(msg string) (err error) {
 	defer guard(&err)
 	panic(errors.New(msg))
 }
+
+// parseFeeds borrows the nIn input records of m and checks them against g's inputs.
+func parseFeeds(g *graph.Graph, m []int64, nIn int) (map[string]*tensor.Tensor, error) {
+	feeds := make(map[string]*tensor.Tensor, nIn)
+	for i := 0; i < nIn; i++ {
+		rec := m[4+i*recWidth : 4+(i+1)*recWidth]
+		idx := int(rec[0])
+		if idx < 0 || idx >= len(g.Inputs) {
+			return nil, kerr(KindArgument, "input index %d out of range (graph has %d inputs)", idx, len(g.Inputs))
+		}
+		in := g.Inputs[idx]
+		t, err := borrow(rec, "input "+in.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAgainst(in, t, "input"); err != nil {
+			return nil, err
+		}
+		feeds[in.Name] = t
+	}
+	var missing []string
+	for _, in := range g.Inputs {
+		if feeds[in.Name] == nil {
+			missing = append(missing, fmt.Sprintf("%q (%v)", in.Name, in.Type))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, kerr(KindMissingInput, "graph %q: no value fed for input %v", g.Name, missing)
+	}
+	return feeds, nil
+}
+
+// writeResults writes one record per output into m (caller arrays, pooled buffers
+// or engine tensors handed over as buffers); pooled buffers used are removed from bufs.
+func writeResults(res *exec.Result, m []int64, caller map[int]*tensor.Tensor, bufs map[int]pooled) error {
+	for i, t := range res.Outputs {
+		rec := m[i*recWidth : (i+1)*recWidth]
+		var id int64
+		switch {
+		case caller[i] != nil:
+			if t != caller[i] {
+				copy(caller[i].Bytes(), t.Bytes())
+			}
+			t = caller[i]
+		case bufs[i].mem != nil:
+			b := bufs[i]
+			if t != b.view {
+				copy(b.view.Bytes(), t.Bytes())
+			}
+			id = put(&bufObj{mem: b.mem})
+			delete(bufs, i)
+			t = b.view
+		case len(t.Bytes()) == 0:
+		default: // shape known only at run time: hand out the engine's tensor
+			if !t.Mapped() {
+				mem, err := pool.take(len(t.Bytes()))
+				if err != nil {
+					return kerr(KindInternal, "output %q: %v", res.Names[i], err)
+				}
+				copy(mem.Bytes(), t.Bytes())
+				t, _ = tensor.FromBytes(t.DType(), t.Shape(), mem.Bytes())
+				id = put(&bufObj{mem: mem})
+			} else {
+				id = put(&bufObj{mem: t}) // the buffer owns (and later reuses) t's map
+			}
+		}
+		if err := writeTensor(rec, id, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type pooled struct{ mem, view *tensor.Tensor }

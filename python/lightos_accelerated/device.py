@@ -63,6 +63,24 @@ class LightDevice:
         self._finalizer = weakref.finalize(self, _go.Close, self._h)
         self._info = json.loads(_core.call(_go.DeviceInfo, self._h))
 
+    @classmethod
+    def simulated(cls, profile="h100", device_id=0, inlet_c=0.0, cooling=1.0):
+        """A simulated device (thermal and power models fitted to measured traces) for
+        planning and for multi-device demos on a machine with one device. Graphs run on it
+        compute on the host CPU; a PowerGovernor over simulated devices runs in virtual time
+        and charges them the simulated time, power and heat."""
+        dev = cls.__new__(cls)
+        dev.device_type = DeviceType.NVIDIA if profile == "h100" else DeviceType.PHOTONIC
+        dev.device_id = int(device_id)
+        dev._h = _core.call(_go.DeviceOpenSim, profile, dev.device_id, float(inlet_c), float(cooling))
+        dev._finalizer = weakref.finalize(dev, _go.Close, dev._h)
+        dev._info = json.loads(_core.call(_go.DeviceInfo, dev._h))
+        return dev
+
+    @property
+    def simulated_device(self):
+        return bool(self._info["simulated"])
+
     @property
     def handle(self):
         return self._h

@@ -1,109 +1,127 @@
-"""PowerGovernor: submit graph runs as jobs.
+"""PowerGovernor: thermal-aware job scheduling (engine/governor).
 
-Until engine/governor lands, the governor here is a simple one: jobs run on a worker
-pool in priority order (higher first), each recording the device telemetry before and
-after; it does no thermal placement yet, and says so in its repr."""
-import concurrent.futures
-import heapq
-import itertools
-import threading
-import time
+    governor = PowerGovernor(device)                  # or PowerGovernor(devices=[...])
+    job = governor.submit_job(graph, {x: batch}, priority=1)
+    out = job.result()
 
+The policy (default "predictive") forecasts each device's temperature over the job from
+its fitted thermal model and places, caps or delays work to stay below the throttle
+point; "coolest-first", "round-robin" and "none" are the simple alternatives. Over
+simulated devices (LightDevice.simulated) the governor runs in virtual time: result()
+advances the simulation until the job ends, while the graph itself computes on the host.
+Jobs run on the governor's own threads (real devices): Python custom ops work there too.
+"""
+import json
+import weakref
+
+import numpy as np
+
+from . import _core
+from ._core import _go, REC
+from .custom import reraise_pending, take_pending
 from .device import LightDevice, default_device
-from .errors import ArgumentError
+from .errors import ArgumentError, CustomOpError, LightOSError, translate
 
 
 class Job:
-    """A submitted run. result() waits for the outputs (or raises the run's exception)."""
+    """A submitted run. result() waits for its outputs (or raises the run's exception)."""
 
-    def __init__(self, graph, feeds, priority, device):
-        self.graph, self.feeds, self.priority, self.device = graph, feeds, priority, device
-        self._future = concurrent.futures.Future()
-        self.submitted = time.time()
-        self.started = self.finished = None
-        self.telemetry_before = self.telemetry_after = None
+    def __init__(self, governor, graph, session, h, token, keep, priority):
+        self.governor, self.graph, self.priority = governor, graph, priority
+        self._session, self._h, self._token, self._keep = session, h, token, keep
+        self._fin = weakref.finalize(self, _go.Close, h)
+        self._result = None
 
     def result(self, timeout=None):
-        return self._future.result(timeout)
+        if self._result is None:
+            m = np.zeros(REC * self._session.n_out, np.int64)
+            try:
+                _go.JobWait(self._h, float(timeout or 0), m.ctypes.data, m.size)
+            except RuntimeError as e:
+                err = translate(e)
+                if isinstance(err, CustomOpError):
+                    reraise_pending(self._token, err)
+                take_pending(self._token)
+                raise err from None
+            self._result = self._session.unpack(m.tolist())
+            self._keep = None
+        return self._result
 
-    def done(self):
-        return self._future.done()
+    def info(self):
+        """status, device, queue_s, run_s, energy_j, power_cap_w, flops."""
+        return json.loads(_core.call(_go.JobInfo, self._h))
 
     @property
-    def latency_s(self):
-        return None if self.finished is None else self.finished - self.started
+    def status(self):
+        return self.info()["status"]
+
+    @property
+    def device(self):
+        return self.info()["device"]
+
+    def done(self):
+        return self.status in ("done", "failed", "canceled", "expired")
+
+    def cancel(self):
+        _core.call(_go.JobCancel, self._h)
 
     def __repr__(self):
-        state = "done" if self.done() else "pending"
-        return f"<Job {self.graph.name} priority={self.priority} on {self.device!r}: {state}>"
+        i = self.info()
+        return f"<Job {i['id']} {i['name']!r} priority={self.priority} {i['status']} on {i['device']}>"
 
 
 class PowerGovernor:
-    """Runs jobs on one or more devices. With several devices, each job goes to the
-    coolest one that reports a temperature (else round robin)."""
+    """Runs graph jobs on one or more devices, placing them by temperature and power."""
 
-    def __init__(self, device=None, workers=1, devices=None):
+    def __init__(self, device=None, devices=None, policy="predictive", power_budget_w=0.0):
         if devices is None:
             devices = [device or default_device()]
+        devices = list(devices)
+        if not devices:
+            raise ArgumentError("PowerGovernor needs at least one device")
         for d in devices:
             if not isinstance(d, LightDevice):
                 raise ArgumentError(f"PowerGovernor takes LightDevices, got {type(d).__name__}")
-        self.devices = list(devices)
-        self._queue = []
-        self._seq = itertools.count()
-        self._rr = itertools.count()
-        self._cv = threading.Condition()
-        self._closed = False
-        self._threads = [threading.Thread(target=self._worker, daemon=True, name=f"lightos-governor-{i}")
-                         for i in range(max(1, workers))]
-        for t in self._threads:
-            t.start()
+        self.devices = devices
+        self.policy = policy
+        self._h = _core.call(_go.GovernorNew, ",".join(str(d.handle) for d in devices), policy, float(power_budget_w))
+        self._fin = weakref.finalize(self, _go.Close, self._h)
 
-    def _pick(self):
-        temps = [(d.get_temperature(), i) for i, d in enumerate(self.devices)]
-        known = [(t, i) for t, i in temps if t is not None]
-        if known:
-            return self.devices[min(known)[1]]
-        return self.devices[next(self._rr) % len(self.devices)]
+    def submit_job(self, graph, feeds=None, priority=0, deadline_s=None, name=None):
+        """Queue graph.execute(feeds) and return its Job. The feed arrays are borrowed
+        until the job ends (the Job keeps them alive)."""
+        s = graph._session()
+        recs, keep, n_in = s.pack(feeds or {})
+        recs[0] = n_in
+        recs[2] = len(recs)
+        meta = np.array(recs, np.int64)
+        token = _core.next_token()
+        h = _core.call(_go.GovernorSubmit, self._h, s.h, token, meta.ctypes.data, int(priority),
+                       float(deadline_s or 0), name or graph.name)
+        return Job(self, graph, s, h, token, (keep, meta), priority)
 
-    def submit_job(self, graph, feeds=None, priority=0):
-        """Queue graph.execute(feeds) and return its Job."""
-        job = Job(graph, feeds or {}, priority, self._pick())
-        with self._cv:
-            if self._closed:
-                raise ArgumentError("the governor is shut down")
-            heapq.heappush(self._queue, (-priority, next(self._seq), job))
-            self._cv.notify()
-        return job
+    def advance(self, seconds=0.0):
+        """Virtual time only: advance the simulation by seconds (0: until idle)."""
+        _core.call(_go.GovernorAdvance, self._h, float(seconds))
 
-    def _worker(self):
-        while True:
-            with self._cv:
-                while not self._queue and not self._closed:
-                    self._cv.wait()
-                if not self._queue:
-                    return
-                _, _, job = heapq.heappop(self._queue)
-            if not job._future.set_running_or_notify_cancel():
-                continue
-            try:
-                job.telemetry_before = job.device.telemetry()
-                job.started = time.perf_counter()
-                out = job.graph.execute(job.feeds)
-                job.finished = time.perf_counter()
-                job.telemetry_after = job.device.telemetry()
-                job._future.set_result(out)
-            except BaseException as e:  # noqa: B036 - handed to the caller
-                job.finished = time.perf_counter()
-                job._future.set_exception(e)
+    def metrics(self):
+        """Throughput, energy, temperatures, throttle events, queue delays so far."""
+        return json.loads(_core.call(_go.GovernorMetrics, self._h))
 
-    def shutdown(self, wait=True):
-        with self._cv:
-            self._closed = True
-            self._cv.notify_all()
-        if wait:
-            for t in self._threads:
-                t.join()
+    def shutdown(self):
+        self._fin()
 
     def __repr__(self):
-        return f"<PowerGovernor {len(self.devices)} device(s), {len(self._queue)} queued (priority queue; no thermal model yet)>"
+        try:
+            m = self.metrics()
+        except LightOSError:
+            return "<PowerGovernor (shut down)>"
+        return (f"<PowerGovernor {m['policy']} over {m['devices']} device(s)"
+                f"{' (simulated, virtual time)' if m['virtual'] else ''}: {m['completed']}/{m['submitted']} jobs done>")
+
+    def _repr_html_(self):
+        import html
+        m = self.metrics()
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in m.items())
+        return f"<table><caption>PowerGovernor</caption>{rows}</table>"

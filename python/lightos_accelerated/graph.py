@@ -166,7 +166,8 @@ class _Session:
             arr = arr.astype(dt)
         return np.ascontiguousarray(arr)
 
-    def run(self, feeds, out=None):
+    def pack(self, feeds):
+        """Input records (SessionRun's layout), the arrays they point to, and the input count."""
         recs = [0, 0, 0, 0]
         keep = []
         seen = set()
@@ -188,6 +189,10 @@ class _Session:
         if len(seen) < len(self.in_names):
             missing = [n for j, n in enumerate(self.in_names) if j not in seen]
             raise MissingInputError(f"no value fed for input(s) {missing} (feed them by TensorId or name)")
+        return recs, keep, len(seen)
+
+    def run(self, feeds, out=None):
+        recs, keep, n_in = self.pack(feeds)
         caller = {}
         if out:
             for key, arr in out.items():
@@ -204,7 +209,7 @@ class _Session:
                 recs += (j, arr.__array_interface__["data"][0], DTYPE_CODES[arr.dtype], arr.ndim, *arr.shape)
                 recs += (0,) * (MAX_RANK - arr.ndim)
         base = len(recs)
-        recs[0], recs[1] = len(seen), len(caller)
+        recs[0], recs[1] = n_in, len(caller)
         recs += (0,) * (REC * self.n_out)
         recs[2] = len(recs)
         meta = np.array(recs, np.int64)
@@ -217,10 +222,12 @@ class _Session:
                 reraise_pending(token, err)
             take_pending(token)
             raise err from None
-        m = meta[base:].tolist()
+        return self.unpack(meta[base:].tolist(), caller)
+
+    def unpack(self, m, caller=None):
         res = {}
         for j in range(self.n_out):
-            if j in caller:
+            if caller and j in caller:
                 res[self.out_names[j]] = caller[j]
                 continue
             r = m[j * REC:(j + 1) * REC]
