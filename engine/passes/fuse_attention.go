@@ -135,30 +135,37 @@ func fuseAttention(c *Context, sm *graph.Node) (bool, error) {
 	return false, nil
 }
 
-// attentionShapesOK checks what the Attention schema requires of the operands.
+// attentionShapesOK checks what the Attention schema requires of the operands, on
+// shapes that may hold symbolic dimensions (a dynamic batch): one rank, the same
+// leading dimensions (equal sizes or the same symbol), a known head width D that K
+// matches, V with as many rows as K has keys, and a mask that broadcasts to the scores.
 func attentionShapesOK(q, k, v, mask *graph.Value, transK bool) bool {
-	qs, ok1 := shapeOf(q)
-	ks, ok2 := shapeOf(k)
-	vs, ok3 := shapeOf(v)
-	if !ok1 || !ok2 || !ok3 || !isF32(q, k, v, mask) {
+	if !isF32(q, k, v, mask) || rankOf(q) < 2 || rankOf(k) != rankOf(q) || rankOf(v) != rankOf(q) {
 		return false
 	}
-	a := graph.Attrs{}
-	if transK {
-		a["transpose_k"] = graph.Int(1)
+	r := rankOf(q)
+	qs, ks, vs := q.Shape, k.Shape, v.Shape
+	same := func(a, b graph.Dim) bool { return a == b && (a.Known() || a.Param != "") }
+	for i := 0; i < r-2; i++ {
+		if !same(qs[i], ks[i]) || !same(qs[i], vs[i]) {
+			return false
+		}
 	}
-	d, err := ops.AttentionShape(a, qs, ks, vs)
-	if err != nil {
+	kS, kD := ks[r-2], ks[r-1]
+	if transK {
+		kS, kD = kD, kS
+	}
+	if !qs[r-1].Known() || !same(qs[r-1], kD) || !same(vs[r-2], kS) {
 		return false
 	}
 	if mask != nil {
-		ms, ok := shapeOf(mask)
-		scores := append(append([]int{}, d.Batch...), d.Sq, d.Sk)
-		if !ok || len(ms) > len(scores) {
+		if rankOf(mask) < 0 || rankOf(mask) > r {
 			return false
 		}
-		for i, m := range ms {
-			if s := scores[len(scores)-len(ms)+i]; m != 1 && m != s {
+		scores := append(append(graph.Shape{}, qs[:r-2]...), qs[r-2], kS)
+		off := r - rankOf(mask)
+		for i, d := range mask.Shape {
+			if !(d.Known() && d.Size == 1) && !same(d, scores[off+i]) {
 				return false
 			}
 		}

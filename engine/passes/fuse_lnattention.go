@@ -59,12 +59,12 @@ func fuseLNAttention(c *Context, at *graph.Node) (bool, error) {
 	if ax := ln.Attrs.GetInt("axis", -1); ax != -1 && ax != 2 {
 		return false, nil
 	}
-	cs, ok := shapeOf(ln.Input(0))
-	if !ok || !isF32(ln.Input(0), ln.Input(1), ln.Input(2)) {
+	width := ln.Input(0).Shape[2]
+	if !width.Known() || !isF32(ln.Input(0), ln.Input(1), ln.Input(2)) {
 		return false, nil
 	}
 	for i := 1; i <= 2; i++ {
-		if g := ln.Input(i); g != nil && !isBiasVector(g, cs[2], 2) {
+		if g := ln.Input(i); g != nil && !isBiasVector(g, int(width.Size), 2) {
 			return false, nil
 		}
 	}

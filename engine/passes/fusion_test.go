@@ -212,6 +212,12 @@ func TestAttentionFusion(t *testing.T) {
 		rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
 		expectCounts(t, rep, got, map[string]int{"attention": 1}, map[string]int{ops.Attention: 1, "Mul": 0})
 	})
+	t.Run("dynamic-batch", func(t *testing.T) {
+		g := newGB(t, 53)
+		y := attentionGraph(g, g.inBatch("q", 1, 2, 5, 4), g.inBatch("k", 1, 2, 7, 4), g.inBatch("v", 1, 2, 7, 3), 4, g.rnd("mask", 5, 7))
+		rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"attention": 1}, map[string]int{ops.Attention: 1})
+	})
 	t.Run("probabilities-are-an-output", func(t *testing.T) {
 		g := newGB(t, 52)
 		y := attentionGraph(g, g.in("q", 1, 2, 3, 4), g.in("k", 1, 2, 3, 4), g.in("v", 1, 2, 3, 4), 4, "")

@@ -43,6 +43,16 @@ func (g *gb) konst(name string, t *tensor.Tensor) string {
 	return name
 }
 
+// inBatch declares an input whose first dimension is the symbol "batch".
+func (g *gb) inBatch(name string, shape ...int) string {
+	s := graph.ShapeOf(shape...)
+	s[0] = graph.Dim{Size: -1, Param: "batch"}
+	if _, err := g.b.Input(name, tensor.Float32, s); err != nil {
+		g.t.Fatal(err)
+	}
+	return name
+}
+
 // rnd adds a random float32 constant.
 func (g *gb) rnd(name string, shape ...int) string { return g.konst(name, randT(g.r, shape...)) }
 
@@ -126,7 +136,13 @@ func optimizeAndCompare(t *testing.T, g *graph.Graph, opts passes.Options) (*pas
 	r := rand.New(rand.NewPCG(99, uint64(len(g.Nodes))))
 	feeds := map[string]*tensor.Tensor{}
 	for _, in := range before.Inputs {
-		feeds[in.Name] = randT(r, in.Shape.Ints()...)
+		shape := in.Shape.Ints()
+		for i, d := range shape {
+			if d < 0 {
+				shape[i] = 3 // a symbolic (batch) dimension
+			}
+		}
+		feeds[in.Name] = randT(r, shape...)
 	}
 	run := func(gr *graph.Graph) []*tensor.Tensor {
 		sess, err := exec.NewSession(gr, cpu.New(cpu.Options{}), exec.Options{HeapOutputs: true})
