@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -97,4 +98,55 @@ func BenchmarkConv2D(b *testing.B) {
 		}
 		ctx.Close()
 	}
+}
+
+// BenchmarkRowOps: the vector helpers against their Go twins, rows of 1024.
+func BenchmarkRowOps(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 1024
+	x := randSlice(r, n)
+	g, be := randSlice(r, n), randSlice(r, n)
+	y := make([]float32, n)
+	run := func(name string, f func()) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				f()
+			}
+		})
+	}
+	run("softmax/asm", func() { copy(y, x); SoftmaxRow(y) })
+	run("softmax/go", func() {
+		copy(y, x)
+		m := y[0]
+		for _, v := range y {
+			m = max(m, v)
+		}
+		s := float32(0)
+		for i, v := range y {
+			y[i] = expf32(v - m)
+			s += y[i]
+		}
+		for i := range y {
+			y[i] /= s
+		}
+	})
+	run("layernorm/asm", func() { _ = LayerNormRow(y, x, g, be, 1e-5) })
+	run("layernorm/go", func() {
+		mean := float32(0)
+		for _, v := range x {
+			mean += v
+		}
+		mean /= n
+		v2 := float32(0)
+		for _, v := range x {
+			v2 += (v - mean) * (v - mean)
+		}
+		rstd := 1 / float32(math.Sqrt(float64(v2/n+1e-5)))
+		for i, v := range x {
+			y[i] = (v-mean)*rstd*g[i] + be[i]
+		}
+	})
+	run("biasrelu/asm", func() { copy(y, x); AddBiasAct(y, g, ActReLU) })
+	run("biasrelu/go", func() { copy(y, x); biasActGo(&y[0], &g[0], 0, n, flagColBias|flagReLU) })
 }

@@ -102,3 +102,5 @@ func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool {
 	}
 	return true
 }
+
+var hasRowAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA

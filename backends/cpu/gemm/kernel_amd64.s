@@ -4609,6 +4609,271 @@ packOffsets32_done:
 	VZEROUPPER
 	RET
 
+DATA expconsts<>+0(SB)/4, $0x42b0c0a5
+DATA expconsts<>+4(SB)/4, $0x42b0c0a5
+DATA expconsts<>+8(SB)/4, $0x42b0c0a5
+DATA expconsts<>+12(SB)/4, $0x42b0c0a5
+DATA expconsts<>+16(SB)/4, $0x42b0c0a5
+DATA expconsts<>+20(SB)/4, $0x42b0c0a5
+DATA expconsts<>+24(SB)/4, $0x42b0c0a5
+DATA expconsts<>+28(SB)/4, $0x42b0c0a5
+DATA expconsts<>+32(SB)/4, $0xc2aeac50
+DATA expconsts<>+36(SB)/4, $0xc2aeac50
+DATA expconsts<>+40(SB)/4, $0xc2aeac50
+DATA expconsts<>+44(SB)/4, $0xc2aeac50
+DATA expconsts<>+48(SB)/4, $0xc2aeac50
+DATA expconsts<>+52(SB)/4, $0xc2aeac50
+DATA expconsts<>+56(SB)/4, $0xc2aeac50
+DATA expconsts<>+60(SB)/4, $0xc2aeac50
+DATA expconsts<>+64(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+68(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+72(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+76(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+80(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+84(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+88(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+92(SB)/4, $0x3fb8aa3b
+DATA expconsts<>+96(SB)/4, $0x3f318000
+DATA expconsts<>+100(SB)/4, $0x3f318000
+DATA expconsts<>+104(SB)/4, $0x3f318000
+DATA expconsts<>+108(SB)/4, $0x3f318000
+DATA expconsts<>+112(SB)/4, $0x3f318000
+DATA expconsts<>+116(SB)/4, $0x3f318000
+DATA expconsts<>+120(SB)/4, $0x3f318000
+DATA expconsts<>+124(SB)/4, $0x3f318000
+DATA expconsts<>+128(SB)/4, $0xb95e8083
+DATA expconsts<>+132(SB)/4, $0xb95e8083
+DATA expconsts<>+136(SB)/4, $0xb95e8083
+DATA expconsts<>+140(SB)/4, $0xb95e8083
+DATA expconsts<>+144(SB)/4, $0xb95e8083
+DATA expconsts<>+148(SB)/4, $0xb95e8083
+DATA expconsts<>+152(SB)/4, $0xb95e8083
+DATA expconsts<>+156(SB)/4, $0xb95e8083
+DATA expconsts<>+160(SB)/4, $0x39506967
+DATA expconsts<>+164(SB)/4, $0x39506967
+DATA expconsts<>+168(SB)/4, $0x39506967
+DATA expconsts<>+172(SB)/4, $0x39506967
+DATA expconsts<>+176(SB)/4, $0x39506967
+DATA expconsts<>+180(SB)/4, $0x39506967
+DATA expconsts<>+184(SB)/4, $0x39506967
+DATA expconsts<>+188(SB)/4, $0x39506967
+DATA expconsts<>+192(SB)/4, $0x3ab743ce
+DATA expconsts<>+196(SB)/4, $0x3ab743ce
+DATA expconsts<>+200(SB)/4, $0x3ab743ce
+DATA expconsts<>+204(SB)/4, $0x3ab743ce
+DATA expconsts<>+208(SB)/4, $0x3ab743ce
+DATA expconsts<>+212(SB)/4, $0x3ab743ce
+DATA expconsts<>+216(SB)/4, $0x3ab743ce
+DATA expconsts<>+220(SB)/4, $0x3ab743ce
+DATA expconsts<>+224(SB)/4, $0x3c088908
+DATA expconsts<>+228(SB)/4, $0x3c088908
+DATA expconsts<>+232(SB)/4, $0x3c088908
+DATA expconsts<>+236(SB)/4, $0x3c088908
+DATA expconsts<>+240(SB)/4, $0x3c088908
+DATA expconsts<>+244(SB)/4, $0x3c088908
+DATA expconsts<>+248(SB)/4, $0x3c088908
+DATA expconsts<>+252(SB)/4, $0x3c088908
+DATA expconsts<>+256(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+260(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+264(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+268(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+272(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+276(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+280(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+284(SB)/4, $0x3d2aa9c1
+DATA expconsts<>+288(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+292(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+296(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+300(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+304(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+308(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+312(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+316(SB)/4, $0x3e2aaaaa
+DATA expconsts<>+320(SB)/4, $0x3f000000
+DATA expconsts<>+324(SB)/4, $0x3f000000
+DATA expconsts<>+328(SB)/4, $0x3f000000
+DATA expconsts<>+332(SB)/4, $0x3f000000
+DATA expconsts<>+336(SB)/4, $0x3f000000
+DATA expconsts<>+340(SB)/4, $0x3f000000
+DATA expconsts<>+344(SB)/4, $0x3f000000
+DATA expconsts<>+348(SB)/4, $0x3f000000
+DATA expconsts<>+352(SB)/4, $0x3f800000
+DATA expconsts<>+356(SB)/4, $0x3f800000
+DATA expconsts<>+360(SB)/4, $0x3f800000
+DATA expconsts<>+364(SB)/4, $0x3f800000
+DATA expconsts<>+368(SB)/4, $0x3f800000
+DATA expconsts<>+372(SB)/4, $0x3f800000
+DATA expconsts<>+376(SB)/4, $0x3f800000
+DATA expconsts<>+380(SB)/4, $0x3f800000
+GLOBL expconsts<>(SB), RODATA|NOPTR, $384
+
+// func expSumAVX2(x *float32, n int, sub float32) float32
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS sub+16(FP), Y15
+	VXORPS       Y14, Y14, Y14
+	VMOVUPS      expconsts<>+352(SB), Y13
+	VMOVUPS      expconsts<>+0(SB), Y6
+	VMOVUPS      expconsts<>+32(SB), Y7
+	TESTQ        CX, CX
+	JZ           expsum_done
+
+expsum_loop:
+	VMOVUPS      (AX), Y0
+	VSUBPS       Y15, Y0, Y0
+	VMINPS       Y0, Y6, Y0
+	VMAXPS       Y0, Y7, Y0
+	VMULPS       expconsts<>+64(SB), Y0, Y1
+	VROUNDPS     $0x00, Y1, Y1
+	VFNMADD231PS expconsts<>+96(SB), Y1, Y0
+	VFNMADD231PS expconsts<>+128(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      expconsts<>+160(SB), Y3
+	VFMADD213PS  expconsts<>+192(SB), Y0, Y3
+	VFMADD213PS  expconsts<>+224(SB), Y0, Y3
+	VFMADD213PS  expconsts<>+256(SB), Y0, Y3
+	VFMADD213PS  expconsts<>+288(SB), Y0, Y3
+	VFMADD213PS  expconsts<>+320(SB), Y0, Y3
+	VFMADD213PS  Y0, Y2, Y3
+	VADDPS       Y13, Y3, Y3
+	VCVTPS2DQ    Y1, Y4
+	MOVL         $0x0000007f, DX
+	VMOVD        DX, X5
+	VPBROADCASTD X5, Y5
+	VPADDD       Y5, Y4, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VMOVUPS      Y3, (AX)
+	VADDPS       Y3, Y14, Y14
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JNZ          expsum_loop
+
+expsum_done:
+	VEXTRACTF128 $0x01, Y14, X0
+	VADDPS       X0, X14, X14
+	VHADDPS      X14, X14, X14
+	VHADDPS      X14, X14, X14
+	MOVSS        X14, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+// Requires: AVX, SSE
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	VMOVUPS (AX), Y14
+
+max_loop:
+	VMAXPS       (AX), Y14, Y14
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JNZ          max_loop
+	VEXTRACTF128 $0x01, Y14, X0
+	VMAXPS       X0, X14, X14
+	VPERMILPS    $0x4e, X14, X0
+	VMAXPS       X0, X14, X14
+	VPERMILPS    $0xb1, X14, X0
+	VMAXPS       X0, X14, X14
+	MOVSS        X14, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sumDevAVX2(x *float32, n int, mean float32, square bool) float32
+// Requires: AVX, FMA3, SSE
+TEXT ·sumDevAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	MOVB         square+20(FP), DL
+	VBROADCASTSS mean+16(FP), Y15
+	VXORPS       Y14, Y14, Y14
+	VXORPS       Y13, Y13, Y13
+	TESTQ        CX, CX
+	JZ           sumdev_done
+	TESTB        DL, DL
+	JNZ          sumdev_sq
+
+sumdev_loop:
+	VMOVUPS (AX), Y0
+	VSUBPS  Y15, Y0, Y0
+	VADDPS  Y0, Y14, Y14
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, CX
+	JNZ     sumdev_loop
+	JMP     sumdev_done
+
+sumdev_sq:
+	VMOVUPS     (AX), Y0
+	VSUBPS      Y15, Y0, Y0
+	VFMADD231PS Y0, Y0, Y14
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, CX
+	JNZ         sumdev_sq
+
+sumdev_done:
+	VADDPS       Y13, Y14, Y14
+	VEXTRACTF128 $0x01, Y14, X0
+	VADDPS       X0, X14, X14
+	VHADDPS      X14, X14, X14
+	VHADDPS      X14, X14, X14
+	MOVSS        X14, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func normAVX2(y *float32, x *float32, gamma *float32, beta *float32, n int, mean float32, rstd float32)
+// Requires: AVX, FMA3
+TEXT ·normAVX2(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         gamma+16(FP), DX
+	MOVQ         beta+24(FP), BX
+	MOVQ         n+32(FP), SI
+	VBROADCASTSS mean+40(FP), Y15
+	VBROADCASTSS rstd+44(FP), Y14
+	TESTQ        SI, SI
+	JZ           norm_done
+
+norm_loop:
+	VMOVUPS     (CX), Y0
+	VSUBPS      Y15, Y0, Y0
+	VMULPS      Y14, Y0, Y0
+	VMOVUPS     (BX), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, DX
+	ADDQ        $0x20, BX
+	SUBQ        $0x08, SI
+	JNZ         norm_loop
+
+norm_done:
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+// Requires: AVX
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y15
+	TESTQ        CX, CX
+	JZ           scale_done
+
+scale_loop:
+	VMULPS  (AX), Y15, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, CX
+	JNZ     scale_loop
+
+scale_done:
+	VZEROUPPER
+	RET
+
 // func axpyAVX2(alpha float32, x *float32, y *float32, n int)
 // Requires: AVX, FMA3
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32

@@ -14,3 +14,11 @@ var (
 
 func packStridedAsm(dst, src *float32, ld, kc, nr int) bool        { return false }
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool { return false }
+
+const hasRowAsm = false
+
+func maxAVX2(x *float32, n int) float32                               { panic("unreachable") }
+func expSumAVX2(x *float32, n int, sub float32) float32               { panic("unreachable") }
+func scaleAVX2(x *float32, n int, s float32)                          { panic("unreachable") }
+func sumDevAVX2(x *float32, n int, mean float32, square bool) float32 { panic("unreachable") }
+func normAVX2(y, x, gamma, beta *float32, n int, mean, rstd float32)  { panic("unreachable") }

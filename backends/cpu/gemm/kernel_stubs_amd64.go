@@ -70,6 +70,21 @@ func packStrided32(dst *float32, src *float32, ld int, kc int)
 // packOffsets32 copies kc rows of 32 floats, row k from src[offs[k]:], to dst[k*32:].
 func packOffsets32(dst *float32, src *float32, offs *int, kc int)
 
+// expSumAVX2 sets x[i] = exp(x[i]-sub) for i < n (a multiple of 8) and returns their sum.
+func expSumAVX2(x *float32, n int, sub float32) float32
+
+// maxAVX2 returns the largest of x[:n], n a positive multiple of 8 (NaN handling as VMAXPS).
+func maxAVX2(x *float32, n int) float32
+
+// sumDevAVX2 returns the sum of x[i]-mean (or of its square), n a multiple of 8.
+func sumDevAVX2(x *float32, n int, mean float32, square bool) float32
+
+// normAVX2 sets y[i] = (x[i]-mean)*rstd*gamma[i] + beta[i] for i < n, a multiple of 8.
+func normAVX2(y *float32, x *float32, gamma *float32, beta *float32, n int, mean float32, rstd float32)
+
+// scaleAVX2 sets x[i] *= s for i < n, a multiple of 8.
+func scaleAVX2(x *float32, n int, s float32)
+
 // axpyAVX2 computes y[i] += alpha*x[i] for i < n.
 func axpyAVX2(alpha float32, x *float32, y *float32, n int)
 

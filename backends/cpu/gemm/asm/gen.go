@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -40,6 +41,7 @@ func main() {
 		genPackRows(fmt.Sprintf("packStrided%d", nr), nr, false)
 		genPackRows(fmt.Sprintf("packOffsets%d", nr), nr, true)
 	}
+	genRowHelpers()
 	genAxpy("axpyAVX2")
 	genBiasAct("biasActAVX2")
 	genPeak("fmaLoopAVX2", avx2Regs(), false)
@@ -413,4 +415,211 @@ func genPackRows(name string, nr int, offsets bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// Constants of the Cephes-style expf used by expSumAVX2 (and by expf32 in
+// ../rowops.go, its Go twin).
+var expConsts = []struct {
+	name string
+	v    float32
+}{
+	{"hi", 88.3762626647949}, {"lo", -87.3365447504019}, {"log2e", 1.44269504088896341},
+	{"c1", 0.693359375}, {"c2", -2.12194440e-4},
+	{"p0", 1.9875691500e-4}, {"p1", 1.3981999507e-3}, {"p2", 8.3334519073e-3},
+	{"p3", 4.1665795894e-2}, {"p4", 1.6666665459e-1}, {"p5", 5.0000001201e-1}, {"one", 1},
+}
+
+func genRowHelpers() {
+	tbl := GLOBL("expconsts", RODATA|NOPTR)
+	for i, c := range expConsts {
+		for l := 0; l < 8; l++ {
+			// Bit patterns: avo prints F32(1) as $(1), which the Go
+			// assembler reads as the integer 1.
+			DATA(32*i+4*l, U32(math.Float32bits(c.v)))
+		}
+	}
+	k := func(name string) Mem {
+		for i, c := range expConsts {
+			if c.name == name {
+				return tbl.Offset(32 * i)
+			}
+		}
+		panic(name)
+	}
+
+	// expSumAVX2: x[i] = exp(x[i]-sub), returns the sum; n a multiple of 8.
+	TEXT("expSumAVX2", NOSPLIT, "func(x *float32, n int, sub float32) float32")
+	Doc("expSumAVX2 sets x[i] = exp(x[i]-sub) for i < n (a multiple of 8) and returns their sum.")
+	{
+		x := Load(Param("x"), GP64())
+		n := Load(Param("n"), GP64())
+		sub, sum := reg.Y15, reg.Y14
+		VBROADCASTSS(NewParamAddr("sub", 16), sub)
+		VXORPS(sum, sum, sum)
+		one := reg.Y13
+		VMOVUPS(k("one"), one)
+		VMOVUPS(k("hi"), reg.Y6)
+		VMOVUPS(k("lo"), reg.Y7)
+		TESTQ(n, n)
+		JZ(LabelRef("expsum_done"))
+		Label("expsum_loop")
+		v, fx, z, y, t := reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4
+		VMOVUPS(Mem{Base: x}, v)
+		VSUBPS(sub, v, v)
+		// Register operands first, so that a NaN input is kept (the
+		// first Go operand is returned when either is NaN).
+		VMINPS(v, reg.Y6, v)
+		VMAXPS(v, reg.Y7, v)
+		VMULPS(k("log2e"), v, fx)
+		VROUNDPS(U8(0), fx, fx) // nearest
+		VFNMADD231PS(k("c1"), fx, v) // v -= fx*c1
+		VFNMADD231PS(k("c2"), fx, v) // v -= fx*c2
+		VMULPS(v, v, z)
+		VMOVUPS(k("p0"), y)
+		VFMADD213PS(k("p1"), v, y) // y = y*v + p1
+		VFMADD213PS(k("p2"), v, y)
+		VFMADD213PS(k("p3"), v, y)
+		VFMADD213PS(k("p4"), v, y)
+		VFMADD213PS(k("p5"), v, y)
+		VFMADD213PS(v, z, y) // y = y*z + v
+		VADDPS(one, y, y)
+		VCVTPS2DQ(fx, t)
+		tmp := GP32()
+		MOVL(U32(127), tmp)
+		VMOVD(tmp, reg.X5)
+		VPBROADCASTD(reg.X5, reg.Y5)
+		VPADDD(reg.Y5, t, t)
+		VPSLLD(U8(23), t, t)
+		VMULPS(t, y, y)
+		VMOVUPS(y, Mem{Base: x})
+		VADDPS(y, sum, sum)
+		ADDQ(U8(32), x)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("expsum_loop"))
+		Label("expsum_done")
+		hsum(sum)
+		Store(reg.X14, ReturnIndex(0))
+		VZEROUPPER()
+		RET()
+	}
+
+	// reduce emits a loop over n (a multiple of 8, > 0 for max) floats.
+	TEXT("maxAVX2", NOSPLIT, "func(x *float32, n int) float32")
+	Doc("maxAVX2 returns the largest of x[:n], n a positive multiple of 8 (NaN handling as VMAXPS).")
+	{
+		x := Load(Param("x"), GP64())
+		n := Load(Param("n"), GP64())
+		m := reg.Y14
+		VMOVUPS(Mem{Base: x}, m)
+		Label("max_loop")
+		VMAXPS(Mem{Base: x}, m, m)
+		ADDQ(U8(32), x)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("max_loop"))
+		VEXTRACTF128(U8(1), m, reg.X0)
+		VMAXPS(reg.X0, reg.X14, reg.X14)
+		VPERMILPS(U8(0x4e), reg.X14, reg.X0)
+		VMAXPS(reg.X0, reg.X14, reg.X14)
+		VPERMILPS(U8(0xb1), reg.X14, reg.X0)
+		VMAXPS(reg.X0, reg.X14, reg.X14)
+		Store(reg.X14, ReturnIndex(0))
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("sumDevAVX2", NOSPLIT, "func(x *float32, n int, mean float32, square bool) float32")
+	Doc("sumDevAVX2 returns the sum of x[i]-mean (or of its square), n a multiple of 8.")
+	{
+		x := Load(Param("x"), GP64())
+		n := Load(Param("n"), GP64())
+		sq := Load(Param("square"), GP8())
+		mean, s0, s1 := reg.Y15, reg.Y14, reg.Y13
+		VBROADCASTSS(NewParamAddr("mean", 16), mean)
+		VXORPS(s0, s0, s0)
+		VXORPS(s1, s1, s1)
+		TESTQ(n, n)
+		JZ(LabelRef("sumdev_done"))
+		TESTB(sq, sq)
+		JNZ(LabelRef("sumdev_sq"))
+		Label("sumdev_loop")
+		VMOVUPS(Mem{Base: x}, reg.Y0)
+		VSUBPS(mean, reg.Y0, reg.Y0)
+		VADDPS(reg.Y0, s0, s0)
+		ADDQ(U8(32), x)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("sumdev_loop"))
+		JMP(LabelRef("sumdev_done"))
+		Label("sumdev_sq")
+		VMOVUPS(Mem{Base: x}, reg.Y0)
+		VSUBPS(mean, reg.Y0, reg.Y0)
+		VFMADD231PS(reg.Y0, reg.Y0, s0)
+		ADDQ(U8(32), x)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("sumdev_sq"))
+		Label("sumdev_done")
+		VADDPS(s1, s0, s0)
+		hsum(s0)
+		Store(reg.X14, ReturnIndex(0))
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("normAVX2", NOSPLIT, "func(y, x, gamma, beta *float32, n int, mean, rstd float32)")
+	Doc("normAVX2 sets y[i] = (x[i]-mean)*rstd*gamma[i] + beta[i] for i < n, a multiple of 8.")
+	{
+		y := Load(Param("y"), GP64())
+		x := Load(Param("x"), GP64())
+		g := Load(Param("gamma"), GP64())
+		b := Load(Param("beta"), GP64())
+		n := Load(Param("n"), GP64())
+		mean, rstd := reg.Y15, reg.Y14
+		VBROADCASTSS(NewParamAddr("mean", 40), mean)
+		VBROADCASTSS(NewParamAddr("rstd", 44), rstd)
+		TESTQ(n, n)
+		JZ(LabelRef("norm_done"))
+		Label("norm_loop")
+		VMOVUPS(Mem{Base: x}, reg.Y0)
+		VSUBPS(mean, reg.Y0, reg.Y0)
+		VMULPS(rstd, reg.Y0, reg.Y0)
+		VMOVUPS(Mem{Base: b}, reg.Y1)
+		VFMADD231PS(Mem{Base: g}, reg.Y0, reg.Y1)
+		VMOVUPS(reg.Y1, Mem{Base: y})
+		ADDQ(U8(32), x)
+		ADDQ(U8(32), y)
+		ADDQ(U8(32), g)
+		ADDQ(U8(32), b)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("norm_loop"))
+		Label("norm_done")
+		VZEROUPPER()
+		RET()
+	}
+
+	TEXT("scaleAVX2", NOSPLIT, "func(x *float32, n int, s float32)")
+	Doc("scaleAVX2 sets x[i] *= s for i < n, a multiple of 8.")
+	{
+		x := Load(Param("x"), GP64())
+		n := Load(Param("n"), GP64())
+		sv := reg.Y15
+		VBROADCASTSS(NewParamAddr("s", 16), sv)
+		TESTQ(n, n)
+		JZ(LabelRef("scale_done"))
+		Label("scale_loop")
+		VMULPS(Mem{Base: x}, sv, reg.Y0)
+		VMOVUPS(reg.Y0, Mem{Base: x})
+		ADDQ(U8(32), x)
+		SUBQ(U8(8), n)
+		JNZ(LabelRef("scale_loop"))
+		Label("scale_done")
+		VZEROUPPER()
+		RET()
+	}
+}
+
+// hsum leaves the horizontal sum of the 8 lanes of y (Y14) in X14's lane 0.
+func hsum(y reg.VecPhysical) {
+	VEXTRACTF128(U8(1), y, reg.X0)
+	VADDPS(reg.X0, reg.X14, reg.X14)
+	VHADDPS(reg.X14, reg.X14, reg.X14)
+	VHADDPS(reg.X14, reg.X14, reg.X14)
 }
