@@ -471,7 +471,7 @@ func genRowHelpers() {
 		VMINPS(v, reg.Y6, v)
 		VMAXPS(v, reg.Y7, v)
 		VMULPS(k("log2e"), v, fx)
-		VROUNDPS(U8(0), fx, fx) // nearest
+		VROUNDPS(U8(0), fx, fx)      // nearest
 		VFNMADD231PS(k("c1"), fx, v) // v -= fx*c1
 		VFNMADD231PS(k("c2"), fx, v) // v -= fx*c2
 		VMULPS(v, v, z)
