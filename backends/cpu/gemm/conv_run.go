@@ -72,7 +72,9 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			x := p.X[(n*s.C+g*cg)*inPlane : (n*s.C+(g+1)*cg)*inPlane]
 			src := x
 			if padded {
-				padPlanes(sc.xpad, x, cg, s, hp, wp)
+				c.parallelFor(parts, cg, cg*plane, func(lo, hi int) {
+					padPlanes(sc.xpad[lo*plane:hi*plane], x[lo*inPlane:hi*inPlane], hi-lo, s, hp, wp)
+				})
 				src = sc.xpad
 			}
 			sc.cb = convB{data: src, rowOff: sc.rowOff[:kg], colOff: sc.colOff}
@@ -87,11 +89,14 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			}
 			c.dispatch(prob, parts, Strided{})
 			if junk > 0 {
-				for r := 0; r < mg; r++ {
-					for oy := 0; oy < oh; oy++ {
-						copy(y[r*outPlane+oy*ow:r*outPlane+(oy+1)*ow], sc.ct[r*ldc+oy*wp:])
+				ct := sc.ct
+				c.parallelFor(parts, mg, mg*outPlane, func(lo, hi int) {
+					for r := lo; r < hi; r++ {
+						for oy := 0; oy < oh; oy++ {
+							copy(y[r*outPlane+oy*ow:r*outPlane+(oy+1)*ow], ct[r*ldc+oy*wp:])
+						}
 					}
-				}
+				})
 			}
 		}
 	}
@@ -114,6 +119,17 @@ func padPlanes(dst, x []float32, cg int, s *Conv2DShape, hp, wp int) {
 	}
 }
 
+// parallelFor runs fn over [0, n) split across up to parts workers (one when
+// the work, in elements, is too small to share).
+func (c *Context) parallelFor(parts, n, work int, fn func(lo, hi int)) {
+	if parts <= 1 || n < 2 || work < 1<<15 {
+		fn(0, n)
+		return
+	}
+	c.cur = job{parts: min(parts, n), forN: n, forFn: fn}
+	c.runJob()
+}
+
 // depthwise runs a convolution in which output channel m reads only input
 // channel m: a direct loop per channel, channels split across the workers.
 func (c *Context) depthwise(p *Conv2DParams, parts int) {
@@ -122,12 +138,11 @@ func (c *Context) depthwise(p *Conv2DParams, parts int) {
 	if total*s.OutH()*s.OutW()*s.KH*s.KW < parallelMin {
 		parts = 1
 	}
-	c.cur = job{parts: min(parts, total), forN: total, forFn: func(lo, hi int) {
+	c.parallelFor(parts, total, parallelMin, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			depthwisePlane(p, i)
 		}
-	}}
-	c.runJob()
+	})
 }
 
 // depthwisePlane computes output plane i (image i/C, channel i%C).
