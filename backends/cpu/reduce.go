@@ -412,7 +412,9 @@ func newArg(n *graph.Node, env *Env) (backends.Kernel, error) {
 	case dt == tensor.Float64:
 		run = func(x *tensor.Tensor, y []int64, l reduceLayout) { argReduce(env, raw[float64](x), y, l, isMax, last) }
 	case isHalf(dt):
-		run = func(x *tensor.Tensor, y []int64, l reduceLayout) { argReduce(env, widen(x).Float32s(), y, l, isMax, last) }
+		run = func(x *tensor.Tensor, y []int64, l reduceLayout) {
+			argReduce(env, widen(x).Float32s(), y, l, isMax, last)
+		}
 	case dt == tensor.Int64:
 		run = func(x *tensor.Tensor, y []int64, l reduceLayout) { argReduce(env, raw[int64](x), y, l, isMax, last) }
 	case dt == tensor.Int32:
