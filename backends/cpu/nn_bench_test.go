@@ -154,7 +154,7 @@ func BenchmarkNNOps(b *testing.B) {
 	}{
 		{"maxpool_3x3s2_112", "MaxPool", graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}, []nodeInput{feed(x)}},
 		{"gap_2048x7x7", "GlobalAveragePool", nil, []nodeInput{feed(randTensor(r, tensor.Float32, 1, 2048, 7, 7))}},
-		{"batchnorm_64x112", "BatchNormalization", nil, []nodeInput{feed(x), konst(randTensor(r, tensor.Float32, 64)), konst(randTensor(r, tensor.Float32, 64)), konst(randTensor(r, tensor.Float32, 64)), konst(positive(r, tensor.Float32, 64))}},
+		{"batchnorm_64x112", "BatchNormalization", nil, []nodeInput{feed(x), konst(randTensor(r, tensor.Float32, 64)), konst(randTensor(r, tensor.Float32, 64)), konst(randTensor(r, tensor.Float32, 64)), konst(nnPositive(r, tensor.Float32, 64))}},
 		{"layernorm_128x768", "LayerNormalization", nil, []nodeInput{feed(seq), konst(randTensor(r, tensor.Float32, 768)), konst(randTensor(r, tensor.Float32, 768))}},
 		{"softmax_12x128x128", "Softmax", nil, []nodeInput{feed(scores)}},
 	}

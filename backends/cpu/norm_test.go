@@ -10,7 +10,7 @@ import (
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
-func positive(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
+func nnPositive(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
 	t := tensor.New(dt, shape)
 	for i := 0; i < t.Len(); i++ {
 		t.SetFloat64At(i, 0.1+r.Float64()*2)
@@ -26,7 +26,7 @@ func TestBatchNormAgainstReference(t *testing.T) {
 				t.Run(fmt.Sprintf("%v/%v/const=%v", dt, shape, consts), func(t *testing.T) {
 					c := shape[1]
 					x := randTensor(r, dt, shape...)
-					sc, b, mean, v := randTensor(r, dt, c), randTensor(r, dt, c), randTensor(r, dt, c), positive(r, dt, c)
+					sc, b, mean, v := randTensor(r, dt, c), randTensor(r, dt, c), randTensor(r, dt, c), nnPositive(r, dt, c)
 					wrap := feed
 					if consts {
 						wrap = konst
@@ -50,7 +50,7 @@ func TestBatchNormAgainstReference(t *testing.T) {
 	}
 	// opset < 9 spatial=0 form: parameters per element of X.shape[1:].
 	x := randTensor(r, tensor.Float32, 2, 3, 4)
-	p := []*tensor.Tensor{randTensor(r, tensor.Float32, 3, 4), randTensor(r, tensor.Float32, 3, 4), randTensor(r, tensor.Float32, 3, 4), positive(r, tensor.Float32, 3, 4)}
+	p := []*tensor.Tensor{randTensor(r, tensor.Float32, 3, 4), randTensor(r, tensor.Float32, 3, 4), randTensor(r, tensor.Float32, 3, 4), nnPositive(r, tensor.Float32, 3, 4)}
 	out, err := runOp("BatchNormalization", graph.Attrs{"spatial": graph.Int(0)}, 1, feed(x), konst(p[0]), konst(p[1]), konst(p[2]), konst(p[3]))
 	if err != nil {
 		t.Fatal(err)

@@ -54,12 +54,12 @@ func TestSoftmaxAgainstReference(t *testing.T) {
 		{[]int{1}, nil, 0},
 		{[]int{5, 13}, nil, 0},
 		{[]int{2, 12, 128}, nil, 13},
-		{[]int{3, 5, 7}, ptr(1), 0},  // opset 13: single axis 1, inner 7
-		{[]int{3, 5, 7}, ptr(0), 13}, // single axis 0
+		{[]int{3, 5, 7}, nnPtr(1), 0},  // opset 13: single axis 1, inner 7
+		{[]int{3, 5, 7}, nnPtr(0), 13}, // single axis 0
 		{[]int{3, 5, 7}, nil, 11},    // opset 11 default axis 1: flatten [3, 35]
-		{[]int{3, 5, 7}, ptr(-2), 11},
-		{[]int{2, 3, 4, 5}, ptr(2), 12},
-		{[]int{4, 1}, ptr(-1), 0},
+		{[]int{3, 5, 7}, nnPtr(-2), 11},
+		{[]int{2, 3, 4, 5}, nnPtr(2), 12},
+		{[]int{4, 1}, nnPtr(-1), 0},
 	}
 	for _, op := range []string{"Softmax", "LogSoftmax", "Hardmax"} {
 		for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
@@ -103,7 +103,7 @@ func TestSoftmaxAgainstReference(t *testing.T) {
 	wantErr(t, "axis out of range", err)
 }
 
-func ptr(v int64) *int64 { return &v }
+func nnPtr(v int64) *int64 { return &v }
 
 func TestExp32(t *testing.T) {
 	// exp32 is unexported; check it through Softmax on rows of two values [v, 0],

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/tensor"
 )
 
 func init() {
@@ -51,4 +52,57 @@ func inferMatMul(c *InferContext) ([]graph.Type, error) {
 		return nil, c.Errorf("%v", err)
 	}
 	return []graph.Type{Typed(c.In[0].DType, s)}, nil
+}
+
+func init() {
+	register(Schema{Name: "MatMulInteger", Doc: "integer matmul of int8/uint8 with zero points, int32 result",
+		Inputs: Arity{2, 4}, Outputs: Arity{1, 1}, Infer: inferMatMulInteger})
+	register(Schema{Name: "QLinearMatMul", Doc: "quantized matmul: (a-a_zp)·a_scale @ (b-b_zp)·b_scale requantized to y_scale, y_zp",
+		Inputs: Arity{8, 8}, Outputs: Arity{1, 1}, Infer: inferQLinearMatMul})
+}
+
+func isInt8(dt tensor.DType) bool { return dt == tensor.Int8 || dt == tensor.Uint8 }
+
+func inferMatMulInteger(c *InferContext) ([]graph.Type, error) {
+	for _, i := range []int{0, 1} {
+		if !isInt8(c.In[i].DType) {
+			return nil, c.Errorf("input %d is %v; MatMulInteger takes int8 or uint8", i, c.In[i].DType)
+		}
+	}
+	for _, p := range [][2]int{{2, 0}, {3, 1}} {
+		if c.Has(p[0]) && c.In[p[0]].DType != c.In[p[1]].DType {
+			return nil, c.Errorf("zero point %d is %v but input %d is %v", p[0], c.In[p[0]].DType, p[1], c.In[p[1]].DType)
+		}
+	}
+	if !c.In[0].HasShape || !c.In[1].HasShape {
+		return []graph.Type{Unranked(tensor.Int32)}, nil
+	}
+	s, err := MatMulShape(c.In[0].Shape, c.In[1].Shape)
+	if err != nil {
+		return nil, c.Errorf("%v", err)
+	}
+	return []graph.Type{Typed(tensor.Int32, s)}, nil
+}
+
+func inferQLinearMatMul(c *InferContext) ([]graph.Type, error) {
+	a, b, y := c.In[0].DType, c.In[3].DType, c.In[7].DType
+	if !isInt8(a) || !isInt8(b) || !isInt8(y) {
+		return nil, c.Errorf("a, b and y_zero_point are %v, %v, %v; QLinearMatMul takes int8 or uint8", a, b, y)
+	}
+	for _, i := range []int{1, 4, 6} {
+		if c.In[i].DType != tensor.Float32 {
+			return nil, c.Errorf("scale input %d is %v; expected float32", i, c.In[i].DType)
+		}
+	}
+	if c.In[2].DType != a || c.In[5].DType != b {
+		return nil, c.Errorf("zero points must match their inputs' dtypes")
+	}
+	if !c.In[0].HasShape || !c.In[3].HasShape {
+		return []graph.Type{Unranked(y)}, nil
+	}
+	s, err := MatMulShape(c.In[0].Shape, c.In[3].Shape)
+	if err != nil {
+		return nil, c.Errorf("%v", err)
+	}
+	return []graph.Type{Typed(y, s)}, nil
 }
