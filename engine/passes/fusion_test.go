@@ -137,10 +137,15 @@ func TestConvBatchNormRelu(t *testing.T) {
 }
 
 func TestLayerNormChain(t *testing.T) {
-	build := func(g *gb, mulForm, affine bool) string {
+	build := func(g *gb, mulForm, affine bool, axesInput ...bool) string {
 		x := g.in("x", 2, 5, 12)
 		axes := graph.Attrs{"axes": graph.Ints(-1)}
-		mean := g.op("ReduceMean", axes, x)
+		reduce := func(v string) string { return g.op("ReduceMean", axes, v) }
+		if len(axesInput) > 0 { // opset 18: axes as a constant input
+			ax := g.konst("axes", int64s(2))
+			reduce = func(v string) string { return g.op("ReduceMean", nil, v, ax) }
+		}
+		mean := reduce(x)
 		d := g.op("Sub", nil, x, mean)
 		var sq string
 		if mulForm {
@@ -148,7 +153,7 @@ func TestLayerNormChain(t *testing.T) {
 		} else {
 			sq = g.op("Pow", nil, d, g.scalar("two", 2))
 		}
-		v := g.op("ReduceMean", axes, sq)
+		v := reduce(sq)
 		std := g.op("Sqrt", nil, g.op("Add", nil, v, g.scalar("eps", 1e-5)))
 		y := g.op("Div", nil, d, std)
 		if affine {
@@ -159,10 +164,17 @@ func TestLayerNormChain(t *testing.T) {
 	for _, tc := range []struct {
 		name            string
 		mulForm, affine bool
-	}{{"pow-affine", false, true}, {"mul-plain", true, false}} {
+		axesInput       bool
+	}{{"pow-affine", false, true, false}, {"mul-plain", true, false, false}, {"axes-input", false, true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGB(t, 40)
-			rep, got := optimizeAndCompare(t, g.finish(build(g, tc.mulForm, tc.affine)), passes.Options{})
+			var y string
+			if tc.axesInput {
+				y = build(g, tc.mulForm, tc.affine, true)
+			} else {
+				y = build(g, tc.mulForm, tc.affine)
+			}
+			rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
 			expectCounts(t, rep, got, map[string]int{"layernorm": 1}, map[string]int{"LayerNormalization": 1, "ReduceMean": 0})
 			if len(got) != 1 {
 				t.Errorf("nodes after: %v", got)
