@@ -73,7 +73,7 @@ func (k *Kernel) execute(s *socket, req *wire.Message) {
 		return
 	}
 	if res.HasValue && !c.Silent {
-		if b, ok := valueBundle(res.Value); ok {
+		if b, ok := k.valueBundle(res.Value); ok {
 			k.publish("execute_result", req, map[string]any{"execution_count": count, "data": b, "metadata": map[string]any{}})
 		}
 	}
@@ -99,7 +99,7 @@ func (k *Kernel) userExpressions(exprs map[string]string) map[string]any {
 		case !res.HasValue:
 			out[name] = map[string]any{"status": "ok", "data": map[string]any{"text/plain": ""}, "metadata": map[string]any{}}
 		default:
-			b, _ := valueBundle(res.Value)
+			b, _ := k.valueBundle(res.Value)
 			out[name] = map[string]any{"status": "ok", "data": b, "metadata": map[string]any{}}
 		}
 	}
@@ -108,7 +108,7 @@ func (k *Kernel) userExpressions(exprs map[string]string) map[string]any {
 
 // valueBundle is the bundle showing a cell's result; ok is false for results
 // that are not shown (a display handle: the output is already there).
-func valueBundle(v reflect.Value) (b display.Bundle, ok bool) {
+func (k *Kernel) valueBundle(v reflect.Value) (b display.Bundle, ok bool) {
 	if !v.CanInterface() {
 		return display.Bundle{"text/plain": fmt.Sprint(v)}, true
 	}
@@ -119,7 +119,7 @@ func valueBundle(v reflect.Value) (b display.Bundle, ok bool) {
 	if _, isHandle := x.(*display.Handle); isHandle || x == nil {
 		return nil, false
 	}
-	b, err := display.MIMEBundle(x)
+	b, err := k.disp.Bundle(x)
 	if err != nil {
 		b = display.Bundle{"text/plain": err.Error()}
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	Prelude string
 	// Docs documents compiled symbols for inspect requests.
 	Docs func(path, name string) string
+	// Renderers show values that have no rich display of their own (engine
+	// objects); tried before package display's rules.
+	Renderers []display.Renderer
 }
 
 // Kernel is one running kernel.
@@ -114,7 +117,7 @@ func New(conn ConnectionInfo, opts Options) (*Kernel, error) {
 	}
 	k.out = newStream("stdout", k.publishStream)
 	k.err = newStream("stderr", k.publishStream)
-	k.disp = display.New(publisher{k})
+	k.disp = display.New(publisher{k}, opts.Renderers...)
 	rt := &cell.Runtime{ContextFunc: k.cellContext, InputFunc: k.input}
 	syms := append([]interp.Exports{display.Exports(k.disp), cell.Exports(rt)}, opts.Symbols...)
 	prelude := fmt.Sprintf("import (\n\t%q\n\t%q\n)\n", display.ImportPath, cell.ImportPath) + opts.Prelude

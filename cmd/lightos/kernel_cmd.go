@@ -106,6 +106,7 @@ func kernelRun(args []string) error {
 		Symbols:      symbols.Exports(),
 		Prelude:      symbols.Prelude,
 		Docs:         symbols.Doc,
+		Renderers:    symbols.Renderers(),
 	})
 	if err != nil {
 		return err

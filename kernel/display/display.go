@@ -16,13 +16,44 @@ type Publisher interface {
 	ClearOutput(wait bool) error
 }
 
+// Renderer returns the bundle for values it knows (ok true), such as engine
+// objects without an HTML method of their own.
+type Renderer func(v any) (b Bundle, ok bool)
+
 // Displayer is the display API of one session.
 type Displayer struct {
-	pub Publisher
+	pub       Publisher
+	renderers []Renderer
 }
 
-// New returns a Displayer publishing through p.
-func New(p Publisher) *Displayer { return &Displayer{pub: p} }
+// New returns a Displayer publishing through p; renderers are tried, in
+// order, before MIMEBundle's rules.
+func New(p Publisher, renderers ...Renderer) *Displayer {
+	return &Displayer{pub: p, renderers: renderers}
+}
+
+// Bundle returns the bundle showing v: the first renderer that knows v, else
+// MIMEBundle(v). A renderer that panics is skipped.
+func (d *Displayer) Bundle(v any) (Bundle, error) {
+	for _, r := range d.renderers {
+		if b, ok := safeRender(r, v); ok {
+			if _, has := b["text/plain"]; !has {
+				b["text/plain"] = Plain(v)
+			}
+			return b, nil
+		}
+	}
+	return MIMEBundle(v)
+}
+
+func safeRender(r Renderer, v any) (b Bundle, ok bool) {
+	defer func() {
+		if recover() != nil {
+			b, ok = nil, false
+		}
+	}()
+	return r(v)
+}
 
 // Handle names an output already shown, so that it can be updated in place.
 type Handle struct {
@@ -48,7 +79,7 @@ func (d *Displayer) show(b Bundle) (*Handle, error) {
 // Display shows v with its richest representation (see MIMEBundle) and
 // returns a handle for updates.
 func (d *Displayer) Display(v any) (*Handle, error) {
-	b, err := MIMEBundle(v)
+	b, err := d.Bundle(v)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +128,7 @@ func (d *Displayer) UpdateDisplay(h *Handle, v any) error {
 	if h == nil {
 		return fmt.Errorf("display: UpdateDisplay of a nil handle")
 	}
-	b, err := MIMEBundle(v)
+	b, err := d.Bundle(v)
 	if err != nil {
 		return err
 	}
