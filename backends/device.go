@@ -33,6 +33,10 @@ type Info struct {
 	PeakGFLOPS   float64
 	ISA          []string // CPU features (avx2, fma, avx512f, ...) or GPU architecture
 	Driver       string
+	// PhysicalCores and the cache sizes (bytes, per core or per cluster as the CPU
+	// reports them) describe CPUs; zero when unknown.
+	PhysicalCores                                            int
+	CacheL1DBytes, CacheL1IBytes, CacheL2Bytes, CacheL3Bytes int64
 }
 
 func (i Info) String() string {
@@ -66,7 +70,9 @@ type Telemetry struct {
 	Time         time.Time
 	TemperatureC Reading
 	// SlowdownC is the temperature at which the device starts to throttle.
-	SlowdownC   Reading
+	SlowdownC Reading
+	// ShutdownC is the temperature at which the device turns itself off.
+	ShutdownC   Reading
 	PowerW      Reading
 	PowerLimitW Reading
 	EnergyJ     Reading // cumulative energy counter
@@ -77,6 +83,9 @@ type Telemetry struct {
 	// event reasons on NVIDIA); valid only when ThrottleValid.
 	ThrottleReasons uint64
 	ThrottleValid   bool
+	// ThermalViolationS and PowerViolationS are the cumulative seconds the device
+	// was held back by thermal or power limits (NVML's violation counters).
+	ThermalViolationS, PowerViolationS Reading
 }
 
 // Device is what every backend implements.

@@ -13,6 +13,7 @@ import (
 type Device struct {
 	env  Env
 	info backends.Info
+	sens *sensors
 }
 
 var _ backends.KernelProvider = (*Device)(nil)
@@ -29,14 +30,14 @@ func New(opts Options) *Device {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	return &Device{env: Env{Threads: threads}, info: describe()}
+	return &Device{env: Env{Threads: threads}, info: describe(), sens: newSensors("/sys", "/proc")}
 }
 
 // Info describes the processor.
 func (d *Device) Info() backends.Info { return d.info }
 
 // Telemetry reads the host's sensors; fields without a sensor are unavailable.
-func (d *Device) Telemetry() (backends.Telemetry, error) { return readTelemetry() }
+func (d *Device) Telemetry() (backends.Telemetry, error) { return d.sens.read() }
 
 // Threads is the device's intra-op parallelism.
 func (d *Device) Threads() int { return d.env.Threads }

@@ -3,46 +3,90 @@ package cpu
 import (
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
+	"github.com/klauspost/cpuid/v2"
 	"github.com/lightiam/lightos/backends"
-	"golang.org/x/sys/cpu"
 )
 
-// describe reads the processor's name, cores, memory and SIMD features.
+// describe reads the processor's name, cores, caches and SIMD features (cpuid, via
+// github.com/klauspost/cpuid/v2, falling back to /proc/cpuinfo for the name) and
+// the memory size (/proc/meminfo).
 func describe() backends.Info {
 	info := backends.Info{Kind: backends.CPU, Name: "CPU", ComputeUnits: runtime.NumCPU()}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				info.Name = strings.TrimSpace(v)
-				break
-			}
+	c := cpuid.CPU
+	if name := strings.TrimSpace(c.BrandName); name != "" {
+		info.Name = name
+	} else if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if v, ok := cpuinfoField(string(b), "model name"); ok {
+			info.Name = v
 		}
 	}
+	if c.PhysicalCores > 0 {
+		info.PhysicalCores = c.PhysicalCores
+	}
+	pos := func(n int) int64 {
+		if n > 0 {
+			return int64(n)
+		}
+		return 0
+	}
+	info.CacheL1DBytes, info.CacheL1IBytes = pos(c.Cache.L1D), pos(c.Cache.L1I)
+	info.CacheL2Bytes, info.CacheL3Bytes = pos(c.Cache.L2), pos(c.Cache.L3)
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "MemTotal:") {
-				var kb int64
-				for _, f := range strings.Fields(line)[1:2] {
-					for _, c := range f {
-						kb = kb*10 + int64(c-'0')
-					}
-				}
-				info.MemoryBytes = kb * 1024
-			}
+		if kb, ok := meminfoKB(string(b), "MemTotal"); ok {
+			info.MemoryBytes = kb * 1024
 		}
 	}
+	info.ISA = isa(c)
+	return info
+}
+
+// isa lists the SIMD features the kernels care about, in a fixed order.
+func isa(c cpuid.CPUInfo) []string {
 	feats := []struct {
 		name string
-		has  bool
-	}{{"sse4.2", cpu.X86.HasSSE42}, {"avx", cpu.X86.HasAVX}, {"avx2", cpu.X86.HasAVX2}, {"fma", cpu.X86.HasFMA},
-		{"avx512f", cpu.X86.HasAVX512F}, {"avx512bw", cpu.X86.HasAVX512BW}, {"avx512vnni", cpu.X86.HasAVX512VNNI},
-		{"neon", cpu.ARM64.HasASIMD}}
+		id   cpuid.FeatureID
+	}{
+		{"sse4.2", cpuid.SSE42}, {"avx", cpuid.AVX}, {"avx2", cpuid.AVX2}, {"fma", cpuid.FMA3},
+		{"f16c", cpuid.F16C}, {"avx512f", cpuid.AVX512F}, {"avx512bw", cpuid.AVX512BW},
+		{"avx512vl", cpuid.AVX512VL}, {"avx512vnni", cpuid.AVX512VNNI}, {"avx512bf16", cpuid.AVX512BF16},
+		{"avx512fp16", cpuid.AVX512FP16}, {"amx-tile", cpuid.AMXTILE}, {"amx-bf16", cpuid.AMXBF16},
+		{"neon", cpuid.ASIMD}, {"sve", cpuid.SVE},
+	}
+	var out []string
 	for _, f := range feats {
-		if f.has {
-			info.ISA = append(info.ISA, f.name)
+		if c.Supports(f.id) {
+			out = append(out, f.name)
 		}
 	}
-	return info
+	return out
+}
+
+// cpuinfoField returns the first value of key in /proc/cpuinfo text.
+func cpuinfoField(text, key string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// meminfoKB returns a /proc/meminfo value in kB.
+func meminfoKB(text, key string) (int64, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || k != key {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		return n, err == nil
+	}
+	return 0, false
 }
