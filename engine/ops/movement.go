@@ -19,6 +19,8 @@ func init() {
 	register(Schema{Name: "GatherElements", Doc: "take elements along axis at per-element indices", Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: inferGatherElements})
 	register(Schema{Name: "ScatterElements", Doc: "write updates along axis at per-element indices (reduction none, add, mul, max, min)",
 		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: inferScatterElements})
+	register(Schema{Name: "Scatter", Doc: "ScatterElements under its opset 9-10 name",
+		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: inferScatterElements})
 	register(Schema{Name: "Tile", Doc: "repeat along each axis", Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: inferTile})
 	register(Schema{Name: "Pad", Doc: "pad (constant, reflect, edge, wrap); pads input from opset 11, attribute before",
 		Inputs: Arity{1, 4}, Outputs: Arity{1, 1}, Infer: inferPad})
