@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("", "Conv", newConvKernel)
+	register("", "Conv", viaFloat32(newConvKernel))
 }
 
 // convEpilogue is what a convolution applies to its output after the product, so that

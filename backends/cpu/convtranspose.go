@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("", "ConvTranspose", newConvTranspose)
+	register("", "ConvTranspose", viaFloat32(newConvTranspose))
 }
 
 // newConvTranspose prepares a transposed convolution (1 to 3 spatial axes, groups,

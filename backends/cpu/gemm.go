@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("", "Gemm", newGemm)
+	register("", "Gemm", viaFloat32(newGemm))
 }
 
 // gemmOp is a prepared Gemm node: Y = alpha·op(A)·op(B) + beta·C.

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("", "MatMul", newMatMul)
+	register("", "MatMul", viaFloat32(newMatMul))
 }
 
 // gemmNum are the element types of the generic (non-float32) matrix products.

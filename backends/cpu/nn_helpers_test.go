@@ -101,6 +101,10 @@ func nnTol(dt tensor.DType) float64 {
 		return 2e-5
 	case tensor.Float64:
 		return 1e-11
+	case tensor.Float16:
+		return 2e-3
+	case tensor.BFloat16:
+		return 1.6e-2
 	}
 	return 0
 }

@@ -12,11 +12,11 @@ import (
 )
 
 func init() {
-	register("", "BatchNormalization", newBatchNorm)
-	register("", "LayerNormalization", newLayerNorm)
-	register("", "InstanceNormalization", newChannelNorm)
-	register("", "GroupNormalization", newChannelNorm)
-	register("", "LRN", newLRN)
+	register("", "BatchNormalization", viaFloat32(newBatchNorm))
+	register("", "LayerNormalization", viaFloat32(newLayerNorm))
+	register("", "InstanceNormalization", viaFloat32(newChannelNorm))
+	register("", "GroupNormalization", viaFloat32(newChannelNorm))
+	register("", "LRN", viaFloat32(newLRN))
 }
 
 func floatKernel(n *graph.Node) error {

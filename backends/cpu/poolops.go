@@ -12,12 +12,12 @@ import (
 )
 
 func init() {
-	register("", "MaxPool", poolFactory(poolMax))
-	register("", "AveragePool", poolFactory(poolAvg))
-	register("", "LpPool", poolFactory(poolLp))
-	register("", "GlobalAveragePool", globalPoolFactory(poolAvg))
-	register("", "GlobalMaxPool", globalPoolFactory(poolMax))
-	register("", "GlobalLpPool", globalPoolFactory(poolLp))
+	register("", "MaxPool", viaFloat32(poolFactory(poolMax)))
+	register("", "AveragePool", viaFloat32(poolFactory(poolAvg)))
+	register("", "LpPool", viaFloat32(poolFactory(poolLp)))
+	register("", "GlobalAveragePool", viaFloat32(globalPoolFactory(poolAvg)))
+	register("", "GlobalMaxPool", viaFloat32(globalPoolFactory(poolMax)))
+	register("", "GlobalLpPool", viaFloat32(globalPoolFactory(poolLp)))
 }
 
 type poolKind int

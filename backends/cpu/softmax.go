@@ -12,9 +12,9 @@ import (
 )
 
 func init() {
-	register("", "Softmax", softmaxFactory(softmaxPlain))
-	register("", "LogSoftmax", softmaxFactory(softmaxLog))
-	register("", "Hardmax", softmaxFactory(softmaxHard))
+	register("", "Softmax", viaFloat32(softmaxFactory(softmaxPlain)))
+	register("", "LogSoftmax", viaFloat32(softmaxFactory(softmaxLog)))
+	register("", "Hardmax", viaFloat32(softmaxFactory(softmaxHard)))
 }
 
 type softmaxKind int
