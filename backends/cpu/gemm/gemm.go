@@ -3,6 +3,7 @@ package gemm
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // ErrInvalid is wrapped by every error that reports a bad argument.
@@ -83,6 +84,9 @@ func checkMatrix(name string, s []float32, rows, cols int, ld *int) error {
 	}
 	if *ld < max(cols, 1) {
 		return fmt.Errorf("gemm: LD%s %d is smaller than the %d stored columns of %s: %w", name, *ld, cols, name, ErrInvalid)
+	}
+	if rows > 1 && *ld > (math.MaxInt-cols)/(rows-1) {
+		return fmt.Errorf("gemm: %s: %d rows with leading dimension %d overflow: %w", name, rows, *ld, ErrInvalid)
 	}
 	if n := needLen(rows, cols, *ld); len(s) < n {
 		return fmt.Errorf("gemm: %s has %d elements, a %dx%d matrix with leading dimension %d needs %d: %w",

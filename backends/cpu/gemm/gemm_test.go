@@ -265,6 +265,7 @@ func TestSgemmErrors(t *testing.T) {
 		{"activation", func(p *Params) { p.Act = 9 }},
 		{"threads", func(p *Params) { p.MaxThreads = -2 }},
 		{"short transposed A", func(p *Params) { p.TransA = true; p.LDA = 3 }},
+		{"overflowing LDB", func(p *Params) { p.LDB = math.MaxInt / 2 }},
 	}
 	if err := Sgemm(nil, ok); err != nil {
 		t.Fatalf("valid params: %v", err)
