@@ -57,6 +57,18 @@ func (s *Conv2DShape) check() error {
 	if s.StrideH < 0 || s.StrideW < 0 || s.DilationH < 0 || s.DilationW < 0 || s.Group < 0 {
 		return bad("negative stride, dilation or group")
 	}
+	const limit = 1 << 31 // every size, and every tensor's element count, stays below this
+	if _, ok := product(s.N, s.C, s.H, s.W); !ok {
+		return bad("input too large")
+	}
+	if _, ok := product(s.M, s.C, s.KH, s.KW); !ok {
+		return bad("weights too large")
+	}
+	for _, v := range []int{s.StrideH, s.StrideW, s.DilationH, s.DilationW, s.PadTop + s.PadBottom + s.H, s.PadLeft + s.PadRight + s.W} {
+		if v >= limit {
+			return bad("size %d too large", v)
+		}
+	}
 	if s.KH == 0 || s.KW == 0 || s.C == 0 || s.M == 0 {
 		return bad("empty kernel or channels")
 	}
@@ -65,6 +77,9 @@ func (s *Conv2DShape) check() error {
 	}
 	if s.OutH() <= 0 || s.OutW() <= 0 {
 		return bad("the dilated kernel is larger than the padded input")
+	}
+	if _, ok := product(s.N, s.M, s.OutH(), s.OutW()); !ok {
+		return bad("output too large")
 	}
 	return nil
 }
@@ -180,4 +195,20 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 	}
 	ctx.convGemm(&p, parts)
 	return nil
+}
+
+// product returns the product of sizes and whether it stays below 2^31 (so
+// that sums and products of a few such values cannot overflow an int).
+func product(v ...int) (int, bool) {
+	p := 1
+	for _, x := range v {
+		if x < 0 || x >= 1<<31 {
+			return 0, false
+		}
+		p *= x
+		if p >= 1<<31 {
+			return 0, p == 0
+		}
+	}
+	return p, true
 }

@@ -131,6 +131,7 @@ func TestConv2DErrors(t *testing.T) {
 		"nil weights":  func(p *Conv2DParams) { p.W = nil },
 		"stride":       func(p *Conv2DParams) { p.StrideH = -1 },
 		"act":          func(p *Conv2DParams) { p.Act = 7 },
+		"huge":         func(p *Conv2DParams) { p.H = 1 << 40 },
 	} {
 		p := ok
 		edit(&p)
