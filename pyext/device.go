@@ -69,6 +69,15 @@ func openDevice(kind string, id int) (backends.KernelProvider, error) {
 	return nil, kerr(KindArgument, "unknown device kind %q (cpu, nvidia, amd, intel, photonic, auto)", kind)
 }
 
+// DeviceOpenCPU opens the host CPU with a given intra-op thread count (0: every core).
+func DeviceOpenCPU(threads int) (h int64, err error) {
+	defer guard(&err)
+	if threads < 0 {
+		return 0, kerr(KindArgument, "threads must be >= 0, got %d", threads)
+	}
+	return put(newDeviceObj(cpu.New(cpu.Options{Threads: threads}))), nil
+}
+
 // DeviceInfo describes the device as JSON: kind, id, name, simulated, memory_bytes,
 // compute_units, peak_gflops, isa, driver.
 func DeviceInfo(h int64) (s string, err error) {

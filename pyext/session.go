@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -20,6 +22,36 @@ type sessObj struct {
 	g       *graph.Graph
 	reg     *custom.Registry
 	profile atomic.Pointer[exec.Profile]
+	outs    sync.Map // input shapes key -> []*graph.Value: the plan's outputs (typed)
+}
+
+// outputTypes returns the typed graph outputs of the plan for the feeds' shapes. The
+// session caches plans itself; this cache only skips building its key (with fmt) twice
+// per run, which matters for small graphs called from Python.
+func (so *sessObj) outputTypes(feeds map[string]*tensor.Tensor) ([]*graph.Value, error) {
+	var buf [128]byte
+	key := buf[:0]
+	for _, in := range so.g.Inputs {
+		for _, d := range feeds[in.Name].Shape() {
+			key = strconv.AppendInt(key, int64(d), 10)
+			key = append(key, ',')
+		}
+		key = append(key, ';')
+	}
+	if v, ok := so.outs.Load(string(key)); ok {
+		return v.([]*graph.Value), nil
+	}
+	shapes := make(map[string][]int, len(feeds))
+	for n, t := range feeds {
+		shapes[n] = t.Shape()
+	}
+	plan, err := so.sess.Plan(shapes)
+	if err != nil {
+		return nil, classify(err, KindShape)
+	}
+	outs := plan.Graph().Outputs
+	so.outs.Store(string(key), outs)
+	return outs, nil
 }
 
 // SessionNew prepares graph h for running on device dev. customSpec registers the
@@ -79,15 +111,10 @@ func SessionRun(s, token int64, meta uintptr) (err error) {
 	if err != nil {
 		return err
 	}
-	shapes := make(map[string][]int, len(feeds))
-	for n, t := range feeds {
-		shapes[n] = t.Shape()
-	}
-	plan, err := so.sess.Plan(shapes)
+	pouts, err := so.outputTypes(feeds)
 	if err != nil {
-		return classify(err, KindShape)
+		return err
 	}
-	pouts := plan.Graph().Outputs
 
 	// Outputs: caller arrays first, then pooled buffers where the shape is known.
 	caller := map[int]*tensor.Tensor{}

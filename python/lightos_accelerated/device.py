@@ -51,7 +51,7 @@ class LightDevice:
     >>> dev.get_properties().name
     """
 
-    def __init__(self, device_type=DeviceType.AUTO, device_id=0):
+    def __init__(self, device_type=DeviceType.AUTO, device_id=0, threads=None):
         if isinstance(device_type, str):
             device_type = DeviceType(device_type.lower())
         if not isinstance(device_type, DeviceType):
@@ -59,7 +59,10 @@ class LightDevice:
             raise ArgumentError(f"device_type must be a DeviceType, got {device_type!r}")
         self.device_type = device_type
         self.device_id = int(device_id)
-        self._h = _core.call(_go.DeviceOpen, device_type.value, self.device_id)
+        if threads is not None and device_type in (DeviceType.CPU, DeviceType.AUTO) and self.device_id == 0:
+            self._h = _core.call(_go.DeviceOpenCPU, int(threads))   # intra-op threads (0: all cores)
+        else:
+            self._h = _core.call(_go.DeviceOpen, device_type.value, self.device_id)
         self._finalizer = weakref.finalize(self, _go.Close, self._h)
         self._info = json.loads(_core.call(_go.DeviceInfo, self._h))
 

@@ -12,6 +12,7 @@ Zero copy, both ways:
   * Weights given to add_tensor(data=...) are copied once when the graph is built, so
     later changes to your array do not change the graph.
 """
+import array
 import html
 import json
 import threading
@@ -20,7 +21,7 @@ import weakref
 import numpy as np
 
 from . import _core
-from ._core import _go, DTYPE_CODES, REC, MAX_RANK
+from ._core import _go, _tokens, CODE_DTYPES, DTYPE_CODES, EngineBuffer, REC, MAX_RANK, data_ptr
 from .custom import CustomOp, lookup as _lookup_custom, reraise_pending, take_pending
 from .device import LightDevice, default_device
 from .errors import (ArgumentError, CustomOpError, DTypeError, GraphError, LightOSError,
@@ -110,11 +111,11 @@ def _attr_json(node, k, v):
 
 
 class Outputs(dict):
-    """A run's outputs by tensor name; also indexable by the TensorId of an output."""
+    """A run's outputs by tensor name; also indexable by the TensorId of an output.
+    (Each session makes a subclass whose _ids maps its outputs' TensorIds to names, so
+    that building one costs no Python-level __init__.)"""
 
-    def __init__(self, items, ids):
-        super().__init__(items)
-        self._ids = ids
+    _ids = {}
 
     def __getitem__(self, key):
         if not isinstance(key, str) and key in self._ids:
@@ -133,7 +134,8 @@ class _Session:
         self._fin = weakref.finalize(self, _go.Close, self.h)
         d = json.loads(_core.call(_go.SessionDescribe, self.h))
         self.in_names = [v["name"] for v in d["inputs"]]
-        self.in_dtypes = [np.dtype(v["dtype"]) for v in d["inputs"]]
+        # the canonical dtype objects, so that `arr.dtype is dt` holds for the fast path
+        self.in_dtypes = [np.dtype(getattr(np, v["dtype"])) for v in d["inputs"]]
         self.in_shapes = [v["shape"] for v in d["inputs"]]
         self.out_names = [v["name"] for v in d["outputs"]]
         self.out_dtypes = [np.dtype(v["dtype"]) for v in d["outputs"]]
@@ -147,13 +149,14 @@ class _Session:
                 self.key_out[t.id] = self.key_out[t.name]
                 self.ids[t.id] = t.name
         self.n_out = len(self.out_names)
+        self.outputs_type = type("Outputs", (Outputs,), {"_ids": self.ids, "__module__": __name__})
 
     def close(self):
         self._fin()
 
     def _coerce(self, val, i, key):
         dt = self.in_dtypes[i]
-        if type(val) is np.ndarray and val.dtype == dt and val.flags.c_contiguous and val.flags.aligned:
+        if type(val) is np.ndarray and val.dtype is dt and val.flags.carray:
             return val
         try:
             arr = np.asarray(val)
@@ -164,7 +167,10 @@ class _Session:
                 raise DTypeError(f"input {self.in_names[i]!r}: got {arr.dtype}, expected {dt} "
                                  f"(no safe conversion)")
             arr = arr.astype(dt)
-        return np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr)  # no copy when it already is
+        if not arr.flags.aligned:
+            arr = arr.copy()
+        return arr
 
     def pack(self, feeds):
         """Input records (SessionRun's layout), the arrays they point to, and the input count."""
@@ -184,7 +190,7 @@ class _Session:
             shape = arr.shape
             if len(shape) > MAX_RANK:
                 raise ShapeError(f"input {self.in_names[i]!r}: rank {len(shape)} > {MAX_RANK}")
-            recs += (i, arr.__array_interface__["data"][0], DTYPE_CODES[arr.dtype], len(shape), *shape)
+            recs += (i, data_ptr(arr), DTYPE_CODES[arr.dtype], len(shape), *shape)
             recs += (0,) * (MAX_RANK - len(shape))
         if len(seen) < len(self.in_names):
             missing = [n for j, n in enumerate(self.in_names) if j not in seen]
@@ -206,16 +212,16 @@ class _Session:
                 if not (arr.flags.c_contiguous and arr.flags.writeable and arr.flags.aligned):
                     raise ArgumentError(f"out= array for {self.out_names[j]!r} must be C-contiguous, aligned and writeable")
                 caller[j] = arr
-                recs += (j, arr.__array_interface__["data"][0], DTYPE_CODES[arr.dtype], arr.ndim, *arr.shape)
+                recs += (j, data_ptr(arr), DTYPE_CODES[arr.dtype], arr.ndim, *arr.shape)
                 recs += (0,) * (MAX_RANK - arr.ndim)
         base = len(recs)
         recs[0], recs[1] = n_in, len(caller)
         recs += (0,) * (REC * self.n_out)
         recs[2] = len(recs)
-        meta = np.array(recs, np.int64)
-        token = _core.next_token()
+        meta = array.array("q", recs)
+        token = next(_tokens)
         try:
-            _go.SessionRun(self.h, token, meta.__array_interface__["data"][0])
+            _go.SessionRun(self.h, token, meta.buffer_info()[0])
         except RuntimeError as e:
             err = translate(e)
             if isinstance(err, CustomOpError):
@@ -225,15 +231,19 @@ class _Session:
         return self.unpack(meta[base:].tolist(), caller)
 
     def unpack(self, m, caller=None):
-        res = {}
+        res = self.outputs_type()
+        names = self.out_names
         for j in range(self.n_out):
             if caller and j in caller:
-                res[self.out_names[j]] = caller[j]
+                res[names[j]] = caller[j]
                 continue
             r = m[j * REC:(j + 1) * REC]
-            rank = r[3]
-            res[self.out_names[j]] = _core.wrap(r[1], tuple(r[4:4 + rank]), _core.CODE_DTYPES[r[2]], r[0])
-        return Outputs(res, self.ids)
+            ptr = r[1]
+            if ptr:
+                res[names[j]] = np.asarray(EngineBuffer(r[0], ptr, tuple(r[4:4 + r[3]]), CODE_DTYPES[r[2]]))
+            else:
+                res[names[j]] = np.zeros(tuple(r[4:4 + r[3]]), CODE_DTYPES[r[2]])
+        return res
 
     def profile(self):
         return Profile(json.loads(_core.call(_go.SessionProfile, self.h)))
@@ -403,7 +413,7 @@ class ExecutionGraph:
         for t in self._tensors:
             if t.data is not None:
                 consts.append({"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape),
-                               "ptr": t.data.__array_interface__["data"][0] if t.data.size else 0})
+                               "ptr": data_ptr(t.data) if t.data.size else 0})
             elif t.name in read_first or t.name not in written:
                 if t.shape is None:
                     raise ShapeError(f"input {t.name!r} needs a shape (use None for dynamic dimensions)")

@@ -1,0 +1,47 @@
+"""Shared helpers for bench/python: timing, machine description, import of the package."""
+import os
+import platform
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+try:
+    import lightos_accelerated  # noqa: F401
+except ImportError:
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def timeit(fn, repeat=50, warmup=3, min_time=0.0):
+    """Median and minimum seconds of fn() over repeat runs (after warmup runs)."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    start = time.perf_counter()
+    while len(ts) < repeat or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter_ns()
+        fn()
+        ts.append((time.perf_counter_ns() - t0) * 1e-9)
+    return statistics.median(ts), min(ts)
+
+
+def machine():
+    cpu = platform.processor() or "cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import numpy as np
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+
+
+def fmt(s):
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.2f} us"
