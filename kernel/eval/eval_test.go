@@ -90,6 +90,9 @@ func TestCells(t *testing.T) {
 		{"go args evaluated at go time", []step{{
 			"import \"sync\"\nvar mu sync.Mutex\nvar wg3 sync.WaitGroup\nsum := 0\nfunc add(v int) { mu.Lock(); sum += v; mu.Unlock(); wg3.Done() }\nfor i := 1; i <= 4; i++ { wg3.Add(1); go add(i) }\nwg3.Wait()\nsum",
 			"", "10", ""}}},
+		{"multi-value define in a top-level loop (yaegi bug worked around)", []step{{
+			"import \"strconv\"\ntotal := 0\nfor _, s := range []string{\"1\", \"20\"} {\n\tn, err := strconv.Atoi(s)\n\tif err != nil {\n\t\tpanic(err)\n\t}\n\ttotal += n\n}\nif v, err := strconv.Atoi(\"3\"); err == nil {\n\ttotal += v\n}\ntotal",
+			"", "24", ""}}},
 		{"stdout from os.Stdout is separate", []step{{"import \"fmt\"\nfmt.Printf(\"%d-%s\", 7, \"x\")", "7-x", "", ""}}},
 	}
 	for _, tc := range tests {

@@ -201,3 +201,62 @@ func dropKnownImports(f *ast.File, known map[string]string) []*ast.ImportSpec {
 	f.Imports = imports
 	return kept
 }
+
+// wrapCompound works around a yaegi v0.16.1 bug: at the top level of a cell
+// (yaegi's REPL scope) a multi-value definition inside a block, such as
+// "for ... { n, err := f() }", fails with "undefined: n", while the same code
+// in a function body works. src is a statement run wrapped in
+// "func main() { ... }"; each top-level compound statement (for, if, switch,
+// select, block) is put in a function literal called in place. Variables of
+// the cell stay visible through the closure; the rewrite adds no newlines.
+func wrapCompound(src string) (string, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return "", err
+	}
+	fd, ok := f.Decls[0].(*ast.FuncDecl)
+	if !ok || fd.Body == nil {
+		return src, nil
+	}
+	tf := fset.File(f.Pos())
+	var edits []edit
+	for _, st := range fd.Body.List {
+		switch st.(type) {
+		case *ast.ForStmt, *ast.RangeStmt, *ast.IfStmt, *ast.SwitchStmt, *ast.TypeSwitchStmt, *ast.SelectStmt, *ast.BlockStmt:
+			if !definesMulti(st) {
+				continue
+			}
+			a, b := tf.Offset(st.Pos()), tf.Offset(st.End())
+			edits = append(edits, edit{b, b, " }()"}, edit{a, a, "func() { "})
+		}
+	}
+	if len(edits) == 0 {
+		return src, nil
+	}
+	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start > edits[j].start })
+	out := src
+	for _, e := range edits {
+		out = out[:e.start] + e.text + out[e.end:]
+	}
+	return out, nil
+}
+
+// definesMulti reports whether n contains a definition of several variables
+// from one call ("a, b := f()") outside a function literal: the case the
+// yaegi bug breaks.
+func definesMulti(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.AssignStmt:
+			if x.Tok == token.DEFINE && len(x.Lhs) > 1 && len(x.Rhs) == 1 {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}

@@ -241,6 +241,11 @@ func (s *Session) runOne(ctx context.Context, name string, r Run) (v reflect.Val
 	} else {
 		src = "package main; func main() {\n" + directive + r.Text + "\n}"
 	}
+	if r.Kind == Stmt {
+		if src, err = wrapCompound(src); err != nil {
+			return reflect.Value{}, false, compileError(err)
+		}
+	}
 	src, err = guardGoroutines(src)
 	if err != nil {
 		return reflect.Value{}, false, compileError(err)

@@ -40,12 +40,12 @@ func renderEngine(v any) (display.Bundle, bool) {
 		}
 		return display.Bundle{"text/html": reportHTML(x), "text/plain": reportSummary(x)}, true
 	case backends.Telemetry:
-		return display.Bundle{"text/html": fieldsHTML("Telemetry", x)}, true
+		return display.Bundle{"text/html": fieldsHTML("Telemetry", x), "text/plain": telemetrySummary(x)}, true
 	case *backends.Telemetry:
 		if x == nil {
 			return nil, false
 		}
-		return display.Bundle{"text/html": fieldsHTML("Telemetry", *x)}, true
+		return display.Bundle{"text/html": fieldsHTML("Telemetry", *x), "text/plain": telemetrySummary(*x)}, true
 	case backends.Info:
 		return display.Bundle{"text/html": fieldsHTML("Device "+x.String(), x)}, true
 	case governor.Metrics:
@@ -178,4 +178,9 @@ func fieldsHTML(title string, v any) string {
 	}
 	b.WriteString("</table>")
 	return b.String()
+}
+
+func telemetrySummary(t backends.Telemetry) string {
+	return fmt.Sprintf("temperature %v °C, power %v W (limit %v W), utilization %v, clock %v MHz",
+		t.TemperatureC, t.PowerW, t.PowerLimitW, t.Utilization, t.ClockMHz)
 }
