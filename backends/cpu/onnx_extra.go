@@ -21,32 +21,32 @@ func registerExtra(domain, op string, f Factory) {
 }
 
 func init() {
-	registerExtra("", "DepthToSpace", simple(runDepthToSpace))
-	registerExtra("", "SpaceToDepth", simple(runSpaceToDepth))
-	registerExtra("", "GatherND", simple(runGatherND))
-	registerExtra("", "ScatterND", simple(runScatterND))
-	registerExtra("", "ScatterElements", simple(runScatterElements))
-	registerExtra("", "Scatter", simple(runScatterElements))
-	registerExtra("", "OneHot", simple(runOneHot))
-	registerExtra("", "Compress", simple(runCompress))
-	registerExtra("", "EyeLike", simple(runEyeLike))
-	registerExtra("", "ReverseSequence", simple(runReverseSequence))
-	registerExtra("", "Det", simple(runDet))
-	registerExtra("", "RMSNormalization", simple(runRMSNorm))
-	registerExtra("", "LpNormalization", simple(runLpNorm))
-	registerExtra("", "MeanVarianceNormalization", simple(runMVN))
-	registerExtra("", "NegativeLogLikelihoodLoss", simple(runNLL))
-	registerExtra("", "SoftmaxCrossEntropyLoss", simple(runSCE))
-	registerExtra("", "HannWindow", simple(runWindow))
-	registerExtra("", "HammingWindow", simple(runWindow))
-	registerExtra("", "BlackmanWindow", simple(runWindow))
+	registerExtra("", "DepthToSpace", xSimple(xRunDepthToSpace))
+	registerExtra("", "SpaceToDepth", xSimple(xRunSpaceToDepth))
+	registerExtra("", "GatherND", xSimple(xRunGatherND))
+	registerExtra("", "ScatterND", xSimple(xRunScatterND))
+	registerExtra("", "ScatterElements", xSimple(xRunScatterElements))
+	registerExtra("", "Scatter", xSimple(xRunScatterElements))
+	registerExtra("", "OneHot", xSimple(xRunOneHot))
+	registerExtra("", "Compress", xSimple(xRunCompress))
+	registerExtra("", "EyeLike", xSimple(xRunEyeLike))
+	registerExtra("", "ReverseSequence", xSimple(xRunReverseSequence))
+	registerExtra("", "Det", xSimple(xRunDet))
+	registerExtra("", "RMSNormalization", xSimple(xRunRMSNorm))
+	registerExtra("", "LpNormalization", xSimple(xRunLpNorm))
+	registerExtra("", "MeanVarianceNormalization", xSimple(xRunMVN))
+	registerExtra("", "NegativeLogLikelihoodLoss", xSimple(xRunNLL))
+	registerExtra("", "SoftmaxCrossEntropyLoss", xSimple(xRunSCE))
+	registerExtra("", "HannWindow", xSimple(xRunWindow))
+	registerExtra("", "HammingWindow", xSimple(xRunWindow))
+	registerExtra("", "BlackmanWindow", xSimple(xRunWindow))
 }
 
-// simpleRun is a kernel body that sees its node.
-type simpleRun func(n *graph.Node, in, out []*tensor.Tensor) error
+// xSimpleRun is a kernel body that sees its node.
+type xSimpleRun func(n *graph.Node, in, out []*tensor.Tensor) error
 
-// simple makes a Factory from a kernel body that needs no preparation.
-func simple(run simpleRun) Factory {
+// xSimple makes a Factory from a kernel body that needs no preparation.
+func xSimple(run xSimpleRun) Factory {
 	return func(n *graph.Node, env *Env) (backends.Kernel, error) {
 		return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
 			return run(n, in, out)
@@ -54,11 +54,11 @@ func simple(run simpleRun) Factory {
 	}
 }
 
-func extraErr(n *graph.Node, format string, args ...any) error {
+func xExtraErr(n *graph.Node, format string, args ...any) error {
 	return fmt.Errorf("cpu: node %q (%s): %s", n.Name, n.Op, fmt.Sprintf(format, args...))
 }
 
-func stridesOf(shape []int) []int {
+func xStridesOf(shape []int) []int {
 	s := make([]int, len(shape))
 	acc := 1
 	for i := len(shape) - 1; i >= 0; i-- {
@@ -68,7 +68,7 @@ func stridesOf(shape []int) []int {
 	return s
 }
 
-func prod(xs []int) int {
+func xProd(xs []int) int {
 	p := 1
 	for _, x := range xs {
 		p *= x
@@ -76,17 +76,17 @@ func prod(xs []int) int {
 	return p
 }
 
-// permuteBytes writes the transpose of src (shape, elements of elem bytes) by perm
+// xPermuteBytes writes the transpose of src (shape, elements of elem bytes) by perm
 // into dst: dst's axis i is src's axis perm[i].
-func permuteBytes(dst, src []byte, elem int, shape, perm []int) {
+func xPermuteBytes(dst, src []byte, elem int, shape, perm []int) {
 	r := len(shape)
-	st := stridesOf(shape)
+	st := xStridesOf(shape)
 	outShape := make([]int, r)
 	for i, p := range perm {
 		outShape[i] = shape[p]
 	}
 	idx := make([]int, r)
-	n := prod(outShape)
+	n := xProd(outShape)
 	for o := 0; o < n; o++ {
 		off := 0
 		for i := 0; i < r; i++ {
@@ -103,7 +103,7 @@ func permuteBytes(dst, src []byte, elem int, shape, perm []int) {
 	}
 }
 
-func runDepthToSpace(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunDepthToSpace(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	b := int(n.Attrs.GetInt("blocksize", 0))
@@ -114,41 +114,41 @@ func runDepthToSpace(n *graph.Node, in, out []*tensor.Tensor) error {
 	} else {
 		shape, perm = []int{N, b, b, C / (b * b), H, W}, []int{0, 3, 4, 1, 5, 2}
 	}
-	permuteBytes(out[0].Bytes(), x.Bytes(), x.DType().Size(), shape, perm)
+	xPermuteBytes(out[0].Bytes(), x.Bytes(), x.DType().Size(), shape, perm)
 	return nil
 }
 
-func runSpaceToDepth(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunSpaceToDepth(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	b := int(n.Attrs.GetInt("blocksize", 0))
 	shape := []int{s[0], s[1], s[2] / b, b, s[3] / b, b}
-	permuteBytes(out[0].Bytes(), x.Bytes(), x.DType().Size(), shape, []int{0, 3, 5, 1, 2, 4})
+	xPermuteBytes(out[0].Bytes(), x.Bytes(), x.DType().Size(), shape, []int{0, 3, 5, 1, 2, 4})
 	return nil
 }
 
-// wrapIndex turns a possibly negative index into [0, dim) or fails.
-func wrapIndex(n *graph.Node, v int64, dim int) (int, error) {
+// xWrapIndex turns a possibly negative index into [0, dim) or fails.
+func xWrapIndex(n *graph.Node, v int64, dim int) (int, error) {
 	if v < 0 {
 		v += int64(dim)
 	}
 	if v < 0 || v >= int64(dim) {
-		return 0, extraErr(n, "index %d is out of range for a dimension of %d", v, dim)
+		return 0, xExtraErr(n, "index %d is out of range for a dimension of %d", v, dim)
 	}
 	return int(v), nil
 }
 
-func runGatherND(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunGatherND(n *graph.Node, in, out []*tensor.Tensor) error {
 	data, idx := in[0], in[1]
 	ds, is := data.Shape(), idx.Shape()
 	bd := int(n.Attrs.GetInt("batch_dims", 0))
 	k := is[len(is)-1]
-	batches := prod(ds[:bd])
-	tuples := prod(is[bd : len(is)-1])
-	slice := prod(ds[bd+k:])
+	batches := xProd(ds[:bd])
+	tuples := xProd(is[bd : len(is)-1])
+	slice := xProd(ds[bd+k:])
 	elem := data.DType().Size()
-	dataBatch := prod(ds[bd:])
-	st := stridesOf(ds[bd:])
+	dataBatch := xProd(ds[bd:])
+	st := xStridesOf(ds[bd:])
 	iv := idx.Int64s()
 	src, dst := data.Bytes(), out[0].Bytes()
 	o := 0
@@ -157,7 +157,7 @@ func runGatherND(n *graph.Node, in, out []*tensor.Tensor) error {
 			tuple := iv[(b*tuples+t)*k : (b*tuples+t+1)*k]
 			off := b * dataBatch
 			for j, v := range tuple {
-				p, err := wrapIndex(n, v, ds[bd+j])
+				p, err := xWrapIndex(n, v, ds[bd+j])
 				if err != nil {
 					return err
 				}
@@ -170,8 +170,8 @@ func runGatherND(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// reducer combines an existing value with an update for the scatter reductions.
-func reducer(n *graph.Node) (func(a, b float64) float64, error) {
+// xReducer combines an existing value with an update for the scatter reductions.
+func xReducer(n *graph.Node) (func(a, b float64) float64, error) {
 	switch r := n.Attrs.GetString("reduction", "none"); r {
 	case "none":
 		return nil, nil
@@ -184,27 +184,27 @@ func reducer(n *graph.Node) (func(a, b float64) float64, error) {
 	case "min":
 		return math.Min, nil
 	default:
-		return nil, extraErr(n, "unknown reduction %q", r)
+		return nil, xExtraErr(n, "unknown reduction %q", r)
 	}
 }
 
-func runScatterND(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunScatterND(n *graph.Node, in, out []*tensor.Tensor) error {
 	data, idx, upd := in[0], in[1], in[2]
-	red, err := reducer(n)
+	red, err := xReducer(n)
 	if err != nil {
 		return err
 	}
 	ds, is := data.Shape(), idx.Shape()
 	k := is[len(is)-1]
 	if k > len(ds) {
-		return extraErr(n, "index tuples of length %d for data of rank %d", k, len(ds))
+		return xExtraErr(n, "index tuples of length %d for data of rank %d", k, len(ds))
 	}
-	tuples := prod(is[:len(is)-1])
-	slice := prod(ds[k:])
+	tuples := xProd(is[:len(is)-1])
+	slice := xProd(ds[k:])
 	if upd.Len() != tuples*slice {
-		return extraErr(n, "updates have %d elements, expected %d", upd.Len(), tuples*slice)
+		return xExtraErr(n, "updates have %d elements, expected %d", upd.Len(), tuples*slice)
 	}
-	st := stridesOf(ds)
+	st := xStridesOf(ds)
 	elem := data.DType().Size()
 	y := out[0]
 	copy(y.Bytes(), data.Bytes())
@@ -216,7 +216,7 @@ func runScatterND(n *graph.Node, in, out []*tensor.Tensor) error {
 	for t := 0; t < tuples; t++ {
 		off := 0
 		for j, v := range iv[t*k : (t+1)*k] {
-			p, err := wrapIndex(n, v, ds[j])
+			p, err := xWrapIndex(n, v, ds[j])
 			if err != nil {
 				return err
 			}
@@ -236,9 +236,9 @@ func runScatterND(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runScatterElements(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunScatterElements(n *graph.Node, in, out []*tensor.Tensor) error {
 	data, idx, upd := in[0], in[1], in[2]
-	red, err := reducer(n)
+	red, err := xReducer(n)
 	if err != nil {
 		return err
 	}
@@ -248,11 +248,11 @@ func runScatterElements(n *graph.Node, in, out []*tensor.Tensor) error {
 		axis += len(ds)
 	}
 	if axis < 0 || axis >= len(ds) || len(is) != len(ds) || upd.Len() != idx.Len() {
-		return extraErr(n, "indices %v, updates %v and axis %d do not fit data %v", is, upd.Shape(), axis, ds)
+		return xExtraErr(n, "indices %v, updates %v and axis %d do not fit data %v", is, upd.Shape(), axis, ds)
 	}
 	y := out[0]
 	copy(y.Bytes(), data.Bytes())
-	dst := stridesOf(ds)
+	dst := xStridesOf(ds)
 	elem := data.DType().Size()
 	coords := make([]int, len(is))
 	var yv, uv []float64
@@ -263,7 +263,7 @@ func runScatterElements(n *graph.Node, in, out []*tensor.Tensor) error {
 		off := 0
 		for d, c := range coords {
 			if d == axis {
-				p, err := wrapIndex(n, idx.Int64At(i), ds[axis])
+				p, err := xWrapIndex(n, idx.Int64At(i), ds[axis])
 				if err != nil {
 					return err
 				}
@@ -290,10 +290,10 @@ func runScatterElements(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runOneHot(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunOneHot(n *graph.Node, in, out []*tensor.Tensor) error {
 	idx, depthT, vals := in[0], in[1], in[2]
 	if vals.Len() != 2 {
-		return extraErr(n, "values has %d elements, expected [off, on]", vals.Len())
+		return xExtraErr(n, "values has %d elements, expected [off, on]", vals.Len())
 	}
 	depth := int(depthT.Float64At(0))
 	y := out[0]
@@ -302,8 +302,8 @@ func runOneHot(n *graph.Node, in, out []*tensor.Tensor) error {
 	if axis < 0 {
 		axis += rank
 	}
-	outer := prod(idx.Shape()[:axis])
-	inner := prod(idx.Shape()[axis:])
+	outer := xProd(idx.Shape()[:axis])
+	inner := xProd(idx.Shape()[axis:])
 	off, on := vals.Float64At(0), vals.Float64At(1)
 	yv := make([]float64, y.Len())
 	for i := range yv {
@@ -325,7 +325,7 @@ func runOneHot(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runCompress(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunCompress(n *graph.Node, in, out []*tensor.Tensor) error {
 	x, cond := in[0], in[1].Bools()
 	elem := x.DType().Size()
 	src, dst := x.Bytes(), out[0].Bytes()
@@ -336,10 +336,10 @@ func runCompress(n *graph.Node, in, out []*tensor.Tensor) error {
 		if axis < 0 {
 			axis += len(s)
 		}
-		outer, dim, inner = prod(s[:axis]), s[axis], prod(s[axis+1:])
+		outer, dim, inner = xProd(s[:axis]), s[axis], xProd(s[axis+1:])
 	}
 	if len(cond) > dim {
-		return extraErr(n, "condition has %d entries for a dimension of %d", len(cond), dim)
+		return xExtraErr(n, "condition has %d entries for a dimension of %d", len(cond), dim)
 	}
 	o := 0
 	for a := 0; a < outer; a++ {
@@ -352,12 +352,12 @@ func runCompress(n *graph.Node, in, out []*tensor.Tensor) error {
 		}
 	}
 	if o*elem != len(dst) {
-		return extraErr(n, "selected %d elements for an output of %d", o, len(dst)/max(elem, 1))
+		return xExtraErr(n, "selected %d elements for an output of %d", o, len(dst)/max(elem, 1))
 	}
 	return nil
 }
 
-func runEyeLike(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunEyeLike(n *graph.Node, in, out []*tensor.Tensor) error {
 	y := out[0]
 	s := y.Shape()
 	k := int(n.Attrs.GetInt("k", 0))
@@ -371,28 +371,28 @@ func runEyeLike(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runReverseSequence(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunReverseSequence(n *graph.Node, in, out []*tensor.Tensor) error {
 	x, lens := in[0], in[1]
 	s := x.Shape()
 	if len(s) < 2 {
-		return extraErr(n, "input has rank %d, expected at least 2", len(s))
+		return xExtraErr(n, "input has rank %d, expected at least 2", len(s))
 	}
 	ta, ba := int(n.Attrs.GetInt("time_axis", 0)), int(n.Attrs.GetInt("batch_axis", 1))
 	if ta == ba || ta < 0 || ta > 1 || ba < 0 || ba > 1 {
-		return extraErr(n, "time_axis %d and batch_axis %d must be 0 and 1", ta, ba)
+		return xExtraErr(n, "time_axis %d and batch_axis %d must be 0 and 1", ta, ba)
 	}
-	st := stridesOf(s)
-	inner := prod(s[2:])
+	st := xStridesOf(s)
+	inner := xProd(s[2:])
 	elem := x.DType().Size()
 	src, dst := x.Bytes(), out[0].Bytes()
 	copy(dst, src)
 	if lens.Len() != s[ba] {
-		return extraErr(n, "sequence_lens has %d entries for a batch of %d", lens.Len(), s[ba])
+		return xExtraErr(n, "sequence_lens has %d entries for a batch of %d", lens.Len(), s[ba])
 	}
 	for b := 0; b < s[ba]; b++ {
 		L := int(lens.Int64At(b))
 		if L < 0 || L > s[ta] {
-			return extraErr(n, "sequence length %d is out of range [0, %d]", L, s[ta])
+			return xExtraErr(n, "sequence length %d is out of range [0, %d]", L, s[ta])
 		}
 		for t := 0; t < L; t++ {
 			from := (b*st[ba] + (L-1-t)*st[ta]) * elem
@@ -403,12 +403,12 @@ func runReverseSequence(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runDet(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunDet(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	m := s[len(s)-1]
 	if s[len(s)-2] != m {
-		return extraErr(n, "matrices of shape %v are not square", s[len(s)-2:])
+		return xExtraErr(n, "matrices of shape %v are not square", s[len(s)-2:])
 	}
 	xv := toFloat64s(x)
 	res := make([]float64, out[0].Len())
@@ -447,9 +447,9 @@ func runDet(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// broadcastIndex maps a flat index of shape `full` to the flat index of a tensor of
+// xBroadcastIndex maps a flat index of shape `full` to the flat index of a tensor of
 // shape `part` broadcast (right-aligned) against it.
-func broadcastIndex(i int, full, part []int) int {
+func xBroadcastIndex(i int, full, part []int) int {
 	off, stride := 0, 1
 	for d := 1; d <= len(full); d++ {
 		c := i % full[len(full)-d]
@@ -465,7 +465,7 @@ func broadcastIndex(i int, full, part []int) int {
 	return off
 }
 
-func runRMSNorm(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunRMSNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 	x, scale := in[0], in[1]
 	s := x.Shape()
 	axis := int(n.Attrs.GetInt("axis", -1))
@@ -473,10 +473,10 @@ func runRMSNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 		axis += len(s)
 	}
 	if axis < 0 || axis > len(s) {
-		return extraErr(n, "axis %d is out of range for rank %d", n.Attrs.GetInt("axis", -1), len(s))
+		return xExtraErr(n, "axis %d is out of range for rank %d", n.Attrs.GetInt("axis", -1), len(s))
 	}
 	eps := float64(n.Attrs.GetFloat("epsilon", 1e-5))
-	inner := prod(s[axis:])
+	inner := xProd(s[axis:])
 	outer := x.Len() / max(inner, 1)
 	xv, sv := toFloat64s(x), toFloat64s(scale)
 	y := make([]float64, len(xv))
@@ -488,14 +488,14 @@ func runRMSNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 		}
 		inv := 1 / math.Sqrt(ss/float64(inner)+eps)
 		for i, v := range row {
-			y[o*inner+i] = v * inv * sv[broadcastIndex(i, s[axis:], scale.Shape())]
+			y[o*inner+i] = v * inv * sv[xBroadcastIndex(i, s[axis:], scale.Shape())]
 		}
 	}
 	fromFloat64s(out[0], y)
 	return nil
 }
 
-func runLpNorm(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunLpNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	axis := int(n.Attrs.GetInt("axis", -1))
@@ -503,13 +503,13 @@ func runLpNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 		axis += len(s)
 	}
 	if axis < 0 || axis >= len(s) {
-		return extraErr(n, "axis %d is out of range for rank %d", n.Attrs.GetInt("axis", -1), len(s))
+		return xExtraErr(n, "axis %d is out of range for rank %d", n.Attrs.GetInt("axis", -1), len(s))
 	}
 	p := n.Attrs.GetInt("p", 2)
 	if p != 1 && p != 2 {
-		return extraErr(n, "p = %d, expected 1 or 2", p)
+		return xExtraErr(n, "p = %d, expected 1 or 2", p)
 	}
-	outer, dim, inner := prod(s[:axis]), s[axis], prod(s[axis+1:])
+	outer, dim, inner := xProd(s[:axis]), s[axis], xProd(s[axis+1:])
 	xv := toFloat64s(x)
 	y := make([]float64, len(xv))
 	for o := 0; o < outer; o++ {
@@ -538,7 +538,7 @@ func runLpNorm(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runMVN(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunMVN(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	axes := n.Attrs.GetInts("axes", []int64{0, 2, 3})
@@ -548,7 +548,7 @@ func runMVN(n *graph.Node, in, out []*tensor.Tensor) error {
 			a += int64(len(s))
 		}
 		if a < 0 || int(a) >= len(s) {
-			return extraErr(n, "axis %d is out of range for rank %d", a, len(s))
+			return xExtraErr(n, "axis %d is out of range for rank %d", a, len(s))
 		}
 		reduced[a] = true
 	}
@@ -595,12 +595,12 @@ func runMVN(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// nllLoss computes NegativeLogLikelihoodLoss over logp [N, C, d...] (as float64).
-func nllLoss(n *graph.Node, logp []float64, shape []int, target, weight *tensor.Tensor, y *tensor.Tensor) error {
+// xNllLoss computes NegativeLogLikelihoodLoss over logp [N, C, d...] (as float64).
+func xNllLoss(n *graph.Node, logp []float64, shape []int, target, weight *tensor.Tensor, y *tensor.Tensor) error {
 	N, C := shape[0], shape[1]
-	inner := prod(shape[2:])
+	inner := xProd(shape[2:])
 	if target.Len() != N*inner {
-		return extraErr(n, "target has %d elements, expected %d", target.Len(), N*inner)
+		return xExtraErr(n, "target has %d elements, expected %d", target.Len(), N*inner)
 	}
 	var w []float64
 	if weight != nil {
@@ -616,7 +616,7 @@ func nllLoss(n *graph.Node, logp []float64, shape []int, target, weight *tensor.
 				continue
 			}
 			if t < 0 || t >= int64(C) {
-				return extraErr(n, "target %d is out of range for %d classes", t, C)
+				return xExtraErr(n, "target %d is out of range for %d classes", t, C)
 			}
 			wt := 1.0
 			if w != nil {
@@ -636,26 +636,26 @@ func nllLoss(n *graph.Node, logp []float64, shape []int, target, weight *tensor.
 	case "mean":
 		fromFloat64s(y, []float64{total / wsum})
 	default:
-		return extraErr(n, "unknown reduction %q", r)
+		return xExtraErr(n, "unknown reduction %q", r)
 	}
 	return nil
 }
 
-func runNLL(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunNLL(n *graph.Node, in, out []*tensor.Tensor) error {
 	var weight *tensor.Tensor
 	if len(in) > 2 {
 		weight = in[2]
 	}
-	return nllLoss(n, toFloat64s(in[0]), in[0].Shape(), in[1], weight, out[0])
+	return xNllLoss(n, toFloat64s(in[0]), in[0].Shape(), in[1], weight, out[0])
 }
 
-func runSCE(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunSCE(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := in[0]
 	s := x.Shape()
 	if len(s) < 2 {
-		return extraErr(n, "scores have rank %d, expected at least 2", len(s))
+		return xExtraErr(n, "scores have rank %d, expected at least 2", len(s))
 	}
-	N, C, inner := s[0], s[1], prod(s[2:])
+	N, C, inner := s[0], s[1], xProd(s[2:])
 	xv := toFloat64s(x)
 	logp := make([]float64, len(xv))
 	for b := 0; b < N; b++ {
@@ -682,10 +682,10 @@ func runSCE(n *graph.Node, in, out []*tensor.Tensor) error {
 	if len(in) > 2 {
 		weight = in[2]
 	}
-	return nllLoss(n, logp, s, in[1], weight, out[0])
+	return xNllLoss(n, logp, s, in[1], weight, out[0])
 }
 
-func runWindow(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunWindow(n *graph.Node, in, out []*tensor.Tensor) error {
 	size := out[0].Len()
 	periodic := n.Attrs.GetInt("periodic", 1) == 1
 	den := float64(size)

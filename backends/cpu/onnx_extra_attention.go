@@ -13,23 +13,23 @@ import (
 // whose bias is all -inf yields zeros.
 
 func init() {
-	registerExtra("", "Attention", simple(runONNXAttention))
+	registerExtra("", "Attention", xSimple(xRunONNXAttention))
 }
 
-// heads4 is a float64 copy of a 4-D [B, H, S, D] tensor.
-type heads4 struct {
+// xHeads4 is a float64 copy of a 4-D [B, H, S, D] tensor.
+type xHeads4 struct {
 	v          []float64
 	B, H, S, D int
 }
 
-func (h *heads4) at(b, hh, s, d int) float64 { return h.v[((b*h.H+hh)*h.S+s)*h.D+d] }
+func (h *xHeads4) at(b, hh, s, d int) float64 { return h.v[((b*h.H+hh)*h.S+s)*h.D+d] }
 
-// toHeads converts a 4-D tensor, or a 3-D [B, S, H*D] one split into heads.
-func toHeads(t *tensor.Tensor, heads int) heads4 {
+// xToHeads converts a 4-D tensor, or a 3-D [B, S, H*D] one split into heads.
+func xToHeads(t *tensor.Tensor, heads int) xHeads4 {
 	v := toFloat64s(t)
 	s := t.Shape()
 	if len(s) == 4 {
-		return heads4{v, s[0], s[1], s[2], s[3]}
+		return xHeads4{v, s[0], s[1], s[2], s[3]}
 	}
 	B, S, D := s[0], s[1], s[2]/heads
 	out := make([]float64, len(v))
@@ -40,11 +40,11 @@ func toHeads(t *tensor.Tensor, heads int) heads4 {
 			}
 		}
 	}
-	return heads4{out, B, heads, S, D}
+	return xHeads4{out, B, heads, S, D}
 }
 
-// concatSeq joins a past cache and new keys or values along the sequence axis.
-func concatSeq(past *heads4, cur heads4) heads4 {
+// xConcatSeq joins a past cache and new keys or values along the sequence axis.
+func xConcatSeq(past *xHeads4, cur xHeads4) xHeads4 {
 	if past == nil {
 		return cur
 	}
@@ -57,10 +57,10 @@ func concatSeq(past *heads4, cur heads4) heads4 {
 			copy(dst[n:], cur.v[(b*cur.H+h)*cur.S*cur.D:(b*cur.H+h+1)*cur.S*cur.D])
 		}
 	}
-	return heads4{out, cur.B, cur.H, S, cur.D}
+	return xHeads4{out, cur.B, cur.H, S, cur.D}
 }
 
-func runONNXAttention(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunONNXAttention(n *graph.Node, in, out []*tensor.Tensor) error {
 	opt := func(i int) *tensor.Tensor {
 		if i < len(in) {
 			return in[i]
@@ -73,19 +73,19 @@ func runONNXAttention(n *graph.Node, in, out []*tensor.Tensor) error {
 		qh, kvh = in[0].Shape()[1], in[1].Shape()[1]
 	}
 	if qh <= 0 || kvh <= 0 || qh%kvh != 0 {
-		return extraErr(n, "q heads %d and kv heads %d: q heads must be a multiple of kv heads", qh, kvh)
+		return xExtraErr(n, "q heads %d and kv heads %d: q heads must be a multiple of kv heads", qh, kvh)
 	}
-	Q, K, V := toHeads(in[0], qh), toHeads(in[1], kvh), toHeads(in[2], kvh)
-	var pastK, pastV *heads4
+	Q, K, V := xToHeads(in[0], qh), xToHeads(in[1], kvh), xToHeads(in[2], kvh)
+	var pastK, pastV *xHeads4
 	if p := opt(4); p != nil {
-		h := toHeads(p, kvh)
+		h := xToHeads(p, kvh)
 		pastK = &h
 	}
 	if p := opt(5); p != nil {
-		h := toHeads(p, kvh)
+		h := xToHeads(p, kvh)
 		pastV = &h
 	}
-	K, V = concatSeq(pastK, K), concatSeq(pastV, V)
+	K, V = xConcatSeq(pastK, K), xConcatSeq(pastV, V)
 	if len(out) > 1 && out[1] != nil {
 		fromFloat64s(out[1], K.v)
 	}

@@ -13,18 +13,18 @@ import (
 // numeric dtype are computed in float64 and written as float32 scores.
 
 func init() {
-	registerExtra(ops.DomainML, "LinearRegressor", simple(runLinearRegressor))
-	registerExtra(ops.DomainML, "LinearClassifier", simple(runLinearClassifier))
-	registerExtra(ops.DomainML, "Normalizer", simple(runNormalizer))
-	registerExtra(ops.DomainML, "Scaler", simple(runScaler))
-	registerExtra(ops.DomainML, "Binarizer", simple(runBinarizer))
-	registerExtra(ops.DomainML, "ArrayFeatureExtractor", simple(runArrayFeature))
-	registerExtra(ops.DomainML, "TreeEnsembleRegressor", simple(runTreeRegressor))
-	registerExtra(ops.DomainML, "TreeEnsembleClassifier", simple(runTreeClassifier))
+	registerExtra(ops.DomainML, "LinearRegressor", xSimple(xRunLinearRegressor))
+	registerExtra(ops.DomainML, "LinearClassifier", xSimple(xRunLinearClassifier))
+	registerExtra(ops.DomainML, "Normalizer", xSimple(xRunNormalizer))
+	registerExtra(ops.DomainML, "Scaler", xSimple(xRunScaler))
+	registerExtra(ops.DomainML, "Binarizer", xSimple(xRunBinarizer))
+	registerExtra(ops.DomainML, "ArrayFeatureExtractor", xSimple(xRunArrayFeature))
+	registerExtra(ops.DomainML, "TreeEnsembleRegressor", xSimple(xRunTreeRegressor))
+	registerExtra(ops.DomainML, "TreeEnsembleClassifier", xSimple(xRunTreeClassifier))
 }
 
-// mlRows returns X as rows of features (a 1-D X is one row).
-func mlRows(x *tensor.Tensor) (rows, cols int, v []float64) {
+// xMlRows returns X as rows of features (a 1-D X is one row).
+func xMlRows(x *tensor.Tensor) (rows, cols int, v []float64) {
 	v = toFloat64s(x)
 	s := x.Shape()
 	switch len(s) {
@@ -36,7 +36,7 @@ func mlRows(x *tensor.Tensor) (rows, cols int, v []float64) {
 	return s[0], x.Len() / max(s[0], 1), v
 }
 
-func mlFloats(a []float32) []float64 {
+func xMlFloats(a []float32) []float64 {
 	out := make([]float64, len(a))
 	for i, v := range a {
 		out[i] = float64(v)
@@ -44,15 +44,15 @@ func mlFloats(a []float32) []float64 {
 	return out
 }
 
-func mlSigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+func xMlSigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 // postTransform applies an ONNX-ML post_transform to one row of scores in place.
-func mlPostTransform(n *graph.Node, row []float64) error {
+func xMlPostTransform(n *graph.Node, row []float64) error {
 	switch pt := n.Attrs.GetString("post_transform", "NONE"); pt {
 	case "NONE":
 	case "LOGISTIC":
 		for i, v := range row {
-			row[i] = mlSigmoid(v)
+			row[i] = xMlSigmoid(v)
 		}
 	case "SOFTMAX", "SOFTMAX_ZERO":
 		m := math.Inf(-1)
@@ -79,18 +79,18 @@ func mlPostTransform(n *graph.Node, row []float64) error {
 			row[i] = math.Sqrt2 * math.Erfinv(2*v-1)
 		}
 	default:
-		return extraErr(n, "unknown post_transform %q", pt)
+		return xExtraErr(n, "unknown post_transform %q", pt)
 	}
 	return nil
 }
 
-func runLinearRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
-	rows, cols, x := mlRows(in[0])
+func xRunLinearRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
+	rows, cols, x := xMlRows(in[0])
 	targets := int(n.Attrs.GetInt("targets", 1))
-	coef := mlFloats(n.Attrs.GetFloats("coefficients", nil))
-	icpt := mlFloats(n.Attrs.GetFloats("intercepts", nil))
+	coef := xMlFloats(n.Attrs.GetFloats("coefficients", nil))
+	icpt := xMlFloats(n.Attrs.GetFloats("intercepts", nil))
 	if len(coef) != targets*cols {
-		return extraErr(n, "%d coefficients for %d targets of %d features", len(coef), targets, cols)
+		return xExtraErr(n, "%d coefficients for %d targets of %d features", len(coef), targets, cols)
 	}
 	y := make([]float64, rows*targets)
 	for r := 0; r < rows; r++ {
@@ -105,7 +105,7 @@ func runLinearRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
 			}
 			row[t] = s
 		}
-		if err := mlPostTransform(n, row); err != nil {
+		if err := xMlPostTransform(n, row); err != nil {
 			return err
 		}
 	}
@@ -113,14 +113,14 @@ func runLinearRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func mlLabels(n *graph.Node) []int64 {
+func xMlLabels(n *graph.Node) []int64 {
 	return n.Attrs.GetInts("classlabels_ints", n.Attrs.GetInts("classlabels_int64s", nil))
 }
 
-// finishClassifier turns raw per-class scores (one column for a binary model) into
+// xFinishClassifier turns raw per-class scores (one column for a binary model) into
 // labels and transformed scores, as ONNX Runtime does.
-func finishClassifier(n *graph.Node, rows, cols int, raw []float64, binaryThreshold float64, binaryProb bool, out []*tensor.Tensor) error {
-	labels := mlLabels(n)
+func xFinishClassifier(n *graph.Node, rows, cols int, raw []float64, binaryThreshold float64, binaryProb bool, out []*tensor.Tensor) error {
+	labels := xMlLabels(n)
 	classes := len(labels)
 	scores := make([]float64, rows*classes)
 	lab := make([]float64, rows)
@@ -138,12 +138,12 @@ func finishClassifier(n *graph.Node, rows, cols int, raw []float64, binaryThresh
 				row[0], row[1] = -s, s
 			}
 			if n.Attrs.GetString("post_transform", "NONE") == "LOGISTIC" && !binaryProb {
-				row[0], row[1] = mlSigmoid(-s), mlSigmoid(s)
+				row[0], row[1] = xMlSigmoid(-s), xMlSigmoid(s)
 				continue
 			}
 		} else {
 			if cols != classes {
-				return extraErr(n, "%d score columns for %d class labels", cols, classes)
+				return xExtraErr(n, "%d score columns for %d class labels", cols, classes)
 			}
 			copy(row, raw[r*cols:(r+1)*cols])
 			best := 0
@@ -154,7 +154,7 @@ func finishClassifier(n *graph.Node, rows, cols int, raw []float64, binaryThresh
 			}
 			lab[r] = float64(labels[best])
 		}
-		if err := mlPostTransform(n, row); err != nil {
+		if err := xMlPostTransform(n, row); err != nil {
 			return err
 		}
 	}
@@ -165,12 +165,12 @@ func finishClassifier(n *graph.Node, rows, cols int, raw []float64, binaryThresh
 	return nil
 }
 
-func runLinearClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
-	rows, cols, x := mlRows(in[0])
-	coef := mlFloats(n.Attrs.GetFloats("coefficients", nil))
-	icpt := mlFloats(n.Attrs.GetFloats("intercepts", nil))
+func xRunLinearClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
+	rows, cols, x := xMlRows(in[0])
+	coef := xMlFloats(n.Attrs.GetFloats("coefficients", nil))
+	icpt := xMlFloats(n.Attrs.GetFloats("intercepts", nil))
 	if cols == 0 || len(coef)%cols != 0 {
-		return extraErr(n, "%d coefficients for %d features", len(coef), cols)
+		return xExtraErr(n, "%d coefficients for %d features", len(coef), cols)
 	}
 	k := len(coef) / cols
 	raw := make([]float64, rows*k)
@@ -186,11 +186,11 @@ func runLinearClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
 			raw[r*k+j] = s
 		}
 	}
-	return finishClassifier(n, rows, k, raw, 0, false, out)
+	return xFinishClassifier(n, rows, k, raw, 0, false, out)
 }
 
-func runNormalizer(n *graph.Node, in, out []*tensor.Tensor) error {
-	rows, cols, x := mlRows(in[0])
+func xRunNormalizer(n *graph.Node, in, out []*tensor.Tensor) error {
+	rows, cols, x := xMlRows(in[0])
 	norm := n.Attrs.GetString("norm", "MAX")
 	for r := 0; r < rows; r++ {
 		row := x[r*cols : (r+1)*cols]
@@ -204,7 +204,7 @@ func runNormalizer(n *graph.Node, in, out []*tensor.Tensor) error {
 			case "L2":
 				d += v * v
 			default:
-				return extraErr(n, "unknown norm %q", norm)
+				return xExtraErr(n, "unknown norm %q", norm)
 			}
 		}
 		if norm == "L2" {
@@ -220,10 +220,10 @@ func runNormalizer(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runScaler(n *graph.Node, in, out []*tensor.Tensor) error {
-	rows, cols, x := mlRows(in[0])
-	off := mlFloats(n.Attrs.GetFloats("offset", nil))
-	sc := mlFloats(n.Attrs.GetFloats("scale", nil))
+func xRunScaler(n *graph.Node, in, out []*tensor.Tensor) error {
+	rows, cols, x := xMlRows(in[0])
+	off := xMlFloats(n.Attrs.GetFloats("offset", nil))
+	sc := xMlFloats(n.Attrs.GetFloats("scale", nil))
 	pick := func(a []float64, i int, def float64) float64 {
 		switch len(a) {
 		case 0:
@@ -234,7 +234,7 @@ func runScaler(n *graph.Node, in, out []*tensor.Tensor) error {
 		return a[i]
 	}
 	if (len(off) > 1 && len(off) != cols) || (len(sc) > 1 && len(sc) != cols) {
-		return extraErr(n, "offset (%d) and scale (%d) must have 1 or %d values", len(off), len(sc), cols)
+		return xExtraErr(n, "offset (%d) and scale (%d) must have 1 or %d values", len(off), len(sc), cols)
 	}
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
@@ -246,7 +246,7 @@ func runScaler(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runBinarizer(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunBinarizer(n *graph.Node, in, out []*tensor.Tensor) error {
 	x := toFloat64s(in[0])
 	th := float64(n.Attrs.GetFloat("threshold", 0))
 	for i, v := range x {
@@ -260,7 +260,7 @@ func runBinarizer(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runArrayFeature(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunArrayFeature(n *graph.Node, in, out []*tensor.Tensor) error {
 	x, idx := in[0], in[1]
 	s := x.Shape()
 	last := 1
@@ -273,7 +273,7 @@ func runArrayFeature(n *graph.Node, in, out []*tensor.Tensor) error {
 	src, dst := x.Bytes(), out[0].Bytes()
 	for r := 0; r < rows; r++ {
 		for j := 0; j < k; j++ {
-			c, err := wrapIndex(n, idx.Int64At(j), last)
+			c, err := xWrapIndex(n, idx.Int64At(j), last)
 			if err != nil {
 				return err
 			}
@@ -283,24 +283,24 @@ func runArrayFeature(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// treeEnsemble is a decoded set of trees (ai.onnx.ml opset 1-3 attributes).
-type treeEnsemble struct {
+// xTreeEnsemble is a decoded set of trees (ai.onnx.ml opset 1-3 attributes).
+type xTreeEnsemble struct {
 	feature   []int
 	value     []float64
 	mode      []string
 	trueNext  []int
 	falseNext []int
 	missTrue  []bool
-	leaf      map[int][]treeTarget // node index -> contributions
+	leaf      map[int][]xTreeTarget // node index -> contributions
 	roots     []int
 }
 
-type treeTarget struct {
+type xTreeTarget struct {
 	id int
 	w  float64
 }
 
-func decodeTrees(n *graph.Node, prefix string) (*treeEnsemble, error) {
+func xDecodeTrees(n *graph.Node, prefix string) (*xTreeEnsemble, error) {
 	a := n.Attrs
 	tids, nids := a.GetInts("nodes_treeids", nil), a.GetInts("nodes_nodeids", nil)
 	feats := a.GetInts("nodes_featureids", nil)
@@ -316,15 +316,15 @@ func decodeTrees(n *graph.Node, prefix string) (*treeEnsemble, error) {
 	miss := a.GetInts("nodes_missing_value_tracks_true", nil)
 	m := len(nids)
 	if len(tids) != m || len(feats) != m || len(vals) != m || len(modes) != m || len(tn) != m || len(fn) != m {
-		return nil, extraErr(n, "tree node attributes have different lengths")
+		return nil, xExtraErr(n, "tree node attributes have different lengths")
 	}
 	type key struct{ t, n int64 }
 	index := map[key]int{}
 	for i := 0; i < m; i++ {
 		index[key{tids[i], nids[i]}] = i
 	}
-	e := &treeEnsemble{feature: make([]int, m), value: mlFloats(vals), mode: modes,
-		trueNext: make([]int, m), falseNext: make([]int, m), missTrue: make([]bool, m), leaf: map[int][]treeTarget{}}
+	e := &xTreeEnsemble{feature: make([]int, m), value: xMlFloats(vals), mode: modes,
+		trueNext: make([]int, m), falseNext: make([]int, m), missTrue: make([]bool, m), leaf: map[int][]xTreeTarget{}}
 	child := make([]bool, m)
 	for i := 0; i < m; i++ {
 		e.feature[i] = int(feats[i])
@@ -337,7 +337,7 @@ func decodeTrees(n *graph.Node, prefix string) (*treeEnsemble, error) {
 		t, ok1 := index[key{tids[i], tn[i]}]
 		f, ok2 := index[key{tids[i], fn[i]}]
 		if !ok1 || !ok2 {
-			return nil, extraErr(n, "tree %d node %d points to a missing node", tids[i], nids[i])
+			return nil, xExtraErr(n, "tree %d node %d points to a missing node", tids[i], nids[i])
 		}
 		e.trueNext[i], e.falseNext[i] = t, f
 		child[t], child[f] = true, true
@@ -350,24 +350,24 @@ func decodeTrees(n *graph.Node, prefix string) (*treeEnsemble, error) {
 	ttid, tnid := a.GetInts(prefix+"_treeids", nil), a.GetInts(prefix+"_nodeids", nil)
 	tid, tw := a.GetInts(prefix+"_ids", nil), a.GetFloats(prefix+"_weights", nil)
 	if len(ttid) != len(tnid) || len(tid) != len(tnid) || len(tw) != len(tnid) {
-		return nil, extraErr(n, "%s attributes have different lengths", prefix)
+		return nil, xExtraErr(n, "%s attributes have different lengths", prefix)
 	}
 	for i := range tnid {
 		leaf, ok := index[key{ttid[i], tnid[i]}]
 		if !ok {
-			return nil, extraErr(n, "%s %d names a missing node", prefix, i)
+			return nil, xExtraErr(n, "%s %d names a missing node", prefix, i)
 		}
-		e.leaf[leaf] = append(e.leaf[leaf], treeTarget{int(tid[i]), float64(tw[i])})
+		e.leaf[leaf] = append(e.leaf[leaf], xTreeTarget{int(tid[i]), float64(tw[i])})
 	}
 	return e, nil
 }
 
 // leafOf walks one tree from root for the sample x.
-func (e *treeEnsemble) leafOf(n *graph.Node, root int, x []float64) (int, error) {
+func (e *xTreeEnsemble) leafOf(n *graph.Node, root int, x []float64) (int, error) {
 	i := root
 	for steps := 0; e.mode[i] != "LEAF"; steps++ {
 		if steps > len(e.mode) || e.feature[i] < 0 || e.feature[i] >= len(x) {
-			return 0, extraErr(n, "tree walk left the feature range or looped")
+			return 0, xExtraErr(n, "tree walk left the feature range or looped")
 		}
 		v, th := x[e.feature[i]], e.value[i]
 		var go2 bool
@@ -388,7 +388,7 @@ func (e *treeEnsemble) leafOf(n *graph.Node, root int, x []float64) (int, error)
 			case "BRANCH_NEQ":
 				go2 = v != th
 			default:
-				return 0, extraErr(n, "unknown node mode %q", e.mode[i])
+				return 0, xExtraErr(n, "unknown node mode %q", e.mode[i])
 			}
 		}
 		if go2 {
@@ -400,9 +400,9 @@ func (e *treeEnsemble) leafOf(n *graph.Node, root int, x []float64) (int, error)
 	return i, nil
 }
 
-// treeScores returns rows x width raw scores: base values plus aggregated leaf weights.
-func treeScores(n *graph.Node, e *treeEnsemble, x []float64, rows, cols, width int, agg string) ([]float64, error) {
-	base := mlFloats(n.Attrs.GetFloats("base_values", nil))
+// xTreeScores returns rows x width raw scores: base values plus aggregated leaf weights.
+func xTreeScores(n *graph.Node, e *xTreeEnsemble, x []float64, rows, cols, width int, agg string) ([]float64, error) {
+	base := xMlFloats(n.Attrs.GetFloats("base_values", nil))
 	out := make([]float64, rows*width)
 	for r := 0; r < rows; r++ {
 		acc := out[r*width : (r+1)*width]
@@ -414,7 +414,7 @@ func treeScores(n *graph.Node, e *treeEnsemble, x []float64, rows, cols, width i
 			}
 			for _, t := range e.leaf[leaf] {
 				if t.id < 0 || t.id >= width {
-					return nil, extraErr(n, "target id %d is out of range [0, %d)", t.id, width)
+					return nil, xExtraErr(n, "target id %d is out of range [0, %d)", t.id, width)
 				}
 				switch {
 				case !seen[t.id] || agg == "SUM" || agg == "AVERAGE":
@@ -443,19 +443,19 @@ func treeScores(n *graph.Node, e *treeEnsemble, x []float64, rows, cols, width i
 	return out, nil
 }
 
-func runTreeRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
-	e, err := decodeTrees(n, "target")
+func xRunTreeRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
+	e, err := xDecodeTrees(n, "target")
 	if err != nil {
 		return err
 	}
-	rows, cols, x := mlRows(in[0])
+	rows, cols, x := xMlRows(in[0])
 	width := int(n.Attrs.GetInt("n_targets", 1))
-	y, err := treeScores(n, e, x, rows, cols, width, n.Attrs.GetString("aggregate_function", "SUM"))
+	y, err := xTreeScores(n, e, x, rows, cols, width, n.Attrs.GetString("aggregate_function", "SUM"))
 	if err != nil {
 		return err
 	}
 	for r := 0; r < rows; r++ {
-		if err := mlPostTransform(n, y[r*width:(r+1)*width]); err != nil {
+		if err := xMlPostTransform(n, y[r*width:(r+1)*width]); err != nil {
 			return err
 		}
 	}
@@ -463,13 +463,13 @@ func runTreeRegressor(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-func runTreeClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
-	e, err := decodeTrees(n, "class")
+func xRunTreeClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
+	e, err := xDecodeTrees(n, "class")
 	if err != nil {
 		return err
 	}
-	rows, cols, x := mlRows(in[0])
-	classes := len(mlLabels(n))
+	rows, cols, x := xMlRows(in[0])
+	classes := len(xMlLabels(n))
 	width := classes
 	maxID, positive := 0, true
 	for _, id := range n.Attrs.GetInts("class_ids", nil) {
@@ -481,7 +481,7 @@ func runTreeClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
 	if classes == 2 && maxID == 0 {
 		width = 1 // binary model with one score column
 	}
-	raw, err := treeScores(n, e, x, rows, cols, width, "SUM")
+	raw, err := xTreeScores(n, e, x, rows, cols, width, "SUM")
 	if err != nil {
 		return err
 	}
@@ -489,5 +489,5 @@ func runTreeClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
 	if positive {
 		threshold = 0.5
 	}
-	return finishClassifier(n, rows, width, raw, threshold, positive, out)
+	return xFinishClassifier(n, rows, width, raw, threshold, positive, out)
 }

@@ -14,27 +14,27 @@ import (
 // indices are clamped to the edge. N-D outputs take the product of the axes' taps.
 
 func init() {
-	registerExtra("", "Resize", simple(runResize))
-	registerExtra("", "Upsample", simple(runResize))
+	registerExtra("", "Resize", xSimple(xRunResize))
+	registerExtra("", "Upsample", xSimple(xRunResize))
 }
 
-type resizeTap struct {
+type xResizeTap struct {
 	idx int
 	w   float64
 }
 
-// resizeAxis lists, for each output coordinate of one axis, its input taps; outside
+// xResizeAxis lists, for each output coordinate of one axis, its input taps; outside
 // marks coordinates beyond the input (tf_crop_and_resize extrapolation).
-type resizeAxis struct {
-	taps    [][]resizeTap
+type xResizeAxis struct {
+	taps    [][]xResizeTap
 	outside []bool
 }
 
-func runResize(n *graph.Node, in, out []*tensor.Tensor) error {
+func xRunResize(n *graph.Node, in, out []*tensor.Tensor) error {
 	x, y := in[0], out[0]
 	geo, err := ops.ResizeGeometryOf(n, x.Shape(), in)
 	if err != nil {
-		return extraErr(n, "%v", err)
+		return xExtraErr(n, "%v", err)
 	}
 	opset := n.Attrs.GetInt("_opset", 0)
 	mode := n.Attrs.GetString("mode", "nearest")
@@ -52,28 +52,28 @@ func runResize(n *graph.Node, in, out []*tensor.Tensor) error {
 	extrap := float64(n.Attrs.GetFloat("extrapolation_value", 0))
 	xs, ys := x.Shape(), y.Shape()
 	r := len(xs)
-	axes := make([]resizeAxis, r)
+	axes := make([]xResizeAxis, r)
 	for d := 0; d < r; d++ {
 		inLen, outLen, scale := xs[d], ys[d], geo.Scales[d]
-		at := resizeAxis{taps: make([][]resizeTap, outLen), outside: make([]bool, outLen)}
+		at := xResizeAxis{taps: make([][]xResizeTap, outLen), outside: make([]bool, outLen)}
 		identity := inLen == outLen && scale == 1 && coord != "tf_crop_and_resize"
 		for o := 0; o < outLen; o++ {
 			if identity {
-				at.taps[o] = []resizeTap{{o, 1}}
+				at.taps[o] = []xResizeTap{{o, 1}}
 				continue
 			}
-			xo := originalCoord(coord, float64(o), scale, outLen, inLen, geo.Roi, d, r)
+			xo := xOriginalCoord(coord, float64(o), scale, outLen, inLen, geo.Roi, d, r)
 			if coord == "tf_crop_and_resize" && (xo < 0 || xo > float64(inLen-1)) {
 				at.outside[o] = true
 				continue
 			}
-			at.taps[o] = filterTaps(mode, nearest, xo, scale, a, antialias, exclude, inLen)
+			at.taps[o] = xFilterTaps(mode, nearest, xo, scale, a, antialias, exclude, inLen)
 		}
 		axes[d] = at
 	}
 	xv := toFloat64s(x)
 	yv := make([]float64, y.Len())
-	xst := stridesOf(xs)
+	xst := xStridesOf(xs)
 	coords := make([]int, r)
 	pick := make([]int, r)
 	for i := range yv {
@@ -129,8 +129,8 @@ func runResize(n *graph.Node, in, out []*tensor.Tensor) error {
 	return nil
 }
 
-// originalCoord maps output coordinate o of axis d to the input axis.
-func originalCoord(mode string, o, scale float64, outLen, inLen int, roi []float64, d, rank int) float64 {
+// xOriginalCoord maps output coordinate o of axis d to the input axis.
+func xOriginalCoord(mode string, o, scale float64, outLen, inLen int, roi []float64, d, rank int) float64 {
 	switch mode {
 	case "asymmetric":
 		return o / scale
@@ -160,7 +160,7 @@ func originalCoord(mode string, o, scale float64, outLen, inLen int, roi []float
 	return (o+0.5)/scale - 0.5 // half_pixel
 }
 
-func cubicWeight(x, a float64) float64 {
+func xCubicWeight(x, a float64) float64 {
 	x = math.Abs(x)
 	switch {
 	case x <= 1:
@@ -171,8 +171,8 @@ func cubicWeight(x, a float64) float64 {
 	return 0
 }
 
-// filterTaps returns the taps of one output coordinate whose input coordinate is xo.
-func filterTaps(mode, nearest string, xo, scale, a float64, antialias, exclude bool, inLen int) []resizeTap {
+// xFilterTaps returns the taps of one output coordinate whose input coordinate is xo.
+func xFilterTaps(mode, nearest string, xo, scale, a float64, antialias, exclude bool, inLen int) []xResizeTap {
 	clamp := func(i int) int { return min(max(i, 0), inLen-1) }
 	if mode == "nearest" {
 		var i float64
@@ -186,7 +186,7 @@ func filterTaps(mode, nearest string, xo, scale, a float64, antialias, exclude b
 		default: // round_prefer_floor
 			i = math.Ceil(xo - 0.5)
 		}
-		return []resizeTap{{clamp(int(i)), 1}}
+		return []xResizeTap{{clamp(int(i)), 1}}
 	}
 	ratio := xo - math.Floor(xo)
 	if ratio == 0 {
@@ -200,7 +200,7 @@ func filterTaps(mode, nearest string, xo, scale, a float64, antialias, exclude b
 	if mode == "cubic" {
 		start := int(math.Floor(-2/s) + 1)
 		for i := start; i < 2-start; i++ {
-			w = append(w, cubicWeight(s*(float64(i)-ratio), a))
+			w = append(w, xCubicWeight(s*(float64(i)-ratio), a))
 		}
 	} else {
 		start := int(math.Floor(-1/s) + 1)
@@ -210,14 +210,14 @@ func filterTaps(mode, nearest string, xo, scale, a float64, antialias, exclude b
 	}
 	first := int(math.Ceil(xo)) - len(w)/2
 	var sum float64
-	taps := make([]resizeTap, 0, len(w))
+	taps := make([]xResizeTap, 0, len(w))
 	for j, wj := range w {
 		idx := first + j
 		if exclude && (idx < 0 || idx >= inLen) {
 			continue
 		}
 		sum += wj
-		taps = append(taps, resizeTap{clamp(idx), wj})
+		taps = append(taps, xResizeTap{clamp(idx), wj})
 	}
 	if antialias || exclude {
 		for j := range taps {

@@ -9,52 +9,52 @@ import (
 // list: data movement (DepthToSpace, GatherND, ScatterND, ...), losses, RMS norm,
 // Dropout at inference, and small utilities. Kernels live in backends/cpu/onnx_extra*.go.
 
-// registerExtra adds a schema to the extras table, which core schemas override
+// xRegisterExtra adds a schema to the extras table, which core schemas override
 // (see Lookup), so an operator moving into the core list needs no change here.
-func registerExtra(s Schema) {
+func xRegisterExtra(s Schema) {
 	extras[key{normDomain(s.Domain), s.Name}] = &s
 }
 
 func init() {
-	registerExtra(Schema{Name: "DepthToSpace", Doc: "moves channel blocks into spatial blocks (DCR or CRD)",
-		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferSpaceDepth(true)})
-	registerExtra(Schema{Name: "SpaceToDepth", Doc: "moves spatial blocks into channels",
-		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferSpaceDepth(false)})
-	registerExtra(Schema{Name: "GatherND", Doc: "gathers slices of data addressed by index tuples",
-		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: inferGatherND})
-	registerExtra(Schema{Name: "ScatterND", Doc: "copies data and writes updates at index tuples (reduction none, add, mul, max, min)",
+	xRegisterExtra(Schema{Name: "DepthToSpace", Doc: "moves channel blocks into spatial blocks (DCR or CRD)",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferSpaceDepth(true)})
+	xRegisterExtra(Schema{Name: "SpaceToDepth", Doc: "moves spatial blocks into channels",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferSpaceDepth(false)})
+	xRegisterExtra(Schema{Name: "GatherND", Doc: "gathers slices of data addressed by index tuples",
+		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: xInferGatherND})
+	xRegisterExtra(Schema{Name: "ScatterND", Doc: "copies data and writes updates at index tuples (reduction none, add, mul, max, min)",
 		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "ScatterElements", Doc: "copies data and writes updates along axis at indices",
+	xRegisterExtra(Schema{Name: "ScatterElements", Doc: "copies data and writes updates along axis at indices",
 		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "Scatter", Doc: "ScatterElements before opset 11",
+	xRegisterExtra(Schema{Name: "Scatter", Doc: "ScatterElements before opset 11",
 		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "OneHot", Doc: "one-hot encoding of indices with depth and [off, on] values",
-		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: inferOneHot})
-	registerExtra(Schema{Name: "Compress", Doc: "selects slices along axis (or of the flattened input) where condition is true",
-		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: inferCompress})
-	registerExtra(Schema{Name: "EyeLike", Doc: "a 2-D identity-like matrix shaped like the input, ones on diagonal k",
-		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferEyeLike})
-	registerExtra(Schema{Name: "ReverseSequence", Doc: "reverses the first seq_len[i] steps of each batch entry along time_axis",
+	xRegisterExtra(Schema{Name: "OneHot", Doc: "one-hot encoding of indices with depth and [off, on] values",
+		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: xInferOneHot})
+	xRegisterExtra(Schema{Name: "Compress", Doc: "selects slices along axis (or of the flattened input) where condition is true",
+		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: xInferCompress})
+	xRegisterExtra(Schema{Name: "EyeLike", Doc: "a 2-D identity-like matrix shaped like the input, ones on diagonal k",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferEyeLike})
+	xRegisterExtra(Schema{Name: "ReverseSequence", Doc: "reverses the first seq_len[i] steps of each batch entry along time_axis",
 		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "Det", Doc: "determinant of square matrices over the last two axes",
-		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferDet})
-	registerExtra(Schema{Name: "RMSNormalization", Doc: "x / sqrt(mean(x^2 over axes from axis) + epsilon) * scale",
+	xRegisterExtra(Schema{Name: "Det", Doc: "determinant of square matrices over the last two axes",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferDet})
+	xRegisterExtra(Schema{Name: "RMSNormalization", Doc: "x / sqrt(mean(x^2 over axes from axis) + epsilon) * scale",
 		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "LpNormalization", Doc: "x / ||x||_p along axis (p 1 or 2)",
+	xRegisterExtra(Schema{Name: "LpNormalization", Doc: "x / ||x||_p along axis (p 1 or 2)",
 		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "MeanVarianceNormalization", Doc: "(x - mean) / sqrt(var) over axes (default 0, 2, 3)",
+	xRegisterExtra(Schema{Name: "MeanVarianceNormalization", Doc: "(x - mean) / sqrt(var) over axes (default 0, 2, 3)",
 		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: Same(0)})
-	registerExtra(Schema{Name: "NegativeLogLikelihoodLoss", Doc: "-input[n, target[n], ...] * weight, reduced by none, sum or mean",
-		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: inferNLL})
-	registerExtra(Schema{Name: "SoftmaxCrossEntropyLoss", Doc: "NegativeLogLikelihoodLoss of LogSoftmax(scores, axis 1); optional log_prob output",
-		Inputs: Arity{2, 3}, Outputs: Arity{1, 2}, Infer: inferNLL})
+	xRegisterExtra(Schema{Name: "NegativeLogLikelihoodLoss", Doc: "-input[n, target[n], ...] * weight, reduced by none, sum or mean",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: xInferNLL})
+	xRegisterExtra(Schema{Name: "SoftmaxCrossEntropyLoss", Doc: "NegativeLogLikelihoodLoss of LogSoftmax(scores, axis 1); optional log_prob output",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 2}, Infer: xInferNLL})
 	for _, w := range []string{"HannWindow", "HammingWindow", "BlackmanWindow"} {
-		registerExtra(Schema{Name: w, Doc: "a window of the given size (periodic by default), in output_datatype",
-			Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferWindow})
+		xRegisterExtra(Schema{Name: w, Doc: "a window of the given size (periodic by default), in output_datatype",
+			Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferWindow})
 	}
 }
 
-func inferSpaceDepth(toSpace bool) func(c *InferContext) ([]graph.Type, error) {
+func xInferSpaceDepth(toSpace bool) func(c *InferContext) ([]graph.Type, error) {
 	return func(c *InferContext) ([]graph.Type, error) {
 		x := c.In[0]
 		b := c.Attrs().GetInt("blocksize", 0)
@@ -93,7 +93,7 @@ func inferSpaceDepth(toSpace bool) func(c *InferContext) ([]graph.Type, error) {
 	}
 }
 
-func inferGatherND(c *InferContext) ([]graph.Type, error) {
+func xInferGatherND(c *InferContext) ([]graph.Type, error) {
 	data, idx := c.In[0], c.In[1]
 	if idx.DType != tensor.Int64 {
 		return nil, c.Errorf("indices are %v, expected int64", idx.DType)
@@ -111,7 +111,7 @@ func inferGatherND(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(data.DType, out)}, nil
 }
 
-func inferOneHot(c *InferContext) ([]graph.Type, error) {
+func xInferOneHot(c *InferContext) ([]graph.Type, error) {
 	idx, vals := c.In[0], c.In[2]
 	if !idx.HasShape {
 		return []graph.Type{Unranked(vals.DType)}, nil
@@ -135,7 +135,7 @@ func inferOneHot(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(vals.DType, out)}, nil
 }
 
-func inferCompress(c *InferContext) ([]graph.Type, error) {
+func xInferCompress(c *InferContext) ([]graph.Type, error) {
 	x, cond := c.In[0], c.In[1]
 	if cond.DType != tensor.Bool {
 		return nil, c.Errorf("condition is %v, expected bool", cond.DType)
@@ -165,7 +165,7 @@ func inferCompress(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(x.DType, out)}, nil
 }
 
-func inferEyeLike(c *InferContext) ([]graph.Type, error) {
+func xInferEyeLike(c *InferContext) ([]graph.Type, error) {
 	x := c.In[0]
 	dt := x.DType
 	if c.Attrs().Has("dtype") {
@@ -180,7 +180,7 @@ func inferEyeLike(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{{DType: dt, Shape: x.Shape, HasShape: x.HasShape}}, nil
 }
 
-func inferDet(c *InferContext) ([]graph.Type, error) {
+func xInferDet(c *InferContext) ([]graph.Type, error) {
 	x := c.In[0]
 	if err := RequireFloat(c, 0); err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func inferDet(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(x.DType, append(graph.Shape(nil), x.Shape[:r-2]...))}, nil
 }
 
-func inferNLL(c *InferContext) ([]graph.Type, error) {
+func xInferNLL(c *InferContext) ([]graph.Type, error) {
 	x, t := c.In[0], c.In[1]
 	if err := RequireFloat(c, 0); err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func inferNLL(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{loss, x}, nil
 }
 
-func inferWindow(c *InferContext) ([]graph.Type, error) {
+func xInferWindow(c *InferContext) ([]graph.Type, error) {
 	dt := tensor.DType(c.Attrs().GetInt("output_datatype", int64(tensor.Float32)))
 	if !dt.Valid() {
 		return nil, c.Errorf("output_datatype %d is not supported", c.Attrs().GetInt("output_datatype", 1))

@@ -8,11 +8,11 @@ import (
 // or 3-D [B, S, heads*d] inputs, with masks, causal masking, KV cache, GQA and softcap.
 // The engine's fused attention lives in the lightos domain; this is the ONNX operator.
 func init() {
-	registerExtra(Schema{Name: "Attention", Doc: "ONNX scaled dot-product attention (opset 23-25)",
-		Inputs: Arity{3, 7}, Outputs: Arity{1, 4}, Infer: inferONNXAttention})
+	xRegisterExtra(Schema{Name: "Attention", Doc: "ONNX scaled dot-product attention (opset 23-25)",
+		Inputs: Arity{3, 7}, Outputs: Arity{1, 4}, Infer: xInferONNXAttention})
 }
 
-func inferONNXAttention(c *InferContext) ([]graph.Type, error) {
+func xInferONNXAttention(c *InferContext) ([]graph.Type, error) {
 	q, k, v := c.In[0], c.In[1], c.In[2]
 	if err := RequireFloat(c, 0); err != nil {
 		return nil, err

@@ -9,10 +9,10 @@ import (
 )
 
 func init() {
-	registerExtra(Schema{Name: "Resize", Doc: "N-D nearest, linear or cubic resampling (opset 10-19 attributes: coordinate modes, antialias, axes, keep_aspect_ratio_policy)",
-		Inputs: Arity{1, 4}, Outputs: Arity{1, 1}, Infer: inferResize})
-	registerExtra(Schema{Name: "Upsample", Doc: "Resize before opset 10 (asymmetric coordinates)",
-		Inputs: Arity{1, 2}, Outputs: Arity{1, 1}, Infer: inferResize})
+	xRegisterExtra(Schema{Name: "Resize", Doc: "N-D nearest, linear or cubic resampling (opset 10-19 attributes: coordinate modes, antialias, axes, keep_aspect_ratio_policy)",
+		Inputs: Arity{1, 4}, Outputs: Arity{1, 1}, Infer: xInferResize})
+	xRegisterExtra(Schema{Name: "Upsample", Doc: "Resize before opset 10 (asymmetric coordinates)",
+		Inputs: Arity{1, 2}, Outputs: Arity{1, 1}, Infer: xInferResize})
 }
 
 // ResizeGeometry is what a Resize or Upsample node resolves to for one input shape.
@@ -22,8 +22,8 @@ type ResizeGeometry struct {
 	Roi    []float64 // starts then ends per axis (tf_crop_and_resize), nil otherwise
 }
 
-// resizeInputs returns the roi, scales and sizes inputs of a node for its opset.
-func resizeInputs(n *graph.Node, ins []*tensor.Tensor) (roi, scales, sizes *tensor.Tensor) {
+// xResizeInputs returns the roi, scales and sizes inputs of a node for its opset.
+func xResizeInputs(n *graph.Node, ins []*tensor.Tensor) (roi, scales, sizes *tensor.Tensor) {
 	get := func(i int) *tensor.Tensor {
 		if i < len(ins) && ins[i] != nil && ins[i].Len() > 0 {
 			return ins[i]
@@ -40,7 +40,7 @@ func resizeInputs(n *graph.Node, ins []*tensor.Tensor) (roi, scales, sizes *tens
 // node for input shape in, from its (constant or run-time) inputs ins.
 func ResizeGeometryOf(n *graph.Node, in []int, ins []*tensor.Tensor) (*ResizeGeometry, error) {
 	r := len(in)
-	roiT, scalesT, sizesT := resizeInputs(n, ins)
+	roiT, scalesT, sizesT := xResizeInputs(n, ins)
 	axes := make([]int, r)
 	for i := range axes {
 		axes[i] = i
@@ -142,17 +142,17 @@ func ResizeGeometryOf(n *graph.Node, in []int, ins []*tensor.Tensor) (*ResizeGeo
 	return g, nil
 }
 
-func inferResize(c *InferContext) ([]graph.Type, error) {
+func xInferResize(c *InferContext) ([]graph.Type, error) {
 	x := c.In[0]
 	if !x.HasShape || !x.Shape.Known() {
 		if x.HasShape {
-			return []graph.Type{Typed(x.DType, resizeUnknown(len(x.Shape)))}, nil
+			return []graph.Type{Typed(x.DType, xResizeUnknown(len(x.Shape)))}, nil
 		}
 		return []graph.Type{Unranked(x.DType)}, nil
 	}
 	for i := 1; i < len(c.In); i++ {
 		if c.Has(i) && c.Const(i) == nil {
-			return []graph.Type{Typed(x.DType, resizeUnknown(len(x.Shape)))}, nil
+			return []graph.Type{Typed(x.DType, xResizeUnknown(len(x.Shape)))}, nil
 		}
 	}
 	g, err := ResizeGeometryOf(c.Node, x.Shape.Ints(), c.Consts)
@@ -162,7 +162,7 @@ func inferResize(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(x.DType, graph.ShapeOf(g.Out...))}, nil
 }
 
-func resizeUnknown(rank int) graph.Shape {
+func xResizeUnknown(rank int) graph.Shape {
 	s := make(graph.Shape, rank)
 	for i := range s {
 		s[i] = graph.Dim{Size: -1}

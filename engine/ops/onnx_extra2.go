@@ -1,0 +1,94 @@
+package ops
+
+import (
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// More operators beyond the core list: quantization (QuantizeLinear, DequantizeLinear,
+// DynamicQuantizeLinear), Swish, SwiGLU, CumProd, TensorScatter
+// and MaxUnpool.
+func init() {
+	xRegisterExtra(Schema{Name: "QuantizeLinear", Doc: "saturating round(x / scale) + zero_point into an 8- or 16-bit integer (per tensor, axis or block)",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: xInferQuantize})
+	xRegisterExtra(Schema{Name: "DequantizeLinear", Doc: "(x - zero_point) * scale (per tensor, axis or block)",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: xInferDequantize})
+	xRegisterExtra(Schema{Name: "DynamicQuantizeLinear", Doc: "uint8 quantization with scale and zero point from the data's range",
+		Inputs: Arity{1, 1}, Outputs: Arity{3, 3}, Infer: xInferDynQuant})
+	xRegisterExtra(Schema{Name: "Swish", Doc: "x * sigmoid(alpha * x)", Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: Same(0)})
+	xRegisterExtra(Schema{Name: "SwiGLU", Doc: "a * sigmoid(alpha * a) * b", Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: Same(0)})
+	xRegisterExtra(Schema{Name: "CumProd", Doc: "cumulative product along axis (exclusive, reverse)",
+		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: Same(0)})
+	xRegisterExtra(Schema{Name: "TensorScatter", Doc: "writes update into a KV cache at per-batch write indices (linear or circular)",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: Same(0)})
+	xRegisterExtra(Schema{Name: "MaxUnpool", Doc: "scatters pooled values back to their argmax positions",
+		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: xInferMaxUnpool})
+}
+
+func xSameShape(dt tensor.DType, x graph.Type) graph.Type {
+	return graph.Type{DType: dt, Shape: x.Shape, HasShape: x.HasShape}
+}
+
+func xInferQuantize(c *InferContext) ([]graph.Type, error) {
+	dt := tensor.Uint8
+	if c.Has(2) {
+		dt = c.In[2].DType
+	} else if c.Attrs().Has("output_dtype") {
+		dt = tensor.DType(c.Attrs().GetInt("output_dtype", 2))
+	}
+	switch dt {
+	case tensor.Uint8, tensor.Int8, tensor.Uint16, tensor.Int16:
+	default:
+		return nil, c.Errorf("quantizing to %v is not supported", dt)
+	}
+	return []graph.Type{xSameShape(dt, c.In[0])}, nil
+}
+
+func xInferDequantize(c *InferContext) ([]graph.Type, error) {
+	dt := c.In[1].DType
+	if v := c.Attrs().GetInt("output_dtype", 0); v != 0 {
+		dt = tensor.DType(v)
+	}
+	return []graph.Type{xSameShape(dt, c.In[0])}, nil
+}
+
+func xInferDynQuant(c *InferContext) ([]graph.Type, error) {
+	return []graph.Type{xSameShape(tensor.Uint8, c.In[0]), Typed(c.In[0].DType, graph.Shape{}), Typed(tensor.Uint8, graph.Shape{})}, nil
+}
+
+func xInferMaxUnpool(c *InferContext) ([]graph.Type, error) {
+	x := c.In[0]
+	if c.Has(2) {
+		if s := c.Const(2); s != nil {
+			return []graph.Type{Typed(x.DType, graph.ShapeOf(xIntsOf(s)...))}, nil
+		}
+		return []graph.Type{Unranked(x.DType)}, nil
+	}
+	if !x.HasShape || !x.Shape.Known() {
+		return []graph.Type{Unranked(x.DType)}, nil
+	}
+	k := c.Attrs().GetInts("kernel_shape", nil)
+	nd := len(x.Shape) - 2
+	if len(k) != nd {
+		return nil, c.Errorf("kernel_shape %v does not fit input %v", k, x.Shape)
+	}
+	pads := c.Attrs().GetInts("pads", make([]int64, 2*nd))
+	strides := c.Attrs().GetInts("strides", nil)
+	out := append(graph.Shape(nil), x.Shape[:2]...)
+	for d := 0; d < nd; d++ {
+		s := int64(1)
+		if d < len(strides) {
+			s = strides[d]
+		}
+		out = append(out, graph.Dim{Size: (x.Shape[d+2].Size-1)*s - (pads[d] + pads[nd+d]) + k[d]})
+	}
+	return []graph.Type{Typed(x.DType, out)}, nil
+}
+
+func xIntsOf(t *tensor.Tensor) []int {
+	out := make([]int, t.Len())
+	for i := range out {
+		out[i] = int(t.Int64At(i))
+	}
+	return out
+}
