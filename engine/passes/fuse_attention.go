@@ -45,10 +45,13 @@ func fuseAttention(c *Context, sm *graph.Node) (bool, error) {
 	if r < 2 {
 		return false, nil
 	}
-	if span, err := ops.SoftmaxLayout(sm.Attrs, make([]int, r), ops.NodeOpset(sm, c.G.Opset)); err != nil || span.Inner != 1 {
-		return false, nil
+	// Softmax over the last axis only (before opset 13 the default axis is 1 and the
+	// trailing axes are flattened, which is the last axis only when axis is r-1).
+	def := int64(-1)
+	if o := ops.NodeOpset(sm, c.G.Opset); o > 0 && o < 13 {
+		def = 1
 	}
-	if ax := sm.Attrs.GetInt("axis", -1); ax != -1 && ax != int64(r-1) {
+	if ax, err := ops.NormAxis(sm.Attrs.GetInt("axis", def), r); err != nil || ax != r-1 {
 		return false, nil
 	}
 	matched := []*graph.Node{sm, pv}

@@ -2,6 +2,7 @@ package passes_test
 
 import (
 	"bytes"
+	"github.com/lightiam/lightos/engine/tensor"
 	"strings"
 	"testing"
 
@@ -230,6 +231,21 @@ func TestAttentionFusion(t *testing.T) {
 		rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
 		expectCounts(t, rep, got, map[string]int{"attention": 1}, map[string]int{ops.Attention: 1})
 	})
+	t.Run("legacy-softmax-default-axis", func(t *testing.T) {
+		for _, tc := range []struct {
+			attrs graph.Attrs
+			fired int
+		}{
+			{graph.Attrs{ops.OpsetAttr: graph.Int(11)}, 0},                       // axis 1: flattens [H, Sq, Sk]
+			{graph.Attrs{ops.OpsetAttr: graph.Int(11), "axis": graph.Int(3)}, 1}, // the last axis
+		} {
+			g := newGB(t, 54)
+			kt := g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 1, 3, 2)}, g.in("k", 1, 2, 3, 4))
+			p := g.op("Softmax", tc.attrs, g.op("MatMul", nil, g.in("q", 1, 2, 3, 4), kt))
+			rep, got := optimizeAndCompare(t, g.finish(g.op("MatMul", nil, p, g.in("v", 1, 2, 3, 4))), passes.Options{})
+			expectCounts(t, rep, got, map[string]int{"attention": tc.fired}, map[string]int{ops.Attention: tc.fired})
+		}
+	})
 	t.Run("probabilities-are-an-output", func(t *testing.T) {
 		g := newGB(t, 52)
 		y := attentionGraph(g, g.in("q", 1, 2, 3, 4), g.in("k", 1, 2, 3, 4), g.in("v", 1, 2, 3, 4), 4, "")
@@ -363,5 +379,83 @@ func TestDumpAfterAndDisable(t *testing.T) {
 	}
 	if rep.Count("matmul-fusion") != 0 || countOps(gr)["MatMul"] != 1 {
 		t.Errorf("a disabled pass fired: %+v", rep.Fired)
+	}
+}
+
+func TestAttentionHeadsTransposedKey(t *testing.T) {
+	g := newGB(t, 61)
+	const b, s, h, d = 1, 4, 2, 3
+	x := g.in("x", b, s, h*d)
+	split := func(name string, perm ...int64) string {
+		p := g.op("MatMul", nil, x, g.rnd("w"+name, h*d, h*d))
+		r := g.op("Reshape", nil, p, g.konst("shape"+name, int64s(b, s, h, d)))
+		return g.op("Transpose", graph.Attrs{"perm": graph.Ints(perm...)}, r)
+	}
+	q, kt, v := split("q", 0, 2, 1, 3), split("k", 0, 2, 3, 1), split("v", 0, 2, 1, 3)
+	sc := g.op("Mul", nil, g.op("MatMul", nil, q, kt), g.scalar("scale", 0.5))
+	a := g.op("MatMul", nil, g.op("Softmax", nil, sc), v)
+	y := g.op("Reshape", nil, g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, a), g.konst("merged", int64s(b, s, h*d)))
+	rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+	expectCounts(t, rep, got, map[string]int{"attention": 1, "attention-heads": 1}, map[string]int{ops.Attention: 1, "Transpose": 0})
+}
+
+func TestOptimizeIsIdempotentAndReportsNodes(t *testing.T) {
+	g := newGB(t, 110)
+	y := g.op("Relu", nil, g.op("Add", nil, g.op("MatMul", nil, g.in("x", 2, 3), g.rnd("w", 3, 4)), g.rnd("b", 4)))
+	gr := g.finish(y)
+	names := []string{}
+	for _, n := range gr.Nodes {
+		names = append(names, n.Name)
+	}
+	rep, err := passes.Optimize(gr, passes.Options{Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Fired) != 1 || strings.Join(rep.Fired[0].Nodes, ",") != strings.Join(names, ",") || rep.Fired[0].Result != gr.Nodes[0].Name {
+		t.Errorf("report %+v, want one rewrite of %v into %s", rep.Fired, names, gr.Nodes[0].Name)
+	}
+	if rep.NodesBefore != 3 || rep.NodesAfter != 1 {
+		t.Errorf("nodes %d -> %d, want 3 -> 1", rep.NodesBefore, rep.NodesAfter)
+	}
+	text := gr.String()
+	rep, err = passes.Optimize(gr, passes.Options{Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Fired) != 0 || gr.String() != text {
+		t.Errorf("second run changed the graph: %+v", rep.Fired)
+	}
+}
+
+func TestUnknownOperatorsAreLeftAlone(t *testing.T) {
+	g := graph.New("unknown")
+	x := g.AddInput("x", tensor.Float32, graph.ShapeOf(2, 3))
+	w := g.AddInitializer("w", randT(newGB(t, 120).r, 3, 4))
+	mm := g.AddNode("MatMul", "mm", []*graph.Value{x, w}, []string{"y"}, nil)
+	relu := g.AddNode("Relu", "relu", mm.Outputs, []string{"z"}, nil)
+	odd := g.AddNode("NoSuchOp", "odd", relu.Outputs, []string{"out"}, nil)
+	g.Outputs = odd.Outputs
+	rep, err := passes.Optimize(g, passes.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count("matmul-fusion") != 1 || countOps(g)["NoSuchOp"] != 1 {
+		t.Errorf("report %+v, graph:\n%v", rep.Fired, g)
+	}
+	if err := g.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDumpAfterEnvironment(t *testing.T) {
+	t.Setenv(passes.DumpEnv, "dce,layout")
+	g := newGB(t, 130)
+	gr := g.finish(g.op("Relu", nil, g.in("x", 2)))
+	var buf bytes.Buffer
+	if _, err := passes.Optimize(gr, passes.Options{DumpTo: &buf}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "# after pass dce") || !strings.Contains(buf.String(), "# after pass layout") || strings.Contains(buf.String(), "after pass cse") {
+		t.Errorf("dump:\n%s", buf.String())
 	}
 }

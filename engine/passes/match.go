@@ -54,13 +54,12 @@ func other(n *graph.Node, v *graph.Value) *graph.Value {
 	return nil
 }
 
-// constScalar returns the single value of a constant with one element.
+// constScalar returns the single value of a numeric constant with one element.
 func constScalar(v *graph.Value) (float64, bool) {
 	if v == nil || v.Const == nil || v.Const.Len() != 1 {
 		return 0, false
 	}
-	switch v.Const.DType() {
-	case tensor.Float32, tensor.Float64, tensor.Float16, tensor.BFloat16:
+	if dt := v.Const.DType(); dt.IsFloat() || dt.IsInteger() {
 		return v.Const.Float64At(0), true
 	}
 	return 0, false
