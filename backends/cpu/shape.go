@@ -24,8 +24,13 @@ func init() {
 
 func newDropout(n *graph.Node, env *Env) (backends.Kernel, error) {
 	return wrap(n, func(in, out []*tensor.Tensor) error {
-		if len(in) > 2 && in[2] != nil && in[2].Len() == 1 && in[2].Float64At(0) != 0 {
-			return fmt.Errorf("training_mode true is not supported (inference only)")
+		training := len(in) > 2 && in[2] != nil && in[2].Len() == 1 && in[2].Float64At(0) != 0
+		ratio := 0.5
+		if len(in) > 1 && in[1] != nil && in[1].Len() == 1 {
+			ratio = in[1].Float64At(0)
+		}
+		if training && ratio != 0 {
+			return fmt.Errorf("training_mode with ratio %v draws random masks: %w", ratio, backends.ErrUnsupported)
 		}
 		if err := copyBody(in, out); err != nil {
 			return err

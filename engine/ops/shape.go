@@ -25,7 +25,7 @@ func init() {
 	register(Schema{Name: "Range", Doc: "start, start+delta, ... up to limit (exclusive)", Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: inferRange})
 	register(Schema{Name: "Cast", Doc: "convert to the dtype of attribute to", Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferCast})
 	register(Schema{Name: "CastLike", Doc: "convert to the dtype of the second input", Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: inferCastLike})
-	register(Schema{Name: "Dropout", Doc: "inference: identity, with an all-true mask as optional second output",
+	register(Schema{Name: "Dropout", Doc: "inference (or ratio 0): identity, with an all-true mask as optional second output",
 		Inputs: Arity{1, 3}, Outputs: Arity{1, 2}, Infer: inferDropout})
 }
 
@@ -474,11 +474,8 @@ func inferCastLike(c *InferContext) ([]graph.Type, error) {
 }
 
 func inferDropout(c *InferContext) ([]graph.Type, error) {
-	if c.Has(2) {
-		if t := c.Const(2); t != nil && t.Len() == 1 && t.Float64At(0) != 0 {
-			return nil, c.Errorf("training_mode true is not supported (inference only)")
-		}
-	}
+	// Training mode with a non-zero ratio draws random masks; the CPU kernel refuses it
+	// at run time (ratio and training_mode are often graph inputs).
 	x := c.In[0]
 	return []graph.Type{x, {DType: tensor.Bool, Shape: x.Shape, HasShape: x.HasShape}}, nil
 }
