@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -89,4 +90,11 @@ func meminfoKB(text, key string) (int64, bool) {
 		return n, err == nil
 	}
 	return 0, false
+}
+
+func init() {
+	backends.RegisterProvider(backends.Provider{Name: "cpu", Order: 0,
+		Find: func(backends.DiscoverOptions) ([]backends.Device, io.Closer, error) {
+			return []backends.Device{New(Options{})}, nil, nil
+		}})
 }
