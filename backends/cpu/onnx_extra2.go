@@ -299,3 +299,79 @@ func xRunMaxUnpool(n *graph.Node, in, out []*tensor.Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	registerExtra("", "RotaryEmbedding", xSimple(xRunRotary))
+}
+
+// xRunRotary follows onnx/reference/ops/op_rotary_embedding.py.
+func xRunRotary(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, cosT, sinT := in[0], in[1], in[2]
+	var pos *tensor.Tensor
+	if len(in) > 3 {
+		pos = in[3]
+	}
+	s := x.Shape()
+	var B, S, H, D int
+	four := len(s) == 4
+	switch {
+	case four:
+		B, H, S, D = s[0], s[1], s[2], s[3]
+	case len(s) == 3:
+		H = int(n.Attrs.GetInt("num_heads", 0))
+		if H <= 0 || s[2]%H != 0 {
+			return xExtraErr(n, "3-D input %v needs num_heads dividing its last dimension", s)
+		}
+		B, S, D = s[0], s[1], s[2]/H
+	default:
+		return xExtraErr(n, "input has shape %v; expected 3-D or 4-D", s)
+	}
+	rd := int(n.Attrs.GetInt("rotary_embedding_dim", 0))
+	if rd == 0 {
+		rd = D
+	}
+	half := rd / 2
+	cs := cosT.Shape()
+	if cs[len(cs)-1] != half || rd > D {
+		return xExtraErr(n, "cos cache %v does not fit a rotary dimension of %d", cs, rd)
+	}
+	interleaved := n.Attrs.GetInt("interleaved", 0) != 0
+	xv, cv, sv := toFloat64s(x), toFloat64s(cosT), toFloat64s(sinT)
+	y := append([]float64(nil), xv...)
+	at := func(b, h, t, d int) int {
+		if four {
+			return ((b*H+h)*S+t)*D + d
+		}
+		return ((b*S+t)*H+h)*D + d
+	}
+	for b := 0; b < B; b++ {
+		for t := 0; t < S; t++ {
+			row := 0
+			switch {
+			case pos != nil:
+				row = int(pos.Int64At(b*S + t))
+			case len(cs) == 3:
+				row = b*S + t
+			default:
+				row = t
+			}
+			if (row+1)*half > len(cv) || row < 0 {
+				return xExtraErr(n, "position %d is outside the cos cache %v", row, cs)
+			}
+			for h := 0; h < H; h++ {
+				for k := 0; k < half; k++ {
+					i1, i2 := at(b, h, t, k), at(b, h, t, k+half)
+					if interleaved {
+						i1, i2 = at(b, h, t, 2*k), at(b, h, t, 2*k+1)
+					}
+					c, sn := cv[row*half+k], sv[row*half+k]
+					x1, x2 := xv[i1], xv[i2]
+					y[i1] = c*x1 - sn*x2
+					y[i2] = sn*x1 + c*x2
+				}
+			}
+		}
+	}
+	fromFloat64s(out[0], y)
+	return nil
+}

@@ -92,3 +92,8 @@ func xIntsOf(t *tensor.Tensor) []int {
 	}
 	return out
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "RotaryEmbedding", Doc: "rotary position embedding of 4-D [B, H, S, D] or 3-D [B, S, H*D] input (opset 23)",
+		Inputs: Arity{3, 4}, Outputs: Arity{1, 1}, Infer: Same(0)})
+}
