@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
@@ -373,5 +374,24 @@ func xRunRotary(n *graph.Node, in, out []*tensor.Tensor) error {
 		}
 	}
 	fromFloat64s(out[0], y)
+	return nil
+}
+
+func init() {
+	registerExtra("", "NonMaxSuppression", xSimple(xRunNMS))
+}
+
+func xRunNMS(n *graph.Node, in, out []*tensor.Tensor) error {
+	sel, err := ops.NMSSelect(n, in)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	if out[0].Len() != 3*len(sel) {
+		return xExtraErr(n, "selected %d boxes for an output of %v", len(sel), out[0].Shape())
+	}
+	v := out[0].Int64s()
+	for i, s := range sel {
+		copy(v[3*i:], s[:])
+	}
 	return nil
 }
