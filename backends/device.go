@@ -3,6 +3,7 @@ package backends
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lightiam/lightos/engine/graph"
@@ -41,7 +42,7 @@ type Info struct {
 
 func (i Info) String() string {
 	sim := ""
-	if i.Simulated {
+	if i.Simulated && !strings.Contains(i.Name, "(simulated)") {
 		sim = " (simulated)"
 	}
 	return fmt.Sprintf("%s:%d %s%s", i.Kind, i.ID, i.Name, sim)
