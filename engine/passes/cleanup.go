@@ -24,7 +24,8 @@ func impure(n *graph.Node) bool {
 }
 
 // ConstantFolding evaluates, with Options.Eval, every node whose inputs are all
-// constant, and turns its outputs into initializers. Without Eval it does nothing.
+// constant, and Shape and Size nodes whose input shape is known, and turns their
+// outputs into initializers. Without Eval it does nothing.
 // A node the evaluator cannot run (no kernel) is left alone.
 var ConstantFolding = Pass{Name: "fold-constants", Run: func(c *Context) error {
 	if c.Opts.Eval == nil {
@@ -32,6 +33,14 @@ var ConstantFolding = Pass{Name: "fold-constants", Run: func(c *Context) error {
 	}
 	for _, n := range append([]*graph.Node(nil), c.G.Nodes...) {
 		if impure(n) || len(n.Inputs) == 0 {
+			continue
+		}
+		if t := shapeConstant(n); t != nil {
+			v := out0(n)
+			v.Const, v.Producer = t, nil
+			v.Type = graph.Type{DType: t.DType(), Shape: graph.ShapeOf(t.Shape()...), HasShape: true}
+			c.G.Initializers = append(c.G.Initializers, v)
+			c.Replace([]*graph.Node{n}, nil)
 			continue
 		}
 		ins := make([]*tensor.Tensor, len(n.Inputs))
@@ -90,6 +99,39 @@ var ConstantFolding = Pass{Name: "fold-constants", Run: func(c *Context) error {
 	}
 	return nil
 }}
+
+// shapeConstant returns the value of a Shape or Size node whose input shape is fully
+// known (the input itself need not be constant), or nil.
+func shapeConstant(n *graph.Node) *tensor.Tensor {
+	if !is(n, "Shape", "Size") || len(n.Outputs) != 1 || out0(n) == nil {
+		return nil
+	}
+	xs, ok := shapeOf(n.Input(0))
+	if !ok {
+		return nil
+	}
+	if is(n, "Size") {
+		t, _ := tensor.FromInt64([]int{}, []int64{int64(tensor.NumElements(xs))})
+		return t
+	}
+	r := int64(len(xs))
+	clamp := func(v int64) int64 {
+		if v < 0 {
+			v += r
+		}
+		return min(max(v, 0), r)
+	}
+	start, end := clamp(n.Attrs.GetInt("start", 0)), clamp(n.Attrs.GetInt("end", r))
+	dims := []int64{}
+	for i := start; i < end; i++ {
+		dims = append(dims, int64(xs[i]))
+	}
+	t, err := tensor.FromInt64([]int{len(dims)}, dims)
+	if err != nil {
+		return nil
+	}
+	return t
+}
 
 // DeadCode removes nodes none of whose outputs reach a graph output, and initializers
 // nothing reads. Custom operators stay (they may have effects).

@@ -85,50 +85,48 @@ func fuseAttention(c *Context, sm *graph.Node) (bool, error) {
 	}
 	matched = append(matched, qk)
 	q, kt, v := qk.Input(0), qk.Input(1), pv.Input(1)
-	// Optional pre-scaled query and transposed key, dropped from the match when they
-	// have other readers.
-	var qScale *graph.Node
-	qScaled, qFactor := q, 1.0
+	// Optional absorptions, tried from the most absorbed to none, so that a node with
+	// other readers drops out of the match instead of blocking it: a scaled query
+	// (Mul/Div by a constant), and a key that is scaled, transposed (last two axes),
+	// or both, in either order.
+	qs := []operand{{v: q}}
 	if sc := producedBy(q, "Mul", "Div"); sc != nil {
 		if x, f, ok := scaleOf(sc); ok {
-			qScale, qScaled, qFactor = sc, x, f
+			qs = append(qs, operand{v: x, factor: f, nodes: []*graph.Node{sc}})
 		}
 	}
-	var kTrans *graph.Node
-	kPlain := kt
-	if tr := producedBy(kt, "Transpose"); tr != nil && rankOf(kt) == r {
-		perm := permOf(tr, r)
-		want := make([]int, r)
-		for i := range want {
-			want[i] = i
-		}
-		want[r-2], want[r-1] = r-1, r-2
-		if equalInts(perm, want) {
-			kTrans, kPlain = tr, tr.Input(0)
+	ks := []operand{{v: kt, transK: true}}
+	cur := operand{v: kt, transK: true, factor: 1}
+	absorbScale := func() {
+		if sc := producedBy(cur.v, "Mul", "Div"); sc != nil {
+			if x, f, ok := scaleOf(sc); ok {
+				cur = operand{v: x, transK: cur.transK, factor: cur.factor * f, nodes: append(append([]*graph.Node(nil), cur.nodes...), sc)}
+				ks = append(ks, cur)
+			}
 		}
 	}
-	root := pv
-	for _, withQ := range []bool{true, false} {
-		for _, withK := range []bool{true, false} {
-			if (withQ && qScale == nil) || (withK && kTrans == nil) {
+	absorbScale()
+	if tr := producedBy(cur.v, "Transpose"); tr != nil && rankOf(cur.v) == r && isLastTwoSwap(permOf(tr, r)) {
+		cur = operand{v: tr.Input(0), factor: cur.factor, nodes: append(append([]*graph.Node(nil), cur.nodes...), tr)}
+		ks = append(ks, cur)
+		absorbScale()
+	}
+	for qi := len(qs) - 1; qi >= 0; qi-- {
+		for ki := len(ks) - 1; ki >= 0; ki-- {
+			qo, ko := qs[qi], ks[ki]
+			m := append(append(append([]*graph.Node(nil), matched...), qo.nodes...), ko.nodes...)
+			if !attentionShapesOK(qo.v, ko.v, v, mask, ko.transK) || !c.CanFuse(pv, m...) {
 				continue
 			}
-			m := append([]*graph.Node(nil), matched...)
-			qv, sc, k, tk := q, scale, kt, int64(1)
-			if withQ {
-				m, qv, sc = append(m, qScale), qScaled, scale*qFactor
+			tk := int64(0)
+			if ko.transK {
+				tk = 1
 			}
-			if withK {
-				m, k, tk = append(m, kTrans), kPlain, 0
-			}
-			if !attentionShapesOK(qv, k, v, mask, tk != 0) || !c.CanFuse(root, m...) {
-				continue
-			}
-			inputs := []*graph.Value{qv, k, v}
+			inputs := []*graph.Value{qo.v, ko.v, v}
 			if mask != nil {
 				inputs = append(inputs, mask)
 			}
-			attrs := graph.Attrs{"scale": graph.Float(float32(sc)), "transpose_k": graph.Int(tk),
+			attrs := graph.Attrs{"scale": graph.Float(float32(scale * qo.scale() * ko.scale())), "transpose_k": graph.Int(tk),
 				"num_heads": graph.Int(0), "causal": graph.Int(0)}
 			fused := c.NewNode(ops.Attention, ops.DomainLightOS, sm.Name+"_attention", inputs, []*graph.Value{out0(pv)}, attrs)
 			c.Replace(m, fused)
@@ -136,6 +134,35 @@ func fuseAttention(c *Context, sm *graph.Node) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// operand is one way of reading Q or K through the nodes in front of it.
+type operand struct {
+	v      *graph.Value
+	transK bool    // K is [..., D, Sk]
+	factor float64 // 0 means 1
+	nodes  []*graph.Node
+}
+
+func (o operand) scale() float64 {
+	if o.factor == 0 {
+		return 1
+	}
+	return o.factor
+}
+
+// isLastTwoSwap reports whether perm swaps the last two axes and keeps the others.
+func isLastTwoSwap(perm []int) bool {
+	r := len(perm)
+	if r < 2 {
+		return false
+	}
+	for i := 0; i < r-2; i++ {
+		if perm[i] != i {
+			return false
+		}
+	}
+	return perm[r-2] == r-1 && perm[r-1] == r-2
 }
 
 // attentionShapesOK checks what the Attention schema requires of the operands, on

@@ -82,6 +82,7 @@ type Pass struct {
 func Default() []Pass {
 	return []Pass{
 		ConstantFolding,
+		Simplify,
 		DeadCode,
 		CommonSubexpressions,
 		LayerNormChains,
@@ -160,6 +161,8 @@ func Optimize(g *graph.Graph, opts Options) (rep *Report, err error) {
 			}
 			if c.fired > 0 {
 				changed = true
+				// Refresh types: folded constants can make later shapes known.
+				_ = ops.Infer(g, ops.InferOptions{})
 				if opts.Verify {
 					if err := Verify(g); err != nil {
 						return nil, fmt.Errorf("passes: after pass %q: %w", p.Name, err)
