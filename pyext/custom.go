@@ -84,7 +84,7 @@ func writeTensor(rec []int64, lead int64, t *tensor.Tensor) error {
 // CallDescribe fills meta (an int64 array of capacity cap at address meta) for
 // custom-op call id: [handle, token, nIn, nOut], then one record of recWidth per input
 // and per output: [0, ptr, dtype, rank, dims...]. It returns the node's name and op
-// as "node\x00op".
+// as "node\nop" (gopy passes strings as C strings: no NUL inside).
 func CallDescribe(id int, meta uintptr, capacity int) (s string, err error) {
 	defer guard(&err)
 	v, ok := calls.Load(int64(id))
@@ -110,7 +110,7 @@ func CallDescribe(id int, meta uintptr, capacity int) (s string, err error) {
 		}
 		off += recWidth
 	}
-	return c.node + "\x00" + c.op, nil
+	return c.node + "\n" + c.op, nil
 }
 
 // parseCustomSpec reads "name=handle,name=handle" into a registry of Python ops.

@@ -91,8 +91,9 @@ func GovernorNew(devicesCSV, policy string, powerBudgetW float64) (h int64, err 
 
 // GovernorSubmit queues a run of session s with the inputs in meta (SessionRun's
 // layout; caller outputs are not used) and returns a job handle. The input arrays must
-// stay alive until the job ends (the Python Job holds them).
-func GovernorSubmit(gh, s, token int64, meta uintptr, priority int, deadlineS float64, name string) (h int64, err error) {
+// stay alive until the job ends (the Python Job holds them). flops > 0 overrides the
+// job's estimated work (what a simulated device is charged); batch likewise.
+func GovernorSubmit(gh, s, token int64, meta uintptr, priority int, deadlineS float64, name string, flops float64, batch int) (h int64, err error) {
 	defer guard(&err)
 	g, err := get[*govObj](gh, "governor")
 	if err != nil {
@@ -118,6 +119,17 @@ func GovernorSubmit(gh, s, token int64, meta uintptr, priority int, deadlineS fl
 	}
 	spec := governor.JobSpec{Name: name, Feeds: feeds, Priority: priority,
 		Runner: &sessRunner{so: so, token: token, cost: &governor.GraphRunner{Graph: so.g, Host: so.sess.Device()}}}
+	if flops > 0 {
+		c, err := spec.Runner.Cost(feeds)
+		if err != nil {
+			return 0, classify(err, KindExecution)
+		}
+		c.FLOPs = flops
+		if batch > 0 {
+			c.Batch = batch
+		}
+		spec.Cost = &c
+	}
 	if deadlineS > 0 {
 		spec.Deadline = g.g.Now().Add(time.Duration(deadlineS * float64(time.Second)))
 	}

@@ -180,7 +180,7 @@ def _dispatch(call_id):
     token, node, op = 0, "?", "?"
     try:
         meta = np.zeros(_META, np.int64)
-        node, _, op = _core.call(_go.CallDescribe, call_id, meta.ctypes.data, _META).partition("\x00")
+        node, _, op = _core.call(_go.CallDescribe, call_id, meta.ctypes.data, _META).partition("\n")
         m = meta.tolist()
         handle, token, n_in, n_out = m[0], m[1], m[2], m[3]
         cop = _ops_by_handle.get(handle)

@@ -87,9 +87,11 @@ class PowerGovernor:
         self._h = _core.call(_go.GovernorNew, ",".join(str(d.handle) for d in devices), policy, float(power_budget_w))
         self._fin = weakref.finalize(self, _go.Close, self._h)
 
-    def submit_job(self, graph, feeds=None, priority=0, deadline_s=None, name=None):
+    def submit_job(self, graph, feeds=None, priority=0, deadline_s=None, name=None, flops=None, batch=None):
         """Queue graph.execute(feeds) and return its Job. The feed arrays are borrowed
-        until the job ends (the Job keeps them alive)."""
+        until the job ends (the Job keeps them alive). deadline_s: the latest start, in
+        seconds from now. flops/batch override the job's estimated work, which is what a
+        simulated device is charged (e.g. to model a large model with a small graph)."""
         s = graph._session()
         recs, keep, n_in = s.pack(feeds or {})
         recs[0] = n_in
@@ -97,7 +99,7 @@ class PowerGovernor:
         meta = np.array(recs, np.int64)
         token = _core.next_token()
         h = _core.call(_go.GovernorSubmit, self._h, s.h, token, meta.ctypes.data, int(priority),
-                       float(deadline_s or 0), name or graph.name)
+                       float(deadline_s or 0), name or graph.name, float(flops or 0), int(batch or 0))
         return Job(self, graph, s, h, token, (keep, meta), priority)
 
     def advance(self, seconds=0.0):
