@@ -1,0 +1,98 @@
+package cpu
+
+import (
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+func init() {
+	registerExtra("", "Unique", xSimple(xRunUnique))
+	registerExtra("", "AffineGrid", xSimple(xRunAffineGrid))
+}
+
+func xRunUnique(n *graph.Node, in, out []*tensor.Tensor) error {
+	x := in[0]
+	r, err := ops.UniqueOf(n, x)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	y := out[0]
+	elem := x.DType().Size()
+	src, dst := x.Bytes(), y.Bytes()
+	if r.Axis < 0 {
+		for i, f := range r.First {
+			copy(dst[i*elem:(i+1)*elem], src[f*elem:(f+1)*elem])
+		}
+	} else {
+		s := x.Shape()
+		outer, dim, inner := xProd(s[:r.Axis]), s[r.Axis], xProd(s[r.Axis+1:])
+		k := len(r.First)
+		for o := 0; o < outer; o++ {
+			for i, f := range r.First {
+				to, from := ((o*k+i)*inner)*elem, ((o*dim+f)*inner)*elem
+				copy(dst[to:to+inner*elem], src[from:from+inner*elem])
+			}
+		}
+	}
+	put := func(i int, vals []int) {
+		if i < len(out) && out[i] != nil {
+			v := out[i].Int64s()
+			for j, x := range vals {
+				v[j] = int64(x)
+			}
+		}
+	}
+	put(1, r.First)
+	put(2, r.Inverse)
+	put(3, r.Counts)
+	return nil
+}
+
+func xRunAffineGrid(n *graph.Node, in, out []*tensor.Tensor) error {
+	theta, y := in[0], out[0]
+	sz := in[1].AsInt64s()
+	nd := len(sz) - 2
+	align := n.Attrs.GetInt("align_corners", 0) != 0
+	ts := theta.Shape()
+	if len(ts) != 3 || ts[1] != nd || ts[2] != nd+1 {
+		return xExtraErr(n, "theta %v does not fit size %v", ts, sz)
+	}
+	dims := make([]int, nd)
+	for i := range dims {
+		dims[i] = int(sz[i+2])
+	}
+	coord := func(i, d int) float64 {
+		if align {
+			if d == 1 {
+				return -1
+			}
+			return -1 + float64(i)*2/float64(d-1)
+		}
+		return -1 + float64(2*i+1)/float64(d)
+	}
+	tv := toFloat64s(theta)
+	pts := xProd(dims)
+	st := xStridesOf(dims)
+	yv := make([]float64, y.Len())
+	homo := make([]float64, nd+1)
+	for b := 0; b < int(sz[0]); b++ {
+		th := tv[b*nd*(nd+1) : (b+1)*nd*(nd+1)]
+		for p := 0; p < pts; p++ {
+			// homogeneous [x (last axis), y, z..., 1]
+			for d := 0; d < nd; d++ {
+				homo[nd-1-d] = coord(p/st[d]%dims[d], dims[d])
+			}
+			homo[nd] = 1
+			for k := 0; k < nd; k++ {
+				var s float64
+				for j := 0; j <= nd; j++ {
+					s += th[k*(nd+1)+j] * homo[j]
+				}
+				yv[(b*pts+p)*nd+k] = s
+			}
+		}
+	}
+	fromFloat64s(y, yv)
+	return nil
+}
