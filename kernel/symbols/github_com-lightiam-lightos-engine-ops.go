@@ -47,6 +47,7 @@ func init() {
 		"LookupNode":            reflect.ValueOf(ops.LookupNode),
 		"MLClassCount":          reflect.ValueOf(ops.MLClassCount),
 		"MatMulShape":           reflect.ValueOf(ops.MatMulShape),
+		"NMSSelect":             reflect.ValueOf(ops.NMSSelect),
 		"Names":                 reflect.ValueOf(ops.Names),
 		"NodeOpset":             reflect.ValueOf(ops.NodeOpset),
 		"NormAxes":              reflect.ValueOf(ops.NormAxes),
@@ -55,6 +56,7 @@ func init() {
 		"OpsetAttr":             reflect.ValueOf(constant.MakeFromLiteral("\"_opset\"", token.STRING, 0)),
 		"PadAmounts":            reflect.ValueOf(ops.PadAmounts),
 		"PadSpec":               reflect.ValueOf(ops.PadSpec),
+		"ParseEinsum":           reflect.ValueOf(ops.ParseEinsum),
 		"PoolGeometry":          reflect.ValueOf(ops.PoolGeometry),
 		"RangeCount":            reflect.ValueOf(ops.RangeCount),
 		"ReduceAxes":            reflect.ValueOf(ops.ReduceAxes),
@@ -76,6 +78,7 @@ func init() {
 		"TransposePerm":         reflect.ValueOf(ops.TransposePerm),
 		"Typed":                 reflect.ValueOf(ops.Typed),
 		"UnaryOps":              reflect.ValueOf(&ops.UnaryOps).Elem(),
+		"UniqueOf":              reflect.ValueOf(ops.UniqueOf),
 		"Unranked":              reflect.ValueOf(ops.Unranked),
 		"UnsqueezeShape":        reflect.ValueOf(ops.UnsqueezeShape),
 		"Variadic":              reflect.ValueOf(constant.MakeFromLiteral("-1", token.INT, 0)),
@@ -84,6 +87,7 @@ func init() {
 		// type definitions
 		"Arity":          reflect.ValueOf((*ops.Arity)(nil)),
 		"AttentionDims":  reflect.ValueOf((*ops.AttentionDims)(nil)),
+		"EinsumSpec":     reflect.ValueOf((*ops.EinsumSpec)(nil)),
 		"Evaluator":      reflect.ValueOf((*ops.Evaluator)(nil)),
 		"Geometry":       reflect.ValueOf((*ops.Geometry)(nil)),
 		"InferContext":   reflect.ValueOf((*ops.InferContext)(nil)),
@@ -92,5 +96,6 @@ func init() {
 		"Schema":         reflect.ValueOf((*ops.Schema)(nil)),
 		"SliceAxis":      reflect.ValueOf((*ops.SliceAxis)(nil)),
 		"SoftmaxSpan":    reflect.ValueOf((*ops.SoftmaxSpan)(nil)),
+		"UniqueResult":   reflect.ValueOf((*ops.UniqueResult)(nil)),
 	}
 }

@@ -21,6 +21,7 @@ func init() {
 		"DeadCode":                 reflect.ValueOf(&passes.DeadCode).Elem(),
 		"Default":                  reflect.ValueOf(passes.Default),
 		"DumpEnv":                  reflect.ValueOf(constant.MakeFromLiteral("\"LIGHTOS_DUMP_AFTER\"", token.STRING, 0)),
+		"GeluChains":               reflect.ValueOf(&passes.GeluChains).Elem(),
 		"GemmFusion":               reflect.ValueOf(&passes.GemmFusion).Elem(),
 		"LayerNormAttentionFusion": reflect.ValueOf(&passes.LayerNormAttentionFusion).Elem(),
 		"LayerNormChains":          reflect.ValueOf(&passes.LayerNormChains).Elem(),
@@ -28,6 +29,7 @@ func init() {
 		"MatMulFusion":             reflect.ValueOf(&passes.MatMulFusion).Elem(),
 		"Optimize":                 reflect.ValueOf(passes.Optimize),
 		"RulePass":                 reflect.ValueOf(passes.RulePass),
+		"Simplify":                 reflect.ValueOf(&passes.Simplify).Elem(),
 		"Verify":                   reflect.ValueOf(passes.Verify),
 
 		// type definitions

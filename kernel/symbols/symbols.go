@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"reflect"
+	"strings"
 
 	"github.com/traefik/yaegi/interp"
 )
@@ -24,7 +25,17 @@ func Doc(path, name string) string {
 	if name == "" {
 		return docs[path]
 	}
-	return docs[path+"."+name]
+	if d, ok := docs[path+"."+name]; ok {
+		return d
+	}
+	// display and cell export methods of their per-session types as
+	// package functions: look for Type.name.
+	for k, d := range docs {
+		if strings.HasPrefix(k, path+".") && strings.HasSuffix(k, "."+name) && strings.Count(k[len(path)+1:], ".") == 1 {
+			return d
+		}
+	}
+	return ""
 }
 
 // docs is filled by the generated docs file.
