@@ -7,9 +7,11 @@
 // and LIGHTOS_DUMP_AFTER):
 //
 //	fold-constants       nodes with constant inputs evaluated once (needs Options.Eval)
+//	simplify             Identity, same-dtype Cast, no-op reshapes, constant Where, x+0, x·1
 //	dce                  nodes that reach no output, unread initializers
 //	cse                  repeated identical nodes merged
 //	layernorm            ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div[/Mul/Add] -> LayerNormalization
+//	gelu                 x·0.5·(1+Erf(x/√2)) -> Gelu
 //	attention            MatMul(Q, Kᵀ), scale, mask, Softmax, MatMul V -> Attention
 //	attention-heads      head split/merge Reshape+Transpose absorbed into Attention num_heads
 //	layernorm-attention  LayerNormalization feeding Q/K/V projections of one Attention -> LayerNormAttention

@@ -459,3 +459,22 @@ func TestDumpAfterEnvironment(t *testing.T) {
 		t.Errorf("dump:\n%s", buf.String())
 	}
 }
+
+func TestGeluChainThenMatMulFusion(t *testing.T) {
+	for i, halfOnX := range []bool{false, true} {
+		g := newGB(t, uint64(140+i))
+		x := g.op("Add", nil, g.op("MatMul", nil, g.in("x", 5, 7), g.rnd("w", 7, 6)), g.rnd("b", 6))
+		phi := g.op("Add", nil, g.op("Erf", nil, g.op("Div", nil, x, g.scalar("sqrt2", 1.4142135))), g.scalar("one", 1))
+		var y string
+		if halfOnX {
+			y = g.op("Mul", nil, g.op("Mul", nil, g.scalar("half", 0.5), x), phi)
+		} else {
+			y = g.op("Mul", nil, g.op("Mul", nil, x, phi), g.scalar("half", 0.5))
+		}
+		rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"gelu": 1, "matmul-fusion": 1}, map[string]int{ops.FusedMatMul: 1, "Erf": 0})
+		if len(got) != 1 {
+			t.Errorf("nodes after: %v", got)
+		}
+	}
+}

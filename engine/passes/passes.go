@@ -86,6 +86,7 @@ func Default() []Pass {
 		DeadCode,
 		CommonSubexpressions,
 		LayerNormChains,
+		GeluChains,
 		AttentionFusion,
 		AttentionHeads,
 		LayerNormAttentionFusion,
