@@ -478,3 +478,35 @@ func TestGeluChainThenMatMulFusion(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformerBlock runs the whole pipeline on an exported-style encoder layer:
+// LayerNorm, Q/K/V projections split into heads, attention, heads merged, output
+// projection with a residual, LayerNorm, and an FFN with an erf GELU.
+func TestTransformerBlock(t *testing.T) {
+	g := newGB(t, 150)
+	const b, s, h, d = 2, 5, 2, 4
+	const e = h * d
+	x := g.in("x", b, s, e)
+	ln := func(name, in string) string {
+		return g.op("LayerNormalization", graph.Attrs{"axis": graph.Int(-1), "epsilon": graph.Float(1e-5)}, in, g.rnd(name+"_g", e), g.rnd(name+"_b", e))
+	}
+	linear := func(name, in string, n int) string {
+		return g.op("Add", nil, g.op("MatMul", nil, in, g.rnd(name+"_w", e, n)), g.rnd(name+"_b", n))
+	}
+	xn := ln("ln1", x)
+	split := func(name string) string {
+		r := g.op("Reshape", nil, linear(name, xn, e), g.konst(name+"_shape", int64s(b, s, h, d)))
+		return g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, r)
+	}
+	a := attentionGraph(g, split("q"), split("k"), split("v"), d, g.in("mask", b, 1, 1, s))
+	merged := g.op("Reshape", nil, g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, a), g.konst("merged", int64s(b, s, e)))
+	res := g.op("Add", nil, x, linear("o", merged, e))
+	hn := ln("ln2", res)
+	u := linear("up", hn, e)
+	gelu := g.op("Mul", nil, g.op("Mul", nil, u, g.op("Add", nil, g.op("Erf", nil, g.op("Div", nil, u, g.scalar("sqrt2", 1.4142135))), g.scalar("one", 1))), g.scalar("half", 0.5))
+	y := g.op("Add", nil, res, linear("down", gelu, e))
+	rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+	expectCounts(t, rep, got, map[string]int{"attention": 1, "attention-heads": 1, "layernorm-attention": 1, "gelu": 1},
+		map[string]int{ops.LayerNormAttention: 1, ops.FusedMatMul: 3, "Softmax": 0, "Transpose": 0, "Reshape": 0, "Erf": 0})
+	t.Logf("%d nodes after: %v", len(g.b.Graph().Nodes), got)
+}
