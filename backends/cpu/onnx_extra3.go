@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -94,5 +96,62 @@ func xRunAffineGrid(n *graph.Node, in, out []*tensor.Tensor) error {
 		}
 	}
 	fromFloat64s(y, yv)
+	return nil
+}
+
+func init() {
+	registerExtra("", "CausalConvWithState", xSimple(xRunCausalConv))
+}
+
+// xRunCausalConv follows onnx/reference/ops/op_causal_conv_with_state.py.
+func xRunCausalConv(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, w := in[0], in[1]
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 3 || len(ws) != 3 || ws[0] != xs[1] || ws[1] != 1 {
+		return xExtraErr(n, "input %v and weight %v: expected [B, C, L] and [C, 1, k]", xs, ws)
+	}
+	B, C, L, K := xs[0], xs[1], xs[2], ws[2]
+	xv, wv := toFloat64s(x), toFloat64s(w)
+	var bias, past []float64
+	if len(in) > 2 && in[2] != nil {
+		bias = toFloat64s(in[2])
+	}
+	if len(in) > 3 && in[3] != nil {
+		past = toFloat64s(in[3])
+	}
+	act := n.Attrs.GetString("activation", "none")
+	P := L + K - 1
+	padded := make([]float64, P)
+	y := make([]float64, B*C*L)
+	state := make([]float64, B*C*(K-1))
+	for b := 0; b < B; b++ {
+		for c := 0; c < C; c++ {
+			for i := 0; i < K-1; i++ {
+				padded[i] = 0
+				if past != nil {
+					padded[i] = past[(b*C+c)*(K-1)+i]
+				}
+			}
+			copy(padded[K-1:], xv[(b*C+c)*L:(b*C+c+1)*L])
+			for t := 0; t < L; t++ {
+				var s float64
+				if bias != nil {
+					s = bias[c]
+				}
+				for j := 0; j < K; j++ {
+					s += wv[c*K+j] * padded[t+j]
+				}
+				if act == "silu" || act == "swish" {
+					s = s / (1 + math.Exp(-s))
+				}
+				y[(b*C+c)*L+t] = s
+			}
+			copy(state[(b*C+c)*(K-1):], padded[P-(K-1):])
+		}
+	}
+	fromFloat64s(out[0], y)
+	if len(out) > 1 && out[1] != nil {
+		fromFloat64s(out[1], state)
+	}
 	return nil
 }

@@ -97,3 +97,17 @@ func init() {
 	xRegisterExtra(Schema{Name: "RotaryEmbedding", Doc: "rotary position embedding of 4-D [B, H, S, D] or 3-D [B, S, H*D] input (opset 23)",
 		Inputs: Arity{3, 4}, Outputs: Arity{1, 1}, Infer: Same(0)})
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "CausalConvWithState", Doc: "depthwise causal 1-D convolution over [past_state, input] with optional SiLU; output and present state",
+		Inputs: Arity{2, 4}, Outputs: Arity{1, 2}, Infer: xInferCausalConv})
+}
+
+func xInferCausalConv(c *InferContext) ([]graph.Type, error) {
+	x, w := c.In[0], c.In[1]
+	state := Unranked(x.DType)
+	if x.HasShape && w.HasShape && len(x.Shape) == 3 && len(w.Shape) == 3 && w.Shape[2].Known() {
+		state = Typed(x.DType, graph.Shape{x.Shape[0], x.Shape[1], {Size: w.Shape[2].Size - 1}})
+	}
+	return []graph.Type{x, state}, nil
+}
