@@ -110,13 +110,13 @@ func softmaxLine[T float32 | float64](kind softmaxKind, x, y []T) {
 	}
 	var s float64
 	if f, ok := any(x).([]float32); ok && !math.IsInf(m, 0) && !math.IsNaN(m) {
-		s = expShift32(f, any(y).([]float32), float32(m))
-	} else {
-		for j, v := range x {
-			e := math.Exp(float64(v) - m)
-			y[j] = T(e)
-			s += e
-		}
+		softmaxRow32(f, any(y).([]float32), float32(m))
+		return
+	}
+	for j, v := range x {
+		e := math.Exp(float64(v) - m)
+		y[j] = T(e)
+		s += e
 	}
 	inv := 1 / s
 	for j := range y {
@@ -124,53 +124,9 @@ func softmaxLine[T float32 | float64](kind softmaxKind, x, y []T) {
 	}
 }
 
-// expShift32 stores exp(x-m) into y and returns the sum (in float64).
-func expShift32(x, y []float32, m float32) float64 {
-	s := 0.0
-	for j, v := range x {
-		e := exp32(v - m)
-		y[j] = e
-		s += float64(e)
-	}
-	return s
-}
-
-// exp32 is exp for float32 arguments at float32 accuracy (a few ulp): x = k·ln2 + r
-// with |r| <= ln2/2, exp(r) by a degree-6 polynomial, scaled by 2^k through the
-// exponent bits. It is several times faster than math.Exp.
-func exp32(x float32) float32 {
-	switch {
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -103.97208:
-		return 0
-	case x != x:
-		return x
-	}
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	// Round x·log2(e) to the nearest integer by adding 1.5·2^23: the sum's low
-	// mantissa bits then hold k (valid for |x·log2e| < 2^22).
-	const magic = 12582912.0
-	t := x*log2e + magic
-	kf := t - magic
-	r := x - kf*ln2hi - kf*ln2lo
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	e := p*r*r + r + 1
-	k := int32(math.Float32bits(t)) - 0x4B400000
-	if k < -126 { // subnormal result: scale in two steps
-		return e * math.Float32frombits(uint32(k+126+127)<<23) * math.Float32frombits(1<<23)
-	}
-	if k > 127 {
-		return e * 2 * math.Float32frombits(uint32(k-1+127)<<23)
-	}
-	return e * math.Float32frombits(uint32(k+127)<<23)
+// softmaxRow32 is the float32 row y = exp(x-m)/Σexp(x-m) for the row's finite
+// maximum m, on the vector helpers of softmax_vec.go.
+func softmaxRow32(x, y []float32, m float32) {
+	s := expShiftSum(x, y, m)
+	scale(y[:len(x)], 1/s)
 }

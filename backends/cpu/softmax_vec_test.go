@@ -1,0 +1,81 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestExpNeg32 checks the Go exponential against math.Exp over its whole range.
+func TestExpNeg32(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 3))
+	for i := 0; i < 100000; i++ {
+		v := float32(-r.Float64() * 87)
+		if i%10 == 0 {
+			v = float32(-r.Float64() * 2)
+		}
+		got, want := float64(expNeg32(v)), math.Exp(float64(v))
+		if math.Abs(got-want) > 4e-7*want {
+			t.Fatalf("expNeg32(%v) = %v, want %v", v, got, want)
+		}
+	}
+	if v := expNeg32(float32(math.NaN())); v == v {
+		t.Errorf("expNeg32(NaN) = %v", v)
+	}
+	if v := expNeg32(float32(math.Inf(-1))); v != expNeg32(expMin) {
+		t.Errorf("expNeg32(-Inf) = %v, want the clamp value", v)
+	}
+}
+
+// TestVectorHelpersMatchTwins runs the dispatched helpers (assembly where the CPU
+// has AVX2+FMA) against the Go reference loops, on sizes around the vector width,
+// with NaN guard regions around the output to catch stray writes.
+func TestVectorHelpersMatchTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	const guard = 9
+	for n := 0; n <= 41; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 20)
+		}
+		m := float32(math.Inf(-1))
+		for _, v := range x {
+			m = max(m, v)
+		}
+		full := make([]float32, n+2*guard)
+		for i := range full {
+			full[i] = float32(math.NaN())
+		}
+		y := full[guard : guard+n]
+		want := make([]float32, n)
+		ws := expShiftSumGo(x, want, m)
+		gs := expShiftSum(x, y, m)
+		if math.Abs(float64(gs-ws)) > 1e-6*float64(ws)+1e-30 {
+			t.Fatalf("n=%d: sum %v, twin %v", n, gs, ws)
+		}
+		for i := range want {
+			if math.Abs(float64(y[i]-want[i])) > 2e-7*float64(want[i]) {
+				t.Fatalf("n=%d: y[%d] = %v, twin %v", n, i, y[i], want[i])
+			}
+		}
+		scale(y, 0.5)
+		scaleGo(want, 0.5)
+		for i := range want {
+			if math.Abs(float64(y[i]-want[i])) > 2e-7*float64(want[i]) {
+				t.Fatalf("n=%d: scaled y[%d] = %v, twin %v", n, i, y[i], want[i])
+			}
+		}
+		for i := 0; i < guard; i++ {
+			if !math.IsNaN(float64(full[i])) || !math.IsNaN(float64(full[guard+n+i])) {
+				t.Fatalf("n=%d: write outside y", n)
+			}
+		}
+	}
+	// A NaN input gives a NaN output in its lane, not a clamped value.
+	x := []float32{0, 1, 2, float32(math.NaN()), 4, 5, 6, 7}
+	y := make([]float32, 8)
+	expShiftSum(x, y, 7)
+	if y[3] == y[3] {
+		t.Errorf("NaN input gave %v", y[3])
+	}
+}
