@@ -56,7 +56,7 @@ func TestSoftmaxAgainstReference(t *testing.T) {
 		{[]int{2, 12, 128}, nil, 13},
 		{[]int{3, 5, 7}, nnPtr(1), 0},  // opset 13: single axis 1, inner 7
 		{[]int{3, 5, 7}, nnPtr(0), 13}, // single axis 0
-		{[]int{3, 5, 7}, nil, 11},    // opset 11 default axis 1: flatten [3, 35]
+		{[]int{3, 5, 7}, nil, 11},      // opset 11 default axis 1: flatten [3, 35]
 		{[]int{3, 5, 7}, nnPtr(-2), 11},
 		{[]int{2, 3, 4, 5}, nnPtr(2), 12},
 		{[]int{4, 1}, nnPtr(-1), 0},
