@@ -87,6 +87,10 @@ func TestCells(t *testing.T) {
 			{"wg2.Add(1)\ngo work(3, &wg2)\nwg2.Wait()", "", "", "goroutine panic"},
 			{"2+2", "", "4", ""},
 		}},
+		{"goroutine panic from a declared function", []step{
+			{"import \"sync\"\nfunc spawn(wg *sync.WaitGroup) {\n\tgo func() {\n\t\tdefer wg.Done()\n\t\tpanic(\"from spawn\")\n\t}()\n}", "", "", ""},
+			{"var wg4 sync.WaitGroup\nwg4.Add(1)\nspawn(&wg4)\nwg4.Wait()", "", "", "goroutine panic"},
+		}},
 		{"go args evaluated at go time", []step{{
 			"import \"sync\"\nvar mu sync.Mutex\nvar wg3 sync.WaitGroup\nsum := 0\nfunc add(v int) { mu.Lock(); sum += v; mu.Unlock(); wg3.Done() }\nfor i := 1; i <= 4; i++ { wg3.Add(1); go add(i) }\nwg3.Wait()\nsum",
 			"", "10", ""}}},
