@@ -4705,7 +4705,208 @@ DATA expconsts<>+368(SB)/4, $0x3f800000
 DATA expconsts<>+372(SB)/4, $0x3f800000
 DATA expconsts<>+376(SB)/4, $0x3f800000
 DATA expconsts<>+380(SB)/4, $0x3f800000
-GLOBL expconsts<>(SB), RODATA|NOPTR, $384
+DATA expconsts<>+384(SB)/4, $0x3ea7ba05
+DATA expconsts<>+388(SB)/4, $0x3ea7ba05
+DATA expconsts<>+392(SB)/4, $0x3ea7ba05
+DATA expconsts<>+396(SB)/4, $0x3ea7ba05
+DATA expconsts<>+400(SB)/4, $0x3ea7ba05
+DATA expconsts<>+404(SB)/4, $0x3ea7ba05
+DATA expconsts<>+408(SB)/4, $0x3ea7ba05
+DATA expconsts<>+412(SB)/4, $0x3ea7ba05
+DATA expconsts<>+416(SB)/4, $0x3e827906
+DATA expconsts<>+420(SB)/4, $0x3e827906
+DATA expconsts<>+424(SB)/4, $0x3e827906
+DATA expconsts<>+428(SB)/4, $0x3e827906
+DATA expconsts<>+432(SB)/4, $0x3e827906
+DATA expconsts<>+436(SB)/4, $0x3e827906
+DATA expconsts<>+440(SB)/4, $0x3e827906
+DATA expconsts<>+444(SB)/4, $0x3e827906
+DATA expconsts<>+448(SB)/4, $0xbe91a98e
+DATA expconsts<>+452(SB)/4, $0xbe91a98e
+DATA expconsts<>+456(SB)/4, $0xbe91a98e
+DATA expconsts<>+460(SB)/4, $0xbe91a98e
+DATA expconsts<>+464(SB)/4, $0xbe91a98e
+DATA expconsts<>+468(SB)/4, $0xbe91a98e
+DATA expconsts<>+472(SB)/4, $0xbe91a98e
+DATA expconsts<>+476(SB)/4, $0xbe91a98e
+DATA expconsts<>+480(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+484(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+488(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+492(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+496(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+500(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+504(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+508(SB)/4, $0x3fb5f0e3
+DATA expconsts<>+512(SB)/4, $0xbfba00e3
+DATA expconsts<>+516(SB)/4, $0xbfba00e3
+DATA expconsts<>+520(SB)/4, $0xbfba00e3
+DATA expconsts<>+524(SB)/4, $0xbfba00e3
+DATA expconsts<>+528(SB)/4, $0xbfba00e3
+DATA expconsts<>+532(SB)/4, $0xbfba00e3
+DATA expconsts<>+536(SB)/4, $0xbfba00e3
+DATA expconsts<>+540(SB)/4, $0xbfba00e3
+DATA expconsts<>+544(SB)/4, $0x3f87dc22
+DATA expconsts<>+548(SB)/4, $0x3f87dc22
+DATA expconsts<>+552(SB)/4, $0x3f87dc22
+DATA expconsts<>+556(SB)/4, $0x3f87dc22
+DATA expconsts<>+560(SB)/4, $0x3f87dc22
+DATA expconsts<>+564(SB)/4, $0x3f87dc22
+DATA expconsts<>+568(SB)/4, $0x3f87dc22
+DATA expconsts<>+572(SB)/4, $0x3f87dc22
+DATA expconsts<>+576(SB)/4, $0x3f3504f3
+DATA expconsts<>+580(SB)/4, $0x3f3504f3
+DATA expconsts<>+584(SB)/4, $0x3f3504f3
+DATA expconsts<>+588(SB)/4, $0x3f3504f3
+DATA expconsts<>+592(SB)/4, $0x3f3504f3
+DATA expconsts<>+596(SB)/4, $0x3f3504f3
+DATA expconsts<>+600(SB)/4, $0x3f3504f3
+DATA expconsts<>+604(SB)/4, $0x3f3504f3
+DATA expconsts<>+608(SB)/4, $0x40000000
+DATA expconsts<>+612(SB)/4, $0x40000000
+DATA expconsts<>+616(SB)/4, $0x40000000
+DATA expconsts<>+620(SB)/4, $0x40000000
+DATA expconsts<>+624(SB)/4, $0x40000000
+DATA expconsts<>+628(SB)/4, $0x40000000
+DATA expconsts<>+632(SB)/4, $0x40000000
+DATA expconsts<>+636(SB)/4, $0x40000000
+DATA expconsts<>+640(SB)/4, $0x3f000000
+DATA expconsts<>+644(SB)/4, $0x3f000000
+DATA expconsts<>+648(SB)/4, $0x3f000000
+DATA expconsts<>+652(SB)/4, $0x3f000000
+DATA expconsts<>+656(SB)/4, $0x3f000000
+DATA expconsts<>+660(SB)/4, $0x3f000000
+DATA expconsts<>+664(SB)/4, $0x3f000000
+DATA expconsts<>+668(SB)/4, $0x3f000000
+DATA expconsts<>+672(SB)/4, $0x7fffffff
+DATA expconsts<>+676(SB)/4, $0x7fffffff
+DATA expconsts<>+680(SB)/4, $0x7fffffff
+DATA expconsts<>+684(SB)/4, $0x7fffffff
+DATA expconsts<>+688(SB)/4, $0x7fffffff
+DATA expconsts<>+692(SB)/4, $0x7fffffff
+DATA expconsts<>+696(SB)/4, $0x7fffffff
+DATA expconsts<>+700(SB)/4, $0x7fffffff
+DATA expconsts<>+704(SB)/4, $0xbfcc422a
+DATA expconsts<>+708(SB)/4, $0xbfcc422a
+DATA expconsts<>+712(SB)/4, $0xbfcc422a
+DATA expconsts<>+716(SB)/4, $0xbfcc422a
+DATA expconsts<>+720(SB)/4, $0xbfcc422a
+DATA expconsts<>+724(SB)/4, $0xbfcc422a
+DATA expconsts<>+728(SB)/4, $0xbfcc422a
+DATA expconsts<>+732(SB)/4, $0xbfcc422a
+DATA expconsts<>+736(SB)/4, $0x3d372713
+DATA expconsts<>+740(SB)/4, $0x3d372713
+DATA expconsts<>+744(SB)/4, $0x3d372713
+DATA expconsts<>+748(SB)/4, $0x3d372713
+DATA expconsts<>+752(SB)/4, $0x3d372713
+DATA expconsts<>+756(SB)/4, $0x3d372713
+DATA expconsts<>+760(SB)/4, $0x3d372713
+DATA expconsts<>+764(SB)/4, $0x3d372713
+DATA expconsts<>+768(SB)/4, $0x3f800000
+DATA expconsts<>+772(SB)/4, $0x3f800000
+DATA expconsts<>+776(SB)/4, $0x3f800000
+DATA expconsts<>+780(SB)/4, $0x3f800000
+DATA expconsts<>+784(SB)/4, $0x3f800000
+DATA expconsts<>+788(SB)/4, $0x3f800000
+DATA expconsts<>+792(SB)/4, $0x3f800000
+DATA expconsts<>+796(SB)/4, $0x3f800000
+GLOBL expconsts<>(SB), RODATA|NOPTR, $800
+
+// func geluAVX2(x *float32, n int, tanh bool)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluAVX2(SB), NOSPLIT, $0-17
+	MOVQ    x+0(FP), AX
+	MOVQ    n+8(FP), CX
+	MOVB    tanh+16(FP), DL
+	VMOVUPS expconsts<>+0(SB), Y6
+	VMOVUPS expconsts<>+32(SB), Y7
+	TESTQ   CX, CX
+	JZ      gelu_done
+	TESTB   DL, DL
+	JNZ     gelu_tanh
+
+gelu_erf:
+	VMOVUPS      (AX), Y0
+	VANDPS       expconsts<>+672(SB), Y0, Y1
+	VMULPS       expconsts<>+576(SB), Y1, Y1
+	VMOVUPS      expconsts<>+384(SB), Y2
+	VFMADD213PS  expconsts<>+352(SB), Y1, Y2
+	VMOVUPS      expconsts<>+352(SB), Y5
+	VDIVPS       Y2, Y5, Y2
+	VMOVUPS      expconsts<>+544(SB), Y3
+	VFMADD213PS  expconsts<>+512(SB), Y2, Y3
+	VFMADD213PS  expconsts<>+480(SB), Y2, Y3
+	VFMADD213PS  expconsts<>+448(SB), Y2, Y3
+	VFMADD213PS  expconsts<>+416(SB), Y2, Y3
+	VMULPS       Y2, Y3, Y3
+	VMULPS       Y1, Y1, Y1
+	VXORPS       Y5, Y5, Y5
+	VSUBPS       Y1, Y5, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y1, Y7, Y1
+	VMULPS       expconsts<>+64(SB), Y1, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS expconsts<>+96(SB), Y8, Y1
+	VFNMADD231PS expconsts<>+128(SB), Y8, Y1
+	VMULPS       Y1, Y1, Y9
+	VMOVUPS      expconsts<>+160(SB), Y4
+	VFMADD213PS  expconsts<>+192(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+224(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+256(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+288(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+320(SB), Y1, Y4
+	VFMADD213PS  Y1, Y9, Y4
+	VADDPS       expconsts<>+352(SB), Y4, Y4
+	VCVTPS2DQ    Y8, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       expconsts<>+768(SB), Y10, Y10
+	VMULPS       Y10, Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VMOVUPS      expconsts<>+608(SB), Y5
+	VSUBPS       Y3, Y5, Y5
+	VBLENDVPS    Y0, Y3, Y5, Y3
+	VMULPS       expconsts<>+640(SB), Y0, Y0
+	VMULPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JNZ          gelu_erf
+	JMP          gelu_done
+
+gelu_tanh:
+	VMOVUPS      (AX), Y0
+	VMULPS       Y0, Y0, Y1
+	VMULPS       expconsts<>+736(SB), Y1, Y1
+	VFMADD213PS  Y0, Y0, Y1
+	VMULPS       expconsts<>+704(SB), Y1, Y1
+	VMINPS       Y1, Y6, Y1
+	VMAXPS       Y1, Y7, Y1
+	VMULPS       expconsts<>+64(SB), Y1, Y8
+	VROUNDPS     $0x00, Y8, Y8
+	VFNMADD231PS expconsts<>+96(SB), Y8, Y1
+	VFNMADD231PS expconsts<>+128(SB), Y8, Y1
+	VMULPS       Y1, Y1, Y9
+	VMOVUPS      expconsts<>+160(SB), Y4
+	VFMADD213PS  expconsts<>+192(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+224(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+256(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+288(SB), Y1, Y4
+	VFMADD213PS  expconsts<>+320(SB), Y1, Y4
+	VFMADD213PS  Y1, Y9, Y4
+	VADDPS       expconsts<>+352(SB), Y4, Y4
+	VCVTPS2DQ    Y8, Y10
+	VPSLLD       $0x17, Y10, Y10
+	VPADDD       expconsts<>+768(SB), Y10, Y10
+	VMULPS       Y10, Y4, Y4
+	VADDPS       expconsts<>+352(SB), Y4, Y4
+	VDIVPS       Y4, Y0, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, CX
+	JNZ          gelu_tanh
+
+gelu_done:
+	VZEROUPPER
+	RET
 
 // func expSumAVX2(x *float32, n int, sub float32) float32
 // Requires: AVX, AVX2, FMA3, SSE

@@ -22,3 +22,5 @@ func expSumAVX2(x *float32, n int, sub float32) float32               { panic("u
 func scaleAVX2(x *float32, n int, s float32)                          { panic("unreachable") }
 func sumDevAVX2(x *float32, n int, mean float32, square bool) float32 { panic("unreachable") }
 func normAVX2(y, x, gamma, beta *float32, n int, mean, rstd float32)  { panic("unreachable") }
+
+func geluAVX2(x *float32, n int, tanh bool) { panic("unreachable") }

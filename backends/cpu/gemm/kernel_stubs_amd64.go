@@ -70,6 +70,9 @@ func packStrided32(dst *float32, src *float32, ld int, kc int)
 // packOffsets32 copies kc rows of 32 floats, row k from src[offs[k]:], to dst[k*32:].
 func packOffsets32(dst *float32, src *float32, offs *int, kc int)
 
+// geluAVX2 applies GELU in place to x[:n], n a multiple of 8: the erf form, or the tanh form if tanh.
+func geluAVX2(x *float32, n int, tanh bool)
+
 // expSumAVX2 sets x[i] = exp(x[i]-sub) for i < n (a multiple of 8) and returns their sum.
 func expSumAVX2(x *float32, n int, sub float32) float32
 

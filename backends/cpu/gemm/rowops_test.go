@@ -114,3 +114,35 @@ func TestExpSumAgainstTwin(t *testing.T) {
 		t.Errorf("sum with a NaN = %v, want NaN", s)
 	}
 }
+
+// TestGELU checks the vectorized GELU (both forms) against float64 and the Go
+// twins, on lengths around the vector width.
+func TestGELU(t *testing.T) {
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 100} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 4)
+		}
+		x[0] = -9
+		if n > 2 {
+			x[1], x[2] = 9, 0
+		}
+		for _, act := range []Activation{ActGELU, ActGELUTanh} {
+			got, full := guarded(n, x)
+			applyAct(act, got)
+			checkGuards(t, full, n)
+			for i, v := range x {
+				want := refAct(act, float64(v))
+				twin := geluErf32(v)
+				if act == ActGELUTanh {
+					twin = geluTanh32(v)
+				}
+				tol := 3e-7*math.Max(1, math.Abs(float64(v))) + 2e-6*math.Abs(want)
+				if math.Abs(float64(got[i])-want) > tol || math.Abs(float64(twin)-want) > tol {
+					t.Fatalf("%v(%v): asm %v, twin %v, want %v", act, v, got[i], twin, want)
+				}
+			}
+		}
+	}
+}

@@ -427,6 +427,13 @@ var expConsts = []struct {
 	{"c1", 0.693359375}, {"c2", -2.12194440e-4},
 	{"p0", 1.9875691500e-4}, {"p1", 1.3981999507e-3}, {"p2", 8.3334519073e-3},
 	{"p3", 4.1665795894e-2}, {"p4", 1.6666665459e-1}, {"p5", 5.0000001201e-1}, {"one", 1},
+	// GELU: erfc(u) ≈ t·(a1+t·(a2+t·(a3+t·(a4+t·a5))))·exp(-u²), t = 1/(1+p·u)
+	// (Abramowitz and Stegun 7.1.26); the tanh form's constants.
+	{"erfp", 0.3275911}, {"a1", 0.254829592}, {"a2", -0.284496736}, {"a3", 1.421413741},
+	{"a4", -1.453152027}, {"a5", 1.061405429}, {"rsqrt2", 0.70710678118654752}, {"two", 2},
+	{"half", 0.5}, {"absmask", math.Float32frombits(0x7fffffff)},
+	{"tanhk", -2 * 0.7978845608028654}, {"tanhc", 0.044715},
+	{"bias127", math.Float32frombits(127 << 23)},
 }
 
 func genRowHelpers() {
@@ -445,6 +452,96 @@ func genRowHelpers() {
 			}
 		}
 		panic(name)
+	}
+
+	// expInto emits out = exp(v) (v is clobbered), using Y8-Y12 and the
+	// clamp constants in Y6 (hi) and Y7 (lo).
+	expInto := func(v, out reg.VecPhysical) {
+		fx, z, t := reg.Y8, reg.Y9, reg.Y10
+		VMINPS(v, reg.Y6, v)
+		VMAXPS(v, reg.Y7, v)
+		VMULPS(k("log2e"), v, fx)
+		VROUNDPS(U8(0), fx, fx)
+		VFNMADD231PS(k("c1"), fx, v)
+		VFNMADD231PS(k("c2"), fx, v)
+		VMULPS(v, v, z)
+		VMOVUPS(k("p0"), out)
+		VFMADD213PS(k("p1"), v, out)
+		VFMADD213PS(k("p2"), v, out)
+		VFMADD213PS(k("p3"), v, out)
+		VFMADD213PS(k("p4"), v, out)
+		VFMADD213PS(k("p5"), v, out)
+		VFMADD213PS(v, z, out)
+		VADDPS(k("one"), out, out)
+		VCVTPS2DQ(fx, t)
+		VPSLLD(U8(23), t, t)
+		VPADDD(k("bias127"), t, t)
+		VMULPS(t, out, out)
+	}
+
+	TEXT("geluAVX2", NOSPLIT, "func(x *float32, n int, tanh bool)")
+	Doc("geluAVX2 applies GELU in place to x[:n], n a multiple of 8: the erf form, or the tanh form if tanh.")
+	{
+		x := Load(Param("x"), GP64())
+		n := Load(Param("n"), GP64())
+		th := Load(Param("tanh"), GP8())
+		VMOVUPS(k("hi"), reg.Y6)
+		VMOVUPS(k("lo"), reg.Y7)
+		TESTQ(n, n)
+		JZ(LabelRef("gelu_done"))
+		TESTB(th, th)
+		JNZ(LabelRef("gelu_tanh"))
+		Label("gelu_erf")
+		{
+			xv, u, t, q, e := reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4
+			VMOVUPS(Mem{Base: x}, xv)
+			VANDPS(k("absmask"), xv, u)
+			VMULPS(k("rsqrt2"), u, u) // u = |x|/√2
+			VMOVUPS(k("erfp"), t)
+			VFMADD213PS(k("one"), u, t) // t = 1 + p·u
+			VMOVUPS(k("one"), reg.Y5)
+			VDIVPS(t, reg.Y5, t) // t = 1/(1+p·u)
+			VMOVUPS(k("a5"), q)
+			VFMADD213PS(k("a4"), t, q)
+			VFMADD213PS(k("a3"), t, q)
+			VFMADD213PS(k("a2"), t, q)
+			VFMADD213PS(k("a1"), t, q)
+			VMULPS(t, q, q)
+			VMULPS(u, u, u)
+			VXORPS(reg.Y5, reg.Y5, reg.Y5)
+			VSUBPS(u, reg.Y5, u) // -u²
+			expInto(u, e)
+			VMULPS(e, q, q) // q = erfc(|x|/√2)
+			VMOVUPS(k("two"), reg.Y5)
+			VSUBPS(q, reg.Y5, reg.Y5)   // 2 - q = 1 + erf(|x|/√2)
+			VBLENDVPS(xv, q, reg.Y5, q) // x < 0: q, else 2 - q
+			VMULPS(k("half"), xv, xv)
+			VMULPS(q, xv, xv)
+			VMOVUPS(xv, Mem{Base: x})
+			ADDQ(U8(32), x)
+			SUBQ(U8(8), n)
+			JNZ(LabelRef("gelu_erf"))
+			JMP(LabelRef("gelu_done"))
+		}
+		Label("gelu_tanh")
+		{
+			xv, w, e := reg.Y0, reg.Y1, reg.Y4
+			VMOVUPS(Mem{Base: x}, xv)
+			VMULPS(xv, xv, w)
+			VMULPS(k("tanhc"), w, w)
+			VFMADD213PS(xv, xv, w)   // w = x + c·x³
+			VMULPS(k("tanhk"), w, w) // w = -2·√(2/π)·(x + c·x³)
+			expInto(w, e)
+			VADDPS(k("one"), e, e)
+			VDIVPS(e, xv, xv) // x / (1 + exp(w))
+			VMOVUPS(xv, Mem{Base: x})
+			ADDQ(U8(32), x)
+			SUBQ(U8(8), n)
+			JNZ(LabelRef("gelu_tanh"))
+		}
+		Label("gelu_done")
+		VZEROUPPER()
+		RET()
 	}
 
 	// expSumAVX2: x[i] = exp(x[i]-sub), returns the sum; n a multiple of 8.
