@@ -16,7 +16,7 @@ type Activation int
 const (
 	ActNone     Activation = iota // identity
 	ActReLU                       // max(x, 0); NaN stays NaN
-	ActGELU                       // x·Φ(x) = 0.5·x·(1+erf(x/√2)), exact
+	ActGELU                       // x·Φ(x) = 0.5·x·(1+erf(x/√2)), the erf ("exact") form; erf to 1.5e-7
 	ActGELUTanh                   // 0.5·x·(1+tanh(√(2/π)·(x+0.044715·x³)))
 )
 
