@@ -329,7 +329,7 @@ func (g *Governor) dispatch(now float64) {
 				backlog += t.running.remaining
 			}
 		}
-		budget := math.Inf(1)
+		budget := 0.0
 		if g.opts.PowerBudgetW > 0 {
 			budget = g.opts.PowerBudgetW
 			for _, t := range g.targets {
@@ -340,7 +340,7 @@ func (g *Governor) dispatch(now float64) {
 				budget -= idle + t.reserve
 			}
 		}
-		req := Request{Now: now, Cost: j.cost, BacklogTFLOP: backlog, BudgetLeftW: budget}
+		req := Request{Now: now, Cost: j.cost, BacklogTFLOP: backlog, HasBudget: g.opts.PowerBudgetW > 0, BudgetLeftW: budget}
 		if dl := j.spec.Deadline; !dl.IsZero() && g.toClock(dl)-now < g.opts.UrgentWithin.Seconds() {
 			req.Urgent = true
 		}

@@ -328,3 +328,30 @@ func TestGraphJobsOnSimAndCPU(t *testing.T) {
 		t.Errorf("submit after shutdown: %v", err)
 	}
 }
+
+// TestSparsityAwareBudget: under a node power budget that has room for one dense
+// job and one sparse job, a second dense job waits while a sparse one starts,
+// because sparse weights lower the job's estimated power.
+func TestSparsityAwareBudget(t *testing.T) {
+	p := sim.H100()
+	dyn := p.MaxW - p.IdleW
+	budget := 2*p.IdleW + dyn + dyn*(1-p.SparsityPower*0.5) + 1
+	for _, c := range []struct {
+		sparsity float64
+		starts   bool
+	}{{0, false}, {0.5, true}} {
+		g, err := governor.New(simDevs(t, 2, sim.Options{}), governor.Options{Virtual: true, PowerBudgetW: budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		submit(t, g, "dense", 0, work(5))
+		second := submit(t, g, "second", 0, &governor.Cost{FLOPs: 5 * 674e12, Sparsity: c.sparsity})
+		g.Advance(200 * time.Millisecond)
+		if got := second.Status() == governor.Running; got != c.starts {
+			t.Errorf("sparsity %.1f: second job running = %v, want %v", c.sparsity, got, c.starts)
+		}
+		if c.starts && second.PowerCapW() == 0 {
+			t.Error("sparse job has no software power budget")
+		}
+	}
+}

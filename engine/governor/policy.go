@@ -36,7 +36,9 @@ type Request struct {
 	BacklogTFLOP float64
 	// Urgent is set when the job's deadline is close: do not delay it.
 	Urgent bool
-	// BudgetLeftW is the node power budget not yet reserved (+Inf without one).
+	// HasBudget says a node power budget applies; BudgetLeftW is then the part
+	// not yet reserved by running jobs.
+	HasBudget   bool
 	BudgetLeftW float64
 }
 
@@ -197,7 +199,7 @@ func (p Predictive) Place(r Request, devs []DeviceState) Decision {
 			backlog := r.BacklogTFLOP / (rate * float64(len(devs)))
 			h = math.Max(h, math.Min(backlog, p.MaxHorizonS))
 		}
-		if pw > r.BudgetLeftW+d.Profile.IdleW && !r.Urgent {
+		if r.HasBudget && pw > r.BudgetLeftW+d.Profile.IdleW && !r.Urgent {
 			continue // no node power budget left for this job here
 		}
 		cands = append(cands, cand{idx: d.Index, peak: d.Model.PredictPeak(pw, h) + d.Bias, powerW: pw, horizon: h, st: d})
