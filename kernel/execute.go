@@ -65,6 +65,11 @@ func (k *Kernel) execute(s *socket, req *wire.Message) {
 		if !c.Silent {
 			k.publish("error", req, content)
 		}
+		if c.StopOnError && !c.Silent {
+			k.mu.Lock()
+			k.aborting = true
+			k.mu.Unlock()
+		}
 		content["status"] = "error"
 		content["execution_count"] = count
 		content["user_expressions"] = map[string]any{}
