@@ -155,3 +155,108 @@ func xRunCausalConv(n *graph.Node, in, out []*tensor.Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	registerExtra("", "LinearAttention", xSimple(xRunLinearAttention))
+}
+
+// xRunLinearAttention follows onnx/reference/ops/op_linear_attention.py, in float64.
+func xRunLinearAttention(n *graph.Node, in, out []*tensor.Tensor) error {
+	opt := func(i int) *tensor.Tensor {
+		if i < len(in) && in[i] != nil {
+			return in[i]
+		}
+		return nil
+	}
+	rule := n.Attrs.GetString("update_rule", "gated_delta")
+	gating := rule == "gated" || rule == "gated_delta"
+	delta := rule == "delta" || rule == "gated_delta"
+	hq, hkv := int(n.Attrs.GetInt("q_num_heads", 0)), int(n.Attrs.GetInt("kv_num_heads", 0))
+	q, k, v := in[0], in[1], in[2]
+	qs := q.Shape()
+	B, T := qs[0], qs[1]
+	dk, dv := k.Shape()[2]/hkv, v.Shape()[2]/hkv
+	decay, beta := opt(4), opt(5)
+	if gating != (decay != nil) || delta != (beta != nil) {
+		return xExtraErr(n, "update_rule %q needs decay %v and beta %v", rule, gating, delta)
+	}
+	qv, kv, vv := toFloat64s(q), toFloat64s(k), toFloat64s(v)
+	var dec, bet []float64
+	decayLast, betaLast := 0, 0
+	if decay != nil {
+		dec, decayLast = toFloat64s(decay), decay.Shape()[2]
+	}
+	if beta != nil {
+		bet, betaLast = toFloat64s(beta), beta.Shape()[2]
+	}
+	state := make([]float64, B*hkv*dk*dv)
+	if p := opt(3); p != nil {
+		if p.Len() != len(state) {
+			return xExtraErr(n, "past_state has %d elements, expected %d", p.Len(), len(state))
+		}
+		state = toFloat64s(p)
+	}
+	scale := float64(n.Attrs.GetFloat("scale", 0))
+	if scale == 0 {
+		scale = 1 / math.Sqrt(float64(dk))
+	}
+	group := hq / hkv
+	y := make([]float64, B*T*hq*dv)
+	vt := make([]float64, dv)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			for h := 0; h < hkv; h++ {
+				S := state[(b*hkv+h)*dk*dv : (b*hkv+h+1)*dk*dv]
+				kt := kv[(b*T+t)*hkv*dk+h*dk : (b*T+t)*hkv*dk+(h+1)*dk]
+				copy(vt, vv[(b*T+t)*hkv*dv+h*dv:(b*T+t)*hkv*dv+(h+1)*dv])
+				if gating {
+					for d := 0; d < dk; d++ {
+						g := dec[(b*T+t)*decayLast+h]
+						if decayLast != hkv {
+							g = dec[(b*T+t)*decayLast+h*dk+d]
+						}
+						e := math.Exp(g)
+						for m := 0; m < dv; m++ {
+							S[d*dv+m] *= e
+						}
+					}
+				}
+				if delta {
+					bh := h
+					if betaLast == 1 {
+						bh = 0
+					}
+					bt := bet[(b*T+t)*betaLast+bh]
+					for m := 0; m < dv; m++ {
+						var r float64
+						for d := 0; d < dk; d++ {
+							r += S[d*dv+m] * kt[d]
+						}
+						vt[m] = bt * (vt[m] - r)
+					}
+				}
+				for d := 0; d < dk; d++ {
+					for m := 0; m < dv; m++ {
+						S[d*dv+m] += kt[d] * vt[m]
+					}
+				}
+				for g := 0; g < group; g++ {
+					hh := h*group + g
+					qt := qv[(b*T+t)*hq*dk+hh*dk : (b*T+t)*hq*dk+(hh+1)*dk]
+					for m := 0; m < dv; m++ {
+						var s float64
+						for d := 0; d < dk; d++ {
+							s += qt[d] * S[d*dv+m]
+						}
+						y[(b*T+t)*hq*dv+hh*dv+m] = scale * s
+					}
+				}
+			}
+		}
+	}
+	fromFloat64s(out[0], y)
+	if len(out) > 1 && out[1] != nil {
+		fromFloat64s(out[1], state)
+	}
+	return nil
+}

@@ -111,3 +111,28 @@ func xInferCausalConv(c *InferContext) ([]graph.Type, error) {
 	}
 	return []graph.Type{x, state}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "LinearAttention", Doc: "recurrent linear attention (linear, gated, delta, gated_delta update rules) over 3-D inputs; output and present state",
+		Inputs: Arity{3, 6}, Outputs: Arity{1, 2}, Infer: xInferLinearAttention})
+}
+
+func xInferLinearAttention(c *InferContext) ([]graph.Type, error) {
+	q, k, v := c.In[0], c.In[1], c.In[2]
+	hq, hkv := c.Attrs().GetInt("q_num_heads", 0), c.Attrs().GetInt("kv_num_heads", 0)
+	if hq <= 0 || hkv <= 0 || hq%hkv != 0 {
+		return nil, c.Errorf("q_num_heads %d must be a positive multiple of kv_num_heads %d", hq, hkv)
+	}
+	if !q.HasShape || !k.HasShape || !v.HasShape || len(q.Shape) != 3 || !k.Shape[2].Known() || !v.Shape[2].Known() {
+		return []graph.Type{Unranked(q.DType), Unranked(q.DType)}, nil
+	}
+	dk, dv := k.Shape[2].Size/hkv, v.Shape[2].Size/hkv
+	stateDT := q.DType
+	if c.Has(3) {
+		stateDT = c.In[3].DType
+	}
+	return []graph.Type{
+		Typed(q.DType, graph.Shape{q.Shape[0], q.Shape[1], {Size: hq * dv}}),
+		Typed(stateDT, graph.Shape{q.Shape[0], {Size: hkv}, {Size: dk}, {Size: dv}}),
+	}, nil
+}
