@@ -83,7 +83,8 @@ type Governor struct {
 	mu      sync.Mutex
 	q       queue
 	nextID  int64
-	closed  bool
+	closed  bool // no new jobs (Shutdown or Close)
+	shut    bool // Close ran: nothing is dispatched any more
 	start   time.Time
 	vnow    atomic.Uint64 // virtual seconds, float64 bits
 	wake    chan struct{}

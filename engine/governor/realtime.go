@@ -30,7 +30,7 @@ func (g *Governor) loop() {
 		last = time.Now()
 		g.mu.Lock()
 		g.sample(dt)
-		if !g.closed {
+		if !g.shut {
 			g.dispatch(g.clockNow())
 		}
 		g.mu.Unlock()
@@ -161,11 +161,11 @@ func safeRun(ctx context.Context, j *Job, dev backends.Device) (res *exec.Result
 // scheduler. It waits for running jobs to return.
 func (g *Governor) Close() error {
 	g.mu.Lock()
-	if g.closed {
+	if g.shut {
 		g.mu.Unlock()
 		return nil
 	}
-	g.closed = true
+	g.shut, g.closed = true, true
 	var queued []*Job
 	for g.q.Len() > 0 {
 		j := g.q[0]
@@ -199,17 +199,18 @@ func (g *Governor) Close() error {
 }
 
 // Shutdown stops accepting jobs and waits until the queue has drained and every
-// running job has ended, or ctx ends (then it closes the governor and returns ctx's
-// error). In virtual mode it drains by advancing the clock.
+// running job has ended, then closes the governor. If ctx ends first it closes
+// the governor (canceling what is left) and returns ctx's error. In virtual mode it
+// drains by advancing the clock.
 func (g *Governor) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true // no new jobs; the scheduler keeps dispatching queued ones
+	g.mu.Unlock()
 	if g.opts.Virtual {
 		err := g.Drain(ctx)
 		g.Close()
 		return err
 	}
-	g.mu.Lock()
-	g.closed = true
-	g.mu.Unlock()
 	g.poke()
 	for {
 		g.mu.Lock()
@@ -217,13 +218,9 @@ func (g *Governor) Shutdown(ctx context.Context) error {
 		for _, t := range g.targets {
 			busy = busy || t.running != nil
 		}
-		// closed stops dispatch in the loop; dispatch here so the queue drains.
-		if g.q.Len() > 0 {
-			g.dispatch(g.clockNow())
-		}
 		g.mu.Unlock()
 		if !busy {
-			break
+			return g.Close()
 		}
 		select {
 		case <-ctx.Done():
@@ -232,8 +229,4 @@ func (g *Governor) Shutdown(ctx context.Context) error {
 		case <-time.After(g.opts.Tick):
 		}
 	}
-	g.mu.Lock()
-	g.closed = false // let Close run its full path
-	g.mu.Unlock()
-	return g.Close()
 }
