@@ -192,37 +192,28 @@ func layerNormRun[T float32 | float64](env *Env, x, y []T, d int, scale, bias []
 		return
 	}
 	rows := len(x) / d
-	env.Parallel(rows, max(1, 16384/d), func(lo, hi int) {
-		var sc, bs []T
+	sc, bs := make([]T, d), make([]T, d)
+	for i := range sc {
+		sc[i] = 1
 		if scale != nil {
-			sc = make([]T, d)
-			for i, v := range scale {
-				sc[i] = T(v)
-			}
+			sc[i] = T(scale[i])
 		}
 		if bias != nil {
-			bs = make([]T, d)
-			for i, v := range bias {
-				bs[i] = T(v)
-			}
+			bs[i] = T(bias[i])
 		}
+	}
+	x32, _ := any(x).([]float32)
+	env.Parallel(rows, max(1, 16384/d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 			mean, variance := meanVar(xr)
 			inv := 1 / math.Sqrt(variance+eps)
-			m, iv := T(mean), T(inv)
-			switch {
-			case sc != nil && bs != nil:
+			if x32 != nil {
+				normAffine(x32[r*d:(r+1)*d], any(yr).([]float32), any(sc).([]float32), any(bs).([]float32), float32(mean), float32(inv))
+			} else {
+				m, iv := T(mean), T(inv)
 				for i, v := range xr {
 					yr[i] = (v-m)*iv*sc[i] + bs[i]
-				}
-			case sc != nil:
-				for i, v := range xr {
-					yr[i] = (v - m) * iv * sc[i]
-				}
-			default:
-				for i, v := range xr {
-					yr[i] = (v - m) * iv
 				}
 			}
 			if meanT != nil {
@@ -235,11 +226,17 @@ func layerNormRun[T float32 | float64](env *Env, x, y []T, d int, scale, bias []
 	})
 }
 
-// meanVar returns the mean and the (biased) variance of xs, accumulated in float64
-// with a shifted two-pass formula.
+// meanVar returns the mean and the (biased) variance of xs with a two-pass formula:
+// float32 data on the vector helpers (sums in 32 float32 lanes), float64 data
+// accumulated in float64.
 func meanVar[T float32 | float64](xs []T) (float64, float64) {
 	if len(xs) == 0 {
 		return 0, 0
+	}
+	if f, ok := any(xs).([]float32); ok {
+		n := float64(len(f))
+		mean := float64(sum(f)) / n
+		return mean, float64(sqDiffSum(f, float32(mean))) / n
 	}
 	var s0, s1, s2, s3 float64
 	i := 0

@@ -39,3 +39,48 @@ func scale(y []float32, s float32) {
 	scaleAVX2(&y[0], n, s)
 	scaleGo(y[n:], s)
 }
+
+// sumAVX2 returns Σ x[i] for i < n (n a multiple of 8).
+//
+//go:noescape
+func sumAVX2(x *float32, n int) float32
+
+// sqDiffSumAVX2 returns Σ (x[i]-m)² for i < n (n a multiple of 8).
+//
+//go:noescape
+func sqDiffSumAVX2(x *float32, n int, m float32) float32
+
+// normAffineAVX2 computes y[i] = (x[i]-m)*inv*gamma[i] + beta[i] for i < n (n a multiple of 8).
+//
+//go:noescape
+func normAffineAVX2(x, y, gamma, beta *float32, n int, m, inv float32)
+
+// sum returns Σ x.
+func sum(x []float32) float32 {
+	n := len(x) &^ 7
+	if !useAVX2 || n == 0 {
+		return sumGo(x)
+	}
+	return sumAVX2(&x[0], n) + sumGo(x[n:])
+}
+
+// sqDiffSum returns Σ (x-m)².
+func sqDiffSum(x []float32, m float32) float32 {
+	n := len(x) &^ 7
+	if !useAVX2 || n == 0 {
+		return sqDiffSumGo(x, m)
+	}
+	return sqDiffSumAVX2(&x[0], n, m) + sqDiffSumGo(x[n:], m)
+}
+
+// normAffine computes y = (x-m)*inv*g + b (g, b, y at least as long as x).
+func normAffine(x, y, g, b []float32, m, inv float32) {
+	n := len(x) &^ 7
+	if !useAVX2 || n == 0 {
+		normAffineGo(x, y, g, b, m, inv)
+		return
+	}
+	y, g, b = y[:len(x)], g[:len(x)], b[:len(x)]
+	normAffineAVX2(&x[0], &y[0], &g[0], &b[0], n, m, inv)
+	normAffineGo(x[n:], y[n:], g[n:], b[n:], m, inv)
+}

@@ -91,3 +91,116 @@ sloop:
 sdone:
 	VZEROUPPER
 	RET
+
+// Horizontal sum of Y0+Y1+Y2+Y3 into X0 (clobbers X1..X3 upper halves).
+#define HSUM4 \
+	VADDPS Y1, Y0, Y0; \
+	VADDPS Y3, Y2, Y2; \
+	VADDPS Y2, Y0, Y0; \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS X1, X0, X0; \
+	VHADDPS X0, X0, X0; \
+	VHADDPS X0, X0, X0
+
+// func sumAVX2(x *float32, n int) float32
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+sum32:
+	CMPQ CX, $32
+	JLT sum8
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP sum32
+
+sum8:
+	CMPQ CX, $8
+	JLT sumdone
+	VADDPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP sum8
+
+sumdone:
+	HSUM4
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func sqDiffSumAVX2(x *float32, n int, m float32) float32
+TEXT ·sqDiffSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+sq16:
+	CMPQ CX, $16
+	JLT sq8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VSUBPS Y15, Y4, Y4
+	VSUBPS Y15, Y5, Y5
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP sq16
+
+sq8:
+	CMPQ CX, $8
+	JLT sqdone
+	VMOVUPS (SI), Y4
+	VSUBPS Y15, Y4, Y4
+	VFMADD231PS Y4, Y4, Y2
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP sq8
+
+sqdone:
+	HSUM4
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func normAffineAVX2(x, y, gamma, beta *float32, n int, m, inv float32)
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ gamma+16(FP), R8
+	MOVQ beta+24(FP), R9
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y15
+	VBROADCASTSS inv+44(FP), Y14
+
+naloop:
+	CMPQ CX, $8
+	JLT nadone
+	VMOVUPS (SI), Y0
+	VSUBPS Y15, Y0, Y0          // x - m
+	VMULPS Y14, Y0, Y0          // · inv
+	VMOVUPS (R9), Y1
+	VFMADD231PS (R8), Y0, Y1    // b + (x-m)·inv·g
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP naloop
+
+nadone:
+	VZEROUPPER
+	RET

@@ -61,3 +61,32 @@ func scaleGo(y []float32, s float32) {
 		y[i] *= s
 	}
 }
+
+// sumGo is the reference loop of sum: Σ x[i].
+func sumGo(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
+}
+
+// sqDiffSumGo is the reference loop of sqDiffSum: Σ (x[i]-m)².
+func sqDiffSumGo(x []float32, m float32) float32 {
+	var s float32
+	for _, v := range x {
+		d := v - m
+		s += d * d
+	}
+	return s
+}
+
+// normAffineGo is the reference loop of normAffine (layer normalization's output):
+//
+//	for i := range x { y[i] = (x[i]-m)*inv*g[i] + b[i] }
+func normAffineGo(x, y, g, b []float32, m, inv float32) {
+	y, g, b = y[:len(x)], g[:len(x)], b[:len(x)]
+	for i, v := range x {
+		y[i] = (v-m)*inv*g[i] + b[i]
+	}
+}

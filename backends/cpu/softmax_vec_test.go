@@ -79,3 +79,48 @@ func TestVectorHelpersMatchTwins(t *testing.T) {
 		t.Errorf("NaN input gave %v", y[3])
 	}
 }
+
+// TestNormHelpersMatchTwins checks sum, sqDiffSum and normAffine against their Go
+// loops on sizes around the vector widths, with guard regions around the output.
+func TestNormHelpersMatchTwins(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 3))
+	const guard = 9
+	rnd := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64()*3 + 1)
+		}
+		return s
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 767, 768, 1000} {
+		x, g, b := rnd(n), rnd(n), rnd(n)
+		var abs float32
+		for _, v := range x {
+			abs += max(v, -v)
+		}
+		if got, want := sum(x), sumGo(x); math.Abs(float64(got-want)) > 1e-5*float64(abs)+1e-6 {
+			t.Fatalf("n=%d: sum %v, twin %v", n, got, want)
+		}
+		m := float32(0.7)
+		if got, want := sqDiffSum(x, m), sqDiffSumGo(x, m); math.Abs(float64(got-want)) > 1e-5*float64(want)+1e-6 {
+			t.Fatalf("n=%d: sqDiffSum %v, twin %v", n, got, want)
+		}
+		full := make([]float32, n+2*guard)
+		for i := range full {
+			full[i] = float32(math.NaN())
+		}
+		y, want := full[guard:guard+n], make([]float32, n)
+		normAffine(x, y, g, b, m, 1.3)
+		normAffineGo(x, want, g, b, m, 1.3)
+		for i := range want {
+			if math.Abs(float64(y[i]-want[i])) > 1e-6*(math.Abs(float64(want[i]))+1) {
+				t.Fatalf("n=%d: y[%d] = %v, twin %v", n, i, y[i], want[i])
+			}
+		}
+		for i := 0; i < guard; i++ {
+			if !math.IsNaN(float64(full[i])) || !math.IsNaN(float64(full[guard+n+i])) {
+				t.Fatalf("n=%d: write outside y", n)
+			}
+		}
+	}
+}
