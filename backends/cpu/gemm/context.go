@@ -34,10 +34,10 @@ type job struct {
 	parts  int
 	splitM bool
 	batch  Strided // Batch > 0: split the batch items across the parts
-	// forFn, if non-nil, is a parallel loop: part w runs forFn over its share
-	// of [0, forN).
-	forFn func(lo, hi int)
-	forN  int
+	// forKind, if not forNone, is a parallel loop: part w runs c.forRange
+	// over its share of [0, forN).
+	forKind forKind
+	forN    int
 }
 
 // workspace is one worker's packing buffers, 64-byte aligned and reused.
@@ -215,9 +215,9 @@ func (c *Context) runJob() {
 // runPart runs worker w's share of c.cur.
 func (c *Context) runPart(w int) {
 	j := &c.cur
-	if j.forFn != nil {
+	if j.forKind != forNone {
 		if lo, hi := w*j.forN/j.parts, (w+1)*j.forN/j.parts; lo < hi {
-			j.forFn(lo, hi)
+			c.forRange(j.forKind, lo, hi)
 		}
 		return
 	}

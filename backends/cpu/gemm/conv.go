@@ -43,11 +43,12 @@ func (s Conv2DShape) String() string {
 		s.StrideH, s.StrideW, s.DilationH, s.DilationW, s.Group)
 }
 
-// check validates the shape (with defaults filled in).
-func (s *Conv2DShape) check() error {
+// checked returns the shape with defaults filled in, or what is wrong with it.
+// (A value receiver: the caller's shape does not escape to the heap.)
+func (s Conv2DShape) checked() (Conv2DShape, error) {
 	s.defaults()
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("gemm: %v: %s: %w", s, fmt.Sprintf(format, args...), ErrInvalid)
+	bad := func(format string, args ...any) (Conv2DShape, error) {
+		return s, fmt.Errorf("gemm: %v: %s: %w", s, fmt.Sprintf(format, args...), ErrInvalid)
 	}
 	for _, v := range []int{s.N, s.C, s.H, s.W, s.M, s.KH, s.KW, s.PadTop, s.PadLeft, s.PadBottom, s.PadRight} {
 		if v < 0 {
@@ -81,7 +82,7 @@ func (s *Conv2DShape) check() error {
 	if _, ok := product(s.N, s.M, s.OutH(), s.OutW()); !ok {
 		return bad("output too large")
 	}
-	return nil
+	return s, nil
 }
 
 // PackedWeights holds convolution weights packed once for a Context's
@@ -94,7 +95,7 @@ type PackedWeights struct {
 }
 
 // depthwise reports whether each output channel reads one input channel.
-func (s *Conv2DShape) depthwise() bool { return s.Group == s.C && s.Group == s.M && s.Group > 1 }
+func (s Conv2DShape) depthwise() bool { return s.Group == s.C && s.Group == s.M && s.Group > 1 }
 
 // PackConv2DWeights packs w (M×(C/Group)×KH×KW, OIHW) for convolutions of
 // shape s run on ctx (nil: the default kernel). Only the weight dimensions of
@@ -104,7 +105,8 @@ func PackConv2DWeights(ctx *Context, s Conv2DShape, w []float32) (*PackedWeights
 	t.N, t.H, t.W = 0, max(s.H, s.KH), max(s.W, s.KW) // only weight dimensions matter here
 	t.PadTop, t.PadBottom, t.PadLeft, t.PadRight = 0, 0, 0, 0
 	t.DilationH, t.DilationW = 1, 1
-	if err := t.check(); err != nil {
+	t, err := t.checked()
+	if err != nil {
 		return nil, err
 	}
 	cg, mg := t.C/t.Group, t.M/t.Group
@@ -143,10 +145,11 @@ type Conv2DParams struct {
 // Conv2D runs the convolution p describes on ctx's workers (nil: the calling
 // goroutine only).
 func Conv2D(ctx *Context, p Conv2DParams) error {
-	s := &p.Conv2DShape
-	if err := s.check(); err != nil {
+	s, err := p.Conv2DShape.checked()
+	if err != nil {
 		return err
 	}
+	p.Conv2DShape = s
 	oh, ow := s.OutH(), s.OutW()
 	switch w := p.W; {
 	case w == nil:
@@ -189,11 +192,16 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 	if p.MaxThreads > 0 {
 		parts = min(parts, p.MaxThreads)
 	}
+	ctx.conv.p = p
+	defer func() { // drop the caller's slices
+		sc := &ctx.conv
+		sc.p, sc.x, sc.y, sc.cb = Conv2DParams{}, nil, nil, convB{}
+	}()
 	if p.W.dw != nil {
-		ctx.depthwise(&p, parts)
+		ctx.depthwise(&ctx.conv.p, parts)
 		return nil
 	}
-	ctx.convGemm(&p, parts)
+	ctx.convGemm(&ctx.conv.p, parts)
 	return nil
 }
 

@@ -1,12 +1,61 @@
 package gemm
 
-// convScratch is a Context's reusable convolution scratch.
+// convScratch is a Context's reusable convolution scratch and the state the
+// parallel loops read (kept here, not in closures, so a call does not
+// allocate).
 type convScratch struct {
-	xpad   []float32 // zero-padded input planes of one group
-	ct     []float32 // GEMM output with junk columns, before compaction
+	p      Conv2DParams // the call being run
+	xpad   []float32    // zero-padded input planes of one group
+	ct     []float32    // GEMM output with junk columns, before compaction
 	rowOff []int
 	colOff []int
 	cb     convB
+
+	x, y           []float32 // current group's input planes and output
+	hp, wp, ldc    int
+	oh, ow, cg, mg int
+}
+
+// forKind names the parallel loops of the convolution code.
+type forKind int
+
+const (
+	forNone      forKind = iota
+	forPad               // pad input planes [lo, hi)
+	forCompact           // copy output rows [lo, hi) out of the junk-column buffer
+	forDepthwise         // depthwise output planes [lo, hi)
+)
+
+// parallelFor runs c.forRange(kind, ...) over [0, n) split across up to
+// parts workers (one when the work, in elements, is too small to share).
+func (c *Context) parallelFor(kind forKind, parts, n, work int) {
+	if parts <= 1 || n < 2 || work < 1<<15 {
+		c.forRange(kind, 0, n)
+		return
+	}
+	c.cur = job{parts: min(parts, n), forN: n, forKind: kind}
+	c.runJob()
+}
+
+func (c *Context) forRange(kind forKind, lo, hi int) {
+	sc := &c.conv
+	s := &sc.p.Conv2DShape
+	switch kind {
+	case forPad:
+		plane, inPlane := sc.hp*sc.wp, s.H*s.W
+		padPlanes(sc.xpad[lo*plane:hi*plane], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hp, sc.wp)
+	case forCompact:
+		outPlane := sc.oh * sc.ow
+		for r := lo; r < hi; r++ {
+			for oy := 0; oy < sc.oh; oy++ {
+				copy(sc.y[r*outPlane+oy*sc.ow:r*outPlane+(oy+1)*sc.ow], sc.ct[r*sc.ldc+oy*sc.wp:])
+			}
+		}
+	case forDepthwise:
+		for i := lo; i < hi; i++ {
+			depthwisePlane(&sc.p, i)
+		}
+	}
 }
 
 func growInts(s []int, n int) []int {
@@ -72,9 +121,8 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			x := p.X[(n*s.C+g*cg)*inPlane : (n*s.C+(g+1)*cg)*inPlane]
 			src := x
 			if padded {
-				c.parallelFor(parts, cg, cg*plane, func(lo, hi int) {
-					padPlanes(sc.xpad[lo*plane:hi*plane], x[lo*inPlane:hi*inPlane], hi-lo, s, hp, wp)
-				})
+				sc.x, sc.hp, sc.wp = x, hp, wp
+				c.parallelFor(forPad, parts, cg, cg*plane)
 				src = sc.xpad
 			}
 			sc.cb = convB{data: src, rowOff: sc.rowOff[:kg], colOff: sc.colOff}
@@ -89,14 +137,8 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			}
 			c.dispatch(prob, parts, Strided{})
 			if junk > 0 {
-				ct := sc.ct
-				c.parallelFor(parts, mg, mg*outPlane, func(lo, hi int) {
-					for r := lo; r < hi; r++ {
-						for oy := 0; oy < oh; oy++ {
-							copy(y[r*outPlane+oy*ow:r*outPlane+(oy+1)*ow], ct[r*ldc+oy*wp:])
-						}
-					}
-				})
+				sc.y, sc.oh, sc.ow, sc.ldc, sc.wp = y, oh, ow, ldc, wp
+				c.parallelFor(forCompact, parts, mg, mg*outPlane)
 			}
 		}
 	}
@@ -119,17 +161,6 @@ func padPlanes(dst, x []float32, cg int, s *Conv2DShape, hp, wp int) {
 	}
 }
 
-// parallelFor runs fn over [0, n) split across up to parts workers (one when
-// the work, in elements, is too small to share).
-func (c *Context) parallelFor(parts, n, work int, fn func(lo, hi int)) {
-	if parts <= 1 || n < 2 || work < 1<<15 {
-		fn(0, n)
-		return
-	}
-	c.cur = job{parts: min(parts, n), forN: n, forFn: fn}
-	c.runJob()
-}
-
 // depthwise runs a convolution in which output channel m reads only input
 // channel m: a direct loop per channel, channels split across the workers.
 func (c *Context) depthwise(p *Conv2DParams, parts int) {
@@ -138,11 +169,7 @@ func (c *Context) depthwise(p *Conv2DParams, parts int) {
 	if total*s.OutH()*s.OutW()*s.KH*s.KW < parallelMin {
 		parts = 1
 	}
-	c.parallelFor(parts, total, parallelMin, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			depthwisePlane(p, i)
-		}
-	})
+	c.parallelFor(forDepthwise, parts, total, parallelMin)
 }
 
 // depthwisePlane computes output plane i (image i/C, channel i%C).

@@ -143,3 +143,29 @@ func TestConv2DErrors(t *testing.T) {
 		t.Errorf("short weights: got %v", err)
 	}
 }
+
+// TestConv2DNoAllocs checks that warm Conv2D calls do not allocate.
+func TestConv2DNoAllocs(t *testing.T) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, s := range []Conv2DShape{
+		{N: 1, C: 16, H: 20, W: 20, M: 32, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 32, H: 20, W: 20, M: 32, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 32},
+		{N: 1, C: 8, H: 21, W: 21, M: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2},
+	} {
+		s.defaults()
+		pw, err := PackConv2DWeights(ctx, s, randSlice(r, s.M*s.C/s.Group*s.KH*s.KW))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Conv2DParams{Conv2DShape: s, X: randSlice(r, s.C*s.H*s.W), W: pw, Bias: randSlice(r, s.M), Act: ActReLU,
+			Y: make([]float32, s.M*s.OutH()*s.OutW())}
+		if err := Conv2D(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(5, func() { _ = Conv2D(ctx, p) }); n > 0 {
+			t.Errorf("%v: %v allocations per call, want 0", s, n)
+		}
+	}
+}
