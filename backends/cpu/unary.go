@@ -39,16 +39,16 @@ var unaryOps = map[string]func(a graph.Attrs) unaryFn{
 	},
 	"Gelu": func(a graph.Attrs) unaryFn {
 		if a.GetString("approximate", "none") == "tanh" {
-			return unaryFn{f64: func(x float64) float64 {
+			return unaryFn{func(x float64) float64 {
 				return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
-			}}
+			}, geluTanhf}
 		}
-		return unaryFn{f64: func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }}
+		return unaryFn{func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }, geluf}
 	},
-	"Sigmoid": func(graph.Attrs) unaryFn { return unaryFn{f64: sigmoid} },
-	"Tanh":    func(graph.Attrs) unaryFn { return unaryFn{f64: math.Tanh} },
-	"Erf":     func(graph.Attrs) unaryFn { return unaryFn{f64: math.Erf} },
-	"Exp":     func(graph.Attrs) unaryFn { return unaryFn{f64: math.Exp} },
+	"Sigmoid": func(graph.Attrs) unaryFn { return unaryFn{sigmoid, sigmoidf} },
+	"Tanh":    func(graph.Attrs) unaryFn { return unaryFn{math.Tanh, tanhf} },
+	"Erf":     func(graph.Attrs) unaryFn { return unaryFn{math.Erf, erff} },
+	"Exp":     func(graph.Attrs) unaryFn { return unaryFn{math.Exp, expf} },
 	"Log":     func(graph.Attrs) unaryFn { return unaryFn{f64: math.Log} },
 	"Sqrt":    func(graph.Attrs) unaryFn { return unaryFn{f64: math.Sqrt} },
 	"Neg": func(graph.Attrs) unaryFn {
@@ -131,7 +131,7 @@ var unaryOps = map[string]func(a graph.Attrs) unaryFn{
 			return 0
 		}}
 	},
-	"Silu": func(graph.Attrs) unaryFn { return unaryFn{f64: func(x float64) float64 { return x * sigmoid(x) }} },
+	"Silu": func(graph.Attrs) unaryFn { return unaryFn{func(x float64) float64 { return x * sigmoid(x) }, siluf} },
 	"Shrink": func(a graph.Attrs) unaryFn {
 		lambd, bias := float64(a.GetFloat("lambd", 0.5)), float64(a.GetFloat("bias", 0))
 		return unaryFn{f64: func(x float64) float64 {
@@ -182,6 +182,13 @@ func newUnary(n *graph.Node, env *Env) (backends.Kernel, error) {
 	dt := n.Inputs[0].DType
 	var body kernelBody
 	switch {
+	case n.Op == "Relu" && (dt == tensor.Float32 || dt == tensor.Float64 || dt.IsInteger()):
+		body = byNumeric(dt, reluBody[float32](env), reluBody[float64](env), func(dt tensor.DType) kernelBody {
+			return intBodies(dt, func() (_, _, _, _, _, _, _, _ kernelBody) {
+				return reluBody[int8](env), reluBody[int16](env), reluBody[int32](env), reluBody[int64](env),
+					reluBody[uint8](env), reluBody[uint16](env), reluBody[uint32](env), reluBody[uint64](env)
+			})
+		})
 	case dt == tensor.Float32:
 		body = unaryBody(env, f32)
 	case dt == tensor.Float64:
@@ -369,6 +376,24 @@ func clipBody[T number](env *Env, a graph.Attrs) kernelBody {
 				}
 			default:
 				copy(ys, xs)
+			}
+		})
+		return nil
+	}
+}
+
+// reluBody is max(x, 0) in a direct loop (the commonest activation gets no call per
+// element).
+func reluBody[T number](env *Env) kernelBody {
+	return func(in, out []*tensor.Tensor) error {
+		x, y := raw[T](in[0]), raw[T](out[0])
+		if len(x) != len(y) {
+			return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+		}
+		env.Parallel(len(y), 32768, func(lo, hi int) {
+			xs, ys := x[lo:hi], y[lo:hi]
+			for i, v := range xs {
+				ys[i] = max(v, 0)
 			}
 		})
 		return nil
