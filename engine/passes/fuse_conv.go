@@ -64,13 +64,15 @@ func foldBatchNorm(c *Context, conv *graph.Node) (bool, error) {
 	return true, nil
 }
 
-// ConvActivation turns a float32 1-D or 2-D Conv followed by Relu or LeakyRelu into
-// FusedConv, the activation applied in the convolution's epilogue.
+// ConvActivation turns a float32 or float64 Conv (1 to 3 spatial axes) followed by
+// Relu or LeakyRelu into FusedConv, the activation applied in the convolution's
+// epilogue (Relu inside the float32 GEMM's, LeakyRelu right after each output plane).
 var ConvActivation = RulePass("conv-activation", Rule{Roots: []string{"Conv"}, Apply: fuseConvAct})
 
 func fuseConvAct(c *Context, conv *graph.Node) (bool, error) {
 	x, w := conv.Input(0), conv.Input(1)
-	if r := rankOf(x); (r != 3 && r != 4) || rankOf(w) != r || !isF32(x, w, conv.Input(2)) {
+	if r := rankOf(x); r < 3 || r > 5 || rankOf(w) != r || (x.DType != tensor.Float32 && x.DType != tensor.Float64) ||
+		w.DType != x.DType || (conv.Input(2) != nil && conv.Input(2).DType != x.DType) {
 		return false, nil
 	}
 	act := c.SoleConsumer(out0(conv))

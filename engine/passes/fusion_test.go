@@ -510,3 +510,10 @@ func TestTransformerBlock(t *testing.T) {
 		map[string]int{ops.LayerNormAttention: 1, ops.FusedMatMul: 3, "Softmax": 0, "Transpose": 0, "Reshape": 0, "Erf": 0})
 	t.Logf("%d nodes after: %v", len(g.b.Graph().Nodes), got)
 }
+
+func TestConvActivation3D(t *testing.T) {
+	g := newGB(t, 160)
+	y := g.op("Relu", nil, g.op("Conv", nil, g.in("x", 1, 3, 4, 5, 3), g.rnd("w", 2, 3, 2, 2, 2)))
+	rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+	expectCounts(t, rep, got, map[string]int{"conv-activation": 1}, map[string]int{ops.FusedConv: 1})
+}
