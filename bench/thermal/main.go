@@ -47,6 +47,8 @@ type Config struct {
 	// Load is the mean offered work as a fraction of the devices' full-speed capacity.
 	Load float64
 	Step time.Duration
+	// ThrottleSpeed and ThrottleHoldS override the profile's throttle model (0: keep).
+	ThrottleSpeed, ThrottleHoldS float64
 }
 
 // DefaultConfig: a 47 °C inlet (±3 °C over the rack) and 20% weaker cooling than
@@ -73,7 +75,14 @@ func devices(c Config) ([]backends.Device, error) {
 		if c.Devices > 1 {
 			inlet += c.InletSpreadC * (2*float64(i)/float64(c.Devices-1) - 1)
 		}
-		d, err := sim.New(sim.H100(), sim.Options{ID: i, InletC: inlet, Cooling: c.Cooling})
+		p := sim.H100()
+		if c.ThrottleSpeed > 0 {
+			p.ThrottleSpeed = c.ThrottleSpeed
+		}
+		if c.ThrottleHoldS > 0 {
+			p.ThrottleHoldS = c.ThrottleHoldS
+		}
+		d, err := sim.New(p, sim.Options{ID: i, InletC: inlet, Cooling: c.Cooling})
 		if err != nil {
 			return nil, err
 		}
@@ -123,10 +132,15 @@ func run(args []string, w io.Writer) error {
 	inlet := fs.Float64("inlet", 47, "mean inlet temperature, °C")
 	cooling := fs.Float64("cooling", 1.2, "thermal resistance factor (1 = measured machine)")
 	loadList := fs.String("load", "0.6,1.0", "mean offered loads, fractions of full-speed capacity, comma-separated")
+	thrSpeed := fs.Float64("throttle-speed", 0, "clock fraction while throttled (0: the profile's 0.5)")
+	thrHold := fs.Float64("throttle-hold", 0, "minimum seconds a throttle lasts (0: the profile's 1 s)")
 	traceIn := fs.String("trace", "", "read arrivals from this CSV (t,model,tflop,batch,sparsity,items) instead of generating them")
 	traceOut := fs.String("write-trace", "", "write the generated arrivals (for the first device count) to this CSV")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *thrSpeed < 0 || *thrSpeed > 1 || *thrHold < 0 {
+		return fmt.Errorf("-throttle-speed must be in [0, 1] and -throttle-hold >= 0")
 	}
 	var loads []float64
 	for _, s := range strings.Split(*loadList, ",") {
@@ -149,7 +163,7 @@ func run(args []string, w io.Writer) error {
 	k := 0
 	for _, load := range loads {
 		for _, n := range counts {
-			if err := runOne(w, n, load, k, *hours, *seed, *inlet, *cooling, *traceIn, *traceOut); err != nil {
+			if err := runOne(w, n, load, k, *hours, *seed, *inlet, *cooling, *thrSpeed, *thrHold, *traceIn, *traceOut); err != nil {
 				return err
 			}
 			k++
@@ -158,10 +172,11 @@ func run(args []string, w io.Writer) error {
 	return nil
 }
 
-func runOne(w io.Writer, n int, load float64, k int, hours float64, seed uint64, inlet, cooling float64, traceIn, traceOut string) error {
+func runOne(w io.Writer, n int, load float64, k int, hours float64, seed uint64, inlet, cooling, thrSpeed, thrHold float64, traceIn, traceOut string) error {
 	{
 		c := DefaultConfig(n)
 		c.Hours, c.Seed, c.InletC, c.Cooling, c.Load = hours, seed, inlet, cooling, load
+		c.ThrottleSpeed, c.ThrottleHoldS = thrSpeed, thrHold
 		var tr []Arrival
 		var err error
 		if traceIn != "" {

@@ -26,6 +26,7 @@ const (
 	Expired // its deadline passed before it started
 )
 
+// String names the status.
 func (s Status) String() string {
 	switch s {
 	case Queued:
