@@ -138,3 +138,17 @@ def test_shutdown_on_control(kernel):
     while km.is_alive() and time.time() < deadline:
         time.sleep(0.1)
     assert not km.is_alive()
+
+
+def test_stop_on_error_aborts_queued_cells(kernel):
+    _, kc = kernel
+    first = kc.execute('import "time"\ntime.Sleep(300 * time.Millisecond)\npanic("stop here")', stop_on_error=True)
+    second = kc.execute('"should not run"')
+    replies = {}
+    while len(replies) < 2:
+        r = kc.get_shell_msg(timeout=TIMEOUT)
+        replies[r["parent_header"]["msg_id"]] = r["content"]
+    assert replies[first]["status"] == "error"
+    assert replies[second]["status"] == "aborted"
+    content, _ = run(kc, "1")
+    assert content["status"] == "ok"
