@@ -219,7 +219,8 @@ func RulePass(name string, r Rule) Pass {
 	}
 	return Pass{Name: name, Run: func(c *Context) error {
 		for _, n := range append([]*graph.Node(nil), c.G.Nodes...) {
-			if c.removed[n] || n.Domain != r.Domain || !roots[n.Op] {
+			sameDomain := n.Domain == r.Domain || (onnxDomain(r.Domain) && onnxDomain(n.Domain))
+			if c.removed[n] || !sameDomain || !roots[n.Op] {
 				continue
 			}
 			if _, err := r.Apply(c, n); err != nil {
