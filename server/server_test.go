@@ -26,8 +26,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/formats/native"
+	"github.com/lightiam/lightos/engine/governor"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 	"github.com/lightiam/lightos/server"
@@ -424,5 +426,48 @@ func TestDrainRefusesNewRequests(t *testing.T) {
 	_, _, err := srv.Infer(context.Background(), "mlp", "", nil)
 	if st, _ := status.FromError(err); st.Code() != codes.Unavailable {
 		t.Fatalf("infer after drain: %v", err)
+	}
+}
+
+func TestInferenceThroughThePowerGovernor(t *testing.T) {
+	dir, w := writeRepo(t)
+	dev := cpu.New(cpu.Options{})
+	gov, err := governor.New([]backends.Device{dev}, governor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gov.Close()
+	srv, err := server.New(server.Options{ModelRepository: dir, Device: dev, Logger: log.New(io.Discard, "", 0),
+		Scheduler: &server.GovernorScheduler{Governor: gov},
+		Loaders: map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
+			f, err := native.Open(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			return f.Graph, f, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.LoadAll()
+	r := rand.New(rand.NewPCG(4, 4))
+	var wg sync.WaitGroup
+	for i := 0; i < 6; i++ {
+		x := randInput(r, 1+i%3)
+		wg.Add(1)
+		go func(model string) {
+			defer wg.Done()
+			xt, _ := tensor.FromFloat32([]int{len(x) / inDim, inDim}, x)
+			out, _, err := srv.Infer(context.Background(), model, "", map[string]*tensor.Tensor{"x": xt})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			near(t, out["y"].Float32s(), w.reference(x, len(x)/inDim))
+		}("mlp")
+	}
+	wg.Wait()
+	if m := gov.Metrics(); m.Completed == 0 {
+		t.Fatalf("governor ran no jobs: %+v", m)
 	}
 }

@@ -25,9 +25,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/formats/onnx"
+	"github.com/lightiam/lightos/engine/governor"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/passes"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -39,8 +41,9 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "load duration per configuration")
 	concs := flag.String("conc", "1,4,16,64", "client concurrencies")
 	onnxPath := flag.String("onnx", "", "an ONNX model to serve as well (input batch dimension 1)")
+	useGov := flag.Bool("governor", true, "run every job through the PowerGovernor, as lightos serve does")
 	flag.Parse()
-	if err := run(*duration, *concs, *onnxPath); err != nil {
+	if err := run(*duration, *concs, *onnxPath, *useGov); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
@@ -83,7 +86,7 @@ func mlp() *graph.Graph {
 	return g
 }
 
-func run(duration time.Duration, concList, onnxPath string) error {
+func run(duration time.Duration, concList, onnxPath string, useGov bool) error {
 	models := []model{{name: "mlp", g: mlp(), input: "x", shape: []int{1, 784}}}
 	if onnxPath != "" {
 		g, err := onnx.Load(onnxPath, onnx.Options{})
@@ -107,7 +110,16 @@ func run(duration time.Duration, concList, onnxPath string) error {
 		concs = append(concs, c)
 	}
 	dev := cpu.New(cpu.Options{})
-	srv, err := server.New(server.Options{Device: dev, Logger: log.New(io.Discard, "", 0),
+	var sched server.Scheduler = server.DirectScheduler{}
+	if useGov {
+		gov, err := governor.New([]backends.Device{dev}, governor.Options{})
+		if err != nil {
+			return err
+		}
+		defer gov.Close()
+		sched = &server.GovernorScheduler{Governor: gov}
+	}
+	srv, err := server.New(server.Options{Device: dev, Logger: log.New(io.Discard, "", 0), Scheduler: sched,
 		Prepare: func(g *graph.Graph) error { _, err := passes.Optimize(g, passes.Options{}); return err }})
 	if err != nil {
 		return err
@@ -127,7 +139,7 @@ func run(duration time.Duration, concList, onnxPath string) error {
 	defer conn.Close()
 	client := pb.NewGRPCInferenceServiceClient(conn)
 	host, _ := os.Hostname()
-	fmt.Printf("# bench/serve on %s (%s, %d cores), %s per point, gRPC over loopback\n\n", host, dev.Info().Name, dev.Info().ComputeUnits, duration)
+	fmt.Printf("# bench/serve on %s (%s, %d cores), %s per point, gRPC over loopback, governor %v\n\n", host, dev.Info().Name, dev.Info().ComputeUnits, duration, useGov)
 	fmt.Println("| model | batching | concurrency | req/s | p50 ms | p99 ms | p50 / in-process p50 |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, m := range models {

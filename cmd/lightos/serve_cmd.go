@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/formats/onnx"
+	"github.com/lightiam/lightos/engine/governor"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/passes"
 	"github.com/lightiam/lightos/server"
@@ -58,7 +60,13 @@ func serveCommand(args []string) error {
 		return fmt.Errorf("--devices %q: this build serves on the CPU (auto or cpu)", *devices)
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
+	gov, err := governor.New([]backends.Device{dev}, governor.Options{})
+	if err != nil {
+		return err
+	}
+	defer gov.Close()
 	srv, err := server.New(server.Options{
+		Scheduler:       &server.GovernorScheduler{Governor: gov},
 		ModelRepository: *repo,
 		Loaders:         modelLoaders(),
 		Device:          dev,
