@@ -34,6 +34,10 @@ func (p problem) item(i int, s Strided) problem {
 // run computes rows [m0,m1) and columns [n0,n1) of p with ws's buffers: the
 // BLIS loop nest jc (NC) / pc (KC, pack B) / ic (MC, pack A) / jr / ir.
 func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
+	if p.m == 1 && p.pb == nil && p.cb == nil && p.pa == nil && !p.b.trans && p.k > 0 {
+		gemv(p, n0, n1)
+		return
+	}
 	mr, nr := kn.mr, kn.nr
 	ncMax := min(kn.nc, roundUp(n1-n0, nr))
 	kcMax := max(1, min(kn.kc, p.k))
@@ -262,4 +266,37 @@ func packPanelStrided(dst, src []float32, ld, kc, nr int) {
 	for k := 0; k < kc; k++ {
 		copyPanelRow(dst[k*nr:], src[k*ld:], nr)
 	}
+}
+
+// gemv computes columns [n0, n1) of a one-row product, c = a·B (+ c), as a
+// sum of scaled rows of B (axpy), in chunks that keep c in L1: B is read
+// once and never packed.
+func gemv(p *problem, n0, n1 int) {
+	const chunk = 2048
+	a, lda, b, ldb := p.a.data, p.a.ld, p.b.data, p.b.ld
+	c := p.c[:p.n]
+	for j0 := n0; j0 < n1; j0 += chunk {
+		j1 := min(n1, j0+chunk)
+		cj := c[j0:j1]
+		if !p.accum {
+			clear(cj)
+		}
+		for k := 0; k < p.k; k++ {
+			av := a[k] // A is 1×K: element k at k, or at k*lda when stored K×1
+			if p.a.trans {
+				av = a[k*lda]
+			}
+			axpy(av, &b[k*ldb+j0], &cj[0], j1-j0)
+		}
+		if p.colBias != nil || p.act != ActNone {
+			AddBiasAct(cj, sliceOrNil(p.colBias, j0, j1), p.act)
+		}
+	}
+}
+
+func sliceOrNil(s []float32, lo, hi int) []float32 {
+	if s == nil {
+		return nil
+	}
+	return s[lo:hi]
 }
