@@ -72,6 +72,9 @@ type target struct {
 	lastThr    bool
 	energy0    float64
 	energy0OK  bool
+	viol0      float64 // thermal violation counter at the first sample (real devices)
+	violNow    float64
+	violOK     bool
 }
 
 // Governor is the PowerGovernor. It is safe for concurrent use.
@@ -424,6 +427,9 @@ type Metrics struct {
 	// ThrottleSeconds the device-seconds spent throttled.
 	ThrottleEvents  int
 	ThrottleSeconds float64
+	// ThermalViolationS is the growth of the devices' thermal violation counters
+	// (NVML) since the governor started; NaN when no device has one.
+	ThermalViolationS float64
 	// EnergyJ is the energy of all devices over the elapsed time, idle included.
 	EnergyJ float64
 	// MeanTempC and PeakTempC are over devices and time; MeanPowerW per device.
@@ -455,7 +461,14 @@ func (g *Governor) Metrics() Metrics {
 		Submitted: g.submitted, Completed: g.completed, Failed: g.failed, Canceled: g.canceled, Expired: g.expired,
 		Items: g.items, CappedJobs: g.capped, Delays: g.delays, PeakTempC: math.NaN()}
 	var tInt, tTime, pInt float64
+	m.ThermalViolationS = math.NaN()
 	for _, t := range g.targets {
+		if t.violOK {
+			if math.IsNaN(m.ThermalViolationS) {
+				m.ThermalViolationS = 0
+			}
+			m.ThermalViolationS += t.violNow - t.viol0
+		}
 		m.ThrottleEvents += t.thrEvents
 		m.ThrottleSeconds += t.thrSeconds
 		m.EnergyJ += t.energy

@@ -46,10 +46,16 @@ func (g *Governor) sample(dt float64) {
 		if err != nil {
 			continue
 		}
-		prev, prevOK := t.lastTel, t.telOK
+		prevOK := t.telOK
 		t.lastTel, t.telOK = tel, true
 		if tel.EnergyJ.Valid && !t.energy0OK {
 			t.energy0, t.energy0OK = tel.EnergyJ.Value, true
+		}
+		if v := tel.ThermalViolationS; v.Valid {
+			if !t.violOK {
+				t.viol0, t.violOK = v.Value, true
+			}
+			t.violNow = v.Value
 		}
 		if dt <= 0 {
 			continue
@@ -93,7 +99,6 @@ func (g *Governor) sample(dt float64) {
 			}
 			t.lastThr = thr
 		}
-		_ = prev
 	}
 }
 
