@@ -8,7 +8,9 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-zeromq/zmq4"
 	"github.com/google/uuid"
@@ -193,6 +195,7 @@ func (k *Kernel) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	go k.watchParent()
 	k.publish("status", nil, map[string]any{"execution_state": "starting"})
 	go k.heartbeat()
 	go k.serve(k.shell)
@@ -203,6 +206,30 @@ func (k *Kernel) Run(ctx context.Context) error {
 	case <-k.done:
 	}
 	return nil
+}
+
+// watchParent shuts the kernel down when the process that launched it (named
+// by jupyter_client in JPY_PARENT_PID) goes away, so that no orphan kernel
+// outlives its notebook server.
+func (k *Kernel) watchParent() {
+	ppid, err := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
+	if err != nil || ppid <= 1 || os.Getppid() != ppid {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.done:
+			return
+		case <-t.C:
+			if os.Getppid() != ppid {
+				k.log.Printf("parent process %d is gone; shutting down", ppid)
+				k.Shutdown()
+				return
+			}
+		}
+	}
 }
 
 // Shutdown stops Run.

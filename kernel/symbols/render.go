@@ -49,7 +49,9 @@ func renderEngine(v any) (display.Bundle, bool) {
 	case backends.Info:
 		return display.Bundle{"text/html": fieldsHTML("Device "+x.String(), x)}, true
 	case governor.Metrics:
-		return display.Bundle{"text/html": fieldsHTML("Governor metrics ("+x.Policy+")", x)}, true
+		return display.Bundle{"text/html": fieldsHTML("Governor metrics ("+x.Policy+")", x), "text/plain": fmt.Sprintf(
+			"governor %s: %d/%d jobs completed, %d throttle events, peak %.1f °C, mean %.1f W, %.3g items/s",
+			x.Policy, x.Completed, x.Submitted, x.ThrottleEvents, x.PeakTempC, x.MeanPowerW, x.Throughput)}, true
 	}
 	return nil, false
 }
@@ -173,8 +175,12 @@ func fieldsHTML(title string, v any) string {
 		if !f.IsExported() {
 			continue
 		}
-		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td></tr>", html.EscapeString(f.Name),
-			html.EscapeString(fmt.Sprint(rv.Field(i).Interface())))
+		val := rv.Field(i).Interface()
+		text := fmt.Sprint(val)
+		if fl, ok := val.(float64); ok {
+			text = fmt.Sprintf("%.4g", fl)
+		}
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td></tr>", html.EscapeString(f.Name), html.EscapeString(text))
 	}
 	b.WriteString("</table>")
 	return b.String()
