@@ -260,3 +260,77 @@ func xRunLinearAttention(n *graph.Node, in, out []*tensor.Tensor) error {
 	}
 	return nil
 }
+
+func init() {
+	registerExtra("", "DFT", xSimple(xRunDFT))
+}
+
+// xRunDFT is a direct O(n^2) transform in float64 (numpy.fft semantics: zero padding
+// or truncation to dft_length; irfft for inverse one-sided input).
+func xRunDFT(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, y := in[0], out[0]
+	xs, ys := x.Shape(), y.Shape()
+	axis, L, inverse, onesided, err := ops.DFTParams(n, xs, in)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	cIn, cOut := xs[len(xs)-1], ys[len(ys)-1]
+	outer := xProd(xs[:axis])
+	innerX := xProd(xs[axis+1:len(xs)-1])
+	nIn, nOut := xs[axis], ys[axis]
+	xv := toFloat64s(x)
+	yv := make([]float64, y.Len())
+	re, im := make([]float64, L), make([]float64, L)
+	for o := 0; o < outer; o++ {
+		for j := 0; j < innerX; j++ {
+			for k := range re {
+				re[k], im[k] = 0, 0
+			}
+			for k := 0; k < min(nIn, L); k++ {
+				base := ((o*nIn+k)*innerX + j) * cIn
+				re[k] = xv[base]
+				if cIn == 2 {
+					im[k] = xv[base+1]
+				}
+			}
+			if inverse && onesided { // Hermitian extension of the one-sided spectrum
+				for k := 0; k < L; k++ {
+					switch {
+					case k <= L/2 && k < nIn:
+					case k > L/2 && L-k < nIn:
+						re[k], im[k] = re[L-k], -im[L-k]
+					default:
+						re[k], im[k] = 0, 0
+					}
+				}
+				im[0] = 0
+				if L%2 == 0 {
+					im[L/2] = 0
+				}
+			}
+			sign := -1.0
+			if inverse {
+				sign = 1
+			}
+			for f := 0; f < nOut; f++ {
+				var sr, si float64
+				for k := 0; k < L; k++ {
+					ang := sign * 2 * math.Pi * float64(f) * float64(k) / float64(L)
+					c, s := math.Cos(ang), math.Sin(ang)
+					sr += re[k]*c - im[k]*s
+					si += re[k]*s + im[k]*c
+				}
+				if inverse {
+					sr, si = sr/float64(L), si/float64(L)
+				}
+				base := ((o*nOut+f)*innerX + j) * cOut
+				yv[base] = sr
+				if cOut == 2 {
+					yv[base+1] = si
+				}
+			}
+		}
+	}
+	fromFloat64s(y, yv)
+	return nil
+}
