@@ -25,5 +25,6 @@ def test_quickstart_executes_cleanly():
     assert "FusedMatMul" in html, "the optimized graph shows a fused node"
     assert "Optimizer report" in html
     assert "batch 4 -> [4 4]" in text, "the ONNX model ran with a dynamic batch"
+    assert "Governor metrics (predictive)" in html
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 2, "the live telemetry charts were drawn"
