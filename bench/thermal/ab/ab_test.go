@@ -25,7 +25,7 @@ func TestGovernorOnGPU(t *testing.T) {
 	}
 	defer r.Close()
 	var log bytes.Buffer
-	c := Config{Job: 200 * time.Millisecond, Launch: 20 * time.Millisecond}
+	c := Config{Job: time.Second, Launch: 50 * time.Millisecond}
 	if err := r.calibrate(c, &log); err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +58,12 @@ func TestGovernorOnGPU(t *testing.T) {
 		if info.Kind != backends.NVIDIA || info.Simulated {
 			t.Errorf("job ran on %v", info)
 		}
-		if e := j.EnergyJ(); !(e > 0) || e > 2000*j.RunTime().Seconds() {
-			t.Errorf("job energy %.1f J over %v (NVML counter)", e, j.RunTime())
+		// Energy from the NVML counter (mJ, updated every few tens of ms): at least
+		// idle power, at most well above the limit, over a 1 s job.
+		if e, rt := j.EnergyJ(), j.RunTime().Seconds(); e < 30*rt || e > 1500*rt {
+			t.Errorf("job energy %.1f J over %.2f s (NVML counter)", e, rt)
 		}
+		t.Logf("job %d: %.2f s, %.1f J, queued %v", j.ID(), j.RunTime().Seconds(), j.EnergyJ(), j.QueueTime())
 	}
 	if err := g.Shutdown(ctx); err != nil {
 		t.Fatal(err)
