@@ -1,13 +1,11 @@
 package gemm
 
 // convB is the implicit-im2col B operand of a convolution group: row k
-// (input channel c, kernel row ky, column kx) starts at data[rowOff[k]]. With
-// colOff nil the columns are contiguous, B[k][j] = data[rowOff[k]+j];
-// otherwise they are gathered, B[k][j] = data[rowOff[k]+colOff[j]].
+// (input channel c, kernel row ky, column kx) is the contiguous run
+// B[k][j] = data[rowOff[k]+j] (see convGemm for the layout that makes it so).
 type convB struct {
 	data   []float32
 	rowOff []int
-	colOff []int
 }
 
 func (cb *convB) pack(buf []float32, pc, kc, jc, nc, nr int) {
@@ -17,16 +15,6 @@ func (cb *convB) pack(buf []float32, pc, kc, jc, nc, nr int) {
 		dst := buf[jr*kc : jr*kc+kc*nr]
 		j0 := jc + jr
 		switch {
-		case cb.colOff != nil:
-			co := cb.colOff[j0 : j0+cols]
-			for k, ro := range rowOff {
-				d := dst[k*nr : k*nr+nr]
-				src := data[ro:]
-				for j, o := range co {
-					d[j] = src[o]
-				}
-				clear(d[cols:])
-			}
 		case cols == nr:
 			if !cb.packedOffsets(dst, j0, rowOff, nr) {
 				for k, ro := range rowOff {

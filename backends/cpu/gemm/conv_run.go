@@ -8,12 +8,11 @@ type convScratch struct {
 	xpad   []float32    // zero-padded input planes of one group
 	ct     []float32    // GEMM output with junk columns, before compaction
 	rowOff []int
-	colOff []int
 	cb     convB
 
 	x, y           []float32 // current group's input planes and output
-	hp, wp, ldc    int
-	oh, ow, cg, mg int
+	hp, wp, hq, wq int
+	oh, ow, ldc    int
 }
 
 // forKind names the parallel loops of the convolution code.
@@ -42,13 +41,19 @@ func (c *Context) forRange(kind forKind, lo, hi int) {
 	s := &sc.p.Conv2DShape
 	switch kind {
 	case forPad:
-		plane, inPlane := sc.hp*sc.wp, s.H*s.W
-		padPlanes(sc.xpad[lo*plane:hi*plane], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hp, sc.wp)
+		inPlane := s.H * s.W
+		if s.StrideH == 1 && s.StrideW == 1 {
+			plane := sc.hp * sc.wp
+			padPlanes(sc.xpad[lo*plane:hi*plane], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hp, sc.wp)
+		} else {
+			planes := s.StrideH * s.StrideW * sc.hq * sc.wq
+			phasePlanes(sc.xpad[lo*planes:hi*planes], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hq, sc.wq)
+		}
 	case forCompact:
 		outPlane := sc.oh * sc.ow
 		for r := lo; r < hi; r++ {
 			for oy := 0; oy < sc.oh; oy++ {
-				copy(sc.y[r*outPlane+oy*sc.ow:r*outPlane+(oy+1)*sc.ow], sc.ct[r*sc.ldc+oy*sc.wp:])
+				copy(sc.y[r*outPlane+oy*sc.ow:r*outPlane+(oy+1)*sc.ow], sc.ct[r*sc.ldc+oy*sc.wq:])
 			}
 		}
 	case forDepthwise:
@@ -66,66 +71,60 @@ func growInts(s []int, n int) []int {
 }
 
 // convGemm runs a grouped convolution as one implicit GEMM per image and
-// group: C[mg × pixels] = W_g[mg × cg·KH·KW] · B, B gathered from the
-// (zero-padded) input planes.
+// group: C[mg × pixels] = W_g[mg × cg·KH·KW] · B, B read from the input.
 //
-// With unit strides, B's rows are contiguous runs of the padded planes if the
-// output is computed on the padded width wp (the KW-1 extra columns per row
-// are junk, dropped when copying to Y); then packing B is plain copies. With
-// other strides the columns are gathered through an offset table.
+// B's rows are made contiguous runs of memory, so that packing B is plain
+// vector copies: the input planes are zero-padded and, for strides sh×sw > 1,
+// split into sh·sw phase planes (phase (py, px) holds padded pixels
+// (i·sh+py, j·sw+px)), each hq×wq. Kernel tap (ky, kx) then reads phase
+// ((ky·dh) mod sh, (kx·dw) mod sw) from offset ((ky·dh)/sh, (kx·dw)/sw) with
+// unit stride. The output is computed on the phase-plane width wq; the wq-OW
+// extra columns per row are junk, dropped when copying to Y. An unpadded
+// unit-stride input (1x1 convolutions, valid convolutions) is read in place.
 func (c *Context) convGemm(p *Conv2DParams, parts int) {
 	s := &p.Conv2DShape
 	oh, ow := s.OutH(), s.OutW()
 	cg, mg := s.C/s.Group, s.M/s.Group
 	kg := cg * s.KH * s.KW
+	sh, sw := s.StrideH, s.StrideW
 	hp, wp := s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight
-	plane := hp * wp
-	padded := s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0
-	contiguous := s.StrideH == 1 && s.StrideW == 1
-	junk := 0
-	if contiguous {
-		junk = wp - ow // = (KW-1)·DilationW
-	}
+	hq, wq := (hp+sh-1)/sh, (wp+sw-1)/sw
+	phases := sh * sw
+	planeQ := hq * wq // one phase plane
+	copied := s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0 || phases > 1
+	junk := wq - ow
 	sc := &c.conv
 
 	sc.rowOff = growInts(sc.rowOff, kg)
 	for ch := 0; ch < cg; ch++ {
 		for ky := 0; ky < s.KH; ky++ {
 			for kx := 0; kx < s.KW; kx++ {
-				sc.rowOff[(ch*s.KH+ky)*s.KW+kx] = ch*plane + ky*s.DilationH*wp + kx*s.DilationW
+				y0, x0 := ky*s.DilationH, kx*s.DilationW
+				phase := (y0%sh)*sw + x0%sw
+				sc.rowOff[(ch*s.KH+ky)*s.KW+kx] = (ch*phases+phase)*planeQ + (y0/sh)*wq + x0/sw
 			}
 		}
 	}
-	ncols, ldc := oh*ow, oh*ow
-	if contiguous {
-		ncols, ldc = (oh-1)*wp+ow, oh*wp
-		sc.colOff = nil
-	} else {
-		sc.colOff = growInts(sc.colOff, oh*ow)
-		for oy := 0; oy < oh; oy++ {
-			for ox := 0; ox < ow; ox++ {
-				sc.colOff[oy*ow+ox] = oy*s.StrideH*wp + ox*s.StrideW
-			}
-		}
-	}
-	// ncols and the offsets are such that B never reads past the cg planes.
-	if padded {
-		sc.xpad = grow(sc.xpad, cg*plane)
+	// With these offsets and ncols, B never reads past the cg·phases planes.
+	ncols, ldc := (oh-1)*wq+ow, oh*wq
+	if copied {
+		sc.xpad = grow(sc.xpad, cg*phases*planeQ)
 	}
 	if junk > 0 {
 		sc.ct = grow(sc.ct, mg*ldc)
 	}
+	sc.hp, sc.wp, sc.hq, sc.wq = hp, wp, hq, wq
 	inPlane, outPlane := s.H*s.W, oh*ow
 	for n := 0; n < s.N; n++ {
 		for g := 0; g < s.Group; g++ {
 			x := p.X[(n*s.C+g*cg)*inPlane : (n*s.C+(g+1)*cg)*inPlane]
 			src := x
-			if padded {
-				sc.x, sc.hp, sc.wp = x, hp, wp
-				c.parallelFor(forPad, parts, cg, cg*plane)
+			if copied {
+				sc.x = x
+				c.parallelFor(forPad, parts, cg, cg*phases*planeQ)
 				src = sc.xpad
 			}
-			sc.cb = convB{data: src, rowOff: sc.rowOff[:kg], colOff: sc.colOff}
+			sc.cb = convB{data: src, rowOff: sc.rowOff[:kg]}
 			y := p.Y[(n*s.M+g*mg)*outPlane : (n*s.M+(g+1)*mg)*outPlane]
 			out := y
 			if junk > 0 {
@@ -137,8 +136,35 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			}
 			c.dispatch(prob, parts, Strided{})
 			if junk > 0 {
-				sc.y, sc.oh, sc.ow, sc.ldc, sc.wp = y, oh, ow, ldc, wp
+				sc.y, sc.oh, sc.ow, sc.ldc = y, oh, ow, ldc
 				c.parallelFor(forCompact, parts, mg, mg*outPlane)
+			}
+		}
+	}
+}
+
+// phasePlanes writes cg input planes (H×W each) into dst as zero-padded,
+// phase-split planes: channel c, phase (py, px), row i, column j holds padded
+// pixel (i·sh+py, j·sw+px).
+func phasePlanes(dst, x []float32, cg int, s *Conv2DShape, hq, wq int) {
+	sh, sw := s.StrideH, s.StrideW
+	planeQ := hq * wq
+	clear(dst[:cg*sh*sw*planeQ])
+	for ch := 0; ch < cg; ch++ {
+		base := dst[ch*sh*sw*planeQ : (ch+1)*sh*sw*planeQ]
+		for iy := 0; iy < s.H; iy++ {
+			py := iy + s.PadTop
+			row := x[(ch*s.H+iy)*s.W : (ch*s.H+iy+1)*s.W]
+			for px := 0; px < sw; px++ {
+				// Input columns ix with (ix+PadLeft) mod sw == px, in order.
+				ix0 := ((px-s.PadLeft)%sw + sw) % sw
+				if ix0 >= s.W {
+					continue
+				}
+				d := base[((py%sh)*sw+px)*planeQ+(py/sh)*wq+(ix0+s.PadLeft)/sw:]
+				for ix, j := ix0, 0; ix < s.W; ix, j = ix+sw, j+1 {
+					d[j] = row[ix]
+				}
 			}
 		}
 	}
