@@ -49,11 +49,12 @@
 // Conv2D runs NCHW 2-D convolutions (pads, strides, dilations, groups) as an
 // implicit GEMM per image and group: the weights, packed once by
 // PackConv2DWeights, are the A operand and the B panels are copied straight
-// from the (zero-padded) input planes, with no im2col buffer. With unit
-// strides each B row is a contiguous run of the padded plane if the output is
-// computed on the padded width; the KW-1 extra columns are dropped when the
-// result is copied out. Other strides gather through an offset table. 1x1
-// unpadded convolutions read the input as a plain matrix. Depthwise
+// from the zero-padded input planes, with no im2col buffer. Each B row is a
+// contiguous run of a padded plane if the output is computed on the padded
+// width (the extra columns are dropped when the result is copied out); strided
+// convolutions first split the padded planes into stride-phase planes, which
+// makes their taps unit-stride too. Unpadded unit-stride convolutions (1x1)
+// read the input in place. Depthwise
 // convolutions (group = C = M) use a direct loop. Bias (per output channel)
 // and the activation are fused into the same epilogue. 1-D convolutions are
 // 2-D ones with H = KH = 1.
