@@ -166,3 +166,28 @@ func BenchmarkNNOps(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConvTranspose runs decoder-style transposed convolutions (float32, batch 1,
+// weights constant), counting the FLOPs of the equivalent forward convolution.
+func BenchmarkConvTranspose(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 1))
+	dev := cpu.New(cpu.Options{})
+	for _, c := range []struct {
+		name               string
+		c, h, m, k, stride int
+	}{
+		{"up_4x4s2_256-128_14", 256, 14, 128, 4, 2},
+		{"up_2x2s2_64-32_56", 64, 56, 32, 2, 2},
+		{"up_3x3s1_64-64_28", 64, 28, 64, 3, 1},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			x := randTensor(r, tensor.Float32, 1, c.c, c.h, c.h)
+			w := randTensor(r, tensor.Float32, c.c, c.m, c.k, c.k)
+			pad := int64((c.k - c.stride) / 2)
+			attrs := graph.Attrs{"strides": graph.Ints(int64(c.stride), int64(c.stride)), "pads": graph.Ints(pad, pad, pad, pad)}
+			k, ins, outs := benchKernel(b, dev, "ConvTranspose", attrs, feed(x), konst(w))
+			flops := 2 * float64(c.c*c.h*c.h) * float64(c.m*c.k*c.k)
+			runBench(b, k, ins, outs, flops)
+		})
+	}
+}
