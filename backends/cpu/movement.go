@@ -68,6 +68,10 @@ func gatherStrided[T any](env *Env, dst, src []T, shape []int, off int, strides 
 	shape, strides = coalesce(shape, strides)
 	r := len(shape) - 1
 	inner, step := shape[r], strides[r]
+	if r >= 1 && strides[r-1] == 1 && step != 1 && step != 0 && inner >= 8 && shape[r-1] >= 8 {
+		transposeBlocked(env, dst, src, shape, off, strides)
+		return
+	}
 	rows := total / inner
 	env.Parallel(rows, max(1, 32768/inner), func(lo, hi int) {
 		idx := make([]int, r)
@@ -561,6 +565,43 @@ func padGather[T any](env *Env, dst, src []T, shape, strides []int, maps [][]int
 					break
 				}
 				idx[d] = 0
+			}
+		}
+	})
+}
+
+// transposeBlocked is gatherStrided for the transposing case: the last two (merged)
+// dimensions are a matrix whose rows the source stores as columns (strides 1 and
+// step). It copies 32×32 tiles so that reads and writes both stay in cache.
+func transposeBlocked[T any](env *Env, dst, src []T, shape []int, off int, strides []int) {
+	const tile = 32
+	r := len(shape) - 1
+	rows, cols, step := shape[r-1], shape[r], strides[r]
+	outer := tensor.NumElements(shape[:r-1])
+	rowTiles := (rows + tile - 1) / tile
+	env.Parallel(outer*rowTiles, max(1, 16384/(tile*cols)), func(lo, hi int) {
+		idx := make([]int, r-1)
+		for t := lo; t < hi; t++ {
+			o, rt := t/rowTiles, t%rowTiles
+			rem := o
+			base := off
+			for d := r - 2; d >= 0; d-- {
+				idx[d] = rem % shape[d]
+				rem /= shape[d]
+				base += idx[d] * strides[d]
+			}
+			out := dst[o*rows*cols:]
+			i0, i1 := rt*tile, min(rt*tile+tile, rows)
+			for k0 := 0; k0 < cols; k0 += tile {
+				k1 := min(k0+tile, cols)
+				for i := i0; i < i1; i++ {
+					row := out[i*cols+k0 : i*cols+k1]
+					s := base + i + k0*step
+					for k := range row {
+						row[k] = src[s]
+						s += step
+					}
+				}
 			}
 		}
 	})

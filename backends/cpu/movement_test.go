@@ -65,6 +65,33 @@ func TestTranspose(t *testing.T) {
 	big := seq(tensor.Float32, 67, 129)
 	out = opRun{op: "Transpose", ins: []*tensor.Tensor{big}}.mustRun(t)[0]
 	checkClose(t, "Transpose big", out, []int{129, 67}, refMap(big, []int{129, 67}, 0, func(idx []int) []int { return []int{idx[1], idx[0]} }), 0)
+	// Layout changes of awkward sizes (the tiled path): NCHW <-> NHWC, and a 5-D case.
+	for _, c := range []struct {
+		shape []int
+		perm  []int64
+	}{
+		{[]int{2, 3, 37, 41}, []int64{0, 2, 3, 1}},
+		{[]int{2, 37, 41, 3}, []int64{0, 3, 1, 2}},
+		{[]int{3, 9, 2, 33}, []int64{3, 1, 2, 0}},
+		{[]int{2, 9, 1, 17, 5}, []int64{4, 1, 0, 2, 3}},
+	} {
+		for _, dt := range []tensor.DType{tensor.Float32, tensor.Uint8, tensor.Float16, tensor.Int64} {
+			x := seq(dt, c.shape...)
+			shape := make([]int, len(c.perm))
+			for i, p := range c.perm {
+				shape[i] = c.shape[p]
+			}
+			out := opRun{op: "Transpose", attrs: graph.Attrs{"perm": graph.Ints(c.perm...)}, ins: []*tensor.Tensor{x}}.mustRun(t)[0]
+			want := refMap(x, shape, 0, func(idx []int) []int {
+				s := make([]int, len(idx))
+				for i, a := range c.perm {
+					s[a] = idx[i]
+				}
+				return s
+			})
+			checkClose(t, "Transpose tiled", out, shape, want, 0)
+		}
+	}
 	opRun{op: "Transpose", attrs: graph.Attrs{"perm": graph.Ints(0, 0, 1)}, ins: []*tensor.Tensor{x}}.wantErr(t, "bad perm")
 }
 

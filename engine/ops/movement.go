@@ -301,11 +301,12 @@ func inferSlice(c *InferContext) ([]graph.Type, error) {
 	if !x.HasShape {
 		return []graph.Type{x}, nil
 	}
-	if !ok || !x.Shape.Known() {
-		// Axes that are known not to be sliced keep their size.
-		out := unknownShape(len(x.Shape))
-		if ok && axes != nil {
-			if na, err := NormAxes(axes, len(x.Shape)); err == nil {
+	r := len(x.Shape)
+	if !ok {
+		// Axes known not to be sliced keep their size.
+		out := unknownShape(r)
+		if ax, aok := ConstInts(c, 3); aok && ax != nil && !c.Attrs().Has("starts") {
+			if na, err := NormAxes(ax, r); err == nil {
 				copy(out, x.Shape)
 				for _, a := range na {
 					out[a] = graph.Dim{Size: -1}
@@ -314,13 +315,31 @@ func inferSlice(c *InferContext) ([]graph.Type, error) {
 		}
 		return []graph.Type{Typed(x.DType, out)}, nil
 	}
-	p, err := SliceParams(x.Shape.Ints(), starts, ends, axes, steps)
-	if err != nil {
+	// Resolve each sliced axis on its own, so that unknown axes elsewhere don't matter.
+	if _, err := SliceParams(make([]int, r), starts, ends, axes, steps); err != nil {
 		return nil, c.Errorf("%v", err)
 	}
-	out := make(graph.Shape, len(p))
-	for i, s := range p {
-		out[i] = graph.Dim{Size: int64(s.Count)}
+	out := append(graph.Shape{}, x.Shape...)
+	for i := range starts {
+		a := int64(i)
+		if axes != nil {
+			a = axes[i]
+		}
+		ax, _ := NormAxis(a, r)
+		d := x.Shape[ax]
+		if !d.Known() {
+			out[ax] = graph.Dim{Size: -1}
+			continue
+		}
+		var st []int64
+		if steps != nil {
+			st = steps[i : i+1]
+		}
+		p, err := SliceParams([]int{int(d.Size)}, starts[i:i+1], ends[i:i+1], []int64{0}, st)
+		if err != nil {
+			return nil, c.Errorf("%v", err)
+		}
+		out[ax] = graph.Dim{Size: int64(p[0].Count)}
 	}
 	return []graph.Type{Typed(x.DType, out)}, nil
 }
@@ -479,6 +498,9 @@ func inferPad(c *InferContext) ([]graph.Type, error) {
 	out := make(graph.Shape, len(x.Shape))
 	for i, d := range x.Shape {
 		out[i] = graph.Dim{Size: -1}
+		if begin[i]+end[i] == 0 {
+			out[i] = d
+		}
 		if d.Known() {
 			n := d.Size + int64(begin[i]+end[i])
 			if n < 0 {

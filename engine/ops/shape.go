@@ -162,14 +162,26 @@ func inferReshape(c *InferContext) ([]graph.Type, error) {
 	return []graph.Type{Typed(x.DType, out)}, nil
 }
 
-// product multiplies dimensions; unknown if any is unknown.
+// product multiplies dimensions: unknown if any is unknown, except that one
+// symbolic dimension times ones stays that symbol.
 func product(s graph.Shape) graph.Dim {
 	p := int64(1)
-	for _, d := range s {
+	var sym *graph.Dim
+	for i, d := range s {
 		if !d.Known() {
-			return graph.Dim{Size: -1}
+			if sym != nil {
+				return graph.Dim{Size: -1}
+			}
+			sym = &s[i]
+			continue
 		}
 		p *= d.Size
+	}
+	if sym != nil {
+		if p == 1 {
+			return *sym
+		}
+		return graph.Dim{Size: -1}
 	}
 	return graph.Dim{Size: p}
 }
