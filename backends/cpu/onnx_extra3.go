@@ -276,7 +276,7 @@ func xRunDFT(n *graph.Node, in, out []*tensor.Tensor) error {
 	}
 	cIn, cOut := xs[len(xs)-1], ys[len(ys)-1]
 	outer := xProd(xs[:axis])
-	innerX := xProd(xs[axis+1:len(xs)-1])
+	innerX := xProd(xs[axis+1 : len(xs)-1])
 	nIn, nOut := xs[axis], ys[axis]
 	xv := toFloat64s(x)
 	yv := make([]float64, y.Len())
@@ -327,6 +327,115 @@ func xRunDFT(n *graph.Node, in, out []*tensor.Tensor) error {
 				yv[base] = sr
 				if cOut == 2 {
 					yv[base+1] = si
+				}
+			}
+		}
+	}
+	fromFloat64s(y, yv)
+	return nil
+}
+
+func init() {
+	registerExtra("", "STFT", xSimple(xRunSTFT))
+	registerExtra("", "Col2Im", xSimple(xRunCol2Im))
+}
+
+func xRunSTFT(n *graph.Node, in, out []*tensor.Tensor) error {
+	x := in[0]
+	xs := x.Shape()
+	L, step, frames, bins, err := ops.STFTParams(n, xs, in)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	var win []float64
+	if len(in) > 2 && in[2] != nil {
+		win = toFloat64s(in[2])
+	}
+	cIn := xs[2]
+	xv := toFloat64s(x)
+	y := make([]float64, out[0].Len())
+	re, im := make([]float64, L), make([]float64, L)
+	for b := 0; b < xs[0]; b++ {
+		for f := 0; f < frames; f++ {
+			for k := 0; k < L; k++ {
+				w := 1.0
+				if win != nil {
+					w = win[k]
+				}
+				base := (b*xs[1] + f*step + k) * cIn
+				re[k], im[k] = xv[base]*w, 0
+				if cIn == 2 {
+					im[k] = xv[base+1] * w
+				}
+			}
+			for q := 0; q < bins; q++ {
+				var sr, si float64
+				for k := 0; k < L; k++ {
+					ang := -2 * math.Pi * float64(q) * float64(k) / float64(L)
+					c, s := math.Cos(ang), math.Sin(ang)
+					sr += re[k]*c - im[k]*s
+					si += re[k]*s + im[k]*c
+				}
+				o := ((b*frames+f)*bins + q) * 2
+				y[o], y[o+1] = sr, si
+			}
+		}
+	}
+	fromFloat64s(out[0], y)
+	return nil
+}
+
+func xRunCol2Im(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, y := in[0], out[0]
+	img, blk := in[1].AsInt64s(), in[2].AsInt64s()
+	nd := len(img)
+	if len(blk) != nd {
+		return xExtraErr(n, "image_shape %v and block_shape %v differ in rank", img, blk)
+	}
+	attr := func(name string, def int64, n2 int) []int {
+		v := n.Attrs.GetInts(name, nil)
+		out := make([]int, n2)
+		for i := range out {
+			out[i] = int(def)
+			if i < len(v) {
+				out[i] = int(v[i])
+			}
+		}
+		return out
+	}
+	dil, strides, pads := attr("dilations", 1, nd), attr("strides", 1, nd), attr("pads", 0, 2*nd)
+	image, block := make([]int, nd), make([]int, nd)
+	nblocks := make([]int, nd)
+	for d := 0; d < nd; d++ {
+		image[d], block[d] = int(img[d]), int(blk[d])
+		nblocks[d] = (image[d]+pads[d]+pads[nd+d]-dil[d]*(block[d]-1)-1)/strides[d] + 1
+	}
+	xs := x.Shape()
+	K, L := xProd(block), xProd(nblocks)
+	if xs[2] != L || xs[1]%K != 0 {
+		return xExtraErr(n, "input %v does not fit %v blocks of %v", xs, nblocks, block)
+	}
+	C := xs[1] / K
+	xv := toFloat64s(x)
+	yv := make([]float64, y.Len())
+	kst, bst, ist := xStridesOf(block), xStridesOf(nblocks), xStridesOf(image)
+	P := xProd(image)
+	for b := 0; b < xs[0]; b++ {
+		for c := 0; c < C; c++ {
+			for k := 0; k < K; k++ {
+				for l := 0; l < L; l++ {
+					off, ok := 0, true
+					for d := 0; d < nd; d++ {
+						pos := (l/bst[d]%nblocks[d])*strides[d] - pads[d] + (k/kst[d]%block[d])*dil[d]
+						if pos < 0 || pos >= image[d] {
+							ok = false
+							break
+						}
+						off += pos * ist[d]
+					}
+					if ok {
+						yv[(b*C+c)*P+off] += xv[((b*xs[1])+c*K+k)*L+l]
+					}
 				}
 			}
 		}

@@ -77,3 +77,71 @@ func xInferDFT(c *InferContext) ([]graph.Type, error) {
 	}
 	return []graph.Type{Typed(x.DType, graph.ShapeOf(out...))}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "STFT", Doc: "short-time Fourier transform of [batch, length, 1 or 2] signals: [batch, frames, bins, 2]",
+		Inputs: Arity{2, 4}, Outputs: Arity{1, 1}, Infer: xInferSTFT})
+	xRegisterExtra(Schema{Name: "Col2Im", Doc: "sums sliding-window columns [N, C*prod(block), L] back into an image [N, C, image_shape...]",
+		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: xInferCol2Im})
+}
+
+// STFTParams returns the frame length, step, frame count and bin count of an STFT node.
+func STFTParams(n *graph.Node, shape []int, ins []*tensor.Tensor) (frameLen, step, frames, bins int, err error) {
+	if len(shape) != 3 {
+		return 0, 0, 0, 0, fmt.Errorf("signal has shape %v; expected [batch, length, 1 or 2]", shape)
+	}
+	step = int(ins[1].Int64At(0))
+	frameLen = shape[1]
+	if len(ins) > 2 && ins[2] != nil {
+		frameLen = ins[2].Len()
+	}
+	if len(ins) > 3 && ins[3] != nil {
+		frameLen = int(ins[3].Int64At(0))
+	}
+	if step <= 0 || frameLen <= 0 || frameLen > shape[1] {
+		return 0, 0, 0, 0, fmt.Errorf("frame_step %d and frame_length %d do not fit a signal of %d", step, frameLen, shape[1])
+	}
+	frames = 1 + (shape[1]-frameLen)/step
+	bins = frameLen
+	if n.Attrs.GetInt("onesided", 1) != 0 {
+		bins = frameLen/2 + 1
+	}
+	return frameLen, step, frames, bins, nil
+}
+
+func xInferSTFT(c *InferContext) ([]graph.Type, error) {
+	x := c.In[0]
+	for i := 0; i < len(c.In); i++ {
+		if i > 0 && c.Has(i) && c.Const(i) == nil {
+			return []graph.Type{Typed(x.DType, xResizeUnknown(4))}, nil
+		}
+	}
+	if !x.HasShape || !x.Shape.Known() {
+		return []graph.Type{Typed(x.DType, xResizeUnknown(4))}, nil
+	}
+	_, _, frames, bins, err := STFTParams(c.Node, x.Shape.Ints(), c.Consts)
+	if err != nil {
+		return nil, c.Errorf("%v", err)
+	}
+	return []graph.Type{Typed(x.DType, graph.Shape{x.Shape[0], {Size: int64(frames)}, {Size: int64(bins)}, {Size: 2}})}, nil
+}
+
+func xInferCol2Im(c *InferContext) ([]graph.Type, error) {
+	x := c.In[0]
+	img, blk := c.Const(1), c.Const(2)
+	if !x.HasShape || img == nil || blk == nil || len(x.Shape) != 3 || !x.Shape[1].Known() {
+		return []graph.Type{Unranked(x.DType)}, nil
+	}
+	k := int64(1)
+	for _, v := range blk.AsInt64s() {
+		k *= v
+	}
+	if k <= 0 || x.Shape[1].Size%k != 0 {
+		return nil, c.Errorf("input channels %d are not a multiple of the block size %d", x.Shape[1].Size, k)
+	}
+	out := graph.Shape{x.Shape[0], {Size: x.Shape[1].Size / k}}
+	for _, v := range img.AsInt64s() {
+		out = append(out, graph.Dim{Size: v})
+	}
+	return []graph.Type{Typed(x.DType, out)}, nil
+}
