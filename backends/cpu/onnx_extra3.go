@@ -443,3 +443,108 @@ func xRunCol2Im(n *graph.Node, in, out []*tensor.Tensor) error {
 	fromFloat64s(y, yv)
 	return nil
 }
+
+func init() {
+	registerExtra("", "RoiAlign", xSimple(xRunRoiAlign))
+}
+
+// xRunRoiAlign follows onnx/reference/ops/op_roi_align.py.
+func xRunRoiAlign(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, rois, bidx, y := in[0], in[1], in[2], out[0]
+	xs := x.Shape()
+	C, H, W := xs[1], xs[2], xs[3]
+	ys := y.Shape()
+	R, PH, PW := ys[0], ys[2], ys[3]
+	scale := float64(n.Attrs.GetFloat("spatial_scale", 1))
+	ratio := int(n.Attrs.GetInt("sampling_ratio", 0))
+	maxMode := n.Attrs.GetString("mode", "avg") == "max"
+	halfPixel := n.Attrs.GetString("coordinate_transformation_mode", "half_pixel") == "half_pixel"
+	xv, rv := toFloat64s(x), toFloat64s(rois)
+	yv := make([]float64, y.Len())
+	cols := rois.Shape()[1]
+	type pre struct {
+		pos [4]int
+		w   [4]float64
+	}
+	for r := 0; r < R; r++ {
+		b := int(bidx.Int64At(r))
+		if b < 0 || b >= xs[0] {
+			return xExtraErr(n, "batch index %d is out of range", b)
+		}
+		off := 0.0
+		if halfPixel {
+			off = 0.5
+		}
+		sw, sh := rv[r*cols]*scale-off, rv[r*cols+1]*scale-off
+		ew, eh := rv[r*cols+2]*scale-off, rv[r*cols+3]*scale-off
+		rw, rh := ew-sw, eh-sh
+		if !halfPixel {
+			rw, rh = math.Max(rw, 1), math.Max(rh, 1)
+		}
+		bh, bw := rh/float64(PH), rw/float64(PW)
+		gh, gw := ratio, ratio
+		if ratio <= 0 {
+			gh, gw = int(math.Ceil(rh/float64(PH))), int(math.Ceil(rw/float64(PW)))
+		}
+		count := float64(max(gh*gw, 1))
+		pcs := make([]pre, 0, PH*PW*gh*gw)
+		for ph := 0; ph < PH; ph++ {
+			for pw := 0; pw < PW; pw++ {
+				for iy := 0; iy < gh; iy++ {
+					yy := sh + float64(ph)*bh + (float64(iy)+0.5)*bh/float64(gh)
+					for ix := 0; ix < gw; ix++ {
+						xx := sw + float64(pw)*bw + (float64(ix)+0.5)*bw/float64(gw)
+						if yy < -1 || yy > float64(H) || xx < -1 || xx > float64(W) {
+							pcs = append(pcs, pre{})
+							continue
+						}
+						py, px := math.Max(yy, 0), math.Max(xx, 0)
+						yl, xl := int(py), int(px)
+						var yh, xh int
+						if yl >= H-1 {
+							yl, yh, py = H-1, H-1, float64(H-1)
+						} else {
+							yh = yl + 1
+						}
+						if xl >= W-1 {
+							xl, xh, px = W-1, W-1, float64(W-1)
+						} else {
+							xh = xl + 1
+						}
+						ly, lx := py-float64(yl), px-float64(xl)
+						hy, hx := 1-ly, 1-lx
+						pcs = append(pcs, pre{[4]int{yl*W + xl, yl*W + xh, yh*W + xl, yh*W + xh}, [4]float64{hy * hx, hy * lx, ly * hx, ly * lx}})
+					}
+				}
+			}
+		}
+		for c := 0; c < C; c++ {
+			data := xv[(b*C+c)*H*W:]
+			i := 0
+			for ph := 0; ph < PH; ph++ {
+				for pw := 0; pw < PW; pw++ {
+					var v float64
+					first := true
+					for k := 0; k < gh*gw; k++ {
+						p := pcs[i]
+						i++
+						if maxMode {
+							m := math.Max(math.Max(p.w[0]*data[p.pos[0]], p.w[1]*data[p.pos[1]]), math.Max(p.w[2]*data[p.pos[2]], p.w[3]*data[p.pos[3]]))
+							if first || m > v {
+								v, first = m, false
+							}
+						} else {
+							v += p.w[0]*data[p.pos[0]] + p.w[1]*data[p.pos[1]] + p.w[2]*data[p.pos[2]] + p.w[3]*data[p.pos[3]]
+						}
+					}
+					if !maxMode {
+						v /= count
+					}
+					yv[((r*C+c)*PH+ph)*PW+pw] = v
+				}
+			}
+		}
+	}
+	fromFloat64s(y, yv)
+	return nil
+}

@@ -136,3 +136,21 @@ func xInferLinearAttention(c *InferContext) ([]graph.Type, error) {
 		Typed(stateDT, graph.Shape{q.Shape[0], {Size: hkv}, {Size: dk}, {Size: dv}}),
 	}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "RoiAlign", Doc: "bilinear-sampled average or max pooling of regions of interest: [rois, C, output_height, output_width]",
+		Inputs: Arity{3, 3}, Outputs: Arity{1, 1}, Infer: xInferRoiAlign})
+}
+
+func xInferRoiAlign(c *InferContext) ([]graph.Type, error) {
+	x, idx := c.In[0], c.In[2]
+	oh, ow := c.Attrs().GetInt("output_height", 1), c.Attrs().GetInt("output_width", 1)
+	n, ch := graph.Dim{Size: -1}, graph.Dim{Size: -1}
+	if idx.HasShape && len(idx.Shape) == 1 {
+		n = idx.Shape[0]
+	}
+	if x.HasShape && len(x.Shape) == 4 {
+		ch = x.Shape[1]
+	}
+	return []graph.Type{Typed(x.DType, graph.Shape{n, ch, {Size: oh}, {Size: ow}})}, nil
+}
