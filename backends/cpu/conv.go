@@ -3,6 +3,7 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu/gemm"
@@ -219,22 +220,27 @@ func convFinish[T float32 | float64](y []T, batch, cout int, epi convEpilogue, b
 	return nil
 }
 
-// applyActivation applies a gemm.Activation to a slice of either float type.
+// applyActivation applies a gemm.Activation to a slice of either float type: float32
+// through package gemm's vectorized row helper, float64 in float64 arithmetic.
 func applyActivation[T float32 | float64](p []T, act gemm.Activation) {
-	switch act {
-	case gemm.ActNone:
-	case gemm.ActReLU:
-		for j, v := range p {
-			if v < 0 {
-				p[j] = 0
+	if act == gemm.ActNone {
+		return
+	}
+	switch v := any(p).(type) {
+	case []float32:
+		gemm.AddBiasAct(v, nil, act)
+	case []float64:
+		for j, x := range v {
+			switch act {
+			case gemm.ActReLU:
+				if x < 0 {
+					v[j] = 0
+				}
+			case gemm.ActGELU:
+				v[j] = 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
+			case gemm.ActGELUTanh:
+				v[j] = 0.5 * x * (1 + math.Tanh(0.7978845608028654*(x+0.044715*x*x*x)))
 			}
-		}
-	default:
-		tmp := make([]float32, 1)
-		for j, v := range p {
-			tmp[0] = float32(v)
-			gemm.AddBiasAct(tmp, nil, act)
-			p[j] = T(tmp[0])
 		}
 	}
 }

@@ -90,3 +90,29 @@ func TestConvCoreEpilogue(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyActivation checks the epilogue activations of the non-GEMM paths against
+// their definitions, for both float types.
+func TestApplyActivation(t *testing.T) {
+	xs := []float64{-4, -1.5, -0.3, 0, 0.2, 1, 2.5, 6}
+	defs := map[gemm.Activation]func(x float64) float64{
+		gemm.ActReLU:     func(x float64) float64 { return math.Max(x, 0) },
+		gemm.ActGELU:     func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) },
+		gemm.ActGELUTanh: func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))) },
+	}
+	for act, f := range defs {
+		p64 := append([]float64(nil), xs...)
+		p32 := make([]float32, len(xs))
+		for i, x := range xs {
+			p32[i] = float32(x)
+		}
+		applyActivation(p64, act)
+		applyActivation(p32, act)
+		for i, x := range xs {
+			want := f(x)
+			if math.Abs(p64[i]-want) > 1e-12 || math.Abs(float64(p32[i])-want) > 2e-6*(1+math.Abs(want)) {
+				t.Errorf("%v(%v) = %v (float64), %v (float32), want %v", act, x, p64[i], p32[i], want)
+			}
+		}
+	}
+}
