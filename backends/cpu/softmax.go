@@ -98,6 +98,14 @@ func softmaxLine[T float32 | float64](kind softmaxKind, x, y []T) {
 		y[at] = 1
 		return
 	case softmaxLog:
+		if f, ok := any(x).([]float32); ok && !math.IsInf(m, 0) && !math.IsNaN(m) {
+			y32 := any(y).([]float32)
+			ls := float32(m + math.Log(float64(expShiftSum(f, y32, float32(m)))))
+			for j, v := range f {
+				y32[j] = v - ls
+			}
+			return
+		}
 		s := 0.0
 		for _, v := range x {
 			s += math.Exp(float64(v) - m)
