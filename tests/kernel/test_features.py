@@ -31,10 +31,19 @@ def outputs(msgs, msg_type):
     return [m["content"] for m in msgs if m["msg_type"] == msg_type]
 
 
+def wait_running(kc, msg_id):
+    """Wait until the kernel has started the request (its execute_input)."""
+    while True:
+        m = kc.get_iopub_msg(timeout=TIMEOUT)
+        if m["msg_type"] == "execute_input" and m["parent_header"].get("msg_id") == msg_id:
+            time.sleep(0.3)
+            return
+
+
 def test_interrupt_message_stops_a_loop(kernel):
     km, kc = kernel
     msg_id = kc.execute("n := 0\nfor { n++ }")
-    time.sleep(1.0)
+    wait_running(kc, msg_id)
     km.interrupt_kernel()  # interrupt_mode "message": interrupt_request on control
     reply = kc.get_shell_msg(timeout=TIMEOUT)
     assert reply["parent_header"]["msg_id"] == msg_id
@@ -48,7 +57,7 @@ def test_sigint_stops_an_engine_style_wait(kernel):
     km, kc = kernel
     code = 'import "time"\nselect {\ncase <-cell.Context().Done():\n\tpanic("stopped by context")\ncase <-time.After(time.Minute):\n}'
     msg_id = kc.execute(code)
-    time.sleep(1.0)
+    wait_running(kc, msg_id)
     os.kill(km.provisioner.process.pid, signal.SIGINT)
     reply = kc.get_shell_msg(timeout=TIMEOUT)
     assert reply["parent_header"]["msg_id"] == msg_id
