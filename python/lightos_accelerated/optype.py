@@ -21,7 +21,10 @@ def _build():
         if not q:
             continue
         domain, _, op = q.rpartition(".")
-        members.setdefault(_member(op if domain in ("", "lightos") else q), q)
+        key = _member(op if domain in ("", "lightos") else q)
+        if key in members:              # the same name in two domains: qualify the second
+            key = _member(q)
+        members[key] = q
     members["CUSTOM"] = "custom"
     aliases = {}
     for key, q in list(members.items()):
