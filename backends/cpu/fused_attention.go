@@ -34,18 +34,27 @@ type attnPlan struct {
 	maskRS, maskCS int   // row and column strides in the mask
 }
 
-// newAttnPlan lays out Attention's operands from their resolved sizes.
+// newAttnPlan lays out Attention's operands from their resolved sizes, each stored
+// contiguously.
 func newAttnPlan(d ops.AttentionDims, transK bool, scale float32, causal bool) *attnPlan {
+	e, ev := d.D*d.Heads, d.Dv*d.Heads
+	return newAttnPlanLD(d, transK, scale, causal, e, e, ev)
+}
+
+// newAttnPlanLD is newAttnPlan for Q, K and V rows qLD, kLD and vLD apart (they may
+// be column blocks of one wider matrix; K not transposed).
+func newAttnPlanLD(d ops.AttentionDims, transK bool, scale float32, causal bool, qLD, kLD, vLD int) *attnPlan {
 	p := &attnPlan{heads: d.Heads, sq: d.Sq, sk: d.Sk, d: d.D, dv: d.Dv, transK: transK, causal: causal}
 	p.batch = tensor.NumElements(d.Batch)
-	e, ev := d.D*d.Heads, d.Dv*d.Heads
-	p.qBS, p.qHS, p.qLD = d.Sq*e, d.D, e
+	ev := d.Dv * d.Heads
+	p.qBS, p.qHS, p.qLD = d.Sq*qLD, d.D, qLD
 	if transK {
+		e := d.D * d.Heads
 		p.kBS, p.kHS, p.kLD = e*d.Sk, d.D*d.Sk, d.Sk
 	} else {
-		p.kBS, p.kHS, p.kLD = d.Sk*e, d.D, e
+		p.kBS, p.kHS, p.kLD = d.Sk*kLD, d.D, kLD
 	}
-	p.vBS, p.vHS, p.vLD = d.Sk*ev, d.Dv, ev
+	p.vBS, p.vHS, p.vLD = d.Sk*vLD, d.Dv, vLD
 	p.oBS, p.oHS, p.oLD = d.Sq*ev, d.Dv, ev
 	p.scale = scale
 	if scale == 0 {
@@ -168,37 +177,41 @@ func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o, scores []float32)
 }
 
 // softmaxRow replaces row with softmax(row·scale + mask) where entries from limit on
-// are masked out (-Inf). The maximum is subtracted first; sums are in float64.
+// are masked out (-Inf). The maximum is subtracted first; the exponentials and the
+// sum run on the Softmax kernel's vector helpers.
 func softmaxRow(row []float32, scale float32, mask []float32, maskStride, limit int) {
 	mx := float32(math.Inf(-1))
-	for j := 0; j < limit; j++ {
-		x := row[j] * scale
-		if mask != nil {
-			x += mask[j*maskStride]
+	live := row[:limit]
+	switch {
+	case mask == nil:
+		for j, x := range live {
+			x *= scale
+			live[j] = x
+			mx = max(mx, x)
 		}
-		row[j] = x
-		if x > mx {
-			mx = x
+	case maskStride == 1:
+		m := mask[:limit]
+		for j, x := range live {
+			x = x*scale + m[j]
+			live[j] = x
+			mx = max(mx, x)
+		}
+	default:
+		for j, x := range live {
+			x = x*scale + mask[j*maskStride]
+			live[j] = x
+			mx = max(mx, x)
 		}
 	}
-	var sum float64
-	for j := 0; j < limit; j++ {
-		e := float32(math.Exp(float64(row[j] - mx)))
-		row[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := 0; j < limit; j++ {
-		row[j] *= inv
-	}
-	if limit == 0 {
-		// Every key masked: the plain Softmax of all -Inf gives NaN.
+	clear(row[limit:])
+	if limit == 0 || math.IsInf(float64(mx), -1) || math.IsNaN(float64(mx)) {
+		// Every key masked (or a NaN score): the plain Softmax gives NaN.
 		for j := range row {
 			row[j] = float32(math.NaN())
 		}
 		return
 	}
-	clear(row[limit:])
+	softmaxRow32(live, live, mx)
 }
 
 // newAttention prepares an Attention kernel.
@@ -234,7 +247,9 @@ func newAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 }
 
 // newLNAttention prepares a LayerNormAttention kernel: layer norm into a scratch
-// matrix, three GEMMs with the biases in their epilogues, then the attention blocks.
+// matrix, the Q, K and V projections as three GEMMs (constant weights packed once
+// here, biases in the epilogues) writing the column blocks of one [rows, E+E+Ev]
+// matrix, then the attention blocks reading Q, K and V from it in place.
 func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 	if err := requireF32(n); err != nil {
 		return nil, err
@@ -245,6 +260,17 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 	heads := int(attrs.GetInt("num_heads", 0))
 	scale := attrs.GetFloat("scale", 0)
 	causal := attrs.GetInt("causal", 0) != 0
+	var packed [3]*gemm.PackedB
+	for j := 0; j < 3; j++ {
+		if w := n.Input(3 + 2*j); w != nil && w.Const != nil && w.Const.Rank() == 2 {
+			ws := w.Const.Shape()
+			pb, err := gemm.PackB(env.GEMM(), ws[0], ws[1], w.Const.Float32s(), 0, false)
+			if err != nil {
+				return nil, fmt.Errorf("cpu: node %q (LayerNormAttention): packing weight %d: %w", name, 3+2*j, err)
+			}
+			packed[j] = pb
+		}
+	}
 	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
 		fail := func(format string, args ...any) error {
 			return fmt.Errorf("cpu: node %q (LayerNormAttention): %s", name, fmt.Sprintf(format, args...))
@@ -264,15 +290,16 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 			return fail("X has shape %v; expected [B, S, C]", xs)
 		}
 		bsz, s, c := xs[0], xs[1], xs[2]
-		var w [3][]float32
-		var bias [3][]float32
-		var width [3]int
+		var w, bias [3][]float32
+		var width, col [3]int
+		total := 0
 		for j := 0; j < 3; j++ {
 			ws := in[3+2*j].Shape()
 			if len(ws) != 2 || ws[0] != c {
 				return fail("weight %d has shape %v; expected [%d, E]", 3+2*j, ws, c)
 			}
-			width[j], w[j] = ws[1], in[3+2*j].Float32s()
+			width[j], w[j], col[j] = ws[1], in[3+2*j].Float32s(), total
+			total += ws[1]
 			var err error
 			if bias[j], err = opt(4+2*j, ws[1]); err != nil {
 				return err
@@ -289,10 +316,11 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if err != nil {
 			return err
 		}
-		qShape := []int{bsz, s, width[0]}
-		kShape := []int{bsz, s, width[1]}
-		vShape := []int{bsz, s, width[2]}
-		d, err := ops.AttentionShape(graph.Attrs{"num_heads": graph.Int(int64(heads))}, qShape, kShape, vShape)
+		if beta == nil {
+			beta = make([]float32, c)
+		}
+		d, err := ops.AttentionShape(graph.Attrs{"num_heads": graph.Int(int64(heads))},
+			[]int{bsz, s, width[0]}, []int{bsz, s, width[1]}, []int{bsz, s, width[2]})
 		if err != nil {
 			return fail("%v", err)
 		}
@@ -300,31 +328,38 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 			return fail("output %v, expected %d elements", out[0], bsz*s*width[2])
 		}
 		rows := bsz * s
+		if rows == 0 || width[2] == 0 {
+			return nil
+		}
 		xn := make([]float32, rows*c)
 		layerNormRows(env, x.Float32s(), xn, rows, c, gamma, beta, eps)
-		proj := [3][]float32{}
+		qkv := make([]float32, rows*total)
 		for j := 0; j < 3; j++ {
-			proj[j] = make([]float32, rows*width[j])
-			if rows == 0 || width[j] == 0 {
+			if width[j] == 0 {
 				continue
 			}
+			dst := qkv[col[j]:]
 			if c == 0 {
 				for r := 0; r < rows; r++ {
-					gemm.AddBiasAct(proj[j][r*width[j]:(r+1)*width[j]], bias[j], gemm.ActNone)
+					gemm.AddBiasAct(dst[r*total:r*total+width[j]], bias[j], gemm.ActNone)
 				}
 				continue
 			}
-			if err := sgemm(env, gemm.Params{M: rows, N: width[j], K: c, A: xn, B: w[j], C: proj[j], Bias: bias[j]}); err != nil {
+			p := gemm.Params{M: rows, N: width[j], K: c, A: xn, B: w[j], C: dst, LDC: total, Bias: bias[j]}
+			if pb := packed[j]; pb != nil && pb.K() == c && pb.N() == width[j] {
+				p.B, p.PackedB = nil, pb
+			}
+			if err := sgemm(env, p); err != nil {
 				return fail("%v", err)
 			}
 		}
-		p := newAttnPlan(d, false, scale, causal)
+		p := newAttnPlanLD(d, false, scale, causal, total, total, total)
 		if len(in) > 9 && in[9] != nil {
 			if err := p.setMask(in[9].Float32s(), in[9].Shape(), d); err != nil {
 				return fail("%v", err)
 			}
 		}
-		if err := p.run(env, proj[0], proj[1], proj[2], out[0].Float32s()); err != nil {
+		if err := p.run(env, qkv[col[0]:], qkv[col[1]:], qkv[col[2]:], out[0].Float32s()); err != nil {
 			return fail("%v", err)
 		}
 		return nil
@@ -332,29 +367,13 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 }
 
 // layerNormRows normalizes each of rows rows of length c: (x-mean)/sqrt(var+eps),
-// times gamma plus beta (beta may be nil). Statistics are accumulated in float64.
+// times gamma plus beta, with the LayerNormalization kernel's vector helpers.
 func layerNormRows(env *Env, x, y []float32, rows, c int, gamma, beta []float32, eps float64) {
-	env.Parallel(rows, max(1, 4096/max(c, 1)), func(lo, hi int) {
+	env.Parallel(rows, max(1, 16384/max(c, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
-			var sum float64
-			for _, v := range xr {
-				sum += float64(v)
-			}
-			mean := sum / float64(c)
-			var sq float64
-			for _, v := range xr {
-				dv := float64(v) - mean
-				sq += dv * dv
-			}
-			inv := 1 / math.Sqrt(sq/float64(c)+eps)
-			for i, v := range xr {
-				o := float32((float64(v)-mean)*inv) * gamma[i]
-				if beta != nil {
-					o += beta[i]
-				}
-				yr[i] = o
-			}
+			xr := x[r*c : (r+1)*c]
+			mean, variance := meanVar(xr)
+			normAffine(xr, y[r*c:(r+1)*c], gamma, beta, float32(mean), float32(1/math.Sqrt(variance+eps)))
 		}
 	})
 }

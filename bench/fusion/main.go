@@ -4,7 +4,9 @@
 //   - mlp: MatMul + Add(bias) + Relu, x [64, 1024] · W [1024, 1024], against the
 //     FusedMatMul the optimizer makes of it;
 //   - conv: Conv (3x3, 64→64 channels, pads 1, bias) + BatchNormalization + Relu on
-//     [1, 64, 56, 56], against the FusedConv with the batch norm folded in.
+//     [1, 64, 56, 56], against the FusedConv with the batch norm folded in;
+//   - attn: the attention half of a BERT-base layer (sequence 128, 12 heads of 64),
+//     LayerNorm through the merged heads, against one LayerNormAttention node.
 //
 // Runs of the two graphs alternate, so drift in the machine's load hits both alike;
 // the ratio of median times (unfused / fused) is printed with the times and the
@@ -21,6 +23,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -36,20 +39,35 @@ import (
 func main() {
 	reps := flag.Int("reps", 30, "timed runs of each graph")
 	threads := flag.Int("threads", 0, "CPU threads (0: all)")
-	only := flag.String("case", "", "run only this case (mlp or conv)")
+	only := flag.String("case", "", "run only this case (mlp, conv or attn)")
 	profile := flag.Bool("profile", false, "also print per-node times (summed over the timed runs)")
+	cpuprofile := flag.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fusion-bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "fusion-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("fusion-bench: %s/%s, GOMAXPROCS %d, threads %d, %d reps, %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), *threads, *reps, time.Now().UTC().Format(time.RFC3339))
 	for _, c := range []struct {
 		name  string
 		build func(r *rand.Rand) (*graph.Graph, map[string]*tensor.Tensor, error)
-	}{{"mlp", buildMLP}, {"conv", buildConv}} {
+	}{{"mlp", buildMLP}, {"conv", buildConv}, {"attn", buildAttention}} {
 		if *only != "" && *only != c.name {
 			continue
 		}
 		if err := bench(c.name, c.build, *reps, *threads, *profile); err != nil {
 			fmt.Fprintf(os.Stderr, "fusion-bench: %s: %v\n", c.name, err)
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 	}
@@ -123,6 +141,70 @@ func buildConv(r *rand.Rand) (*graph.Graph, map[string]*tensor.Tensor, error) {
 	b.Output("y")
 	g, err := b.Finish()
 	return g, map[string]*tensor.Tensor{"x": randT(r, 1, c, hw, hw)}, err
+}
+
+// buildAttention is the attention half of a BERT-base encoder layer at sequence 128:
+// LayerNorm, Q/K/V projections (768x768 + bias), heads split (12 x 64), scaled
+// scores with an additive mask, Softmax, P·V, heads merged. The optimizer makes one
+// LayerNormAttention node of it.
+func buildAttention(r *rand.Rand) (*graph.Graph, map[string]*tensor.Tensor, error) {
+	const b, s, h, d = 1, 128, 12, 64
+	const e = h * d
+	g := graph.NewBuilder("attention")
+	if _, err := g.Input("x", tensor.Float32, graph.ShapeOf(b, s, e)); err != nil {
+		return nil, nil, err
+	}
+	if _, err := g.Input("mask", tensor.Float32, graph.ShapeOf(b, 1, 1, s)); err != nil {
+		return nil, nil, err
+	}
+	ints := func(v ...int64) *tensor.Tensor { t, _ := tensor.FromInt64([]int{len(v)}, v); return t }
+	scalar := func(v float32) *tensor.Tensor { t, _ := tensor.FromFloat32([]int{}, []float32{v}); return t }
+	g.Const("gamma", randT(r, e))
+	g.Const("beta", randT(r, e))
+	g.Const("split", ints(b, s, h, d))
+	g.Const("merge", ints(b, s, e))
+	g.Const("sqrtd", scalar(8))
+	type step struct {
+		op    string
+		ins   []string
+		out   string
+		attrs graph.Attrs
+	}
+	steps := []step{{"LayerNormalization", []string{"x", "gamma", "beta"}, "xn", graph.Attrs{"axis": graph.Int(-1)}}}
+	for _, p := range []string{"q", "k", "v"} {
+		w := randT(r, e, e)
+		for i := range w.Float32s() {
+			w.Float32s()[i] /= 28
+		}
+		g.Const("w"+p, w)
+		g.Const("b"+p, randT(r, e))
+		steps = append(steps,
+			step{"MatMul", []string{"xn", "w" + p}, p, nil},
+			step{"Add", []string{p, "b" + p}, p, nil},
+			step{"Reshape", []string{p, "split"}, p, nil},
+			step{"Transpose", []string{p}, p, graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}})
+	}
+	steps = append(steps,
+		step{"Transpose", []string{"k"}, "kt", graph.Attrs{"perm": graph.Ints(0, 1, 3, 2)}},
+		step{"MatMul", []string{"q", "kt"}, "s", nil},
+		step{"Div", []string{"s", "sqrtd"}, "s", nil},
+		step{"Add", []string{"s", "mask"}, "s", nil},
+		step{"Softmax", []string{"s"}, "s", graph.Attrs{"axis": graph.Int(-1)}},
+		step{"MatMul", []string{"s", "v"}, "y", nil},
+		step{"Transpose", []string{"y"}, "y", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}},
+		step{"Reshape", []string{"y", "merge"}, "y", nil})
+	for _, st := range steps {
+		if _, err := g.Op(st.op, "", st.ins, []string{st.out}, st.attrs); err != nil {
+			return nil, nil, err
+		}
+	}
+	g.Output("y")
+	gr, err := g.Finish()
+	mask := tensor.New(tensor.Float32, []int{b, 1, 1, s})
+	for i := s - 16; i < s; i++ {
+		mask.Float32s()[i] = -10000 // padding positions
+	}
+	return gr, map[string]*tensor.Tensor{"x": randT(r, b, s, e), "mask": mask}, err
 }
 
 func median(d []time.Duration) time.Duration {
