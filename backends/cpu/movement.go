@@ -350,7 +350,7 @@ func newGather(n *graph.Node, env *Env) (backends.Kernel, error) {
 			return fmt.Errorf("output %v does not match data %v and %d indices", o, x, len(pos))
 		}
 		src, dst := x.Bytes(), o.Bytes()
-		env.Parallel(outer*len(pos), max(1, 65536/inner), func(lo, hi int) {
+		env.Parallel(outer*len(pos), max(1, 65536/max(1, inner)), func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				r, j := k/len(pos), k%len(pos)
 				s := (r*dim + pos[j]) * inner

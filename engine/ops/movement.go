@@ -258,12 +258,14 @@ func SliceParams(shape []int, starts, ends, axes, steps []int64) ([]SliceAxis, e
 			e += d
 		}
 		var count int64
-		if step > 0 {
+		switch {
+		case d == 0:
+		case step > 0:
 			s, e = max(0, min(s, d)), max(0, min(e, d))
 			if e > s {
 				count = (e - s + step - 1) / step
 			}
-		} else {
+		default:
 			s, e = max(0, min(s, d-1)), max(-1, min(e, d-1))
 			if s > e {
 				count = (s - e - step - 1) / -step
