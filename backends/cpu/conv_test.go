@@ -329,10 +329,14 @@ func TestConvTransposeAgainstReference(t *testing.T) {
 			if c.outPad == nil {
 				c.outPad = make([]int, sp)
 			}
-			t.Run(fmt.Sprintf("%v/%d", dt, i), func(t *testing.T) {
+			constW := i%2 == 0 // packed constant weights, or fed weights
+			t.Run(fmt.Sprintf("%v/%d/const=%v", dt, i, constW), func(t *testing.T) {
 				x := randTensor(r, dt, append([]int{c.n, c.c}, c.in...)...)
 				w := randTensor(r, dt, append([]int{c.c, c.m / c.group}, c.k...)...)
-				ins := []nodeInput{feed(x), konst(w)}
+				ins := []nodeInput{feed(x), feed(w)}
+				if constW {
+					ins[1] = konst(w)
+				}
 				var b *tensor.Tensor
 				if c.bias {
 					b = randTensor(r, dt, c.m)
