@@ -3,14 +3,18 @@ package pyext
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	_ "github.com/lightiam/lightos/backends/nvml" // NVIDIA devices (telemetry) in discovery
 	"github.com/lightiam/lightos/backends/sim"
 )
 
 type deviceObj struct {
 	dev backends.Device
+	// computes is false when graphs "on" this device really run on the host CPU.
+	computes bool
 	// kp runs graphs: the device itself, or the host CPU for devices without kernels
 	// (simulated ones compute nothing; their time is charged by the governor).
 	kp backends.KernelProvider
@@ -18,7 +22,7 @@ type deviceObj struct {
 
 func newDeviceObj(d backends.Device) *deviceObj {
 	if kp, ok := d.(backends.KernelProvider); ok {
-		return &deviceObj{dev: d, kp: kp}
+		return &deviceObj{dev: d, kp: kp, computes: true}
 	}
 	return &deviceObj{dev: d, kp: cpu.New(cpu.Options{})}
 }
@@ -56,17 +60,50 @@ func DeviceOpen(kind string, id int) (h int64, err error) {
 	return put(newDeviceObj(dev)), nil
 }
 
-func openDevice(kind string, id int) (backends.KernelProvider, error) {
+func openDevice(kind string, id int) (backends.Device, error) {
 	switch kind {
-	case "cpu", "auto":
+	case "cpu":
 		if id != 0 {
 			return nil, kerr(KindDeviceNotFound, "cpu device %d: this host has one CPU device (0)", id)
 		}
 		return cpu.New(cpu.Options{}), nil
-	case "nvidia", "amd", "intel", "photonic":
-		return nil, kerr(KindDeviceNotFound, "no %s device %d on this host (the device registry finds none)", kind, id)
+	case "auto", "nvidia", "amd", "intel", "photonic":
+	default:
+		return nil, kerr(KindArgument, "unknown device kind %q (cpu, nvidia, amd, intel, photonic, auto)", kind)
 	}
-	return nil, kerr(KindArgument, "unknown device kind %q (cpu, nvidia, amd, intel, photonic, auto)", kind)
+	reg := discovered()
+	if kind == "auto" {
+		// The best device that can run graphs; the CPU when no accelerator backend has kernels.
+		var best backends.Device
+		for _, d := range reg.Devices {
+			if _, ok := d.(backends.KernelProvider); ok && !d.Info().Simulated && d.Info().Kind != backends.CPU {
+				if best == nil || d.Info().PeakGFLOPS > best.Info().PeakGFLOPS {
+					best = d
+				}
+			}
+		}
+		if best == nil {
+			return cpu.New(cpu.Options{}), nil
+		}
+		return best, nil
+	}
+	d, err := reg.Select(backends.Kind(kind), id)
+	if err != nil {
+		return nil, kerr(KindDeviceNotFound, "%v", err)
+	}
+	return d, nil
+}
+
+// The devices found on this host: discovered once, on first use, read-only afterwards
+// (NVML stays open for the life of the process).
+var (
+	discoverOnce sync.Once
+	registry     *backends.Registry
+)
+
+func discovered() *backends.Registry {
+	discoverOnce.Do(func() { registry = backends.Discover(backends.DiscoverOptions{}) })
+	return registry
 }
 
 // DeviceOpenCPU opens the host CPU with a given intra-op thread count (0: every core).
@@ -90,7 +127,7 @@ func DeviceInfo(h int64) (s string, err error) {
 	b, err := json.Marshal(map[string]any{
 		"kind": string(i.Kind), "id": i.ID, "name": i.Name, "simulated": i.Simulated,
 		"uuid": i.UUID, "memory_bytes": i.MemoryBytes, "compute_units": i.ComputeUnits,
-		"peak_gflops": i.PeakGFLOPS, "isa": i.ISA, "driver": i.Driver,
+		"peak_gflops": i.PeakGFLOPS, "isa": i.ISA, "driver": i.Driver, "runs_graphs": d.computes,
 	})
 	return string(b), err
 }

@@ -34,6 +34,7 @@ class DeviceProperties:
     isa: List[str] = field(default_factory=list)
     driver: str = ""
     simulated: bool = False
+    runs_graphs: bool = True    # False: graphs "on" this device compute on the host CPU
 
     @property
     def cores(self):
@@ -93,7 +94,8 @@ class LightDevice:
         return DeviceProperties(
             name=i["name"], kind=i["kind"], device_id=i["id"],
             total_memory_gb=round(i["memory_bytes"] / 2**30, 2), compute_units=i["compute_units"],
-            peak_gflops=i["peak_gflops"], isa=i["isa"] or [], driver=i["driver"], simulated=i["simulated"])
+            peak_gflops=i["peak_gflops"], isa=i["isa"] or [], driver=i["driver"], simulated=i["simulated"],
+            runs_graphs=i.get("runs_graphs", True))
 
     def telemetry(self) -> dict:
         """A snapshot of the sensors: temperature_c, power_w, utilization, clock_mhz, ...;
@@ -115,15 +117,17 @@ class LightDevice:
 
     def __repr__(self):
         p = self.get_properties()
-        sim = " (simulated)" if p.simulated else ""
-        return f"LightDevice({self.device_type.name}, {self.device_id}: {p.name}{sim})"
+        sim = " (simulated)" if p.simulated and "simulated" not in p.name else ""
+        host = "" if p.runs_graphs else "; graphs compute on the host CPU"
+        return f"LightDevice({self.device_type.name}, {self.device_id}: {p.name}{sim}{host})"
 
     def _repr_html_(self):
         p = self.get_properties()
         t = self.telemetry()
         rows = [("name", p.name), ("kind", p.kind + (" (simulated)" if p.simulated else "")),
                 ("id", p.device_id), ("memory", f"{p.total_memory_gb} GB"),
-                ("compute units", p.compute_units), ("ISA", ", ".join(p.isa))]
+                ("compute units", p.compute_units), ("ISA", ", ".join(p.isa)),
+                ("runs graphs", "yes" if p.runs_graphs else "no: on the host CPU")]
         rows += [(k, "unavailable" if v is None else v) for k, v in t.items() if k != "time"]
         body = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
                        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows)
