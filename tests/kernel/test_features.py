@@ -151,7 +151,7 @@ def test_shutdown_on_control(kernel):
 
 def test_stop_on_error_aborts_queued_cells(kernel):
     _, kc = kernel
-    first = kc.execute('import "time"\ntime.Sleep(300 * time.Millisecond)\npanic("stop here")', stop_on_error=True)
+    first = kc.execute('import "time"\ntime.Sleep(time.Second)\npanic("stop here")', stop_on_error=True)
     second = kc.execute('"should not run"')
     replies = {}
     while len(replies) < 2:
