@@ -139,7 +139,7 @@ def main():
     w(f"NumPy {numpy.__version__} ({npcfg or 'OpenBLAS'}); Go kernel: {kernel_name}; "
       f"{args.rounds} rounds x {args.reps} reps, best and [min-max of per-round bests]")
     w("")
-    w(f"Peak: FMA-only loop {core_peak:.1f} GFLOP/s on one core (= 32 flop/cycle at {core_peak / 32:.2f} GHz: "
+    w(f"Peak: FMA-only loop {core_peak:.1f} GFLOP/s on one core (if 32 flop/cycle, {core_peak / 32:.2f} GHz: "
       f"8 lanes x 2 flops x 2 FMA pipes); machine peak {mach_peak:.1f} GFLOP/s. "
       f"/proc/cpuinfo says {mhz} MHz (nominal; x 32 x {ncpu} cores = {mhz * 32 * ncpu / 1000 if mhz else 0:.1f} GFLOP/s).")
     w("")
@@ -151,8 +151,9 @@ def main():
             nb, nlo, nhi = summarize(gemm_res[("numpy", n, threads)], flops)
             gb, glo, ghi = summarize(gemm_res[("go", n, threads)], flops)
             peak_t = core_peak * threads
+            frac = f"{100 * gb / peak_t:.0f}% of {peak_t:.0f}" if peak_t > 0 else "n/a (no FMA probe)"
             w(f"| {n} | {threads} | {nb:.1f} [{nlo:.1f}-{nhi:.1f}] | {gb:.1f} [{glo:.1f}-{ghi:.1f}] | "
-              f"{gb / nb:.2f} | {100 * gb / peak_t:.0f}% of {peak_t:.0f} |")
+              f"{gb / nb:.2f} | {frac} |")
     w("")
     w("| case | threads | fused ms | unfused ms | unfused / fused |")
     w("|---|---|---|---|---|")
