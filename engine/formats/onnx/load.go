@@ -231,7 +231,7 @@ func valueType(vi valueInfo) (graph.Type, error) {
 
 // graph converts a GraphProto. outer resolves names of enclosing graphs (subgraphs of
 // If, Loop, Scan read them directly, as in the native format).
-func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, top bool) (*graph.Graph, error) {
+func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, _ bool) (*graph.Graph, error) {
 	g := graph.New(gp.name)
 	g.Opset = l.opset("")
 	scope := map[string]*graph.Value{}
@@ -367,6 +367,7 @@ func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, top bool
 			}
 		}
 		n.Attrs["_opset"] = graph.Int(l.opset(n.Domain))
+		addImplicitInputs(n)
 		if _, ok := ops.Lookup(n.Domain, n.Op); !ok {
 			if l.isCustom(n.Domain, n.Op) {
 				n.Attrs[ops.CustomAttr] = graph.Int(1)
@@ -384,8 +385,9 @@ func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, top bool
 		if v == nil {
 			return nil, fmt.Errorf("%w: graph %q: output %q is never defined", ErrFormat, gp.name, vi.name)
 		}
-		if v.DType == tensor.Invalid && v.Producer != nil && top {
-			// keep the declared type as a hint for tools; inference overwrites it
+		if v.DType == tensor.Invalid && v.Producer != nil {
+			// keep the declared type: a hint for tools (inference overwrites it) and
+			// what control-flow operators know of a subgraph's output shapes
 			if t, err := valueType(vi); err == nil {
 				v.Type = t
 			}
@@ -519,4 +521,57 @@ func (l *loader) constantValue(np *nodeProto) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("%w: string constants", ErrUnsupported)
 	}
 	return nil, fmt.Errorf("%w: Constant attribute %q", ErrFormat, a.name)
+}
+
+// ExplicitInputsAttr is set on nodes with subgraphs (If, Loop, Scan): the number of
+// inputs the node declares. The inputs after them are the values of enclosing graphs
+// that the subgraphs read (implicit inputs, as ONNX Runtime calls them), listed so
+// that scheduling, liveness and dead-code elimination see those reads.
+const ExplicitInputsAttr = "_explicit_inputs"
+
+// addImplicitInputs appends to n's inputs every value its subgraphs read from outside
+// themselves (nested subgraphs included, since their own nodes list them already).
+func addImplicitInputs(n *graph.Node) {
+	var subs []*graph.Graph
+	for _, a := range n.Attrs {
+		if a.Kind == graph.AttrGraph && a.Graph != nil {
+			subs = append(subs, a.Graph)
+		}
+	}
+	if len(subs) == 0 {
+		return
+	}
+	n.Attrs[ExplicitInputsAttr] = graph.Int(int64(len(n.Inputs)))
+	seen := map[*graph.Value]bool{}
+	for _, v := range n.Inputs {
+		seen[v] = true
+	}
+	for _, g := range subs {
+		local := map[*graph.Value]bool{}
+		for _, v := range g.Inputs {
+			local[v] = true
+		}
+		for _, v := range g.Initializers {
+			local[v] = true
+		}
+		for _, sn := range g.Nodes {
+			for _, v := range sn.Outputs {
+				local[v] = true
+			}
+		}
+		add := func(v *graph.Value) {
+			if v != nil && !local[v] && !seen[v] {
+				seen[v] = true
+				n.Inputs = append(n.Inputs, v)
+			}
+		}
+		for _, sn := range g.Nodes {
+			for _, v := range sn.Inputs {
+				add(v)
+			}
+		}
+		for _, v := range g.Outputs {
+			add(v)
+		}
+	}
 }

@@ -1,0 +1,269 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// If and Scan run their subgraphs with a small interpreter: each node's output types
+// are inferred from the actual input tensors, and its kernel is made from a private
+// copy of the node whose values carry those types, so the shared subgraph is never
+// written and concurrent runs stay safe. Values are looked up by name: the subgraph's
+// own first, then the enclosing scope (the node's implicit inputs).
+
+func init() {
+	registerExtra("", "If", xControl(xRunIf))
+	registerExtra("", "Scan", xControl(xRunScan))
+}
+
+type xScope map[string]*tensor.Tensor
+
+func xControl(run func(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error) Factory {
+	return func(n *graph.Node, env *Env) (backends.Kernel, error) {
+		return backends.KernelFunc(func(ctx context.Context, in, out []*tensor.Tensor) error { return run(ctx, env, n, in, out) }), nil
+	}
+}
+
+// outerScope maps the names of a control-flow node's inputs to their tensors.
+func outerScope(n *graph.Node, in []*tensor.Tensor) xScope {
+	s := xScope{}
+	for i, v := range n.Inputs {
+		if v != nil && i < len(in) && in[i] != nil {
+			s[v.Name] = in[i]
+		}
+	}
+	return s
+}
+
+// xRunGraph runs g with its inputs bound to args and returns its outputs.
+func xRunGraph(ctx context.Context, env *Env, g *graph.Graph, outer xScope, args []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	local := xScope{}
+	get := func(v *graph.Value) *tensor.Tensor {
+		if t, ok := local[v.Name]; ok {
+			return t
+		}
+		if v.Const != nil {
+			return v.Const
+		}
+		return outer[v.Name]
+	}
+	if len(args) != len(g.Inputs) {
+		return nil, fmt.Errorf("subgraph %q takes %d inputs, got %d", g.Name, len(g.Inputs), len(args))
+	}
+	for i, v := range g.Inputs {
+		local[v.Name] = args[i]
+	}
+	// nested control flow sees this graph's values as its enclosing scope
+	inner := xScope{}
+	for k, v := range outer {
+		inner[k] = v
+	}
+	for _, n := range g.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ins := make([]*tensor.Tensor, len(n.Inputs))
+		types := make([]graph.Type, len(n.Inputs))
+		nn := *n
+		nn.Inputs = make([]*graph.Value, len(n.Inputs))
+		for i, v := range n.Inputs {
+			if v == nil {
+				continue
+			}
+			t := get(v)
+			if t == nil {
+				return nil, fmt.Errorf("subgraph %q: node %q reads %q, which has no value", g.Name, n.Name, v.Name)
+			}
+			ins[i] = t
+			types[i] = ops.Typed(t.DType(), graph.ShapeOf(t.Shape()...))
+			nn.Inputs[i] = &graph.Value{Name: v.Name, Type: types[i], Const: v.Const}
+		}
+		s, ok := ops.LookupNode(n)
+		if !ok {
+			return nil, fmt.Errorf("subgraph %q: node %q: unknown operator %s", g.Name, n.Name, n.Op)
+		}
+		outTypes, err := s.Infer(&ops.InferContext{Node: &nn, In: types, Consts: ins, Opset: g.Opset})
+		if err != nil {
+			return nil, fmt.Errorf("subgraph %q: %w", g.Name, err)
+		}
+		outs := make([]*tensor.Tensor, len(n.Outputs))
+		nn.Outputs = make([]*graph.Value, len(n.Outputs))
+		for i, v := range n.Outputs {
+			if v == nil {
+				continue
+			}
+			if i >= len(outTypes) || !outTypes[i].HasShape || !outTypes[i].Shape.Known() {
+				return nil, fmt.Errorf("subgraph %q: node %q: output %d shape unknown at run time", g.Name, n.Name, i)
+			}
+			outs[i] = tensor.New(outTypes[i].DType, outTypes[i].Shape.Ints())
+			nn.Outputs[i] = &graph.Value{Name: v.Name, Type: outTypes[i], Producer: &nn}
+		}
+		f, ok := factory(nn.Domain, nn.Op)
+		if !ok {
+			return nil, fmt.Errorf("subgraph %q: node %q: no kernel for %s", g.Name, n.Name, n.Op)
+		}
+		k, err := f(&nn, env)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range n.Inputs { // nested subgraphs read this graph's values by name
+			if v != nil {
+				inner[v.Name] = ins[i]
+			}
+		}
+		if err := k.Run(ctx, ins, outs); err != nil {
+			return nil, fmt.Errorf("subgraph %q: node %q (%s): %w", g.Name, n.Name, n.Op, err)
+		}
+		for i, v := range n.Outputs {
+			if v != nil {
+				local[v.Name] = outs[i]
+			}
+		}
+	}
+	res := make([]*tensor.Tensor, len(g.Outputs))
+	for i, v := range g.Outputs {
+		res[i] = get(v)
+		if res[i] == nil {
+			return nil, fmt.Errorf("subgraph %q: output %q was not computed", g.Name, v.Name)
+		}
+	}
+	return res, nil
+}
+
+// xStore copies a result into a pre-allocated output of the same shape and dtype.
+func xStore(n *graph.Node, dst, src *tensor.Tensor) error {
+	if dst == nil {
+		return nil
+	}
+	if dst.DType() != src.DType() || !xSameInts(dst.Shape(), src.Shape()) {
+		return xExtraErr(n, "subgraph produced %v, the node's output is %v", src, dst)
+	}
+	copy(dst.Bytes(), src.Bytes())
+	return nil
+}
+
+func xSameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func xRunIf(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {
+	name := "then_branch"
+	if in[0].Len() != 1 {
+		return xExtraErr(n, "condition has %d elements", in[0].Len())
+	}
+	if in[0].Float64At(0) == 0 {
+		name = "else_branch"
+	}
+	g := n.Attrs[name].Graph
+	if g == nil {
+		return xExtraErr(n, "missing %s", name)
+	}
+	res, err := xRunGraph(ctx, env, g, outerScope(n, in), nil)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	for i := range out {
+		if err := xStore(n, out[i], res[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xSliceAxis copies slice t along axis of x into a new tensor without that axis.
+func xSliceAxis(x *tensor.Tensor, axis, t int) *tensor.Tensor {
+	s := x.Shape()
+	outer, dim, inner := xProd(s[:axis]), s[axis], xProd(s[axis+1:])
+	shape := append(append([]int(nil), s[:axis]...), s[axis+1:]...)
+	y := tensor.New(x.DType(), shape)
+	e := x.DType().Size()
+	src, dst := x.Bytes(), y.Bytes()
+	for o := 0; o < outer; o++ {
+		copy(dst[o*inner*e:(o+1)*inner*e], src[(o*dim+t)*inner*e:(o*dim+t+1)*inner*e])
+	}
+	return y
+}
+
+// xPutAxis writes y (the shape of dst without axis) as slice t of dst along axis.
+func xPutAxis(dst, y *tensor.Tensor, axis, t int) {
+	s := dst.Shape()
+	outer, dim, inner := xProd(s[:axis]), s[axis], xProd(s[axis+1:])
+	e := dst.DType().Size()
+	d, src := dst.Bytes(), y.Bytes()
+	for o := 0; o < outer; o++ {
+		copy(d[(o*dim+t)*inner*e:(o*dim+t+1)*inner*e], src[o*inner*e:(o+1)*inner*e])
+	}
+}
+
+func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {
+	ranks := make([]int, len(in))
+	for i, t := range in {
+		if t != nil {
+			ranks[i] = t.Rank()
+		}
+	}
+	s, err := ops.ScanLayout(n, ranks)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	seq := in[s.States].Shape()[s.InAxes[0]]
+	for j := 0; j < s.ScanIn; j++ {
+		if in[s.States+j].Shape()[s.InAxes[j]] != seq {
+			return xExtraErr(n, "scan inputs have different lengths")
+		}
+	}
+	if len(out) != s.States+s.ScanOut {
+		return xExtraErr(n, "%d outputs for %d states and %d scan outputs", len(out), s.States, s.ScanOut)
+	}
+	states := append([]*tensor.Tensor(nil), in[:s.States]...)
+	scope := outerScope(n, in)
+	for it := 0; it < seq; it++ {
+		args := append([]*tensor.Tensor(nil), states...)
+		for j := 0; j < s.ScanIn; j++ {
+			t := it
+			if s.InReverse[j] != 0 {
+				t = seq - 1 - it
+			}
+			args = append(args, xSliceAxis(in[s.States+j], s.InAxes[j], t))
+		}
+		res, err := xRunGraph(ctx, env, s.Body, scope, args)
+		if err != nil {
+			return xExtraErr(n, "iteration %d: %v", it, err)
+		}
+		states = res[:s.States]
+		for k := 0; k < s.ScanOut; k++ {
+			dst := out[s.States+k]
+			if dst == nil {
+				continue
+			}
+			t := it
+			if s.OutReverse[k] != 0 {
+				t = seq - 1 - it
+			}
+			y := res[s.States+k]
+			if dst.Len() != y.Len()*seq {
+				return xExtraErr(n, "scan output %d: body gave %v, output is %v", k, y, dst)
+			}
+			xPutAxis(dst, y, s.OutAxes[k], t)
+		}
+	}
+	for i := 0; i < s.States; i++ {
+		if err := xStore(n, out[i], states[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
