@@ -1,11 +1,14 @@
 package cpu_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 )
@@ -123,5 +126,37 @@ func TestExp32(t *testing.T) {
 		if got := float64(out[0].Float32s()[2*i]); math.Abs(got-want) > 1e-6*want+1e-37 {
 			t.Fatalf("softmax([%v, 0])[0] = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// TestSoftmaxGraphOpset: a graph whose Opset is 11 and whose node has no _opset
+// attribute still gets the pre-13 (flatten from axis 1) meaning.
+func TestSoftmaxGraphOpset(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 1))
+	x := randTensor(r, tensor.Float32, 2, 3, 4)
+	b := graph.NewBuilder("opset11")
+	if _, err := b.Input("x", tensor.Float32, graph.ShapeOf(2, 3, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Op("Softmax", "node_sm", []string{"x"}, []string{"y"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Output("y")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Opset = 11
+	sess, err := exec.NewSession(g, cpu.New(cpu.Options{}), exec.Options{HeapOutputs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sess.Run(context.Background(), map[string]*tensor.Tensor{"x": x}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "Softmax opset 11", res.Outputs[0], []int{2, 3, 4}, refSoftmax("Softmax", x, 2, 12, 1), 1)
+	if g.Nodes[0].Attrs.Has("_opset") {
+		t.Error("inference on the session's copy changed the caller's graph")
 	}
 }

@@ -14,7 +14,8 @@ func init() {
 // OpsetAttr is the node attribute through which the ONNX loader records the opset a
 // node was exported under, for operators whose meaning changed between opsets (Softmax
 // before 13 flattens, GroupNormalization before 21 has per-group scales). Kernels see
-// only the node, so they read it from here.
+// only the node, so they read it from here; Softmax-family inference also sets it from
+// the graph's Opset when the loader did not.
 const OpsetAttr = "_opset"
 
 // NodeOpset returns the opset node n follows: its OpsetAttr attribute, else
@@ -66,9 +67,18 @@ func inferSoftmax(c *InferContext) ([]graph.Type, error) {
 		return nil, err
 	}
 	x := c.In[0]
+	o := NodeOpset(c.Node, c.Opset)
+	if o > 0 && o < 13 && !c.Node.Attrs.Has(OpsetAttr) {
+		// Record the graph's opset on the node: kernels see only the node, and the
+		// pre-13 meaning (flatten from axis) differs from the newest.
+		if c.Node.Attrs == nil {
+			c.Node.Attrs = graph.Attrs{}
+		}
+		c.Node.Attrs[OpsetAttr] = graph.Int(o)
+	}
 	if x.HasShape && len(x.Shape) > 0 {
 		def := int64(-1)
-		if o := NodeOpset(c.Node, c.Opset); o > 0 && o < 13 {
+		if o > 0 && o < 13 {
 			def = 1
 		}
 		if _, err := NormAxis(c.Attrs().GetInt("axis", def), len(x.Shape)); err != nil {
