@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/engine/graph"
@@ -138,9 +139,16 @@ func arithTensors[T number](env *Env, op arith, a, b, o *tensor.Tensor) {
 	x, y, z := raw[T](a), raw[T](b), raw[T](o)
 	bc := newBcast(o.Shape(), a.Shape(), b.Shape())
 	sa, sb := bc.steps[0], bc.steps[1]
+	_, f32 := any(z).([]float32)
 	bc.run(env, func(oi int, offs []int, n int) {
 		zz := z[oi : oi+n]
 		ia, ib := offs[0], offs[1]
+		if f32 && (sa == 1 || sb == 1) {
+			xs, ys := x[ia:ia+max(1, n*sa)], y[ib:ib+max(1, n*sb)]
+			if arithF32(op, asF32(zz), asF32(xs), asF32(ys), sa == 1, sb == 1) {
+				return
+			}
+		}
 		switch {
 		case sa == 1 && sb == 1:
 			arithVV(op, zz, x[ia:ia+n], y[ib:ib+n])
@@ -156,6 +164,9 @@ func arithTensors[T number](env *Env, op arith, a, b, o *tensor.Tensor) {
 		}
 	})
 }
+
+// asF32 reinterprets a []T known to be []float32.
+func asF32[T any](s []T) []float32 { return *(*[]float32)(unsafe.Pointer(&s)) }
 
 func arithVV[T number](op arith, z, x, y []T) {
 	x, y = x[:len(z)], y[:len(z)]

@@ -390,8 +390,13 @@ func reluBody[T number](env *Env) kernelBody {
 		if len(x) != len(y) {
 			return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
 		}
+		_, f32 := any(y).([]float32)
 		env.Parallel(len(y), 32768, func(lo, hi int) {
 			xs, ys := x[lo:hi], y[lo:hi]
+			if f32 {
+				reluF32(asF32(ys), asF32(xs))
+				return
+			}
 			for i, v := range xs {
 				ys[i] = max(v, 0)
 			}

@@ -1,0 +1,98 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// elemAVX2 selects the AVX2 elementwise loops (elementwise_amd64.s).
+var elemAVX2 = cpu.X86.HasAVX2
+
+// The AVX2 loops process n elements, n a multiple of 8 (the twins in
+// elementwise_vec.go define them and handle the rest).
+
+//go:noescape
+func addVVAVX2(z, x, y *float32, n int)
+
+//go:noescape
+func subVVAVX2(z, x, y *float32, n int)
+
+//go:noescape
+func mulVVAVX2(z, x, y *float32, n int)
+
+//go:noescape
+func divVVAVX2(z, x, y *float32, n int)
+
+//go:noescape
+func addVSAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func subVSAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func mulVSAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func divVSAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func subSVAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func divSVAVX2(z, x *float32, n int, s float32)
+
+//go:noescape
+func reluAVX2(z, x *float32, n int)
+
+// The AVX2 loops by operator: vector-vector, vector-scalar and scalar-vector.
+var (
+	vvAVX2 = [...]func(z, x, y *float32, n int){aAdd: addVVAVX2, aSub: subVVAVX2, aMul: mulVVAVX2, aDiv: divVVAVX2}
+	vsAVX2 = [...]func(z, x *float32, n int, s float32){aAdd: addVSAVX2, aSub: subVSAVX2, aMul: mulVSAVX2, aDiv: divVSAVX2}
+	svAVX2 = [...]func(z, x *float32, n int, s float32){aAdd: addVSAVX2, aSub: subSVAVX2, aMul: mulVSAVX2, aDiv: divSVAVX2}
+)
+
+// arithF32 runs z = x op y for the ops with AVX2 loops and reports whether it did;
+// sx, sy say whether x and y are vectors (else x[0] or y[0] is a scalar).
+func arithF32(op arith, z, x, y []float32, sx, sy bool) bool {
+	n := len(z) &^ 7
+	if !elemAVX2 || n == 0 {
+		return false
+	}
+	switch {
+	case sx && sy:
+		f := &vvAVX2
+		if int(op) >= len(f) || f[op] == nil {
+			return false
+		}
+		f[op](&z[0], &x[0], &y[0], n)
+		arithVV(op, z[n:], x[n:len(z)], y[n:len(z)])
+	case sx:
+		f := &vsAVX2
+		if int(op) >= len(f) || f[op] == nil {
+			return false
+		}
+		f[op](&z[0], &x[0], n, y[0])
+		arithVS(op, z[n:], x[n:len(z)], y[0])
+	case sy:
+		f := &svAVX2
+		if int(op) >= len(f) || f[op] == nil {
+			return false
+		}
+		f[op](&z[0], &y[0], n, x[0])
+		arithSV(op, z[n:], x[0], y[n:len(z)])
+	default:
+		return false
+	}
+	return true
+}
+
+// reluF32 is max(x, 0) with the AVX2 loop where available.
+func reluF32(z, x []float32) {
+	n := len(z) &^ 7
+	if elemAVX2 && n > 0 {
+		reluAVX2(&z[0], &x[0], n)
+	}
+	reluGo(z[n:], x[n:len(z)])
+}
+
+// vectorized reports whether the AVX2 loops run (for tests).
+var vectorized = elemAVX2

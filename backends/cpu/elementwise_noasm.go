@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package cpu
+
+func arithF32(op arith, z, x, y []float32, sx, sy bool) bool { return false }
+
+func reluF32(z, x []float32) { reluGo(z, x) }
+
+const vectorized = false
