@@ -12,14 +12,15 @@ import (
 func init() {
 	Symbols["github.com/lightiam/lightos/engine/formats/onnx/onnx"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"Decode":         reflect.ValueOf(onnx.Decode),
-		"DecodeModel":    reflect.ValueOf(onnx.DecodeModel),
-		"DecodeTensor":   reflect.ValueOf(onnx.DecodeTensor),
-		"ErrFormat":      reflect.ValueOf(&onnx.ErrFormat).Elem(),
-		"ErrUnsupported": reflect.ValueOf(&onnx.ErrUnsupported).Elem(),
-		"Load":           reflect.ValueOf(onnx.Load),
-		"MinIRVersion":   reflect.ValueOf(constant.MakeFromLiteral("3", token.INT, 0)),
-		"Open":           reflect.ValueOf(onnx.Open),
+		"Decode":             reflect.ValueOf(onnx.Decode),
+		"DecodeModel":        reflect.ValueOf(onnx.DecodeModel),
+		"DecodeTensor":       reflect.ValueOf(onnx.DecodeTensor),
+		"ErrFormat":          reflect.ValueOf(&onnx.ErrFormat).Elem(),
+		"ErrUnsupported":     reflect.ValueOf(&onnx.ErrUnsupported).Elem(),
+		"ExplicitInputsAttr": reflect.ValueOf(constant.MakeFromLiteral("\"_explicit_inputs\"", token.STRING, 0)),
+		"Load":               reflect.ValueOf(onnx.Load),
+		"MinIRVersion":       reflect.ValueOf(constant.MakeFromLiteral("3", token.INT, 0)),
+		"Open":               reflect.ValueOf(onnx.Open),
 
 		// type definitions
 		"Model":   reflect.ValueOf((*onnx.Model)(nil)),
