@@ -14,12 +14,21 @@ import (
 // run everywhere at float32 accuracy. Every NN kernel registers through it.
 func halfDType(dt tensor.DType) bool { return dt == tensor.Float16 || dt == tensor.BFloat16 }
 
+// viaFloat32Int8 extends viaFloat32 to int8 and uint8 (exact in float32), for the
+// operators whose integer form only compares values (MaxPool).
+func viaFloat32Int8(f Factory) Factory { return widenFactory(f, true) }
+
 // viaFloat32 wraps f: nodes without half-precision inputs go to f unchanged.
-func viaFloat32(f Factory) Factory {
+func viaFloat32(f Factory) Factory { return widenFactory(f, false) }
+
+func widenFactory(f Factory, int8s bool) Factory {
+	widened := func(dt tensor.DType) bool {
+		return halfDType(dt) || (int8s && (dt == tensor.Int8 || dt == tensor.Uint8))
+	}
 	return func(n *graph.Node, env *Env) (backends.Kernel, error) {
 		half := false
 		for _, v := range n.Inputs {
-			half = half || (v != nil && halfDType(v.DType))
+			half = half || (v != nil && widened(v.DType))
 		}
 		if !half {
 			return f(n, env)
@@ -32,7 +41,7 @@ func viaFloat32(f Factory) Factory {
 				continue
 			}
 			w := &graph.Value{Name: v.Name, Type: v.Type}
-			if halfDType(v.DType) {
+			if widened(v.DType) {
 				w.DType = tensor.Float32
 				if v.Const != nil {
 					w.Const = widenHalf(v.Const)
@@ -49,7 +58,7 @@ func viaFloat32(f Factory) Factory {
 				continue
 			}
 			w := &graph.Value{Name: v.Name, Type: v.Type, Producer: twin}
-			if halfDType(v.DType) {
+			if widened(v.DType) {
 				w.DType, outHalf[i] = tensor.Float32, true
 			}
 			twin.Outputs = append(twin.Outputs, w)
@@ -61,7 +70,7 @@ func viaFloat32(f Factory) Factory {
 		return backends.KernelFunc(func(ctx context.Context, in, out []*tensor.Tensor) error {
 			in32 := make([]*tensor.Tensor, len(in))
 			for i, t := range in {
-				if t != nil && halfDType(t.DType()) {
+				if t != nil && widened(t.DType()) {
 					t = widenHalf(t)
 				}
 				in32[i] = t
@@ -89,6 +98,18 @@ func viaFloat32(f Factory) Factory {
 func widenHalf(t *tensor.Tensor) *tensor.Tensor {
 	w := tensor.New(tensor.Float32, t.Shape())
 	dst := w.Float32s()
+	switch t.DType() {
+	case tensor.Int8:
+		for i, v := range t.Int8s() {
+			dst[i] = float32(v)
+		}
+		return w
+	case tensor.Uint8:
+		for i, v := range t.Uint8s() {
+			dst[i] = float32(v)
+		}
+		return w
+	}
 	if t.DType() == tensor.BFloat16 {
 		for i, h := range t.Halfs() {
 			dst[i] = tensor.BFloat16ToFloat32(h)
@@ -102,6 +123,20 @@ func widenHalf(t *tensor.Tensor) *tensor.Tensor {
 }
 
 func narrowHalf(src, dst *tensor.Tensor) {
+	switch dst.DType() {
+	case tensor.Int8:
+		d := dst.Int8s()
+		for i, v := range src.Float32s() {
+			d[i] = int8(v)
+		}
+		return
+	case tensor.Uint8:
+		d := dst.Uint8s()
+		for i, v := range src.Float32s() {
+			d[i] = uint8(v)
+		}
+		return
+	}
 	s, d := src.Float32s(), dst.Halfs()
 	if dst.DType() == tensor.BFloat16 {
 		for i, v := range s {

@@ -68,3 +68,24 @@ func TestHalfPrecisionNN(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPoolInt8 pools int8 and uint8 tensors (opset 12), exactly.
+func TestMaxPoolInt8(t *testing.T) {
+	r := rand.New(rand.NewPCG(20, 1))
+	for _, dt := range []tensor.DType{tensor.Int8, tensor.Uint8} {
+		c := poolCase{n: 2, c: 3, in: []int{9, 7}, k: []int{3, 2}, strides: []int{2, 2}, pads: []int{1, 0, 1, 1}, ceil: true}.fill()
+		x := nnRandInt8(r, dt, 2, 3, 9, 7)
+		out, err := runOp("MaxPool", c.attrs("MaxPool"), 2, feed(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape, want, ind := refPool("MaxPool", c, 0, x)
+		if out[0].DType() != dt {
+			t.Fatalf("output is %v, want %v", out[0].DType(), dt)
+		}
+		closeTo(t, "MaxPool", out[0], shape, want, 0)
+		closeTo(t, "MaxPool indices", out[1], shape, ind, 0)
+	}
+	_, err := runOp("AveragePool", graph.Attrs{"kernel_shape": graph.Ints(2, 2)}, 1, feed(nnRandInt8(r, tensor.Uint8, 1, 1, 4, 4)))
+	wantErr(t, "AveragePool on uint8", err)
+}

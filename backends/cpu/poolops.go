@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("", "MaxPool", viaFloat32(poolFactory(poolMax)))
+	register("", "MaxPool", viaFloat32Int8(poolFactory(poolMax)))
 	register("", "AveragePool", viaFloat32(poolFactory(poolAvg)))
 	register("", "LpPool", viaFloat32(poolFactory(poolLp)))
 	register("", "GlobalAveragePool", viaFloat32(globalPoolFactory(poolAvg)))

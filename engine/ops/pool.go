@@ -51,7 +51,9 @@ func PoolGeometry(a graph.Attrs, in []int) (*Geometry, error) {
 }
 
 func inferPool(c *InferContext) ([]graph.Type, error) {
-	if err := RequireFloat(c, 0); err != nil {
+	if c.Node.Op == "MaxPool" && (c.In[0].DType == tensor.Int8 || c.In[0].DType == tensor.Uint8) {
+		// MaxPool also takes 8-bit integers (opset 12).
+	} else if err := RequireFloat(c, 0); err != nil {
 		return nil, err
 	}
 	x := c.In[0]
