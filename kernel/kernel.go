@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -102,9 +103,15 @@ func New(conn ConnectionInfo, opts Options) (*Kernel, error) {
 	if opts.Log == nil {
 		opts.Log = os.Stderr
 		if opts.CaptureFDs {
-			// Descriptor 2 will feed the notebook; log to the original.
+			// Descriptor 2 will feed the notebook; log to the original, and
+			// send a fatal runtime error (which kills the process before the
+			// pipe is read) there too, so the notebook server's log shows why
+			// the kernel died.
 			if f, err := savedStderr(); err == nil {
 				opts.Log = f
+				if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+					fmt.Fprintf(f, "lightos kernel: crash output: %v\n", err)
+				}
 			}
 		}
 	}

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/lightiam/lightos/kernel"
 	"github.com/lightiam/lightos/kernel/kernelspec"
@@ -68,23 +70,24 @@ func kernelInstall(args []string) error {
 	return nil
 }
 
-// pythonSysPrefix finds the active Python environment's sys.prefix without
-// running Python: an activated virtualenv or conda environment, else the
-// prefix of the python3 on PATH.
+// pythonSysPrefix finds the active Python environment's sys.prefix: an
+// activated virtualenv or conda environment, else what the python3 on PATH
+// (or $PYTHON) reports.
 func pythonSysPrefix() (string, error) {
 	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
 		if p := os.Getenv(env); p != "" {
 			return p, nil
 		}
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		py := filepath.Join(dir, "python3")
-		if st, err := os.Stat(py); err == nil && !st.IsDir() {
-			// A venv's bin/python3 sits beside pyvenv.cfg's directory.
-			return filepath.Dir(dir), nil
-		}
+	py := os.Getenv("PYTHON")
+	if py == "" {
+		py = "python3"
 	}
-	return "", errors.New("--sys-prefix: no Python environment found (set VIRTUAL_ENV or use --prefix)")
+	out, err := exec.Command(py, "-c", "import sys; print(sys.prefix)").Output()
+	if err != nil {
+		return "", fmt.Errorf("--sys-prefix: asking %s for sys.prefix: %w (set VIRTUAL_ENV or use --prefix)", py, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 func kernelRun(args []string) error {
