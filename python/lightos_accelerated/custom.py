@@ -8,6 +8,9 @@ calls the Python function and copies its results into the output tensors. The di
 never raises into Go: it stores the exception under the run's token and returns 1; Go
 stops the run and returns an error, and execute() re-raises the stored exception itself,
 with a note naming the node.
+
+The arrays a custom op receives (inputs read-only) are views of engine memory that is
+reused once the op returns: copy what you want to keep.
 """
 import functools
 import inspect
