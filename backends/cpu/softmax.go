@@ -87,9 +87,13 @@ func softmaxRun[T float32 | float64](env *Env, kind softmaxKind, sp ops.SoftmaxS
 func softmaxLine[T float32 | float64](kind softmaxKind, x, y []T) {
 	m := math.Inf(-1)
 	at := 0
-	for j, v := range x {
-		if f := float64(v); f > m {
-			m, at = f, j
+	if f, ok := any(x).([]float32); ok && kind != softmaxHard {
+		m = float64(rowMax(f))
+	} else {
+		for j, v := range x {
+			if f := float64(v); f > m {
+				m, at = f, j
+			}
 		}
 	}
 	switch kind {

@@ -84,3 +84,17 @@ func normAffine(x, y, g, b []float32, m, inv float32) {
 	normAffineAVX2(&x[0], &y[0], &g[0], &b[0], n, m, inv)
 	normAffineGo(x[n:], y[n:], g[n:], b[n:], m, inv)
 }
+
+// rowMaxAVX2 returns the largest of x[i] for i < n (n a positive multiple of 8).
+//
+//go:noescape
+func rowMaxAVX2(x *float32, n int) float32
+
+// rowMax returns the largest element of x.
+func rowMax(x []float32) float32 {
+	n := len(x) &^ 7
+	if !useAVX2 || n == 0 {
+		return rowMaxGo(x)
+	}
+	return max(rowMaxAVX2(&x[0], n), rowMaxGo(x[n:]))
+}

@@ -11,3 +11,5 @@ func sum(x []float32) float32 { return sumGo(x) }
 func sqDiffSum(x []float32, m float32) float32 { return sqDiffSumGo(x, m) }
 
 func normAffine(x, y, g, b []float32, m, inv float32) { normAffineGo(x, y, g, b, m, inv) }
+
+func rowMax(x []float32) float32 { return rowMaxGo(x) }

@@ -160,3 +160,24 @@ func TestSoftmaxGraphOpset(t *testing.T) {
 		t.Error("inference on the session's copy changed the caller's graph")
 	}
 }
+
+// TestSoftmaxNaNRow: as in NumPy, a row holding a NaN softmaxes to NaNs; other rows
+// are unaffected.
+func TestSoftmaxNaNRow(t *testing.T) {
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		x := tensor.New(dt, []int{2, 11})
+		for i := 0; i < 22; i++ {
+			x.SetFloat64At(i, float64(i%5))
+		}
+		x.SetFloat64At(3, math.NaN())
+		out, err := runOp("Softmax", nil, 1, feed(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 22; i++ {
+			if v := out[0].Float64At(i); (i < 11) != math.IsNaN(v) {
+				t.Fatalf("%v: element %d = %v", dt, i, v)
+			}
+		}
+	}
+}

@@ -90,3 +90,16 @@ func normAffineGo(x, y, g, b []float32, m, inv float32) {
 		y[i] = (v-m)*inv*g[i] + b[i]
 	}
 }
+
+// rowMaxGo is the reference loop of rowMax: the largest of x (-Inf for an empty
+// row). NaNs are skipped here; the assembly may return a NaN instead, and either
+// way a row holding a NaN softmaxes to NaNs.
+func rowMaxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}

@@ -124,3 +124,20 @@ func TestNormHelpersMatchTwins(t *testing.T) {
 		}
 	}
 }
+
+// TestRowMaxMatchesTwin checks rowMax against its Go loop around the vector widths.
+func TestRowMaxMatchesTwin(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 3))
+	for n := 1; n <= 70; n++ {
+		for rep := 0; rep < 5; rep++ {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64()*10 - 50)
+			}
+			x[r.IntN(n)] = float32(r.NormFloat64() * 100)
+			if got, want := rowMax(x), rowMaxGo(x); got != want {
+				t.Fatalf("n=%d: rowMax %v, twin %v", n, got, want)
+			}
+		}
+	}
+}
