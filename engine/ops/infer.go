@@ -74,6 +74,9 @@ func InferNode(g *graph.Graph, n *graph.Node, opts InferOptions) error {
 			v.Type = types[i]
 		}
 	}
+	if opts.Eval != nil && !allConst && n.Domain == "" && (n.Op == "Shape" || n.Op == "Size") {
+		foldShapeOf(n)
+	}
 	if opts.Eval != nil && allConst && foldable(n, opts.FoldLimit) {
 		ins := make([]*tensor.Tensor, len(n.Inputs))
 		for i, v := range n.Inputs {
@@ -93,6 +96,41 @@ func InferNode(g *graph.Graph, n *graph.Node, opts InferOptions) error {
 		}
 	}
 	return nil
+}
+
+// foldShapeOf turns Shape and Size of a value whose shape is fully known into a
+// constant: their outputs depend on the shape only, so later shape arithmetic (the
+// Gather/Concat/Reshape chains exporters and traces emit) folds too.
+func foldShapeOf(n *graph.Node) {
+	in := n.Inputs[0]
+	out := n.Outputs[0]
+	if in == nil || out == nil || !in.HasShape || !in.Shape.Known() {
+		return
+	}
+	dims := in.Shape.Ints()
+	if n.Op == "Size" {
+		out.Const = tensor.ScalarInt64(int64(tensor.NumElements(dims)))
+		out.Type = graph.Type{DType: tensor.Int64, Shape: graph.Shape{}, HasShape: true}
+		return
+	}
+	rank := int64(len(dims))
+	clamp := func(v int64) int64 {
+		if v < 0 {
+			v += rank
+		}
+		return max(0, min(v, rank))
+	}
+	start, end := clamp(n.Attrs.GetInt("start", 0)), clamp(n.Attrs.GetInt("end", rank))
+	vals := []int64{}
+	for i := start; i < end; i++ {
+		vals = append(vals, int64(dims[i]))
+	}
+	t, err := tensor.FromInt64([]int{len(vals)}, vals)
+	if err != nil {
+		return
+	}
+	out.Const = t
+	out.Type = graph.Type{DType: tensor.Int64, Shape: graph.ShapeOf(len(vals)), HasShape: true}
 }
 
 func countOutputs(n *graph.Node) int {
