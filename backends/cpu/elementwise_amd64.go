@@ -96,3 +96,42 @@ func reluF32(z, x []float32) {
 
 // vectorized reports whether the AVX2 loops run (for tests).
 var vectorized = elemAVX2
+
+//go:noescape
+func sigmoidAVX2(z, x *float32, n int)
+
+//go:noescape
+func siluAVX2(z, x *float32, n int)
+
+//go:noescape
+func tanhAVX2(z, x *float32, n int)
+
+// vecUnaryF32 returns the vectorized float32 loop for op (nil when there is none):
+// the AVX2 loop on the multiple-of-8 prefix, the Go fast path on the rest.
+func vecUnaryF32(op string) func(z, x []float32) {
+	if !elemAVX2 || !cpu.X86.HasFMA {
+		return nil
+	}
+	var asm func(z, x *float32, n int)
+	var tail func(float32) float32
+	switch op {
+	case "Sigmoid":
+		asm, tail = sigmoidAVX2, sigmoidf
+	case "Silu":
+		asm, tail = siluAVX2, siluf
+	case "Tanh":
+		asm, tail = tanhAVX2, tanhf
+	default:
+		return nil
+	}
+	return func(z, x []float32) {
+		x = x[:len(z)]
+		n := len(z) &^ 7
+		if n > 0 {
+			asm(&z[0], &x[0], n)
+		}
+		for i := n; i < len(z); i++ {
+			z[i] = tail(x[i])
+		}
+	}
+}

@@ -165,3 +165,155 @@ loop8:
 done:
 	VZEROUPPER
 	RET
+
+// Constants of the vectorized exp (Cephes expf: e^x = 2^k·p(r), r = x - k·ln2),
+// eight copies each, and of tanh's small-argument polynomial (Cephes tanhf).
+#define EWCONST8(name, bits) \
+	DATA name<>+0(SB)/4, $bits; DATA name<>+4(SB)/4, $bits; DATA name<>+8(SB)/4, $bits; DATA name<>+12(SB)/4, $bits; \
+	DATA name<>+16(SB)/4, $bits; DATA name<>+20(SB)/4, $bits; DATA name<>+24(SB)/4, $bits; DATA name<>+28(SB)/4, $bits; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+EWCONST8(ewexpmin, 0xc2ae999a)   // -87.3
+EWCONST8(ewexpmax, 0x42b0c0a5)   // 88.37626: keeps k <= 127
+EWCONST8(ewlog2e, 0x3fb8aa3b)    // 1.44269504
+EWCONST8(ewmagic, 0x4b400000)    // 12582912.0 = 1.5·2^23
+EWCONST8(ewexpbias, 0x4b3fff81)  // 0x4B400000 - 127: bits(t) - expbias = k + 127
+EWCONST8(ewln2hi, 0x3f318000)    // 0.693359375
+EWCONST8(ewln2lo, 0xb95e8083)    // -2.12194440e-4
+EWCONST8(ewp0, 0x39506967)       // 1.9875691500e-4
+EWCONST8(ewp1, 0x3ab743ce)       // 1.3981999507e-3
+EWCONST8(ewp2, 0x3c088908)       // 8.3334519073e-3
+EWCONST8(ewp3, 0x3d2aa9c1)       // 4.1665795894e-2
+EWCONST8(ewp4, 0x3e2aaaaa)       // 1.6666665459e-1
+EWCONST8(ewp5, 0x3f000000)       // 5.0000001201e-1
+EWCONST8(ewone, 0x3f800000)      // 1.0
+EWCONST8(ewsigzero, 0xc2b00000)  // -88.0: sigmoid is 0 in float32 (normal range) below
+EWCONST8(ewtwo, 0x40000000)      // 2.0
+EWCONST8(ewabs, 0x7fffffff)      // |x| mask
+EWCONST8(ewsign, 0x80000000)     // sign mask
+EWCONST8(ewtsmall, 0x3f200000)   // 0.625: below it tanh uses the polynomial
+EWCONST8(ewtmax, 0x41100000)     // 9.0: tanh is 1 in float32 beyond
+EWCONST8(ewc0, 0xbbbaf0ea)       // -5.70498872745e-3
+EWCONST8(ewc1, 0x3ca9134e)       // 2.06390887954e-2
+EWCONST8(ewc2, 0xbd5c1e2d)       // -5.37397155531e-2
+EWCONST8(ewc3, 0x3e088393)       // 1.33314422036e-1
+EWCONST8(ewc4, 0xbeaaaa99)       // -3.33332819422e-1
+
+// EXP(X, T1, T2, T3): X = e^X for X already clamped to [expmin, expmax].
+#define EXP(X, T1, T2, T3) \
+	VMOVUPS ewmagic<>(SB), T1 \
+	VFMADD231PS ewlog2e<>(SB), X, T1 \
+	VSUBPS ewmagic<>(SB), T1, T2 \
+	VPSUBD ewexpbias<>(SB), T1, T1 \
+	VPSLLD $23, T1, T1 \
+	VFNMADD231PS ewln2hi<>(SB), T2, X \
+	VFNMADD231PS ewln2lo<>(SB), T2, X \
+	VMOVUPS ewp0<>(SB), T3 \
+	VFMADD213PS ewp1<>(SB), X, T3 \
+	VFMADD213PS ewp2<>(SB), X, T3 \
+	VFMADD213PS ewp3<>(SB), X, T3 \
+	VFMADD213PS ewp4<>(SB), X, T3 \
+	VFMADD213PS ewp5<>(SB), X, T3 \
+	VMULPS X, X, T2 \
+	VFMADD213PS X, T2, T3 \
+	VADDPS ewone<>(SB), T3, T3 \
+	VMULPS T1, T3, X
+
+// SIGMOID(X, S, T1, T2, T3): S = 1/(1+e^-X), 0 for X < -88; NaN stays NaN.
+#define SIGMOID(X, S, T1, T2, T3) \
+	VXORPS S, S, S \
+	VSUBPS X, S, S \
+	VMAXPS S, Y13, S \
+	VMINPS S, Y12, S \
+	EXP(S, T1, T2, T3) \
+	VADDPS Y11, S, S \
+	VDIVPS S, Y11, S \
+	VCMPPS $1, ewsigzero<>(SB), X, T1 \
+	VANDNPS S, T1, S
+
+// func sigmoidAVX2(z, x *float32, n int)
+TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS ewexpmin<>(SB), Y13
+	VMOVUPS ewexpmax<>(SB), Y12
+	VMOVUPS ewone<>(SB), Y11
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	SIGMOID(Y0, Y1, Y2, Y3, Y4)
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func siluAVX2(z, x *float32, n int)
+TEXT ·siluAVX2(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS ewexpmin<>(SB), Y13
+	VMOVUPS ewexpmax<>(SB), Y12
+	VMOVUPS ewone<>(SB), Y11
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	SIGMOID(Y0, Y1, Y2, Y3, Y4)
+	VMULPS Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET
+
+// func tanhAVX2(z, x *float32, n int)
+// tanh(x) = sign(x)·(1 - 2/(e^(2|x|)+1)) for |x| >= 0.625, else x + x·z·P(z), z = x².
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS ewone<>(SB), Y11
+loop:
+	CMPQ CX, $8
+	JLT done
+	VMOVUPS (SI), Y0
+	VANDPS ewabs<>(SB), Y0, Y1     // |x|
+	VMOVUPS ewtmax<>(SB), Y7
+	VMINPS Y1, Y7, Y2               // min(9, |x|), NaN kept
+	VADDPS Y2, Y2, Y2               // 2|x|
+	EXP(Y2, Y3, Y4, Y5)
+	VADDPS Y11, Y2, Y2              // e + 1
+	VMOVUPS ewtwo<>(SB), Y7
+	VDIVPS Y2, Y7, Y2               // 2/(e+1)
+	VSUBPS Y2, Y11, Y2              // 1 - 2/(e+1)
+	VANDPS ewsign<>(SB), Y0, Y5
+	VORPS Y5, Y2, Y2                // copy the sign of x
+	VMULPS Y0, Y0, Y3               // z = x²
+	VMOVUPS ewc0<>(SB), Y4
+	VFMADD213PS ewc1<>(SB), Y3, Y4
+	VFMADD213PS ewc2<>(SB), Y3, Y4
+	VFMADD213PS ewc3<>(SB), Y3, Y4
+	VFMADD213PS ewc4<>(SB), Y3, Y4
+	VMULPS Y3, Y4, Y4               // z·P(z)
+	VFMADD213PS Y0, Y0, Y4          // x·z·P(z) + x
+	VMOVUPS ewtsmall<>(SB), Y7
+	VCMPPS $1, Y7, Y1, Y6           // |x| < 0.625
+	VBLENDVPS Y6, Y4, Y2, Y0        // small ? polynomial : exp form
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP loop
+done:
+	VZEROUPPER
+	RET

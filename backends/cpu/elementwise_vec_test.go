@@ -82,3 +82,53 @@ func TestArithF32MatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestVecUnaryF32 checks the vectorized Sigmoid, SiLU and Tanh against package math
+// on random and special values, with guard elements after the output.
+func TestVecUnaryF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(83, 84))
+	refs := map[string]func(float64) float64{
+		"Sigmoid": func(x float64) float64 { return 1 / (1 + math.Exp(-x)) },
+		"Silu":    func(x float64) float64 { return x / (1 + math.Exp(-x)) },
+		"Tanh":    math.Tanh,
+	}
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 1e-4, -1e-4, 0.624, 0.626, -0.625, 1, -1, 8.9, 9.1, -9.1,
+		20, -20, 87, 88.5, 89, -87, -88.5, -89, -104, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for op, ref := range refs {
+		vec := vecUnaryF32(op)
+		if vec == nil {
+			t.Skip("no vectorized loops on this CPU or build")
+		}
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 31, 100, 1000} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 6)
+				if r.IntN(5) == 0 {
+					x[i] = special[r.IntN(len(special))]
+				}
+			}
+			got := make([]float32, n+3)
+			got[n], got[n+1], got[n+2] = 7, 7, 7
+			vec(got[:n], x)
+			for i, v := range x {
+				want := ref(float64(v))
+				g := float64(got[i])
+				if op == "Silu" && math.IsInf(float64(v), -1) {
+					continue // -Inf·sigmoid(-Inf): NaN by the formula, -Inf here; the limit is 0
+				}
+				if math.IsNaN(want) {
+					if !math.IsNaN(g) {
+						t.Fatalf("%s(%v) = %v, want NaN", op, v, g)
+					}
+					continue
+				}
+				if math.Abs(g-want) > 3e-7*math.Abs(want)+1e-35 && !(math.IsInf(want, 0) && g == want) {
+					t.Fatalf("%s(%v) = %v, want %v (n=%d, i=%d)", op, v, g, want, n, i)
+				}
+			}
+			if got[n] != 7 || got[n+1] != 7 || got[n+2] != 7 {
+				t.Fatalf("%s: wrote past the end (n=%d)", op, n)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/backends/cpu/gemm"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 )
@@ -189,6 +190,33 @@ func newUnary(n *graph.Node, env *Env) (backends.Kernel, error) {
 					reluBody[uint8](env), reluBody[uint16](env), reluBody[uint32](env), reluBody[uint64](env)
 			})
 		})
+	case n.Op == "Gelu" && dt == tensor.Float32:
+		// The GEMM epilogue's vectorized GELU (AVX2 where present), applied in place.
+		act := gemm.ActGELU
+		if n.Attrs.GetString("approximate", "none") == "tanh" {
+			act = gemm.ActGELUTanh
+		}
+		body = func(in, out []*tensor.Tensor) error {
+			x, y := in[0].Float32s(), out[0].Float32s()
+			if len(x) != len(y) {
+				return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+			}
+			env.Parallel(len(y), 16384, func(lo, hi int) {
+				copy(y[lo:hi], x[lo:hi])
+				gemm.AddBiasAct(y[lo:hi], nil, act)
+			})
+			return nil
+		}
+	case dt == tensor.Float32 && vecUnaryF32(n.Op) != nil:
+		vec := vecUnaryF32(n.Op)
+		body = func(in, out []*tensor.Tensor) error {
+			x, y := in[0].Float32s(), out[0].Float32s()
+			if len(x) != len(y) {
+				return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+			}
+			env.Parallel(len(y), 16384, func(lo, hi int) { vec(y[lo:hi], x[lo:hi]) })
+			return nil
+		}
 	case dt == tensor.Float32:
 		body = unaryBody(env, f32)
 	case dt == tensor.Float64:
