@@ -7,4 +7,5 @@ func arithF32(op arith, z, x, y []float32, sx, sy bool) bool { return false }
 func reluF32(z, x []float32) { reluGo(z, x) }
 
 const vectorized = false
+
 func vecUnaryF32(op string) func(z, x []float32) { return nil }
