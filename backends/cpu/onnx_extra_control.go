@@ -267,3 +267,66 @@ func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Te
 	}
 	return nil
 }
+
+func init() {
+	registerExtra("", "Loop", xControl(xRunLoop))
+}
+
+func xRunLoop(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {
+	body := n.Attrs["body"].Graph
+	if body == nil {
+		return xExtraErr(n, "no body graph")
+	}
+	explicit := int(n.Attrs.GetInt("_explicit_inputs", int64(len(in))))
+	states := explicit - 2
+	maxTrips := int64(-1)
+	if in[0] != nil {
+		maxTrips = in[0].Int64At(0)
+	}
+	cond := true
+	if in[1] != nil {
+		cond = in[1].Float64At(0) != 0
+	}
+	scanOut := len(body.Outputs) - 1 - states
+	cur := append([]*tensor.Tensor(nil), in[2:explicit]...)
+	scope := outerScope(n, in)
+	var stacked [][]*tensor.Tensor
+	var it int64
+	for ; cond && (maxTrips < 0 || it < maxTrips); it++ {
+		iter := tensor.New(tensor.Int64, nil)
+		iter.Int64s()[0] = it
+		c := tensor.New(tensor.Bool, nil)
+		c.Bools()[0] = cond
+		res, err := xRunGraph(ctx, env, body, scope, append([]*tensor.Tensor{iter, c}, cur...))
+		if err != nil {
+			return xExtraErr(n, "iteration %d: %v", it, err)
+		}
+		cond = res[0].Float64At(0) != 0
+		cur = res[1 : 1+states]
+		stacked = append(stacked, res[1+states:])
+	}
+	for i := 0; i < states; i++ {
+		if err := xStore(n, out[i], cur[i]); err != nil {
+			return err
+		}
+	}
+	for k := 0; k < scanOut; k++ {
+		dst := out[states+k]
+		if dst == nil {
+			continue
+		}
+		if dst.Rank() == 0 || dst.Shape()[0] != len(stacked) {
+			return xExtraErr(n, "scan output %d has shape %v for %d iterations", k, dst.Shape(), len(stacked))
+		}
+		e, off := dst.Bytes(), 0
+		for _, r := range stacked {
+			b := r[k].Bytes()
+			if off+len(b) > len(e) {
+				return xExtraErr(n, "scan output %d: iterations produce more than %v", k, dst.Shape())
+			}
+			copy(e[off:], b)
+			off += len(b)
+		}
+	}
+	return nil
+}

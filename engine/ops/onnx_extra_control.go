@@ -126,25 +126,22 @@ func xInferScan(c *InferContext) ([]graph.Type, error) {
 	if t := c.In[s.States]; t.HasShape && s.InAxes[0] < len(t.Shape) {
 		seq = t.Shape[s.InAxes[0]]
 	}
-	bodyTypes := make([]graph.Type, len(s.Body.Outputs))
-	complete := true
-	for i, v := range s.Body.Outputs {
-		bodyTypes[i] = v.Type
-		complete = complete && v.DType != tensor.Invalid && v.HasShape
-	}
-	if !complete {
-		args := make([]graph.Type, 0, len(s.Body.Inputs))
-		args = append(args, c.In[:s.States]...)
-		for j := 0; j < s.ScanIn; j++ {
-			t := c.In[s.States+j]
-			if t.HasShape && s.InAxes[j] < len(t.Shape) {
-				sh := append(append(graph.Shape(nil), t.Shape[:s.InAxes[j]]...), t.Shape[s.InAxes[j]+1:]...)
-				t = Typed(t.DType, sh)
-			}
-			args = append(args, t)
+	args := make([]graph.Type, 0, len(s.Body.Inputs))
+	args = append(args, c.In[:s.States]...)
+	for j := 0; j < s.ScanIn; j++ {
+		t := c.In[s.States+j]
+		if t.HasShape && s.InAxes[j] < len(t.Shape) {
+			sh := append(append(graph.Shape(nil), t.Shape[:s.InAxes[j]]...), t.Shape[s.InAxes[j]+1:]...)
+			t = Typed(t.DType, sh)
 		}
-		if inferred, err := InferSubgraph(s.Body, args, outerTypes(c)); err == nil {
-			bodyTypes = inferred
+		args = append(args, t)
+	}
+	bodyTypes := make([]graph.Type, len(s.Body.Outputs))
+	inferred, ierr := InferSubgraph(s.Body, args, outerTypes(c))
+	for i, v := range s.Body.Outputs {
+		bodyTypes[i] = v.Type // declared types win when they are complete
+		if ierr == nil && !(v.DType != tensor.Invalid && v.HasShape && v.Shape.Known()) {
+			bodyTypes[i] = inferred[i]
 		}
 	}
 	for k := 0; k < s.ScanOut; k++ {
@@ -233,4 +230,76 @@ func outerTypes(c *InferContext) map[string]graph.Type {
 		}
 	}
 	return m
+}
+
+func init() {
+	xRegisterExtra(Schema{Name: "Loop", Doc: "runs body up to M times while cond holds, carrying state and stacking scan outputs; output shapes need a trip count known when the node runs (the body's condition passing its input through)",
+		Inputs: Arity{2, Variadic}, Outputs: Arity{1, Variadic}, Infer: xInferLoop})
+}
+
+// LoopTripCount returns how many times a Loop runs when that is known without running
+// it: M is known and the body's condition output is its condition input (directly or
+// through Identity) or the condition is false. ok is false otherwise.
+func LoopTripCount(n *graph.Node, m, cond *tensor.Tensor) (trips int64, ok bool) {
+	if cond != nil && cond.Len() == 1 && cond.Float64At(0) == 0 {
+		return 0, true
+	}
+	body := n.Attrs["body"].Graph
+	if m == nil || m.Len() != 1 || body == nil || len(body.Inputs) < 2 || len(body.Outputs) < 1 {
+		return 0, false
+	}
+	v := body.Outputs[0]
+	for v.Producer != nil && v.Producer.Op == "Identity" && len(v.Producer.Inputs) == 1 {
+		v = v.Producer.Inputs[0]
+	}
+	if v != body.Inputs[1] {
+		return 0, false
+	}
+	return max(m.Int64At(0), 0), true
+}
+
+func xInferLoop(c *InferContext) ([]graph.Type, error) {
+	a := c.Attrs()["body"]
+	if a.Kind != graph.AttrGraph || a.Graph == nil {
+		return nil, c.Errorf("Loop has no body graph")
+	}
+	body := a.Graph
+	explicit := int(c.Attrs().GetInt("_explicit_inputs", int64(len(c.In))))
+	states := explicit - 2
+	if states < 0 || len(body.Inputs) != states+2 || len(body.Outputs) < states+1 {
+		return nil, c.Errorf("Loop with %d states and a body of %d inputs, %d outputs", states, len(body.Inputs), len(body.Outputs))
+	}
+	args := []graph.Type{Typed(tensor.Int64, graph.Shape{}), Typed(tensor.Bool, graph.Shape{})}
+	args = append(args, c.In[2:explicit]...)
+	bodyTypes := make([]graph.Type, len(body.Outputs))
+	inferred, err := InferSubgraph(body, args, outerTypes(c))
+	for i, v := range body.Outputs {
+		bodyTypes[i] = v.Type // declared types win when they are complete
+		if err == nil && !(v.DType != tensor.Invalid && v.HasShape && v.Shape.Known()) {
+			bodyTypes[i] = inferred[i]
+		}
+	}
+	var m, cond *tensor.Tensor
+	if c.Has(0) {
+		m = c.Const(0)
+	}
+	if c.Has(1) {
+		cond = c.Const(1)
+	}
+	trips := graph.Dim{Size: -1}
+	if (!c.Has(0) || m != nil) && (!c.Has(1) || cond != nil) {
+		if n, ok := LoopTripCount(c.Node, m, cond); ok {
+			trips = graph.Dim{Size: n}
+		}
+	}
+	out := make([]graph.Type, 0, len(body.Outputs)-1)
+	out = append(out, c.In[2:explicit]...)
+	for _, t := range bodyTypes[states+1:] {
+		if !t.HasShape {
+			out = append(out, Unranked(t.DType))
+			continue
+		}
+		out = append(out, Typed(t.DType, append(graph.Shape{trips}, t.Shape...)))
+	}
+	return out, nil
 }
