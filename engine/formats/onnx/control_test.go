@@ -14,7 +14,9 @@ import (
 func TestIfRunsTheChosenBranch(t *testing.T) {
 	then := graphParts{name: "then", nodes: []pb{node("Relu", "tr", []string{"x"}, []string{"t"})}, outputs: []pb{vinfo("t", tFloat, 3)}}
 	els := graphParts{name: "else", nodes: []pb{node("Neg", "en", []string{"x"}, []string{"e"})}, outputs: []pb{vinfo("e", tFloat, 3)}}
-	attrG := func(name string, g graphParts) pb { return pb(nil).str(1, name).varint(20, atGraph).bytes(6, g.encode()) }
+	attrG := func(name string, g graphParts) pb {
+		return pb(nil).str(1, name).varint(20, atGraph).bytes(6, g.encode())
+	}
 	g := graphParts{name: "if",
 		nodes:   []pb{node("If", "if", []string{"c"}, []string{"y"}, attrG("then_branch", then), attrG("else_branch", els))},
 		inputs:  []pb{vinfo("c", tBool), vinfo("x", tFloat, 3)},
