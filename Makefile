@@ -52,11 +52,5 @@ fuzz:
 bench: setup
 	$(GO) test -run=^$$ -bench=. -benchtime=3x ./engine/... ./backends/cpu/...
 
-## gpu-test: builds the GPU test binaries (CGO_ENABLED=0) into bin/gpu for the device machine
-gpu-test:
-	@mkdir -p $(BIN)/gpu
-	CGO_ENABLED=0 $(GO) test -c -o $(BIN)/gpu/ ./backends/... 2>/dev/null || true
-	@ls $(BIN)/gpu
-
 clean:
 	rm -rf $(BIN) build dist *.egg-info

@@ -1,0 +1,434 @@
+package cuda
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// PlanOptions configure Compile. The zero value captures the plan as a CUDA graph.
+type PlanOptions struct {
+	// NoGraph launches each step on every run instead of replaying one CUDA graph.
+	NoGraph bool
+}
+
+// dval is a value in device memory.
+type dval struct {
+	name  string
+	dt    tensor.DType
+	shape []int
+	ptr   uintptr
+	owned bool // allocated by the plan (else an alias of another dval)
+}
+
+func (v *dval) len() int   { return tensor.NumElements(v.shape) }
+func (v *dval) bytes() int { return v.len() * v.dt.Size() }
+
+// step is one node's launches.
+type step struct {
+	node *graph.Node
+	run  func() error
+}
+
+// Plan is a graph compiled for one set of input shapes on one Device. Every value
+// lives in device memory taken from the pool when the plan is built; Run copies the
+// feeds in through a pinned staging buffer, runs the steps (one CUDA graph launch
+// unless PlanOptions.NoGraph), and copies the outputs out. Runs of one plan are
+// serialized.
+type Plan struct {
+	d       *Device
+	g       *graph.Graph
+	steps   []step
+	vals    map[*graph.Value]*dval
+	inputs  []*dval
+	outputs []*dval
+	scratch []uintptr
+	gemms   []*gemm
+	stage   pinned
+	exec    uintptr
+	mu      sync.Mutex
+	closed  bool
+	// Bytes is the device memory the plan's values and scratch take.
+	Bytes int64
+}
+
+// Compile infers shapes for g with the given input shapes, uploads its constants and
+// prepares every node on the GPU. A node the GPU cannot run gives an error wrapping
+// backends.ErrUnsupported that names it.
+func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions) (p *Plan, err error) {
+	g = g.Clone()
+	for _, in := range g.Inputs {
+		s, ok := shapes[in.Name]
+		if !ok {
+			if !in.HasShape || !in.Shape.Known() {
+				return nil, fmt.Errorf("cuda: input %q needs a shape", in.Name)
+			}
+			continue
+		}
+		in.Shape, in.HasShape = graph.ShapeOf(s...), true
+	}
+	if err := g.TopoSort(); err != nil {
+		return nil, fmt.Errorf("cuda: %w", err)
+	}
+	host := cpu.New(cpu.Options{})
+	eval := func(n *graph.Node, ins []*tensor.Tensor, types []graph.Type) ([]*tensor.Tensor, error) {
+		k, err := host.Kernel(n)
+		if err != nil {
+			return nil, err
+		}
+		outs := make([]*tensor.Tensor, len(types))
+		for i, t := range types {
+			if i < len(n.Outputs) && n.Outputs[i] != nil {
+				outs[i] = tensor.New(t.DType, t.Shape.Ints())
+			}
+		}
+		return outs, k.Run(context.Background(), ins, outs)
+	}
+	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
+		return nil, fmt.Errorf("cuda: %w", err)
+	}
+	p = &Plan{d: d, g: g, vals: map[*graph.Value]*dval{}}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err = d.g.do(func() error {
+		defer func() {
+			if err != nil {
+				p.release()
+			}
+		}()
+		if err := d.ensureCore(); err != nil {
+			return err
+		}
+		if err := d.ensureBlas(); err != nil {
+			return err
+		}
+		for _, in := range g.Inputs {
+			v, err := p.alloc(in)
+			if err != nil {
+				return err
+			}
+			p.inputs = append(p.inputs, v)
+		}
+		for _, n := range g.Nodes {
+			if allConst(n) {
+				continue
+			}
+			if err := supported(n); err != nil {
+				return err
+			}
+			ins := make([]*dval, len(n.Inputs))
+			for i, v := range n.Inputs {
+				if v == nil {
+					continue
+				}
+				dv, err := p.value(v)
+				if err != nil {
+					return err
+				}
+				ins[i] = dv
+			}
+			run, err := build(p, n, ins)
+			if err != nil {
+				return withNode(err, n.Name, n.Op)
+			}
+			p.steps = append(p.steps, step{node: n, run: run})
+		}
+		for _, v := range g.Outputs {
+			dv, err := p.value(v)
+			if err != nil {
+				return err
+			}
+			p.outputs = append(p.outputs, dv)
+		}
+		total := 0
+		for _, v := range append(append([]*dval(nil), p.inputs...), p.outputs...) {
+			total += v.bytes()
+		}
+		if p.stage, err = d.g.allocPinned(total); err != nil {
+			return err
+		}
+		if err := d.g.sync(); err != nil {
+			return err
+		}
+		if !o.NoGraph {
+			p.exec, err = d.g.capture(p.launchSteps)
+			if err != nil {
+				return fmt.Errorf("capture CUDA graph: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cuda: compile %q: %w", g.Name, err)
+	}
+	return p, nil
+}
+
+func allConst(n *graph.Node) bool {
+	for _, v := range n.Outputs {
+		if v != nil && v.Const == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// value returns the device copy of v: a constant is uploaded on first use.
+func (p *Plan) value(v *graph.Value) (*dval, error) {
+	if dv, ok := p.vals[v]; ok {
+		return dv, nil
+	}
+	if v.Const == nil {
+		return nil, fmt.Errorf("value %q is used before it is computed", v.Name)
+	}
+	dv := &dval{name: v.Name, dt: v.Const.DType(), shape: v.Const.Shape(), owned: true}
+	ptr, err := p.d.g.upload(v.Const.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("upload constant %q: %w", v.Name, err)
+	}
+	dv.ptr = ptr
+	p.Bytes += int64(dv.bytes())
+	p.vals[v] = dv
+	return dv, nil
+}
+
+// alloc gives v (whose type inference filled in) its own device buffer.
+func (p *Plan) alloc(v *graph.Value) (*dval, error) {
+	if !v.HasShape || !v.Shape.Known() {
+		return nil, fmt.Errorf("value %q has no static shape: %w", v.Name, errUnsupported)
+	}
+	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), owned: true}
+	ptr, err := p.d.g.alloc(dv.bytes())
+	if err != nil {
+		return nil, fmt.Errorf("allocate %q (%d bytes): %w", v.Name, dv.bytes(), err)
+	}
+	dv.ptr = ptr
+	p.Bytes += int64(dv.bytes())
+	p.vals[v] = dv
+	return dv, nil
+}
+
+// alias makes v share src's buffer (a reshape).
+func (p *Plan) alias(v *graph.Value, src *dval) *dval {
+	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), ptr: src.ptr}
+	p.vals[v] = dv
+	return dv
+}
+
+// scratchBuf is device memory for a step's temporaries.
+func (p *Plan) scratchBuf(n int) (uintptr, error) {
+	ptr, err := p.d.g.alloc(n)
+	if err == nil {
+		p.scratch = append(p.scratch, ptr)
+		p.Bytes += int64(n)
+	}
+	return ptr, err
+}
+
+func (p *Plan) launchSteps() error {
+	for _, s := range p.steps {
+		if err := s.run(); err != nil {
+			return withNode(err, s.node.Name, s.node.Op)
+		}
+	}
+	return nil
+}
+
+// Run copies feeds (by input name) to the device, runs the plan and returns the
+// outputs by name as new host tensors.
+func (p *Plan) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, in := range p.inputs {
+		t := feeds[in.name]
+		if t == nil {
+			return nil, fmt.Errorf("cuda: plan %q: missing feed %q", p.g.Name, in.name)
+		}
+		if t.DType() != in.dt || !sameInts(t.Shape(), in.shape) {
+			return nil, fmt.Errorf("cuda: plan %q: feed %q is %s%v, the plan was compiled for %s%v",
+				p.g.Name, in.name, t.DType(), t.Shape(), p.inputs[i].dt, in.shape)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("cuda: plan %q is closed", p.g.Name)
+	}
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	out := map[string]*tensor.Tensor{}
+	err := p.d.g.do(func() error {
+		off := 0
+		for _, in := range p.inputs {
+			n := in.bytes()
+			copy(p.stage.bytes(off, n), feeds[in.name].Bytes())
+			if err := p.d.g.htod(in.ptr, p.stage.p+uintptr(off), n); err != nil {
+				return fmt.Errorf("copy feed %q: %w", in.name, err)
+			}
+			off += n
+		}
+		if err := p.launch(); err != nil {
+			return err
+		}
+		outOff := off
+		for _, o := range p.outputs {
+			if err := p.d.g.dtoh(p.stage.p+uintptr(off), o.ptr, o.bytes()); err != nil {
+				return fmt.Errorf("copy output %q: %w", o.name, err)
+			}
+			off += o.bytes()
+		}
+		if err := p.d.g.sync(); err != nil {
+			return fmt.Errorf("run (an asynchronous error of some step): %w", err)
+		}
+		off = outOff
+		for i, o := range p.outputs {
+			t := tensor.New(o.dt, o.shape)
+			copy(t.Bytes(), p.stage.bytes(off, o.bytes()))
+			off += o.bytes()
+			out[p.g.Outputs[i].Name] = t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cuda: plan %q: %w", p.g.Name, err)
+	}
+	return out, nil
+}
+
+func (p *Plan) launch() error {
+	if p.exec != 0 {
+		return p.d.g.graphLaunch(p.exec)
+	}
+	return p.launchSteps()
+}
+
+// Time runs the plan's device work (no copies) warm times, then reps times, and
+// returns each timed run's milliseconds, sorted, measured with CUDA events.
+func (p *Plan) Time(warm, reps int) ([]float64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	var ms []float64
+	err := p.d.g.do(func() error {
+		return timeEvents(p.d.g, warm, reps, p.launch, &ms)
+	})
+	return ms, err
+}
+
+func timeEvents(g *gpu, warm, reps int, f func() error, ms *[]float64) error {
+	for i := 0; i < warm; i++ {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	if err := g.sync(); err != nil {
+		return err
+	}
+	evs := make([]event, reps+1)
+	for i := range evs {
+		e, err := g.newEvent()
+		if err != nil {
+			return err
+		}
+		defer g.destroyEvent(e)
+		evs[i] = e
+	}
+	if err := g.record(evs[0]); err != nil {
+		return err
+	}
+	for i := 0; i < reps; i++ {
+		if err := f(); err != nil {
+			return err
+		}
+		if err := g.record(evs[i+1]); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < reps; i++ {
+		t, err := g.elapsed(evs[i], evs[i+1])
+		if err != nil {
+			return err
+		}
+		*ms = append(*ms, float64(t))
+	}
+	sort.Float64s(*ms)
+	return nil
+}
+
+// TimeRun times whole Runs (copies in and out included) with the host clock and
+// returns each run's milliseconds, sorted.
+func (p *Plan) TimeRun(feeds map[string]*tensor.Tensor, warm, reps int) ([]float64, error) {
+	var ms []float64
+	for i := 0; i < warm+reps; i++ {
+		t0 := time.Now()
+		if _, err := p.Run(context.Background(), feeds); err != nil {
+			return nil, err
+		}
+		if i >= warm {
+			ms = append(ms, float64(time.Since(t0).Microseconds())/1000)
+		}
+	}
+	sort.Float64s(ms)
+	return ms, nil
+}
+
+// Close frees the plan's device memory and CUDA graph.
+func (p *Plan) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	return p.d.g.do(func() error {
+		p.release()
+		return p.d.g.sync()
+	})
+}
+
+func (p *Plan) release() {
+	p.d.g.graphDestroy(p.exec)
+	p.exec = 0
+	for _, v := range p.vals {
+		if v.owned {
+			p.d.g.free(v.ptr)
+		}
+	}
+	p.vals = map[*graph.Value]*dval{}
+	for _, s := range p.scratch {
+		p.d.g.free(s)
+	}
+	p.scratch = nil
+	for _, gm := range p.gemms {
+		gm.destroy()
+	}
+	p.gemms = nil
+	p.d.g.freePinned(p.stage)
+	p.stage = pinned{}
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+var _ = unsafe.Pointer(nil)

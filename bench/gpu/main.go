@@ -1,0 +1,204 @@
+// Command gpu times LightOS on an NVIDIA GPU (package backends/cuda) and prints one
+// JSON line per measurement; torch_ref.py times the same work with PyTorch on the same
+// card, and run.sh runs both and prints the ratios. See README.md.
+//
+//	gpu -case gemm      bf16 8192³ product through cuBLASLt
+//	gpu -case mlp       4 × FusedMatMul(4096→4096, ReLU), batch 512, float32 (TF32)
+//	gpu -case encoder   BERT-base encoder (12 layers, 768 wide, 12 heads, sequence 128),
+//	                    batch 1 and 32, float32 (TF32)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+
+	"github.com/lightiam/lightos/backends/cuda"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+type result struct {
+	Case     string  `json:"case"`
+	Impl     string  `json:"impl"`
+	Device   string  `json:"device"`
+	MedianMs float64 `json:"median_ms"`
+	MinMs    float64 `json:"min_ms"`
+	TFLOPs   float64 `json:"tflops"`
+	Reps     int     `json:"reps"`
+}
+
+func main() {
+	which := flag.String("case", "all", "gemm, mlp, encoder or all")
+	reps := flag.Int("reps", 50, "timed repetitions")
+	layers := flag.Int("layers", 12, "encoder layers")
+	flag.Parse()
+	if err := run(*which, *reps, *layers); err != nil {
+		fmt.Fprintln(os.Stderr, "gpu:", err)
+		os.Exit(1)
+	}
+}
+
+func emit(r result) {
+	b, _ := json.Marshal(r)
+	fmt.Println(string(b))
+}
+
+func run(which string, reps, layers int) error {
+	d, err := cuda.Open(0, cuda.Options{TF32: true})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	name := d.Info().Name
+	if which == "gemm" || which == "all" {
+		const n = 8192
+		ms, err := d.TimeGEMM(tensor.BFloat16, n, n, n, 10, reps)
+		if err != nil {
+			return err
+		}
+		emit(result{Case: "gemm-bf16-8192", Impl: "lightos-cublaslt", Device: name, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+			TFLOPs: 2 * n * n * n / ms[len(ms)/2] / 1e9, Reps: reps})
+	}
+	if which == "mlp" || which == "all" {
+		g, flops := mlp(512, 4096, 4)
+		if err := timeGraph(d, g, "mlp-b512-4x4096", map[string][]int{"x": {512, 4096}}, flops, reps, name); err != nil {
+			return err
+		}
+	}
+	if which == "encoder" || which == "all" {
+		for _, b := range []int{1, 32} {
+			g, flops := encoder(layers, 768, 12, 3072, 128)
+			c := fmt.Sprintf("bert%d-s128-b%d", layers, b)
+			if err := timeGraph(d, g, c, map[string][]int{"x": {b, 128, 768}}, flops*float64(b), reps, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// timeGraph times the plan's device work as a CUDA graph and launched step by step
+// (CUDA events), and whole Runs with copies (host clock).
+func timeGraph(d *cuda.Device, g *graph.Graph, c string, shapes map[string][]int, flops float64, reps int, dev string) error {
+	feeds := map[string]*tensor.Tensor{}
+	r := rand.New(rand.NewPCG(9, 9))
+	for k, s := range shapes {
+		feeds[k] = randT(r, s, 1)
+	}
+	for _, mode := range []string{"graph", "eager"} {
+		p, err := d.Compile(g, shapes, cuda.PlanOptions{NoGraph: mode == "eager"})
+		if err != nil {
+			return err
+		}
+		if _, err := p.Run(context.Background(), feeds); err != nil {
+			p.Close()
+			return err
+		}
+		ms, err := p.Time(10, reps)
+		if err != nil {
+			p.Close()
+			return err
+		}
+		emit(result{Case: c, Impl: "lightos-plan-" + mode, Device: dev, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+			TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: reps})
+		if mode == "graph" {
+			ms, err := p.TimeRun(feeds, 3, min(reps, 20))
+			if err != nil {
+				p.Close()
+				return err
+			}
+			emit(result{Case: c, Impl: "lightos-plan-graph+copies", Device: dev, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+				TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: len(ms)})
+		}
+		p.Close()
+	}
+	return nil
+}
+
+func randT(r *rand.Rand, shape []int, scale float64) *tensor.Tensor {
+	t := tensor.New(tensor.Float32, shape)
+	for i := range t.Float32s() {
+		t.Float32s()[i] = float32(r.NormFloat64() * scale)
+	}
+	return t
+}
+
+type gb struct {
+	b *graph.Builder
+	r *rand.Rand
+	n int
+}
+
+func (g *gb) konst(shape []int, scale float64) string {
+	g.n++
+	name := fmt.Sprintf("c%d", g.n)
+	if _, err := g.b.Const(name, randT(g.r, shape, scale)); err != nil {
+		panic(err)
+	}
+	return name
+}
+
+func (g *gb) op(domain, op string, in []string, attrs graph.Attrs) string {
+	g.n++
+	out := fmt.Sprintf("v%d", g.n)
+	n, err := g.b.Op(op, "", in, []string{out}, attrs)
+	if err != nil {
+		panic(err)
+	}
+	n.Domain = domain
+	return out
+}
+
+func (g *gb) linear(x string, in, out int, act string) string {
+	w, b := g.konst([]int{in, out}, 1/math.Sqrt(float64(in))), g.konst([]int{out}, 0.02)
+	return g.op(ops.DomainLightOS, ops.FusedMatMul, []string{x, w, b}, graph.Attrs{"activation": graph.String(act)})
+}
+
+func mlp(batch, width, layers int) (*graph.Graph, float64) {
+	g := &gb{b: graph.NewBuilder("mlp"), r: rand.New(rand.NewPCG(1, 1))}
+	g.b.Input("x", tensor.Float32, graph.ShapeOf(batch, width))
+	x := "x"
+	for i := 0; i < layers; i++ {
+		x = g.linear(x, width, width, ops.ActRelu)
+	}
+	g.b.Output(x)
+	gr, err := g.b.Finish()
+	if err != nil {
+		panic(err)
+	}
+	return gr, float64(2 * batch * width * width * layers)
+}
+
+// encoder is a post-LN BERT encoder as the optimizer leaves it: FusedMatMul for the
+// projections (exact GELU in the FFN), Attention with num_heads, Add and
+// LayerNormalization. flops counts the products per sequence.
+func encoder(layers, e, heads, ffn, seq int) (*graph.Graph, float64) {
+	g := &gb{b: graph.NewBuilder("encoder"), r: rand.New(rand.NewPCG(2, 2))}
+	g.b.Input("x", tensor.Float32, graph.Shape{{Size: -1, Param: "batch"}, graph.Dim{Size: int64(seq)}, graph.Dim{Size: int64(e)}})
+	x := "x"
+	ln := func(x string) string {
+		gamma, beta := g.konst([]int{e}, 0.1), g.konst([]int{e}, 0.1)
+		return g.op("", "LayerNormalization", []string{x, gamma, beta}, graph.Attrs{"axis": graph.Int(-1), "epsilon": graph.Float(1e-12)})
+	}
+	for i := 0; i < layers; i++ {
+		q, k, v := g.linear(x, e, e, ""), g.linear(x, e, e, ""), g.linear(x, e, e, "")
+		a := g.op(ops.DomainLightOS, ops.Attention, []string{q, k, v}, graph.Attrs{"num_heads": graph.Int(int64(heads))})
+		o := g.linear(a, e, e, "")
+		h := ln(g.op("", "Add", []string{x, o}, nil))
+		f := g.linear(g.linear(h, e, ffn, ops.ActGelu), ffn, e, "")
+		x = ln(g.op("", "Add", []string{h, f}, nil))
+	}
+	g.b.Output(x)
+	gr, err := g.b.Finish()
+	if err != nil {
+		panic(err)
+	}
+	perLayer := 2*float64(seq)*float64(e)*float64(e)*4 + 2*2*float64(seq)*float64(e)*float64(ffn) + 2*2*float64(seq)*float64(seq)*float64(e)
+	return gr, perLayer * float64(layers)
+}
