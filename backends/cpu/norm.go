@@ -102,8 +102,14 @@ func newBatchNorm(n *graph.Node, env *Env) (backends.Kernel, error) {
 func affineRun[T float32 | float64](env *Env, x, y []T, a, b []float64, channels, inner int) {
 	rows := len(x) / max(1, inner)
 	env.Parallel(rows, max(1, 32768/max(1, inner)), func(lo, hi int) {
+		x32, _ := any(x).([]float32)
+		y32, _ := any(y).([]float32)
 		for r := lo; r < hi; r++ {
 			c := r % channels
+			if x32 != nil {
+				scaleShift(x32[r*inner:(r+1)*inner], y32[r*inner:(r+1)*inner], float32(a[c]), float32(b[c]))
+				continue
+			}
 			av, bv := T(a[c]), T(b[c])
 			xr, yr := x[r*inner:(r+1)*inner], y[r*inner:(r+1)*inner]
 			for i, v := range xr {
@@ -328,6 +334,10 @@ func channelNormRun[T float32 | float64](env *Env, x, y []T, batch, ch, groups, 
 				a := T(scale[pi] * inv)
 				b := T(bias[pi] - mean*scale[pi]*inv)
 				xr, yr := xg[c*inner:(c+1)*inner], yg[c*inner:(c+1)*inner]
+				if x32, ok := any(xr).([]float32); ok {
+					scaleShift(x32, any(yr).([]float32), float32(a), float32(b))
+					continue
+				}
 				for j, v := range xr {
 					yr[j] = v*a + b
 				}

@@ -98,3 +98,20 @@ func rowMax(x []float32) float32 {
 	}
 	return max(rowMaxAVX2(&x[0], n), rowMaxGo(x[n:]))
 }
+
+// scaleShiftAVX2 computes y[i] = x[i]*a + b for i < n (n a multiple of 8).
+//
+//go:noescape
+func scaleShiftAVX2(x, y *float32, n int, a, b float32)
+
+// scaleShift computes y = x*a + b (y at least as long as x).
+func scaleShift(x, y []float32, a, b float32) {
+	n := len(x) &^ 7
+	if !useAVX2 || n == 0 {
+		scaleShiftGo(x, y, a, b)
+		return
+	}
+	y = y[:len(x)]
+	scaleShiftAVX2(&x[0], &y[0], n, a, b)
+	scaleShiftGo(x[n:], y[n:], a, b)
+}

@@ -248,3 +248,40 @@ maxdone:
 	VZEROUPPER
 	MOVSS X0, ret+16(FP)
 	RET
+
+// func scaleShiftAVX2(x, y *float32, n int, a, b float32)
+TEXT ·scaleShiftAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y15
+	VBROADCASTSS b+28(FP), Y14
+
+ss16:
+	CMPQ CX, $16
+	JLT ss8
+	VMOVAPS Y14, Y0
+	VMOVAPS Y14, Y1
+	VFMADD231PS (SI), Y15, Y0   // b + a*x
+	VFMADD231PS 32(SI), Y15, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP ss16
+
+ss8:
+	CMPQ CX, $8
+	JLT ssdone
+	VMOVAPS Y14, Y0
+	VFMADD231PS (SI), Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP ss8
+
+ssdone:
+	VZEROUPPER
+	RET

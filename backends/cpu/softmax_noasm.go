@@ -13,3 +13,5 @@ func sqDiffSum(x []float32, m float32) float32 { return sqDiffSumGo(x, m) }
 func normAffine(x, y, g, b []float32, m, inv float32) { normAffineGo(x, y, g, b, m, inv) }
 
 func rowMax(x []float32) float32 { return rowMaxGo(x) }
+
+func scaleShift(x, y []float32, a, b float32) { scaleShiftGo(x, y, a, b) }

@@ -103,3 +103,12 @@ func rowMaxGo(x []float32) float32 {
 	}
 	return m
 }
+
+// scaleShiftGo is the reference loop of scaleShift (batch, instance and group
+// normalization's per-channel affine map): for i := range x { y[i] = x[i]*a + b }.
+func scaleShiftGo(x, y []float32, a, b float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = v*a + b
+	}
+}

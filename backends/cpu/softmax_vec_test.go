@@ -141,3 +141,32 @@ func TestRowMaxMatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestScaleShiftMatchesTwin checks scaleShift against its Go loop, with guards.
+func TestScaleShiftMatchesTwin(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 3))
+	const guard = 9
+	for n := 0; n <= 50; n++ {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		full := make([]float32, n+2*guard)
+		for i := range full {
+			full[i] = float32(math.NaN())
+		}
+		y, want := full[guard:guard+n], make([]float32, n)
+		scaleShift(x, y, 1.7, -0.3)
+		scaleShiftGo(x, want, 1.7, -0.3)
+		for i := range want {
+			if math.Abs(float64(y[i]-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("n=%d: y[%d] = %v, twin %v", n, i, y[i], want[i])
+			}
+		}
+		for i := 0; i < guard; i++ {
+			if !math.IsNaN(float64(full[i])) || !math.IsNaN(float64(full[guard+n+i])) {
+				t.Fatalf("n=%d: write outside y", n)
+			}
+		}
+	}
+}
