@@ -337,6 +337,10 @@ func globalPool[T float32 | float64](env *Env, kind poolKind, p float64, x, y []
 				}
 				y[pl] = T(best)
 			case poolAvg:
+				if x32, ok := any(xp).([]float32); ok {
+					y[pl] = T(float64(sum(x32)) / float64(max(sz, 1)))
+					continue
+				}
 				// four partial sums: faster than one dependent chain
 				var s0, s1, s2, s3 float64
 				i := 0
