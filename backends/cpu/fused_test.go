@@ -448,3 +448,23 @@ func TestLayerNormAttention(t *testing.T) {
 		})
 	}
 }
+
+func TestFusedConvFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	x32, w32, b32 := randF32(r, 1, 2, 5, 6), randF32(r, 3, 2, 3, 3), randF32(r, 3)
+	to64 := func(t32 *tensor.Tensor) *tensor.Tensor {
+		t64 := tensor.New(tensor.Float64, t32.Shape())
+		for i, v := range t32.Float32s() {
+			t64.Float64s()[i] = float64(v)
+		}
+		return t64
+	}
+	attrs := graph.Attrs{"activation": graph.String(ops.ActLeakyRelu), "alpha": graph.Float(0.25), "pads": graph.Ints(1, 1, 1, 1)}
+	got := runFused(t, 0, ops.FusedConv, attrs, feed(to64(x32)), konst(to64(w32)), konst(to64(b32)))
+	want, _ := conv2dRef(x32, w32, b32, []int{1, 1, 1, 1}, []int{1, 1}, []int{1, 1}, 1, ops.ActLeakyRelu, 0.25)
+	for i, v := range got.Float64s() {
+		if math.Abs(v-want[i]) > 1e-9*(1+math.Abs(want[i])) {
+			t.Fatalf("element %d = %v, want %v", i, v, want[i])
+		}
+	}
+}
