@@ -135,3 +135,38 @@ func vecUnaryF32(op string) func(z, x []float32) {
 		}
 	}
 }
+
+// hasF16C selects the hardware float16 conversions.
+var hasF16C = cpu.X86.HasF16C && cpu.X86.HasAVX
+
+//go:noescape
+func halfToFloatF16C(z *float32, x *uint16, n int)
+
+//go:noescape
+func floatToHalfF16C(z *uint16, x *float32, n int)
+
+// halfToFloat converts float16 bits to float32 (exactly; F16C where present).
+func halfToFloat(z []float32, x []uint16) {
+	x = x[:len(z)]
+	n := 0
+	if hasF16C {
+		n = len(z) &^ 7
+		if n > 0 {
+			halfToFloatF16C(&z[0], &x[0], n)
+		}
+	}
+	halfToFloatGo(z[n:], x[n:])
+}
+
+// floatToHalf rounds float32 to float16 bits, to nearest even (F16C where present).
+func floatToHalf(z []uint16, x []float32) {
+	x = x[:len(z)]
+	n := 0
+	if hasF16C {
+		n = len(z) &^ 7
+		if n > 0 {
+			floatToHalfF16C(&z[0], &x[0], n)
+		}
+	}
+	floatToHalfGo(z[n:], x[n:])
+}

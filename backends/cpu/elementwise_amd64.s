@@ -317,3 +317,39 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func halfToFloatF16C(z *float32, x *uint16, n int)  (n a multiple of 8)
+TEXT ·halfToFloatF16C(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+hloop:
+	CMPQ CX, $8
+	JLT hdone
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP hloop
+hdone:
+	VZEROUPPER
+	RET
+
+// func floatToHalfF16C(z *uint16, x *float32, n int)  (n a multiple of 8; round to nearest even)
+TEXT ·floatToHalfF16C(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+floop:
+	CMPQ CX, $8
+	JLT fdone
+	VMOVUPS (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JMP floop
+fdone:
+	VZEROUPPER
+	RET

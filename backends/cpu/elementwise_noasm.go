@@ -9,3 +9,7 @@ func reluF32(z, x []float32) { reluGo(z, x) }
 const vectorized = false
 
 func vecUnaryF32(op string) func(z, x []float32) { return nil }
+
+func halfToFloat(z []float32, x []uint16) { halfToFloatGo(z, x) }
+
+func floatToHalf(z []uint16, x []float32) { floatToHalfGo(z, x) }

@@ -1,9 +1,27 @@
 package cpu
 
+import "github.com/lightiam/lightos/engine/tensor"
+
 // reluGo is the reference loop of reluAVX2: z[i] = max(x[i], 0).
 func reluGo(z, x []float32) {
 	x = x[:len(z)]
 	for i, v := range x {
 		z[i] = max(v, 0)
+	}
+}
+
+// halfToFloatGo is the reference loop of halfToFloatF16C.
+func halfToFloatGo(z []float32, x []uint16) {
+	x = x[:len(z)]
+	for i, h := range x {
+		z[i] = tensor.Float16ToFloat32(h)
+	}
+}
+
+// floatToHalfGo is the reference loop of floatToHalfF16C.
+func floatToHalfGo(z []uint16, x []float32) {
+	x = x[:len(z)]
+	for i, f := range x {
+		z[i] = tensor.Float32ToFloat16(f)
 	}
 }

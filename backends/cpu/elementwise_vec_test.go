@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/lightiam/lightos/engine/tensor"
 )
 
 // TestArithF32MatchesTwin compares the vectorized float32 loops with the Go loops
@@ -130,5 +132,55 @@ func TestVecUnaryF32(t *testing.T) {
 				t.Fatalf("%s: wrote past the end (n=%d)", op, n)
 			}
 		}
+	}
+}
+
+// TestHalfConversions checks the F16C conversions against the Go twins: every one of
+// the 65536 float16 values, and float32 values around float16's rounding boundaries,
+// subnormals, overflow and NaN.
+func TestHalfConversions(t *testing.T) {
+	isNaN16 := func(h uint16) bool { return h&0x7c00 == 0x7c00 && h&0x3ff != 0 }
+	all := make([]uint16, 65536+3)
+	for i := range 65536 {
+		all[i] = uint16(i)
+	}
+	got, want := make([]float32, 65536+3), make([]float32, 65536)
+	got[65536] = 9
+	halfToFloat(got[:65536], all[:65536])
+	halfToFloatGo(want, all[:65536])
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(isNaN16(uint16(i)) && got[i] != got[i]) {
+			t.Fatalf("half %#04x -> %v, want %v", i, got[i], want[i])
+		}
+	}
+	if got[65536] != 9 {
+		t.Fatal("halfToFloat wrote past the end")
+	}
+	// float32 -> float16: each float16 value, the midpoints between neighbours and
+	// their float32 neighbours (ties round to even), and random values.
+	r := rand.New(rand.NewPCG(85, 86))
+	var xs []float32
+	for i := 0; i < 0x7c00; i += 7 {
+		a, b := float64(tensor.Float16ToFloat32(uint16(i))), float64(tensor.Float16ToFloat32(uint16(i+1)))
+		m := float32((a + b) / 2)
+		for _, v := range []float32{float32(a), m, math.Nextafter32(m, 0), math.Nextafter32(m, 1e9)} {
+			xs = append(xs, v, -v)
+		}
+	}
+	for i := 0; i < 5000; i++ {
+		xs = append(xs, float32(r.NormFloat64()*math.Pow(10, float64(r.IntN(12)-6))))
+	}
+	xs = append(xs, 65504, 65519.99, 65520, 1e6, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-8, 6e-8, -3e-8)
+	hg, hw := make([]uint16, len(xs)+3), make([]uint16, len(xs))
+	hg[len(xs)] = 9
+	floatToHalf(hg[:len(xs)], xs)
+	floatToHalfGo(hw, xs)
+	for i := range hw {
+		if hg[i] != hw[i] && !(isNaN16(hg[i]) && isNaN16(hw[i])) {
+			t.Fatalf("float %v -> half %#04x, want %#04x", xs[i], hg[i], hw[i])
+		}
+	}
+	if hg[len(xs)] != 9 {
+		t.Fatal("floatToHalf wrote past the end")
 	}
 }

@@ -48,9 +48,7 @@ func widen(t *tensor.Tensor) *tensor.Tensor {
 			dst[i] = math.Float32frombits(uint32(h) << 16)
 		}
 	} else {
-		for i, h := range src {
-			dst[i] = tensor.Float16ToFloat32(h)
-		}
+		halfToFloat(dst, src)
 	}
 	return w
 }
@@ -63,9 +61,7 @@ func narrowInto(dst *tensor.Tensor, src []float32) {
 			out[i] = tensor.Float32ToBFloat16(f)
 		}
 	} else {
-		for i, f := range src {
-			out[i] = tensor.Float32ToFloat16(f)
-		}
+		floatToHalf(out, src)
 	}
 }
 
