@@ -517,3 +517,21 @@ func TestConvActivation3D(t *testing.T) {
 	rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
 	expectCounts(t, rep, got, map[string]int{"conv-activation": 1}, map[string]int{ops.FusedConv: 1})
 }
+
+func TestSimplify(t *testing.T) {
+	g := newGB(t, 170)
+	x := g.in("x", 2, 3, 4)
+	y := g.op("Identity", nil, x)
+	y = g.op("Cast", graph.Attrs{"to": graph.Int(1)}, y) // float32 to float32
+	y = g.op("Reshape", nil, g.op("Reshape", nil, y, g.konst("s1", int64s(6, 4))), g.konst("s2", int64s(2, 3, 4)))
+	y = g.op("Add", nil, y, g.konst("zeros", tensor.New(tensor.Float32, []int{4})))
+	cond := tensor.New(tensor.Bool, []int{2, 3, 4})
+	y = g.op("Where", nil, g.konst("cond", cond), g.rnd("other", 2, 3, 4), y)
+	y = g.op("Relu", nil, y)
+	kept := g.op("Identity", nil, x) // a graph output: its name stays
+	rep, got := optimizeAndCompare(t, g.finish(y, kept), passes.Options{})
+	if rep.Count("simplify") < 5 {
+		t.Errorf("simplify fired %d times: %+v", rep.Count("simplify"), rep.Fired)
+	}
+	expectCounts(t, rep, got, nil, map[string]int{"Relu": 1, "Identity": 1, "Cast": 0, "Reshape": 0, "Add": 0, "Where": 0})
+}
