@@ -324,3 +324,20 @@ func FuzzDecode(f *testing.F) {
 }
 
 var _ = graph.Int
+
+// TestInitializersListedAsInputs: IR 3 files list initializers among the graph inputs
+// too; they stay constants, and only the true inputs are fed.
+func TestInitializersListedAsInputs(t *testing.T) {
+	g := graphParts{name: "ir3",
+		nodes:        []pb{node("Add", "add", []string{"x", "b"}, []string{"y"})},
+		initializers: []pb{tensorRaw("b", tFloat, []int64{2}, f32bytes(1, 2))},
+		inputs:       []pb{vinfo("x", tFloat, 2), vinfo("b", tFloat, 2)},
+		outputs:      []pb{vinfo("y", tFloat, 2)}}
+	gr, err := Decode(model(3, g.encode(), opset("", 7)), "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gr.Inputs) != 1 || gr.Inputs[0].Name != "x" || !gr.Value("b").IsConst() || gr.Opset != 7 {
+		t.Fatalf("inputs %v, b const %v, opset %d", gr.Inputs, gr.Value("b").IsConst(), gr.Opset)
+	}
+}
