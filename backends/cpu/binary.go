@@ -522,22 +522,45 @@ func newCompare(n *graph.Node, env *Env) (backends.Kernel, error) {
 }
 
 func compareBody[T number](env *Env, op string) kernelBody {
-	var f func(a, b T) bool
+	return func(in, out []*tensor.Tensor) error {
+		x, y, z := raw[T](in[0]), raw[T](in[1]), raw[bool](out[0])
+		bc := newBcast(out[0].Shape(), in[0].Shape(), in[1].Shape())
+		sa, sb := bc.steps[0], bc.steps[1]
+		bc.run(env, func(oi int, offs []int, n int) {
+			compareRun(op, z[oi:oi+n], x, y, offs[0], offs[1], sa, sb)
+		})
+		return nil
+	}
+}
+
+// compareRun sets z[i] = x[ia+i·sa] op y[ib+i·sb], one loop per operator.
+func compareRun[T number](op string, z []bool, x, y []T, ia, ib, sa, sb int) {
 	switch op {
 	case "Equal":
-		f = func(a, b T) bool { return a == b }
+		for i := range z {
+			z[i] = x[ia] == y[ib]
+			ia, ib = ia+sa, ib+sb
+		}
 	case "Less":
-		f = func(a, b T) bool { return a < b }
+		for i := range z {
+			z[i] = x[ia] < y[ib]
+			ia, ib = ia+sa, ib+sb
+		}
 	case "Greater":
-		f = func(a, b T) bool { return a > b }
+		for i := range z {
+			z[i] = x[ia] > y[ib]
+			ia, ib = ia+sa, ib+sb
+		}
 	case "LessOrEqual":
-		f = func(a, b T) bool { return a <= b }
+		for i := range z {
+			z[i] = x[ia] <= y[ib]
+			ia, ib = ia+sa, ib+sb
+		}
 	default:
-		f = func(a, b T) bool { return a >= b }
-	}
-	return func(in, out []*tensor.Tensor) error {
-		mapBinary(env, in[0], in[1], out[0], f)
-		return nil
+		for i := range z {
+			z[i] = x[ia] >= y[ib]
+			ia, ib = ia+sa, ib+sb
+		}
 	}
 }
 
