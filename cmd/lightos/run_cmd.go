@@ -42,6 +42,7 @@ func runCommand(args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the random inputs")
 	save := fs.String("save", "", "a directory to write each output to as NAME.npy")
 	loadOnly := fs.Int("load-only", 0, "only load the model this many times and print the fastest load time")
+	profile := fs.Bool("profile", false, "print the time per operator of the last run")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: lightos run MODEL.onnx|MODEL.lightos [--input NAME=FILE.npy ...] [flags]")
 		fs.PrintDefaults()
@@ -102,7 +103,7 @@ func runCommand(args []string) error {
 		return err
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
-	sess, err := exec.NewSession(g, dev, exec.Options{HeapOutputs: true})
+	sess, err := exec.NewSession(g, dev, exec.Options{HeapOutputs: true, Profile: *profile})
 	if err != nil {
 		return err
 	}
@@ -114,6 +115,7 @@ func runCommand(args []string) error {
 	}
 	first := time.Since(start)
 	times := make([]time.Duration, 0, *repeat)
+	last := res.Profile
 	for i := 0; i < *repeat; i++ {
 		start = time.Now()
 		r, err := sess.Run(ctx, feeds, nil)
@@ -121,7 +123,14 @@ func runCommand(args []string) error {
 			return err
 		}
 		times = append(times, time.Since(start))
+		last = r.Profile
 		r.Release()
+	}
+	if last != nil {
+		total := last.Total()
+		for _, op := range last.ByOp() {
+			fmt.Printf("profile    %-24s %10s %5.1f%%\n", op.Op, op.Duration.Round(time.Microsecond), 100*float64(op.Duration)/float64(max(total, 1)))
+		}
 	}
 	for i, name := range res.Names {
 		fmt.Printf("output     %s\n", summarize(name, res.Outputs[i]))
