@@ -79,6 +79,9 @@ func (k *Kernel) execute(s *socket, req *wire.Message) {
 	}
 	if res.HasValue && !c.Silent {
 		if b, ok := k.valueBundle(res.Value); ok {
+			for mime, text := range res.Rich {
+				b[mime] = text
+			}
 			k.publish("execute_result", req, map[string]any{"execution_count": count, "data": b, "metadata": map[string]any{}})
 		}
 	}

@@ -133,6 +133,27 @@ func TestCells(t *testing.T) {
 	}
 }
 
+func TestRichMethodsOfInterpretedTypes(t *testing.T) {
+	s, _, _ := newSession(t)
+	cell := "type Card struct{ Title string }\nfunc (c Card) HTML() string { return \"<h3>\" + c.Title + \"</h3>\" }\nfunc (c Card) String() string { return \"card \" + c.Title }\nCard{\"x\"}"
+	res, err := s.Run(context.Background(), "cell[1]", cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rich["text/html"] != "<h3>x</h3>" || res.Rich["text/plain"] != "card x" {
+		t.Errorf("Rich = %v", res.Rich)
+	}
+	// Plain values get no probing; multi-value calls run without a result.
+	res, err = s.Run(context.Background(), "cell[2]", "7")
+	if err != nil || len(res.Rich) != 0 || fmt.Sprint(res.Value) != "7" {
+		t.Errorf("7: %v %v %v", res.Value, res.Rich, err)
+	}
+	res, err = s.Run(context.Background(), "cell[4]", "x := 5\n// the answer\nx // trailing comment")
+	if err != nil || fmt.Sprint(res.Value) != "5" {
+		t.Errorf("x: %v %v", res.Value, err)
+	}
+}
+
 func TestPanicTracebackNamesCell(t *testing.T) {
 	s, _, errb := newSession(t)
 	if _, err := s.Run(context.Background(), "cell[1]", "func f() {\n\tpanic(\"deep\")\n}"); err != nil {

@@ -37,6 +37,12 @@ class LightOSKernelTests(jupyter_kernel_test.KernelTests):
         {"code": '"light" + "os"', "result": "lightos"},
         {"code": "sq := 3\nsq * sq", "result": "9"},
         {"code": 'display.Bundle{"text/html": "<b>bold</b>"}', "mime": "text/html"},
+        # A type declared in a cell shows through its own HTML method.
+        {
+            "code": 'type Card struct{ T string }\nfunc (c Card) HTML() string { return "<b>" + c.T + "</b>" }\nCard{"x"}',
+            "mime": "text/html",
+            "result": "<b>x</b>",
+        },
     ]
 
     code_display_data = [
