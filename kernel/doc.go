@@ -13,4 +13,14 @@
 // (jupyter_client waits for an iopub message before it calls a kernel ready).
 // Every incoming message's signature is checked in constant time; messages
 // with a bad signature are logged and dropped.
+//
+// Interrupts (interrupt_request on control, or SIGINT with
+// Options.HandleSIGINT) cancel the running cell's context: interpreted code
+// stops within about 300 ms, and compiled engine calls stop when they were
+// given cell.Context(). Compiled code that ignores the context keeps running
+// in the background after the cell has been reported interrupted.
+//
+// After a cell fails with stop_on_error, execute requests already queued are
+// answered "aborted". The kernel exits when its launcher (JPY_PARENT_PID)
+// goes away.
 package kernel

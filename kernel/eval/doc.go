@@ -18,6 +18,23 @@
 // after the cell has finished, through Options.OnGoPanic. Goroutines started by
 // compiled code that call back into interpreted functions are not guarded.
 //
-// Positions in errors and tracebacks name the cell ("cell[3]:2:5"), thanks to
-// /*line*/ directives placed before each run.
+// Positions in errors and tracebacks name the cell ("cell[3]:2:5"): each run
+// gets a range of virtual lines in one file (yaegi scopes imports by file
+// name, so every run must share one), and messages are translated back.
+//
+// Other yaegi v0.16.1 behaviours worked around here:
+//   - a second import of a package fails ("redeclared"), so imports a cell
+//     repeats are dropped, which makes re-running a cell harmless;
+//   - "a, b := f()" inside a block at the top level of a cell fails with
+//     "undefined: a", so such top-level blocks run inside a function literal;
+//   - the value Eval returns cannot tell a call without results from one with
+//     results, so the function value is inspected first (isVoidCall);
+//   - reflection cannot see methods of types declared in cells, so the
+//     display methods (HTML, Markdown, SVG, String) of a result of such a type
+//     are called through the interpreter (Result.Rich).
+//
+// The race detector reports races inside yaegi between goroutines a cell left
+// running and the next cell's compilation (its global frame is resized
+// without a lock); they are yaegi's, and the package's tests do not run with
+// -race.
 package eval
