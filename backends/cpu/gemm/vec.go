@@ -49,3 +49,14 @@ func Axpy(alpha float32, x, y []float32) {
 	x = x[:len(y)]
 	axpy(alpha, &x[0], &y[0], len(y))
 }
+
+// AddAct sets dst[i] = act(a[i] + b[i]) (for example a residual Add followed
+// by ReLU). a and b must be at least as long as dst; dst may be a.
+func AddAct(dst, a, b []float32, act Activation) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	if n > 0 && &dst[0] != &a[0] {
+		copy(dst, a)
+	}
+	AddBiasAct(dst, b, act)
+}

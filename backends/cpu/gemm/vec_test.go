@@ -55,3 +55,21 @@ func TestVectorHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestAddAct(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	for _, n := range []int{0, 1, 9, 33} {
+		a, b := randSlice(r, n), randSlice(r, n)
+		dst, full := guarded(n, nil)
+		AddAct(dst, a, b, ActReLU)
+		checkGuards(t, full, n)
+		inPlace := append([]float32(nil), a...)
+		AddAct(inPlace, inPlace, b, ActReLU)
+		for i := range dst {
+			want := float64(max(a[i]+b[i], 0))
+			if float64(dst[i]) != want || float64(inPlace[i]) != want {
+				t.Fatalf("n=%d: AddAct[%d] = %v (in place %v), want %v", n, i, dst[i], inPlace[i], want)
+			}
+		}
+	}
+}
