@@ -627,11 +627,10 @@ func whereBody[T word](env *Env) kernelBody {
 		bc.run(env, func(oi int, offs []int, n int) {
 			ic, ix, iy := offs[0], offs[1], offs[2]
 			for i := oi; i < oi+n; i++ {
-				if c[ic] != 0 {
-					z[i] = x[ix]
-				} else {
-					z[i] = y[iy]
-				}
+				// Branch-free select: m is all ones where the condition holds.
+				m := T(0) - T(c[ic]&1)
+				a, b := x[ix], y[iy]
+				z[i] = b ^ ((a ^ b) & m)
 				ic += sc
 				ix += sx
 				iy += sy

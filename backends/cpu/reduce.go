@@ -214,8 +214,8 @@ func reduceFloat[X float](env *Env, kind redKind, op string, x, y []X, l reduceL
 	// Split (outer, inner) into tasks: whole outer rows, or pieces of inner when the
 	// outer count is too small to keep the threads busy.
 	pieces := 1
-	if l.outer < 4*max(1, env.Threads) && l.inner > 1024 {
-		pieces = (l.inner + 1023) / 1024
+	if threads := max(1, env.Threads); l.outer < 4*threads && l.inner >= 128 {
+		pieces = min((l.inner+63)/64, 4*threads) // keep every thread busy on wide columns
 	}
 	chunk := (l.inner + pieces - 1) / pieces
 	work := max(1, l.r*chunk)
