@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/lightiam/lightos/engine/tensor"
 )
@@ -142,7 +143,7 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 	if s.tf32 && s.dt == tensor.Float32 {
 		comp = compute32FTF32
 	}
-	if err := lt.check("cublasLtMatmulDescCreate", call(lt.descCreate, ptr(&gm.desc), comp, cudaR32F)); err != nil {
+	if err := lt.check("cublasLtMatmulDescCreate", call(lt.descCreate, uintptr(unsafe.Pointer(&gm.desc)), comp, cudaR32F)); err != nil {
 		return nil, err
 	}
 	// Column-major view: Cᵀ[N,M] = op(B)ᵀ·op(A)ᵀ, so cuBLAS's first operand is B.
@@ -153,8 +154,8 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 	if s.transA {
 		tb = 1
 	}
-	set := func(attr int, p uintptr, n int) error {
-		return lt.check("cublasLtMatmulDescSetAttribute", call(lt.descSet, gm.desc, uintptr(attr), p, uintptr(n)))
+	set := func(attr int, p unsafe.Pointer, n int) error {
+		return lt.check("cublasLtMatmulDescSetAttribute", call(lt.descSet, gm.desc, uintptr(attr), uintptr(p), uintptr(n)))
 	}
 	epi := int32(epiDefault)
 	switch {
@@ -169,21 +170,21 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 	case s.act == EpiGeluTanh:
 		epi = epiGelu
 	}
-	if err := firstErr(set(descTransA, ptr(&ta), 4), set(descTransB, ptr(&tb), 4), set(descEpilog, ptr(&epi), 4)); err != nil {
+	if err := firstErr(set(descTransA, unsafe.Pointer(&ta), 4), set(descTransB, unsafe.Pointer(&tb), 4), set(descEpilog, unsafe.Pointer(&epi), 4)); err != nil {
 		gm.destroy()
 		return nil, err
 	}
 	// Stored row-major R×C with leading dimension ld is column-major C×R.
 	layout := func(out *uintptr, rows, cols, ld int, stride int64) error {
-		if err := lt.check("cublasLtMatrixLayoutCreate", call(lt.layoutCreate, ptr(out), ct, uintptr(cols), uintptr(rows), uintptr(ld))); err != nil {
+		if err := lt.check("cublasLtMatrixLayoutCreate", call(lt.layoutCreate, uintptr(unsafe.Pointer(out)), ct, uintptr(cols), uintptr(rows), uintptr(ld))); err != nil {
 			return err
 		}
 		if s.batch > 1 {
 			bc := int32(s.batch)
-			if err := lt.check("cublasLtMatrixLayoutSetAttribute", call(lt.layoutSet, *out, layoutBatch, ptr(&bc), 4)); err != nil {
+			if err := lt.check("cublasLtMatrixLayoutSetAttribute", call(lt.layoutSet, *out, layoutBatch, uintptr(unsafe.Pointer(&bc)), 4)); err != nil {
 				return err
 			}
-			if err := lt.check("cublasLtMatrixLayoutSetAttribute", call(lt.layoutSet, *out, layoutStride, ptr(&stride), 8)); err != nil {
+			if err := lt.check("cublasLtMatrixLayoutSetAttribute", call(lt.layoutSet, *out, layoutStride, uintptr(unsafe.Pointer(&stride)), 8)); err != nil {
 				return err
 			}
 		}
@@ -203,19 +204,19 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 		return nil, err
 	}
 	var pref uintptr
-	if err := lt.check("cublasLtMatmulPreferenceCreate", call(lt.prefCreate, ptr(&pref))); err != nil {
+	if err := lt.check("cublasLtMatmulPreferenceCreate", call(lt.prefCreate, uintptr(unsafe.Pointer(&pref)))); err != nil {
 		gm.destroy()
 		return nil, err
 	}
 	defer call(lt.prefDestroy, pref)
 	ws := uint64(workspaceBytes)
-	if err := lt.check("cublasLtMatmulPreferenceSetAttribute", call(lt.prefSet, pref, prefWorkspace, ptr(&ws), 8)); err != nil {
+	if err := lt.check("cublasLtMatmulPreferenceSetAttribute", call(lt.prefSet, pref, prefWorkspace, uintptr(unsafe.Pointer(&ws)), 8)); err != nil {
 		gm.destroy()
 		return nil, err
 	}
 	var found int32
 	if err := lt.check("cublasLtMatmulAlgoGetHeuristic", call(lt.heuristic, d.blas, gm.desc, gm.lb, gm.la, gm.lc, gm.lc,
-		pref, 1, ptr(&gm.heur[0]), ptr(&found))); err != nil {
+		pref, 1, uintptr(unsafe.Pointer(&gm.heur[0])), uintptr(unsafe.Pointer(&found)))); err != nil {
 		gm.destroy()
 		return nil, err
 	}
@@ -230,12 +231,12 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 func (gm *gemm) run(d *Device, a, b, c, bias uintptr) error {
 	lt := gm.lt
 	if gm.spec.bias {
-		if err := lt.check("cublasLtMatmulDescSetAttribute", call(lt.descSet, gm.desc, descBiasPtr, ptr(&bias), 8)); err != nil {
+		if err := lt.check("cublasLtMatmulDescSetAttribute", call(lt.descSet, gm.desc, descBiasPtr, uintptr(unsafe.Pointer(&bias)), 8)); err != nil {
 			return err
 		}
 	}
-	return lt.check("cublasLtMatmul", call(lt.matmul, d.blas, gm.desc, ptr(&gm.alpha), b, gm.lb, a, gm.la,
-		ptr(&gm.beta), c, gm.lc, c, gm.lc, ptr(&gm.heur[0]), d.workspace, workspaceBytes, d.g.stream))
+	return lt.check("cublasLtMatmul", call(lt.matmul, d.blas, gm.desc, uintptr(unsafe.Pointer(&gm.alpha)), b, gm.lb, a, gm.la,
+		uintptr(unsafe.Pointer(&gm.beta)), c, gm.lc, c, gm.lc, uintptr(unsafe.Pointer(&gm.heur[0])), d.workspace, workspaceBytes, d.g.stream))
 }
 
 func (gm *gemm) destroy() {

@@ -48,8 +48,9 @@ func gpu(t *testing.T, tf32 bool) *cuda.Device {
 }
 
 func TestMissingDriverIsDeviceNotFound(t *testing.T) {
-	_, err := cuda.Open(0, cuda.Options{})
+	d, err := cuda.Open(0, cuda.Options{})
 	if err == nil {
+		d.Close()
 		t.Skip("a GPU is present")
 	}
 	if !errors.Is(err, cuda.ErrDeviceNotFound) {
@@ -177,6 +178,11 @@ func cases(r *rand.Rand) []opCase {
 				constT(b, r, "g", 77)
 				constT(b, r, "bb", 77)
 				return op(b, "LayerNormalization", []string{"x", "g", "bb"}, "y", graph.Attrs{"epsilon": graph.Float(1e-5)})
+			}},
+		{name: "LayerNormalization/wide", inputs: map[string][]int{"x": {3, 2000}},
+			build: func(b *graph.Builder) error {
+				constT(b, r, "g", 2000)
+				return op(b, "LayerNormalization", []string{"x", "g"}, "y", nil)
 			}},
 		{name: "ReduceMean/last2", inputs: map[string][]int{"x": {4, 9, 77}},
 			build: func(b *graph.Builder) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/nvml"
@@ -60,7 +61,7 @@ func Count() (int, error) {
 		return 0, err
 	}
 	var n int32
-	if err := d.check("cuDeviceGetCount", call(d.cuDeviceGetCount, ptr(&n))); err != nil {
+	if err := d.check("cuDeviceGetCount", call(d.cuDeviceGetCount, uintptr(unsafe.Pointer(&n)))); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrDeviceNotFound, err)
 	}
 	if n == 0 {
@@ -106,7 +107,7 @@ func (d *Device) ensureBlas() error {
 			d.blasErr = err
 			return
 		}
-		if err := lt.check("cublasLtCreate", call(lt.create, ptr(&d.blas))); err != nil {
+		if err := lt.check("cublasLtCreate", call(lt.create, uintptr(unsafe.Pointer(&d.blas)))); err != nil {
 			d.blasErr = err
 			return
 		}

@@ -76,7 +76,7 @@ func (d *driver) check(fn string, r int) error {
 		return nil
 	}
 	var s uintptr
-	call(d.cuGetErrorString, uintptr(r), ptr(&s))
+	call(d.cuGetErrorString, uintptr(r), uintptr(unsafe.Pointer(&s)))
 	return &Error{Call: fn, Code: r, Msg: goString(s)}
 }
 
@@ -107,16 +107,16 @@ type gpu struct {
 
 func openGPU(d *driver, ordinal int) (*gpu, error) {
 	g := &gpu{d: d, ordinal: ordinal}
-	if err := d.check("cuDeviceGet", call(d.cuDeviceGet, ptr(&g.dev), uintptr(ordinal))); err != nil {
+	if err := d.check("cuDeviceGet", call(d.cuDeviceGet, uintptr(unsafe.Pointer(&g.dev)), uintptr(ordinal))); err != nil {
 		return nil, err
 	}
 	name := make([]byte, 256)
-	if err := d.check("cuDeviceGetName", call(d.cuDeviceGetName, ptr(&name[0]), 256, uintptr(g.dev))); err != nil {
+	if err := d.check("cuDeviceGetName", call(d.cuDeviceGetName, uintptr(unsafe.Pointer(&name[0])), 256, uintptr(g.dev))); err != nil {
 		return nil, err
 	}
-	g.name = goString(ptr(&name[0]))
+	g.name = goString(uintptr(unsafe.Pointer(&name[0])))
 	var mem uint64
-	if err := d.check("cuDeviceTotalMem", call(d.cuDeviceTotalMem, ptr(&mem), uintptr(g.dev))); err != nil {
+	if err := d.check("cuDeviceTotalMem", call(d.cuDeviceTotalMem, uintptr(unsafe.Pointer(&mem)), uintptr(g.dev))); err != nil {
 		return nil, err
 	}
 	g.mem = int64(mem)
@@ -125,34 +125,34 @@ func openGPU(d *driver, ordinal int) (*gpu, error) {
 		out  *int
 	}{{attrSMCount, &g.sms}, {attrCCMajor, &g.ccMajor}, {attrCCMinor, &g.ccMinor}} {
 		var v int32
-		if err := d.check("cuDeviceGetAttribute", call(d.cuDeviceGetAttribute, ptr(&v), uintptr(a.attr), uintptr(g.dev))); err != nil {
+		if err := d.check("cuDeviceGetAttribute", call(d.cuDeviceGetAttribute, uintptr(unsafe.Pointer(&v)), uintptr(a.attr), uintptr(g.dev))); err != nil {
 			return nil, err
 		}
 		*a.out = int(v)
 	}
 	var u [16]byte
-	if d.check("cuDeviceGetUuid", call(d.cuDeviceGetUuid, ptr(&u[0]), uintptr(g.dev))) == nil {
+	if d.check("cuDeviceGetUuid", call(d.cuDeviceGetUuid, uintptr(unsafe.Pointer(&u[0])), uintptr(g.dev))) == nil {
 		g.uuid = fmt.Sprintf("GPU-%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 	}
 	var khz int32
-	if d.check("cuDeviceGetAttribute", call(d.cuDeviceGetAttribute, ptr(&khz), attrClockKHz, uintptr(g.dev))) == nil {
+	if d.check("cuDeviceGetAttribute", call(d.cuDeviceGetAttribute, uintptr(unsafe.Pointer(&khz)), attrClockKHz, uintptr(g.dev))) == nil {
 		g.clockHz = int64(khz) * 1000
 	}
-	if err := d.check("cuDevicePrimaryCtxRetain", call(d.cuDevicePrimaryCtxRetain, ptr(&g.ctx), uintptr(g.dev))); err != nil {
+	if err := d.check("cuDevicePrimaryCtxRetain", call(d.cuDevicePrimaryCtxRetain, uintptr(unsafe.Pointer(&g.ctx)), uintptr(g.dev))); err != nil {
 		return nil, err
 	}
 	err := g.do(func() error {
-		if err := d.check("cuStreamCreate", call(d.cuStreamCreate, ptr(&g.stream), 1)); err != nil {
+		if err := d.check("cuStreamCreate", call(d.cuStreamCreate, uintptr(unsafe.Pointer(&g.stream)), 1)); err != nil {
 			return err
 		}
 		// Keep freed pool memory in the pool instead of returning it to the driver at
 		// each synchronization (a process-local setting of this context's pool).
 		var pool uintptr
-		if err := d.check("cuDeviceGetDefaultMemPool", call(d.cuDeviceGetDefaultMemPool, ptr(&pool), uintptr(g.dev))); err != nil {
+		if err := d.check("cuDeviceGetDefaultMemPool", call(d.cuDeviceGetDefaultMemPool, uintptr(unsafe.Pointer(&pool)), uintptr(g.dev))); err != nil {
 			return err
 		}
 		thr := ^uint64(0)
-		return d.check("cuMemPoolSetAttribute", call(d.cuMemPoolSetAttribute, pool, 4, ptr(&thr)))
+		return d.check("cuMemPoolSetAttribute", call(d.cuMemPoolSetAttribute, pool, 4, uintptr(unsafe.Pointer(&thr))))
 	})
 	if err != nil {
 		call(d.cuDevicePrimaryCtxRelease, uintptr(g.dev))
@@ -188,7 +188,7 @@ func (g *gpu) alloc(n int) (uintptr, error) {
 		n = 4
 	}
 	var p uintptr
-	err := g.d.check("cuMemAllocAsync", call(g.d.cuMemAllocAsync, ptr(&p), uintptr(n), g.stream))
+	err := g.d.check("cuMemAllocAsync", call(g.d.cuMemAllocAsync, uintptr(unsafe.Pointer(&p)), uintptr(n), g.stream))
 	return p, err
 }
 
@@ -213,7 +213,7 @@ func (g *gpu) allocPinned(n int) (pinned, error) {
 		n = 64
 	}
 	var p uintptr
-	if err := g.d.check("cuMemAllocHost", call(g.d.cuMemAllocHost, ptr(&p), uintptr(n))); err != nil {
+	if err := g.d.check("cuMemAllocHost", call(g.d.cuMemAllocHost, uintptr(unsafe.Pointer(&p)), uintptr(n))); err != nil {
 		return pinned{}, err
 	}
 	return pinned{p, n}, nil
@@ -300,7 +300,7 @@ type event uintptr
 
 func (g *gpu) newEvent() (event, error) {
 	var e uintptr
-	err := g.d.check("cuEventCreate", call(g.d.cuEventCreate, ptr(&e), 0))
+	err := g.d.check("cuEventCreate", call(g.d.cuEventCreate, uintptr(unsafe.Pointer(&e)), 0))
 	return event(e), err
 }
 
@@ -314,7 +314,7 @@ func (g *gpu) elapsed(start, end event) (float32, error) {
 		return 0, err
 	}
 	var ms float32
-	err := g.d.check("cuEventElapsedTime", call(g.d.cuEventElapsedTime, ptr(&ms), uintptr(start), uintptr(end)))
+	err := g.d.check("cuEventElapsedTime", call(g.d.cuEventElapsedTime, uintptr(unsafe.Pointer(&ms)), uintptr(start), uintptr(end)))
 	return ms, err
 }
 
@@ -329,7 +329,7 @@ func (g *gpu) capture(run func() error) (uintptr, error) {
 	}
 	runErr := run()
 	var graph uintptr
-	endErr := g.d.check("cuStreamEndCapture", call(g.d.cuStreamEndCapture, g.stream, ptr(&graph)))
+	endErr := g.d.check("cuStreamEndCapture", call(g.d.cuStreamEndCapture, g.stream, uintptr(unsafe.Pointer(&graph))))
 	if runErr != nil {
 		if graph != 0 {
 			call(g.d.cuGraphDestroy, graph)
@@ -341,7 +341,7 @@ func (g *gpu) capture(run func() error) (uintptr, error) {
 	}
 	defer call(g.d.cuGraphDestroy, graph)
 	var exec uintptr
-	if err := g.d.check("cuGraphInstantiateWithFlags", call(g.d.cuGraphInstantiateWithFlags, ptr(&exec), graph, 0)); err != nil {
+	if err := g.d.check("cuGraphInstantiateWithFlags", call(g.d.cuGraphInstantiateWithFlags, uintptr(unsafe.Pointer(&exec)), graph, 0)); err != nil {
 		return 0, err
 	}
 	return exec, nil

@@ -61,10 +61,22 @@ extern "C" __global__ void binary(int op, const float* __restrict__ a, const flo
 // Binary op when b repeats every bn elements of a (a bias over the last axes) or is a scalar (bn 1).
 extern "C" __global__ void binary_tail(int op, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y, long long n, long long bn) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    y[i] = bin(op, a[i], b[i % bn]);
+    y[i] = bin(op, a[i], b[bn == n ? i : i % bn]);
 }
 
 extern "C" __global__ void transpose(const float* __restrict__ x, float* __restrict__ y, TInfo in) {
+  if (in.n < 2147483647) { // 32-bit index arithmetic: 64-bit division is slow
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned)in.n; i += gridDim.x * blockDim.x) {
+      unsigned r = i, src = 0;
+      for (int d = (int)in.rank - 1; d >= 0; d--) {
+        unsigned c = r % (unsigned)in.shape[d];
+        r /= (unsigned)in.shape[d];
+        src += c * (unsigned)in.stride[d];
+      }
+      y[i] = x[src];
+    }
+    return;
+  }
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < in.n; i += (long long)gridDim.x * blockDim.x) {
     long long r = i, src = 0;
     for (int d = (int)in.rank - 1; d >= 0; d--) {
@@ -117,6 +129,87 @@ extern "C" __global__ void softmax(const float* __restrict__ x, float* __restric
   s = blockSum(s, sh);
   float inv = 1.f / s;
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = j < lim ? expf(xr[j] * scale - m) * inv : 0.f;
+}
+
+__device__ __forceinline__ float warpSum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warpMax(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+  return v;
+}
+
+// One warp per row for rows of at most 1024 values, held in registers: one read, one
+// write, no block barriers. Same results as softmax.
+extern "C" __global__ void softmax_warp(const float* __restrict__ x, float* __restrict__ y, long long rows, int cols, float scale, int causal, long long sq) {
+  long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  int lane = threadIdx.x & 31;
+  const float* xr = x + row * cols;
+  float* yr = y + row * cols;
+  long long lim = cols;
+  if (causal) lim = (row % sq) + cols - sq + 1;
+  float v[32];
+  float m = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    v[k] = (j < cols && j < lim) ? xr[j] * scale : -INFINITY;
+    m = fmaxf(m, v[k]);
+  }
+  m = warpMax(m);
+  float s = 0.f;
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    float e = (j < cols && j < lim) ? expf(v[k] - m) : 0.f;
+    v[k] = e;
+    s += e;
+  }
+  float inv = 1.f / warpSum(s);
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    if (j < cols) yr[j] = v[k] * inv;
+  }
+}
+
+// One warp per row for rows of at most 1024 values. Same results as layernorm.
+extern "C" __global__ void layernorm_warp(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ y, long long rows, int cols, float eps) {
+  long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  int lane = threadIdx.x & 31;
+  const float* xr = x + row * cols;
+  float* yr = y + row * cols;
+  float v[32];
+  float s = 0.f;
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    v[k] = j < cols ? xr[j] : 0.f;
+    s += v[k];
+  }
+  float mean = warpSum(s) / (float)cols;
+  float q = 0.f;
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    float d = j < cols ? v[k] - mean : 0.f;
+    q += d * d;
+  }
+  float inv = rsqrtf(warpSum(q) / (float)cols + eps);
+#pragma unroll
+  for (int k = 0; k < 32; k++) {
+    int j = lane + 32 * k;
+    if (j < cols) {
+      float o = (v[k] - mean) * inv;
+      if (g) o *= g[j];
+      if (b) o += b[j];
+      yr[j] = o;
+    }
+  }
 }
 
 extern "C" __global__ void layernorm(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ y, long long cols, float eps) {
@@ -191,6 +284,7 @@ extern "C" __global__ void fill_uniform_bf16(unsigned short* y, long long n, uns
 `
 
 var coreFuncs = []string{"unary", "binary", "binary_tail", "transpose", "softmax", "layernorm", "reduce_rows",
+	"softmax_warp", "layernorm_warp",
 	"f32_to_bf16", "bf16_to_f32", "fill_uniform_f32", "fill_uniform_bf16"}
 
 const maxRank = 6

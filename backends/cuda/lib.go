@@ -112,10 +112,17 @@ func symbols(h uintptr, what string, names []string, ptrs []*uintptr) error {
 	return nil
 }
 
+// purecall and call pass their arguments to C. Both are go:uintptrescapes, like
+// purego.SyscallN: a uintptr(unsafe.Pointer(&x)) written in the call's argument list
+// moves x to the heap and keeps it alive for the call (a stack variable could move
+// while C writes to it).
+//
+//go:uintptrescapes
 func purecall(fn uintptr, args ...uintptr) (uintptr, uintptr, uintptr) {
 	return purego.SyscallN(fn, args...)
 }
 
+//go:uintptrescapes
 func call(fn uintptr, args ...uintptr) int {
 	r, _, _ := purego.SyscallN(fn, args...)
 	return int(int32(r))
@@ -139,5 +146,3 @@ func goString(p uintptr) string {
 
 // cstr returns a NUL-terminated copy of s; keep the slice alive across the call.
 func cstr(s string) []byte { return append([]byte(s), 0) }
-
-func ptr[T any](p *T) uintptr { return uintptr(unsafe.Pointer(p)) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 type nvrtc struct {
@@ -47,29 +48,29 @@ func (n *nvrtc) check(fn string, r int) error {
 func (n *nvrtc) compileCUBIN(src, name string, arch int) ([]byte, error) {
 	csrc, cname := cstr(src), cstr(name)
 	var prog uintptr
-	if err := n.check("nvrtcCreateProgram", call(n.create, ptr(&prog), ptr(&csrc[0]), ptr(&cname[0]), 0, 0, 0)); err != nil {
+	if err := n.check("nvrtcCreateProgram", call(n.create, uintptr(unsafe.Pointer(&prog)), uintptr(unsafe.Pointer(&csrc[0])), uintptr(unsafe.Pointer(&cname[0])), 0, 0, 0)); err != nil {
 		return nil, err
 	}
-	defer call(n.destroy, ptr(&prog))
+	defer call(n.destroy, uintptr(unsafe.Pointer(&prog)))
 	opts := [][]byte{cstr(fmt.Sprintf("--gpu-architecture=sm_%d", arch)), cstr("--std=c++17")}
 	optPtrs := make([]uintptr, len(opts))
 	for i := range opts {
-		optPtrs[i] = ptr(&opts[i][0])
+		optPtrs[i] = uintptr(unsafe.Pointer(&opts[i][0]))
 	}
-	if r := call(n.compile, prog, uintptr(len(opts)), ptr(&optPtrs[0])); r != 0 {
+	if r := call(n.compile, prog, uintptr(len(opts)), uintptr(unsafe.Pointer(&optPtrs[0]))); r != 0 {
 		var sz uintptr
-		call(n.logSize, prog, ptr(&sz))
+		call(n.logSize, prog, uintptr(unsafe.Pointer(&sz)))
 		log := make([]byte, sz+1)
-		call(n.log, prog, ptr(&log[0]))
+		call(n.log, prog, uintptr(unsafe.Pointer(&log[0])))
 		err := n.check("nvrtcCompileProgram", r)
 		return nil, fmt.Errorf("%w: kernel %s: %s", err, name, strings.TrimRight(string(log), "\x00\n"))
 	}
 	var sz uintptr
-	if err := n.check("nvrtcGetCUBINSize", call(n.cubinSize, prog, ptr(&sz))); err != nil {
+	if err := n.check("nvrtcGetCUBINSize", call(n.cubinSize, prog, uintptr(unsafe.Pointer(&sz)))); err != nil {
 		return nil, err
 	}
 	bin := make([]byte, sz)
-	if err := n.check("nvrtcGetCUBIN", call(n.cubin, prog, ptr(&bin[0]))); err != nil {
+	if err := n.check("nvrtcGetCUBIN", call(n.cubin, prog, uintptr(unsafe.Pointer(&bin[0])))); err != nil {
 		return nil, err
 	}
 	return bin, nil
@@ -104,13 +105,13 @@ func (g *gpu) module(c *moduleCache, name, src string, fns ...string) (*module, 
 		return nil, err
 	}
 	m := &module{funcs: map[string]function{}}
-	if err := g.d.check("cuModuleLoadData", call(g.d.cuModuleLoadData, ptr(&m.h), ptr(&bin[0]))); err != nil {
+	if err := g.d.check("cuModuleLoadData", call(g.d.cuModuleLoadData, uintptr(unsafe.Pointer(&m.h)), uintptr(unsafe.Pointer(&bin[0])))); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", name, err)
 	}
 	for _, f := range fns {
 		cf := cstr(f)
 		var h uintptr
-		if err := g.d.check("cuModuleGetFunction", call(g.d.cuModuleGetFunction, ptr(&h), m.h, ptr(&cf[0]))); err != nil {
+		if err := g.d.check("cuModuleGetFunction", call(g.d.cuModuleGetFunction, uintptr(unsafe.Pointer(&h)), m.h, uintptr(unsafe.Pointer(&cf[0])))); err != nil {
 			return nil, fmt.Errorf("kernel %s: function %s: %w", name, f, err)
 		}
 		m.funcs[f] = function(h)

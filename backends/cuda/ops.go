@@ -105,6 +105,8 @@ func up(p any) unsafe.Pointer {
 	switch v := p.(type) {
 	case *int32:
 		return unsafe.Pointer(v)
+	case *uint32:
+		return unsafe.Pointer(v)
 	case *int64:
 		return unsafe.Pointer(v)
 	case *uint64:
@@ -241,6 +243,13 @@ func (p *Plan) softmaxLauncher(x, y uintptr, rows, cols int, scale float32, caus
 	if causal {
 		cs = 1
 	}
+	if cols <= 1024 {
+		r64, c32 := int64(rows), int32(cols)
+		f := p.core("softmax_warp")
+		return func() error {
+			return p.launchArgs(f, [3]int{(rows + 3) / 4, 1, 1}, [3]int{128, 1, 1}, &x, &y, &r64, &c32, &scale, &cs, &sq64)
+		}
+	}
 	f := p.core("softmax")
 	return func() error {
 		return p.launchArgs(f, [3]int{rows, 1, 1}, rowBlock(cols), &x, &y, &c, &scale, &cs, &sq64)
@@ -275,6 +284,13 @@ func buildLayerNorm(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	eps := n.Attrs.GetFloat("epsilon", 1e-5)
 	xp, yp, c := x.ptr, out.ptr, int64(cols)
 	rows := x.len() / max(cols, 1)
+	if cols <= 1024 {
+		r64, c32 := int64(rows), int32(cols)
+		f := p.core("layernorm_warp")
+		return func() error {
+			return p.launchArgs(f, [3]int{(rows + 3) / 4, 1, 1}, [3]int{128, 1, 1}, &xp, &g, &b, &yp, &r64, &c32, &eps)
+		}, nil
+	}
 	f := p.core("layernorm")
 	return func() error {
 		return p.launchArgs(f, [3]int{rows, 1, 1}, rowBlock(cols), &xp, &g, &b, &yp, &c, &eps)
