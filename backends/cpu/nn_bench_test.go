@@ -3,11 +3,13 @@ package cpu_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -188,6 +190,106 @@ func BenchmarkConvTranspose(b *testing.B) {
 			k, ins, outs := benchKernel(b, dev, "ConvTranspose", attrs, feed(x), konst(w))
 			flops := 2 * float64(c.c*c.h*c.h) * float64(c.m*c.k*c.k)
 			runBench(b, k, ins, outs, flops)
+		})
+	}
+}
+
+// resnet50 builds ResNet-50 v1.5 (batch dims symbolic, random weights) as an
+// unoptimized ONNX-style graph: Conv, BatchNormalization, Relu, MaxPool, Add,
+// GlobalAveragePool, Flatten, Gemm.
+func resnet50(tb testing.TB) *graph.Graph {
+	r := rand.New(rand.NewPCG(7, 7))
+	b := graph.NewBuilder("resnet50")
+	if _, err := b.Input("x", tensor.Float32, graph.Shape{{Size: -1, Param: "N"}, {Size: 3}, {Size: 224}, {Size: 224}}); err != nil {
+		tb.Fatal(err)
+	}
+	serial := 0
+	name := func(p string) string { serial++; return fmt.Sprintf("%s%d", p, serial) }
+	op := func(o string, ins []string, attrs graph.Attrs) string {
+		out := name("t")
+		if _, err := b.Op(o, "", ins, []string{out}, attrs); err != nil {
+			tb.Fatal(err)
+		}
+		return out
+	}
+	konst := func(t *tensor.Tensor) string {
+		n := name("w")
+		if _, err := b.Const(n, t); err != nil {
+			tb.Fatal(err)
+		}
+		return n
+	}
+	convBN := func(x string, cin, cout, k, stride int, relu bool) string {
+		w := randTensor(r, tensor.Float32, cout, cin, k, k)
+		for i := range w.Float32s() {
+			w.Float32s()[i] *= float32(1 / math.Sqrt(float64(cin*k*k)))
+		}
+		p := int64(k / 2)
+		y := op("Conv", []string{x, konst(w)}, graph.Attrs{"pads": graph.Ints(p, p, p, p), "strides": graph.Ints(int64(stride), int64(stride))})
+		y = op("BatchNormalization", []string{y, konst(randTensor(r, tensor.Float32, cout)), konst(randTensor(r, tensor.Float32, cout)),
+			konst(randTensor(r, tensor.Float32, cout)), konst(nnPositive(r, tensor.Float32, cout))}, nil)
+		if relu {
+			y = op("Relu", []string{y}, nil)
+		}
+		return y
+	}
+	x := convBN("x", 3, 64, 7, 2, true)
+	x = op("MaxPool", []string{x}, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)})
+	cin := 64
+	for stage, blocks := range []int{3, 4, 6, 3} {
+		width := 64 << stage
+		for blk := 0; blk < blocks; blk++ {
+			stride := 1
+			if blk == 0 && stage > 0 {
+				stride = 2
+			}
+			y := convBN(x, cin, width, 1, 1, true)
+			y = convBN(y, width, width, 3, stride, true)
+			y = convBN(y, width, 4*width, 1, 1, false)
+			short := x
+			if blk == 0 {
+				short = convBN(x, cin, 4*width, 1, stride, false)
+			}
+			x = op("Relu", []string{op("Add", []string{y, short}, nil)}, nil)
+			cin = 4 * width
+		}
+	}
+	x = op("GlobalAveragePool", []string{x}, nil)
+	x = op("Flatten", []string{x}, nil)
+	fc := op("Gemm", []string{x, konst(randTensor(r, tensor.Float32, 1000, 2048)), konst(randTensor(r, tensor.Float32, 1000))}, graph.Attrs{"transB": graph.Int(1)})
+	b.Output(fc)
+	g, err := b.Finish()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
+// BenchmarkResNet50Session runs the whole unoptimized ResNet-50 (4.1 GFLOP per
+// image, counting multiply-adds twice) through exec.Session at batch 1.
+func BenchmarkResNet50Session(b *testing.B) {
+	g := resnet50(b)
+	r := rand.New(rand.NewPCG(8, 8))
+	x := randTensor(r, tensor.Float32, 1, 3, 224, 224)
+	for _, threads := range []int{0, 1} {
+		dev := cpu.New(cpu.Options{Threads: threads})
+		sess, err := exec.NewSession(g, dev, exec.Options{HeapOutputs: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("threads=%d", dev.Threads()), func(b *testing.B) {
+			feeds := map[string]*tensor.Tensor{"x": x}
+			if _, err := sess.Run(context.Background(), feeds, nil); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := sess.Run(context.Background(), feeds, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(4.1*float64(b.N)/b.Elapsed().Seconds(), "GFLOP/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/image")
 		})
 	}
 }
