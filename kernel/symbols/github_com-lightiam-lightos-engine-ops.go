@@ -47,6 +47,7 @@ func init() {
 		"LogicOps":              reflect.ValueOf(&ops.LogicOps).Elem(),
 		"Lookup":                reflect.ValueOf(ops.Lookup),
 		"LookupNode":            reflect.ValueOf(ops.LookupNode),
+		"LoopTripCount":         reflect.ValueOf(ops.LoopTripCount),
 		"MLClassCount":          reflect.ValueOf(ops.MLClassCount),
 		"MatMulShape":           reflect.ValueOf(ops.MatMulShape),
 		"NMSSelect":             reflect.ValueOf(ops.NMSSelect),
