@@ -88,3 +88,53 @@ func TestNNRandomAttributesNeverPanic(t *testing.T) {
 		}
 	}
 }
+
+// TestNNRandomShapesNeverPanic runs the matrix, normalization and softmax operators
+// on random, often mismatched, shapes and attributes: success or an error naming the
+// node, never a panic.
+func TestNNRandomShapesNeverPanic(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 1))
+	shape := func() []int {
+		s := make([]int, r.IntN(5))
+		for i := range s {
+			s[i] = r.IntN(5)
+		}
+		return s
+	}
+	ops := []struct {
+		op     string
+		inputs int
+		nOut   int
+		attrs  func() graph.Attrs
+	}{
+		{"MatMul", 2, 1, func() graph.Attrs { return nil }},
+		{"Gemm", 3, 1, func() graph.Attrs {
+			return graph.Attrs{"transA": graph.Int(int64(r.IntN(2))), "transB": graph.Int(int64(r.IntN(2))), "alpha": graph.Float(0.5)}
+		}},
+		{"BatchNormalization", 5, 1, func() graph.Attrs { return nil }},
+		{"LayerNormalization", 3, 3, func() graph.Attrs { return graph.Attrs{"axis": graph.Int(int64(r.IntN(7) - 3))} }},
+		{"InstanceNormalization", 3, 1, func() graph.Attrs { return nil }},
+		{"GroupNormalization", 3, 1, func() graph.Attrs { return graph.Attrs{"num_groups": graph.Int(int64(r.IntN(4)))} }},
+		{"LRN", 1, 1, func() graph.Attrs { return graph.Attrs{"size": graph.Int(int64(r.IntN(4)))} }},
+		{"Softmax", 1, 1, func() graph.Attrs { return graph.Attrs{"axis": graph.Int(int64(r.IntN(9) - 4))} }},
+		{"LogSoftmax", 1, 1, func() graph.Attrs { return graph.Attrs{"axis": graph.Int(int64(r.IntN(9) - 4)), "_opset": graph.Int(11)} }},
+		{"Hardmax", 1, 1, func() graph.Attrs { return nil }},
+	}
+	for iter := 0; iter < 300; iter++ {
+		for _, o := range ops {
+			ins := make([]nodeInput, o.inputs)
+			for i := range ins {
+				x := randTensor(r, tensor.Float32, shape()...)
+				if i > 0 && r.IntN(2) == 0 {
+					ins[i] = konst(x)
+				} else {
+					ins[i] = feed(x)
+				}
+			}
+			_, err := runOp(o.op, o.attrs(), o.nOut, ins...)
+			if err != nil && (strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), "node_")) {
+				t.Fatalf("%s: %v", o.op, err)
+			}
+		}
+	}
+}
