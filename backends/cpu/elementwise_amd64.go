@@ -106,6 +106,12 @@ func siluAVX2(z, x *float32, n int)
 //go:noescape
 func tanhAVX2(z, x *float32, n int)
 
+//go:noescape
+func expAVX2(z, x *float32, n int) int
+
+//go:noescape
+func erfAVX2(z, x *float32, n int)
+
 // vecUnaryF32 returns the vectorized float32 loop for op (nil when there is none):
 // the AVX2 loop on the multiple-of-8 prefix, the Go fast path on the rest.
 func vecUnaryF32(op string) func(z, x []float32) {
@@ -121,6 +127,25 @@ func vecUnaryF32(op string) func(z, x []float32) {
 		asm, tail = siluAVX2, siluf
 	case "Tanh":
 		asm, tail = tanhAVX2, tanhf
+	case "Erf":
+		asm, tail = erfAVX2, erff
+	case "Exp":
+		// The vector loop clamps to [-87.3, 88.376]; it reports when an input was
+		// outside, and those (rare) elements are redone by the scalar path.
+		return func(z, x []float32) {
+			x = x[:len(z)]
+			n := len(z) &^ 7
+			if n > 0 && expAVX2(&z[0], &x[0], n) != 0 {
+				for i, v := range x[:n] {
+					if v < -87.3 || v > 88.376 {
+						z[i] = expf(v)
+					}
+				}
+			}
+			for i := n; i < len(z); i++ {
+				z[i] = expf(x[i])
+			}
+		}
 	default:
 		return nil
 	}

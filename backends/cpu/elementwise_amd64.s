@@ -353,3 +353,101 @@ floop:
 fdone:
 	VZEROUPPER
 	RET
+
+EWCONST8(ewerfp, 0x3ea7ba05)     // 0.3275911 (Abramowitz-Stegun 7.1.26)
+EWCONST8(ewa1, 0x3e827906)       // 0.254829592
+EWCONST8(ewa2, 0xbe91a98e)       // -0.284496736
+EWCONST8(ewa3, 0x3fb5f0e3)       // 1.421413741
+EWCONST8(ewa4, 0xbfba00e3)       // -1.453152027
+EWCONST8(ewa5, 0x3f87dc22)       // 1.061405429
+EWCONST8(ewe0, 0x3f906ebb)       // 2/√π: erf's Taylor series, used for |x| < 0.5
+EWCONST8(ewe1, 0xbec093a3)       // -2/(3√π)
+EWCONST8(ewe2, 0x3de71791)       // 2/(10√π)
+EWCONST8(ewe3, 0xbcdc1672)       // -2/(42√π)
+EWCONST8(ewe4, 0x3bab2de7)       // 2/(216√π)
+EWCONST8(ewe5, 0xba6016da)       // -2/(1320√π)
+EWCONST8(ewhalf, 0x3f000000)     // 0.5
+
+// func expAVX2(z, x *float32, n int) int
+// Returns non-zero when some x fell outside [-87.3, 88.376] (the caller redoes those).
+TEXT ·expAVX2(SB), NOSPLIT, $0-32
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS ewexpmin<>(SB), Y13
+	VMOVUPS ewexpmax<>(SB), Y12
+	VXORPS Y10, Y10, Y10
+eloop:
+	CMPQ CX, $8
+	JLT edone
+	VMOVUPS (SI), Y0
+	VCMPPS $1, Y13, Y0, Y5          // x < min
+	VCMPPS $14, Y12, Y0, Y6         // x > max
+	VORPS Y5, Y10, Y10
+	VORPS Y6, Y10, Y10
+	VMAXPS Y0, Y13, Y0
+	VMINPS Y0, Y12, Y0
+	EXP(Y0, Y1, Y2, Y3)
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP eloop
+edone:
+	VMOVMSKPS Y10, AX
+	VZEROUPPER
+	MOVQ AX, ret+24(FP)
+	RET
+
+// func erfAVX2(z, x *float32, n int)
+// erf(x) = sign(x)·(1 - t·P(t)·e^(-x²)), t = 1/(1 + p·|x|), |x| capped at 9.
+TEXT ·erfAVX2(SB), NOSPLIT, $0-24
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVUPS ewexpmin<>(SB), Y13
+	VMOVUPS ewone<>(SB), Y11
+rloop:
+	CMPQ CX, $8
+	JLT rdone
+	VMOVUPS (SI), Y0
+	VANDPS ewabs<>(SB), Y0, Y1      // a = |x|
+	VMOVUPS ewtmax<>(SB), Y7
+	VMINPS Y1, Y7, Y1               // min(9, a), NaN kept
+	VMOVAPS Y11, Y2
+	VFMADD231PS ewerfp<>(SB), Y1, Y2 // 1 + p·a
+	VDIVPS Y2, Y11, Y2              // t
+	VMOVUPS ewa5<>(SB), Y3
+	VFMADD213PS ewa4<>(SB), Y2, Y3
+	VFMADD213PS ewa3<>(SB), Y2, Y3
+	VFMADD213PS ewa2<>(SB), Y2, Y3
+	VFMADD213PS ewa1<>(SB), Y2, Y3
+	VMULPS Y2, Y3, Y3               // t·P(t)
+	VMULPS Y1, Y1, Y4
+	VXORPS Y5, Y5, Y5
+	VSUBPS Y4, Y5, Y4               // -a²
+	VMAXPS Y4, Y13, Y4              // >= -87.3 (a <= 9 keeps it there anyway)
+	EXP(Y4, Y5, Y6, Y8)
+	VMULPS Y4, Y3, Y3               // erfc(a)
+	VSUBPS Y3, Y11, Y3              // 1 - erfc(a)
+	VANDPS ewsign<>(SB), Y0, Y5
+	VORPS Y5, Y3, Y3                // copy the sign of x
+	VMULPS Y0, Y0, Y4               // z = x²
+	VMOVUPS ewe5<>(SB), Y5
+	VFMADD213PS ewe4<>(SB), Y4, Y5
+	VFMADD213PS ewe3<>(SB), Y4, Y5
+	VFMADD213PS ewe2<>(SB), Y4, Y5
+	VFMADD213PS ewe1<>(SB), Y4, Y5
+	VFMADD213PS ewe0<>(SB), Y4, Y5
+	VMULPS Y0, Y5, Y5               // x·S(z)
+	VMOVUPS ewhalf<>(SB), Y7
+	VCMPPS $1, Y7, Y1, Y6           // |x| < 0.5
+	VBLENDVPS Y6, Y5, Y3, Y3        // small ? series : 1 - erfc
+	VMOVUPS Y3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP rloop
+rdone:
+	VZEROUPPER
+	RET
