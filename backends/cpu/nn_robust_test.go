@@ -117,7 +117,9 @@ func TestNNRandomShapesNeverPanic(t *testing.T) {
 		{"GroupNormalization", 3, 1, func() graph.Attrs { return graph.Attrs{"num_groups": graph.Int(int64(r.IntN(4)))} }},
 		{"LRN", 1, 1, func() graph.Attrs { return graph.Attrs{"size": graph.Int(int64(r.IntN(4)))} }},
 		{"Softmax", 1, 1, func() graph.Attrs { return graph.Attrs{"axis": graph.Int(int64(r.IntN(9) - 4))} }},
-		{"LogSoftmax", 1, 1, func() graph.Attrs { return graph.Attrs{"axis": graph.Int(int64(r.IntN(9) - 4)), "_opset": graph.Int(11)} }},
+		{"LogSoftmax", 1, 1, func() graph.Attrs {
+			return graph.Attrs{"axis": graph.Int(int64(r.IntN(9) - 4)), "_opset": graph.Int(11)}
+		}},
 		{"Hardmax", 1, 1, func() graph.Attrs { return nil }},
 	}
 	for iter := 0; iter < 300; iter++ {
