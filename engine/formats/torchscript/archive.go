@@ -137,4 +137,3 @@ func (a *archive) codeFiles() map[string]string {
 	}
 	return out
 }
-

@@ -256,4 +256,3 @@ func pruneInitializers(g *graph.Graph) {
 		g.RemoveNodes(dead)
 	}
 }
-

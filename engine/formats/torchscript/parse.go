@@ -449,4 +449,3 @@ func (p *parser) atom() (expr, error) {
 	}
 	return nil, fmt.Errorf("%s line %d: unexpected %q", p.file, t.line, t.text)
 }
-
