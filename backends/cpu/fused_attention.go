@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu/gemm"
@@ -101,36 +102,34 @@ func (p *attnPlan) setMask(mask []float32, ms []int, d ops.AttentionDims) error 
 	return nil
 }
 
+// gemmPool holds single-thread GEMM contexts (packing buffers, no goroutines) that
+// attention workers reuse across blocks and runs.
+var gemmPool = sync.Pool{New: func() any { return gemm.NewContext(1) }}
+
 // run computes every (batch, head) block: scores by one GEMM, a stable softmax per
-// row, then one GEMM with V. Blocks run in parallel when there are enough of them;
-// otherwise each GEMM uses all of env's threads.
+// row, then one GEMM with V. With several blocks they run in parallel, each worker
+// on its own single-thread GEMM context; a single block uses all of env's threads
+// inside its GEMMs.
 func (p *attnPlan) run(env *Env, q, k, v, o []float32) error {
 	blocks := p.batch * p.heads
 	if blocks == 0 || p.sq == 0 || p.dv == 0 {
 		return nil
 	}
-	threads := env.Threads
-	if threads <= 0 {
-		threads = 1
+	if blocks == 1 && env.Threads > 1 {
+		scores := make([]float32, p.sq*p.sk)
+		return p.block(env.GEMM(), 0, q, k, v, o, scores)
 	}
-	if blocks >= threads || p.sq*p.sk*p.d < 1<<15 {
-		errs := make([]error, blocks)
-		env.Parallel(blocks, 1, func(lo, hi int) {
-			scores := make([]float32, p.sq*p.sk)
-			for i := lo; i < hi; i++ {
-				errs[i] = p.block(nil, i, q, k, v, o, scores)
-			}
-		})
-		for _, err := range errs {
-			if err != nil {
-				return err
-			}
+	errs := make([]error, blocks)
+	env.Parallel(blocks, 1, func(lo, hi int) {
+		ctx := gemmPool.Get().(*gemm.Context)
+		defer gemmPool.Put(ctx)
+		scores := make([]float32, p.sq*p.sk)
+		for i := lo; i < hi; i++ {
+			errs[i] = p.block(ctx, i, q, k, v, o, scores)
 		}
-		return nil
-	}
-	scores := make([]float32, p.sq*p.sk)
-	for i := 0; i < blocks; i++ {
-		if err := p.block(env.GEMM(), i, q, k, v, o, scores); err != nil {
+	})
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
