@@ -217,7 +217,7 @@ func (c *Context) runPart(w int) {
 	j := &c.cur
 	if j.forKind != forNone {
 		if lo, hi := w*j.forN/j.parts, (w+1)*j.forN/j.parts; lo < hi {
-			c.forRange(j.forKind, lo, hi)
+			c.forRange(w, j.forKind, lo, hi)
 		}
 		return
 	}

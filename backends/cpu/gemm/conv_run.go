@@ -29,14 +29,15 @@ const (
 // parts workers (one when the work, in elements, is too small to share).
 func (c *Context) parallelFor(kind forKind, parts, n, work int) {
 	if parts <= 1 || n < 2 || work < 1<<15 {
-		c.forRange(kind, 0, n)
+		c.forRange(0, kind, 0, n)
 		return
 	}
 	c.cur = job{parts: min(parts, n), forN: n, forKind: kind}
 	c.runJob()
 }
 
-func (c *Context) forRange(kind forKind, lo, hi int) {
+// forRange runs items [lo, hi) of a parallel loop on worker w.
+func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 	sc := &c.conv
 	s := &sc.p.Conv2DShape
 	switch kind {
@@ -57,8 +58,9 @@ func (c *Context) forRange(kind forKind, lo, hi int) {
 			}
 		}
 	case forDepthwise:
+		ws := &c.ws[w]
 		for i := lo; i < hi; i++ {
-			depthwisePlane(&sc.p, i)
+			depthwisePlane(&sc.p, i, ws)
 		}
 	}
 }
@@ -198,11 +200,19 @@ func (c *Context) depthwise(p *Conv2DParams, parts int) {
 	c.parallelFor(forDepthwise, parts, total, parallelMin)
 }
 
-// depthwisePlane computes output plane i (image i/C, channel i%C).
-func depthwisePlane(p *Conv2DParams, i int) {
+// depthwisePlane computes output plane i (image i/C, channel i%C) with the
+// layout convGemm uses: the input plane zero-padded (and split into
+// stride-phase planes when strided), so that every kernel tap is one long
+// unit-stride axpy over the output computed on the padded width; the junk
+// columns are dropped when copying to Y. Scratch comes from ws.
+func depthwisePlane(p *Conv2DParams, i int, ws *workspace) {
 	s := &p.Conv2DShape
 	oh, ow := s.OutH(), s.OutW()
 	ch := i % s.C
+	sh, sw := s.StrideH, s.StrideW
+	hp, wp := s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight
+	hq, wq := (hp+sh-1)/sh, (wp+sw-1)/sw
+	planeQ := hq * wq
 	x := p.X[i*s.H*s.W : (i+1)*s.H*s.W]
 	y := p.Y[i*oh*ow : (i+1)*oh*ow]
 	w := p.W.dw[ch*s.KH*s.KW : (ch+1)*s.KH*s.KW]
@@ -210,32 +220,29 @@ func depthwisePlane(p *Conv2DParams, i int) {
 	if p.Bias != nil {
 		b = p.Bias[ch]
 	}
+	ws.bbuf = grow(ws.bbuf, sh*sw*planeQ)
+	xq := ws.bbuf
+	if sh == 1 && sw == 1 {
+		padPlanes(xq, x, 1, s, hp, wp)
+	} else {
+		phasePlanes(xq, x, 1, s, hq, wq)
+	}
+	n := (oh-1)*wq + ow
+	ws.abuf = grow(ws.abuf, n)
+	acc := ws.abuf
+	for j := range acc {
+		acc[j] = b
+	}
+	for ky := 0; ky < s.KH; ky++ {
+		for kx := 0; kx < s.KW; kx++ {
+			y0, x0 := ky*s.DilationH, kx*s.DilationW
+			off := ((y0%sh)*sw+x0%sw)*planeQ + (y0/sh)*wq + x0/sw
+			axpy(w[ky*s.KW+kx], &xq[off], &acc[0], n)
+		}
+	}
 	for oy := 0; oy < oh; oy++ {
 		yr := y[oy*ow : (oy+1)*ow]
-		for ox := range yr {
-			yr[ox] = b
-		}
-		for ky := 0; ky < s.KH; ky++ {
-			iy := oy*s.StrideH - s.PadTop + ky*s.DilationH
-			if iy < 0 || iy >= s.H {
-				continue
-			}
-			xr := x[iy*s.W : (iy+1)*s.W]
-			for kx := 0; kx < s.KW; kx++ {
-				wv := w[ky*s.KW+kx]
-				off := kx*s.DilationW - s.PadLeft // ix = ox*stride + off
-				lo, hi := validRange(off, s.StrideW, s.W, ow)
-				if s.StrideW == 1 {
-					if lo < hi {
-						axpy(wv, &xr[lo+off], &yr[lo], hi-lo)
-					}
-					continue
-				}
-				for ox := lo; ox < hi; ox++ {
-					yr[ox] += wv * xr[ox*s.StrideW+off]
-				}
-			}
-		}
+		copy(yr, acc[oy*wq:])
 		if p.Act == ActReLU {
 			biasAct(&yr[0], nil, 0, len(yr), flagReLU)
 		} else if p.Act != ActNone {
@@ -244,17 +251,3 @@ func depthwisePlane(p *Conv2DParams, i int) {
 	}
 }
 
-// validRange returns the ox range [lo, hi) within [0, ow) for which
-// 0 <= ox*stride+off < w.
-func validRange(off, stride, w, ow int) (lo, hi int) {
-	if off < 0 {
-		lo = (-off + stride - 1) / stride
-	}
-	hi = ow
-	if last := w - 1 - off; last < 0 {
-		hi = 0
-	} else {
-		hi = min(hi, last/stride+1)
-	}
-	return lo, max(lo, hi)
-}
