@@ -250,4 +250,3 @@ func depthwisePlane(p *Conv2DParams, i int, ws *workspace) {
 		}
 	}
 }
-
