@@ -54,9 +54,10 @@
 // width (the extra columns are dropped when the result is copied out); strided
 // convolutions first split the padded planes into stride-phase planes, which
 // makes their taps unit-stride too. Unpadded unit-stride convolutions (1x1)
-// read the input in place. Depthwise
-// convolutions (group = C = M) use a direct loop. Bias (per output channel)
-// and the activation are fused into the same epilogue. 1-D convolutions are
+// read the input in place. Depthwise convolutions (group = C = M) use a
+// direct per-channel loop on the same layout: one long axpy per kernel tap.
+// Bias (per output channel) and the activation are fused into the same
+// epilogue. 1-D convolutions are
 // 2-D ones with H = KH = 1.
 //
 // # Row helpers
