@@ -102,15 +102,17 @@ func (p *attnPlan) setMask(mask []float32, ms []int, d ops.AttentionDims) error 
 	return nil
 }
 
-// gemmPool holds single-thread GEMM contexts (packing buffers, no goroutines) that
-// attention workers reuse across blocks and runs.
-var gemmPool = sync.Pool{New: func() any { return gemm.NewContext(1) }}
+// newGemmPool makes a kernel's pool of single-thread GEMM contexts (packing buffers,
+// no goroutines) that its attention workers reuse across blocks and runs.
+func newGemmPool() *sync.Pool {
+	return &sync.Pool{New: func() any { return gemm.NewContext(1) }}
+}
 
 // run computes every (batch, head) block: scores by one GEMM, a stable softmax per
 // row, then one GEMM with V. With several blocks they run in parallel, each worker
 // on its own single-thread GEMM context; a single block uses all of env's threads
 // inside its GEMMs.
-func (p *attnPlan) run(env *Env, q, k, v, o []float32) error {
+func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 	blocks := p.batch * p.heads
 	if blocks == 0 || p.sq == 0 || p.dv == 0 {
 		return nil
@@ -121,8 +123,8 @@ func (p *attnPlan) run(env *Env, q, k, v, o []float32) error {
 	}
 	errs := make([]error, blocks)
 	env.Parallel(blocks, 1, func(lo, hi int) {
-		ctx := gemmPool.Get().(*gemm.Context)
-		defer gemmPool.Put(ctx)
+		ctx := pool.Get().(*gemm.Context)
+		defer pool.Put(ctx)
 		scores := make([]float32, p.sq*p.sk)
 		for i := lo; i < hi; i++ {
 			errs[i] = p.block(ctx, i, q, k, v, o, scores)
@@ -223,6 +225,7 @@ func newAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 	transK := attrs.GetInt("transpose_k", 0) != 0
 	scale := attrs.GetFloat("scale", 0)
 	causal := attrs.GetInt("causal", 0) != 0
+	pool := newGemmPool()
 	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
 		fail := func(err error) error { return fmt.Errorf("cpu: node %q (Attention): %w", name, err) }
 		d, err := ops.AttentionShape(attrs, in[0].Shape(), in[1].Shape(), in[2].Shape())
@@ -238,7 +241,7 @@ func newAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 				return fail(err)
 			}
 		}
-		if err := p.run(env, in[0].Float32s(), in[1].Float32s(), in[2].Float32s(), out[0].Float32s()); err != nil {
+		if err := p.run(env, pool, in[0].Float32s(), in[1].Float32s(), in[2].Float32s(), out[0].Float32s()); err != nil {
 			return fail(err)
 		}
 		return nil
@@ -259,6 +262,7 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 	heads := int(attrs.GetInt("num_heads", 0))
 	scale := attrs.GetFloat("scale", 0)
 	causal := attrs.GetInt("causal", 0) != 0
+	pool := newGemmPool()
 	var packed [3]*gemm.PackedB
 	for j := 0; j < 3; j++ {
 		if w := n.Input(3 + 2*j); w != nil && w.Const != nil && w.Const.Rank() == 2 {
@@ -358,7 +362,7 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 				return fail("%v", err)
 			}
 		}
-		if err := p.run(env, qkv[col[0]:], qkv[col[1]:], qkv[col[2]:], out[0].Float32s()); err != nil {
+		if err := p.run(env, pool, qkv[col[0]:], qkv[col[1]:], qkv[col[2]:], out[0].Float32s()); err != nil {
 			return fail("%v", err)
 		}
 		return nil
