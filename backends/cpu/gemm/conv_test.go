@@ -70,6 +70,10 @@ func TestConv2D(t *testing.T) {
 		{N: 1, C: 2, H: 4, W: 4, M: 3, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, StrideH: 3, StrideW: 1},
 		{N: 1, C: 64, H: 12, W: 12, M: 70, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // several K blocks
 		{N: 1, C: 300, H: 3, W: 5, M: 13, KH: 1, KW: 1},                                                    // K > KC
+		// Large enough that padding, compaction and depthwise run on several workers.
+		{N: 1, C: 32, H: 40, W: 40, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 1, C: 16, H: 50, W: 50, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2},
+		{N: 2, C: 32, H: 40, W: 40, M: 32, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 32},
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {
