@@ -31,6 +31,16 @@ func castTensor(env *Env, dst, src *tensor.Tensor) error {
 		copy(dst.Bytes(), src.Bytes())
 		return nil
 	}
+	switch {
+	case src.DType() == tensor.Float32 && dst.DType() == tensor.Float16:
+		x, z := src.Float32s(), dst.Halfs()
+		env.Parallel(len(z), 65536, func(lo, hi int) { floatToHalf(z[lo:hi], x[lo:hi]) })
+		return nil
+	case src.DType() == tensor.Float16 && dst.DType() == tensor.Float32:
+		x, z := src.Halfs(), dst.Float32s()
+		env.Parallel(len(z), 65536, func(lo, hi int) { halfToFloat(z[lo:hi], x[lo:hi]) })
+		return nil
+	}
 	if isHalf(src.DType()) {
 		src = widen(src)
 		if dst.DType() == tensor.Float32 {

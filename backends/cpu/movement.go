@@ -73,22 +73,43 @@ func gatherStrided[T any](env *Env, dst, src []T, shape []int, off int, strides 
 		return
 	}
 	rows := total / inner
-	env.Parallel(rows, max(1, 32768/inner), func(lo, hi int) {
+	// Long rows are cut into pieces so that a single merged row still spreads over
+	// the threads.
+	const piece = 16384
+	pieces := (inner + piece - 1) / piece
+	chunk := (inner + pieces - 1) / pieces
+	env.Parallel(rows*pieces, max(1, 32768/chunk), func(lo, hi int) {
 		idx := make([]int, r)
-		rem := lo
-		for d := r - 1; d >= 0; d-- {
-			idx[d] = rem % shape[d]
-			rem /= shape[d]
-		}
-		for row := lo; row < hi; row++ {
+		lastRow := -1
+		for it := lo; it < hi; it++ {
+			row, p := it/pieces, it%pieces
+			if row == lastRow+1 && lastRow >= 0 {
+				for d := r - 1; d >= 0; d-- { // odometer step to the next row
+					idx[d]++
+					if idx[d] < shape[d] {
+						break
+					}
+					idx[d] = 0
+				}
+			} else if row != lastRow {
+				rem := row
+				for d := r - 1; d >= 0; d-- {
+					idx[d] = rem % shape[d]
+					rem /= shape[d]
+				}
+			}
+			lastRow = row
 			o := off
 			for d := 0; d < r; d++ {
 				o += idx[d] * strides[d]
 			}
-			out := dst[row*inner : row*inner+inner]
+			start := p * chunk
+			n := min(chunk, inner-start)
+			o += start * step
+			out := dst[row*inner+start : row*inner+start+n]
 			switch step {
 			case 1:
-				copy(out, src[o:o+inner])
+				copy(out, src[o:o+n])
 			case 0:
 				v := src[o]
 				for i := range out {
@@ -99,13 +120,6 @@ func gatherStrided[T any](env *Env, dst, src []T, shape []int, off int, strides 
 					out[i] = src[o]
 					o += step
 				}
-			}
-			for d := r - 1; d >= 0; d-- {
-				idx[d]++
-				if idx[d] < shape[d] {
-					break
-				}
-				idx[d] = 0
 			}
 		}
 	})
