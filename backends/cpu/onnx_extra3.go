@@ -548,3 +548,44 @@ func xRunRoiAlign(n *graph.Node, in, out []*tensor.Tensor) error {
 	fromFloat64s(y, yv)
 	return nil
 }
+
+func init() {
+	registerExtra("", "BitCast", xSimple(func(n *graph.Node, in, out []*tensor.Tensor) error {
+		copy(out[0].Bytes(), in[0].Bytes())
+		return nil
+	}))
+	registerExtra("", "CenterCropPad", xSimple(xRunCenterCropPad))
+}
+
+// xRunCenterCropPad follows onnx/reference/ops/op_center_crop_pad.py: per axis, the
+// centered window of the smaller of input and output is copied (odd margins put the
+// extra element at the end).
+func xRunCenterCropPad(n *graph.Node, in, out []*tensor.Tensor) error {
+	x, y := in[0], out[0]
+	xs, ys := x.Shape(), y.Shape()
+	r := len(xs)
+	srcStart, dstStart, span := make([]int, r), make([]int, r), append([]int(nil), xs...)
+	for d := 0; d < r; d++ {
+		switch {
+		case ys[d] < xs[d]:
+			srcStart[d], span[d] = (xs[d]-ys[d])/2, ys[d]
+		case ys[d] > xs[d]:
+			dstStart[d] = (ys[d] - xs[d]) / 2
+		}
+	}
+	e := x.DType().Size()
+	xst, yst := xStridesOf(xs), xStridesOf(ys)
+	src, dst := x.Bytes(), y.Bytes()
+	clear(dst)
+	total, sst := xProd(span), xStridesOf(span)
+	for i := 0; i < total; i++ {
+		so, do := 0, 0
+		for d := 0; d < r; d++ {
+			c := i / sst[d] % span[d]
+			so += (c + srcStart[d]) * xst[d]
+			do += (c + dstStart[d]) * yst[d]
+		}
+		copy(dst[do*e:(do+1)*e], src[so*e:(so+1)*e])
+	}
+	return nil
+}

@@ -154,3 +154,61 @@ func xInferRoiAlign(c *InferContext) ([]graph.Type, error) {
 	}
 	return []graph.Type{Typed(x.DType, graph.Shape{n, ch, {Size: oh}, {Size: ow}})}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "BitCast", Doc: "reinterprets each element's bits as dtype `to` of the same width",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferBitCast})
+	xRegisterExtra(Schema{Name: "CenterCropPad", Doc: "center crops or zero-pads axes to the given shape",
+		Inputs: Arity{2, 2}, Outputs: Arity{1, 1}, Infer: xInferCenterCropPad})
+}
+
+func xInferBitCast(c *InferContext) ([]graph.Type, error) {
+	dt := tensor.DType(c.Attrs().GetInt("to", 0))
+	if !dt.Valid() {
+		return nil, c.Errorf("to = %d is not a supported dtype", c.Attrs().GetInt("to", 0))
+	}
+	if dt.Size() != c.In[0].DType.Size() {
+		return nil, c.Errorf("cannot bit-cast %v to %v: element sizes differ", c.In[0].DType, dt)
+	}
+	return []graph.Type{xSameShape(dt, c.In[0])}, nil
+}
+
+// CenterCropPadAxes resolves a CenterCropPad node's axes for an input of the given rank.
+func CenterCropPadAxes(n *graph.Node, rank int) ([]int, error) {
+	axes := n.Attrs.GetInts("axes", nil)
+	if axes == nil {
+		for i := 0; i < rank; i++ {
+			axes = append(axes, int64(i))
+		}
+	}
+	out := make([]int, len(axes))
+	for i, a := range axes {
+		ax, err := NormAxis(a, rank)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ax
+	}
+	return out, nil
+}
+
+func xInferCenterCropPad(c *InferContext) ([]graph.Type, error) {
+	x := c.In[0]
+	if !x.HasShape {
+		return []graph.Type{Unranked(x.DType)}, nil
+	}
+	axes, err := CenterCropPadAxes(c.Node, len(x.Shape))
+	if err != nil {
+		return nil, c.Errorf("%v", err)
+	}
+	sh := c.Const(1)
+	out := append(graph.Shape(nil), x.Shape...)
+	for i, ax := range axes {
+		if sh == nil || i >= sh.Len() {
+			out[ax] = graph.Dim{Size: -1}
+		} else {
+			out[ax] = graph.Dim{Size: sh.Int64At(i)}
+		}
+	}
+	return []graph.Type{Typed(x.DType, out)}, nil
+}
