@@ -262,14 +262,33 @@ func reduceFloat[X float](env *Env, kind redKind, op string, x, y []X, l reduceL
 func reduceRun[X float](kind redKind, init float64, x []X, m float64) float64 {
 	acc := init
 	switch kind {
-	case rSum:
-		for _, v := range x {
-			acc += float64(v)
+	case rSum, rSq:
+		// Four partial sums break the add latency chain.
+		var s0, s1, s2, s3 float64
+		n := len(x) &^ 3
+		if kind == rSum {
+			for i := 0; i < n; i += 4 {
+				s0 += float64(x[i])
+				s1 += float64(x[i+1])
+				s2 += float64(x[i+2])
+				s3 += float64(x[i+3])
+			}
+			for _, v := range x[n:] {
+				s0 += float64(v)
+			}
+		} else {
+			for i := 0; i < n; i += 4 {
+				a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+				s0 += a * a
+				s1 += b * b
+				s2 += c * c
+				s3 += d * d
+			}
+			for _, v := range x[n:] {
+				s0 += float64(v) * float64(v)
+			}
 		}
-	case rSq:
-		for _, v := range x {
-			acc += float64(v) * float64(v)
-		}
+		acc += (s0 + s1) + (s2 + s3)
 	case rAbs:
 		for _, v := range x {
 			acc += math.Abs(float64(v))
