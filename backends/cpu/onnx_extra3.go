@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/lightiam/lightos/engine/graph"
@@ -587,5 +588,101 @@ func xRunCenterCropPad(n *graph.Node, in, out []*tensor.Tensor) error {
 		}
 		copy(dst[do*e:(do+1)*e], src[so*e:(so+1)*e])
 	}
+	return nil
+}
+
+func init() {
+	registerExtra("", "TfIdfVectorizer", xSimple(xRunTfIdf))
+}
+
+// xRunTfIdf follows onnx/reference/ops/op_tfidf_vectorizer.py: n-grams of the pool
+// (sizes min_gram_length..max_gram_length) are counted in each row for every skip
+// distance 1..max_skip_count+1; unigrams only once (at skip 1).
+func xRunTfIdf(n *graph.Node, in, out []*tensor.Tensor) error {
+	a := n.Attrs
+	pool := a.GetInts("pool_int64s", nil)
+	counts := a.GetInts("ngram_counts", nil)
+	indexes := a.GetInts("ngram_indexes", nil)
+	minN, maxN := int(a.GetInt("min_gram_length", 1)), int(a.GetInt("max_gram_length", 1))
+	maxSkip := int(a.GetInt("max_skip_count", 0))
+	weights := a.GetFloats("weights", nil)
+	mode := a.GetString("mode", "TF")
+	outSize := 0
+	for _, i := range indexes {
+		outSize = max(outSize, int(i)+1)
+	}
+	// n-gram (as a key string of its ints) -> position in ngram_indexes
+	ids := map[string]int{}
+	key := func(v []int64) string { return fmt.Sprint(v) }
+	id := 0
+	for i := range counts {
+		start, end := int(counts[i]), len(pool)
+		if i+1 < len(counts) {
+			end = int(counts[i+1])
+		}
+		size := i + 1
+		if start < 0 || end > len(pool) || start > end {
+			return xExtraErr(n, "ngram_counts %v do not fit a pool of %d", counts, len(pool))
+		}
+		for p := start; p+size <= end; p += size {
+			if size >= minN && size <= maxN {
+				ids[key(pool[p:p+size])] = id
+			}
+			id++
+		}
+	}
+	if id > len(indexes) {
+		return xExtraErr(n, "%d n-grams for %d ngram_indexes", id, len(indexes))
+	}
+	x := in[0]
+	rows, cols := 1, x.Len()
+	if x.Rank() == 2 {
+		rows, cols = x.Shape()[0], x.Shape()[1]
+	}
+	xv := x.AsInt64s()
+	freq := make([]float64, rows*outSize)
+	gram := make([]int64, 0, maxN)
+	for r := 0; r < rows; r++ {
+		row := xv[r*cols : (r+1)*cols]
+		startN := minN
+		for skip := 1; skip <= maxSkip+1; skip++ {
+			for s := 0; s < cols; s++ {
+				if s+skip*(startN-1) >= cols {
+					break
+				}
+				gram = gram[:0]
+				for size, p := 1, s; size <= maxN && p < cols; size, p = size+1, p+skip {
+					gram = append(gram, row[p])
+					if size < startN {
+						continue
+					}
+					if g, ok := ids[key(gram)]; ok {
+						freq[r*outSize+int(indexes[g])]++
+					}
+				}
+			}
+			if startN == 1 {
+				startN = 2
+				if startN > maxN {
+					break
+				}
+			}
+		}
+	}
+	for i, f := range freq {
+		w := 1.0
+		if len(weights) > 0 {
+			w = float64(weights[i%outSize])
+		}
+		switch mode {
+		case "IDF":
+			if f > 0 {
+				freq[i] = w
+			}
+		case "TFIDF":
+			freq[i] = w * f
+		}
+	}
+	fromFloat64s(out[0], freq)
 	return nil
 }

@@ -212,3 +212,23 @@ func xInferCenterCropPad(c *InferContext) ([]graph.Type, error) {
 	}
 	return []graph.Type{Typed(x.DType, out)}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "TfIdfVectorizer", Doc: "n-gram counts (TF, IDF, TFIDF) of integer token rows against a pool of n-grams",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferTfIdf})
+}
+
+func xInferTfIdf(c *InferContext) ([]graph.Type, error) {
+	if c.Attrs().Has("pool_strings") {
+		return nil, c.Errorf("string pools are not supported")
+	}
+	size := int64(0)
+	for _, i := range c.Attrs().GetInts("ngram_indexes", nil) {
+		size = max(size, i+1)
+	}
+	x := c.In[0]
+	if x.HasShape && len(x.Shape) == 2 {
+		return []graph.Type{Typed(tensor.Float32, graph.Shape{x.Shape[0], {Size: size}})}, nil
+	}
+	return []graph.Type{Typed(tensor.Float32, graph.Shape{{Size: size}})}, nil
+}
