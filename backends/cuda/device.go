@@ -44,8 +44,8 @@ type Device struct {
 	// tele reads the sensors (the nvml device of the same GPU), when found.
 	tele backends.Device
 
-	kmu     sync.Mutex
-	kernels map[string]*Plan // one-node plans of Kernel, by node and input shapes
+	kmu   sync.Mutex
+	owned []*Plan // the one-node plans of Kernel, closed with the device
 }
 
 var (
@@ -85,7 +85,7 @@ func Open(ordinal int, opts Options) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: open GPU %d: %w", ordinal, err)
 	}
-	return &Device{g: g, opts: opts, kernels: map[string]*Plan{}}, nil
+	return &Device{g: g, opts: opts}, nil
 }
 
 // ensureCore compiles the core kernels once (inside g.do).
@@ -119,10 +119,10 @@ func (d *Device) ensureBlas() error {
 // Close releases the device's plans, handle and context.
 func (d *Device) Close() error {
 	d.kmu.Lock()
-	for _, p := range d.kernels {
+	for _, p := range d.owned {
 		p.Close()
 	}
-	d.kernels = nil
+	d.owned = nil
 	d.kmu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -152,47 +152,65 @@ func (d *Device) Telemetry() (backends.Telemetry, error) {
 }
 
 // Kernel returns a kernel that runs node n on the GPU, copying its inputs in and its
-// outputs out on every call (a one-node Plan per input shapes). Use Compile for a
-// whole graph that stays on the device. Unsupported nodes give an error wrapping
-// backends.ErrUnsupported, checked here from the node's inferred types.
+// outputs out on every call (a one-node Plan per input shapes, cached in the kernel).
+// Use Compile for a whole graph that stays on the device. Unsupported nodes give an
+// error wrapping backends.ErrUnsupported.
 func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
 	if err := supported(n); err != nil {
 		return nil, err
 	}
-	return backends.KernelFunc(func(ctx context.Context, inputs, outputs []*tensor.Tensor) error {
-		p, names, err := d.nodePlan(n, inputs)
-		if err != nil {
-			return err
-		}
-		feeds := map[string]*tensor.Tensor{}
-		for i, t := range inputs {
-			if names[i] != "" {
-				feeds[names[i]] = t
-			}
-		}
-		res, err := p.Run(ctx, feeds)
-		if err != nil {
-			return err
-		}
-		for i, o := range outputs {
-			if o == nil || i >= len(n.Outputs) || n.Outputs[i] == nil {
-				continue
-			}
-			r := res[n.Outputs[i].Name]
-			if r == nil || len(r.Bytes()) != len(o.Bytes()) {
-				return fmt.Errorf("cuda: node %q (%s): output %d has the wrong size", n.Name, n.Op, i)
-			}
-			copy(o.Bytes(), r.Bytes())
-		}
-		return nil
-	}), nil
+	nk := &nodeKernel{d: d, n: n, plans: map[string]cachedPlan{}}
+	return nk, nil
 }
 
-// nodePlan builds (once per input shapes) a graph holding only n, with its
-// non-constant inputs as graph inputs, and compiles it.
-func (d *Device) nodePlan(n *graph.Node, inputs []*tensor.Tensor) (*Plan, []string, error) {
+// nodeKernel runs one node through one-node plans, one per input shapes.
+type nodeKernel struct {
+	d     *Device
+	n     *graph.Node
+	mu    sync.Mutex
+	plans map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	p        *Plan
+	outNames []string
+}
+
+func (k *nodeKernel) Run(ctx context.Context, inputs, outputs []*tensor.Tensor) error {
+	n := k.n
+	p, names, outNames, err := k.plan(inputs)
+	if err != nil {
+		return err
+	}
+	feeds := map[string]*tensor.Tensor{}
+	for i, t := range inputs {
+		if names[i] != "" {
+			feeds[names[i]] = t
+		}
+	}
+	res, err := p.Run(ctx, feeds)
+	if err != nil {
+		return err
+	}
+	for i, o := range outputs {
+		if o == nil || i >= len(outNames) || outNames[i] == "" {
+			continue
+		}
+		r := res[outNames[i]]
+		if r == nil || len(r.Bytes()) != len(o.Bytes()) {
+			return fmt.Errorf("cuda: node %q (%s): output %d has the wrong size", n.Name, n.Op, i)
+		}
+		copy(o.Bytes(), r.Bytes())
+	}
+	return nil
+}
+
+// plan builds (once per input shapes) a graph holding only the node, with its
+// non-constant inputs as graph inputs, and compiles it. It returns the plan, the feed
+// name of each input ("" for constants) and the plan's name of each output.
+func (k *nodeKernel) plan(inputs []*tensor.Tensor) (*Plan, []string, []string, error) {
+	n := k.n
 	var key strings.Builder
-	fmt.Fprintf(&key, "%p", n)
 	names := make([]string, len(inputs))
 	for i, t := range inputs {
 		if t != nil {
@@ -202,31 +220,29 @@ func (d *Device) nodePlan(n *graph.Node, inputs []*tensor.Tensor) (*Plan, []stri
 			names[i] = n.Inputs[i].Name
 		}
 	}
-	d.kmu.Lock()
-	defer d.kmu.Unlock()
-	if d.kernels == nil {
-		return nil, nil, errors.New("cuda: device closed")
-	}
-	if p, ok := d.kernels[key.String()]; ok {
-		return p, names, nil
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if c, ok := k.plans[key.String()]; ok {
+		return c.p, names, c.outNames, nil
 	}
 	g := graph.New(n.Name)
 	var ins []*graph.Value
 	shapes := map[string][]int{}
 	for i, v := range n.Inputs {
-		if v == nil {
+		switch {
+		case v == nil:
 			ins = append(ins, nil)
-			continue
-		}
-		if v.Const != nil {
+		case v.Const != nil:
 			ins = append(ins, g.AddInitializer(v.Name, v.Const))
-			continue
+		case i >= len(inputs) || inputs[i] == nil:
+			return nil, nil, nil, fmt.Errorf("cuda: node %q (%s): input %d missing", n.Name, n.Op, i)
+		default:
+			if g.Value(v.Name) == nil {
+				g.AddInput(v.Name, inputs[i].DType(), graph.ShapeOf(inputs[i].Shape()...))
+				shapes[v.Name] = inputs[i].Shape()
+			}
+			ins = append(ins, g.Value(v.Name))
 		}
-		if g.Value(v.Name) == nil {
-			g.AddInput(v.Name, inputs[i].DType(), graph.ShapeOf(inputs[i].Shape()...))
-			shapes[v.Name] = inputs[i].Shape()
-		}
-		ins = append(ins, g.Value(v.Name))
 	}
 	outNames := make([]string, len(n.Outputs))
 	for i, v := range n.Outputs {
@@ -236,17 +252,21 @@ func (d *Device) nodePlan(n *graph.Node, inputs []*tensor.Tensor) (*Plan, []stri
 	}
 	nn := g.AddNode(n.Op, n.Name, ins, outNames, n.Attrs.Clone())
 	nn.Domain = n.Domain
-	for _, v := range nn.Outputs {
+	for i, v := range nn.Outputs {
 		if v != nil {
 			g.Outputs = append(g.Outputs, v)
+			outNames[i] = v.Name
 		}
 	}
-	p, err := d.Compile(g, shapes, PlanOptions{NoGraph: true})
+	p, err := k.d.Compile(g, shapes, PlanOptions{NoGraph: true})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	d.kernels[key.String()] = p
-	return p, names, nil
+	k.plans[key.String()] = cachedPlan{p, outNames}
+	k.d.kmu.Lock()
+	k.d.owned = append(k.d.owned, p)
+	k.d.kmu.Unlock()
+	return p, names, outNames, nil
 }
 
 func init() {

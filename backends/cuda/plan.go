@@ -365,6 +365,80 @@ func timeEvents(g *gpu, warm, reps int, f func() error, ms *[]float64) error {
 	return nil
 }
 
+// OpTime is the device time of one operator's steps in Profile.
+type OpTime struct {
+	Op    string
+	Steps int     // steps of this operator in the plan
+	Ms    float64 // milliseconds per run, summed over its steps (median of reps)
+}
+
+// Profile runs the steps one by one, reps times, with CUDA events around each step,
+// and returns each operator's time per run (the median run), largest first. Events
+// between steps add gaps, so the sum exceeds Time's.
+func (p *Plan) Profile(reps int) ([]OpTime, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.d.mu.Lock()
+	defer p.d.mu.Unlock()
+	per := make([][]float64, len(p.steps))
+	err := p.d.g.do(func() error {
+		evs := make([]event, len(p.steps)+1)
+		for i := range evs {
+			e, err := p.d.g.newEvent()
+			if err != nil {
+				return err
+			}
+			defer p.d.g.destroyEvent(e)
+			evs[i] = e
+		}
+		for r := 0; r < reps+1; r++ {
+			if err := p.d.g.record(evs[0]); err != nil {
+				return err
+			}
+			for i, s := range p.steps {
+				if err := s.run(); err != nil {
+					return withNode(err, s.node.Name, s.node.Op)
+				}
+				if err := p.d.g.record(evs[i+1]); err != nil {
+					return err
+				}
+			}
+			for i := range p.steps {
+				ms, err := p.d.g.elapsed(evs[i], evs[i+1])
+				if err != nil {
+					return err
+				}
+				if r > 0 { // the first pass warms up
+					per[i] = append(per[i], float64(ms))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	by := map[string]*OpTime{}
+	var out []OpTime
+	for i, s := range p.steps {
+		ts := per[i]
+		sort.Float64s(ts)
+		q := qualName(s.node)
+		if by[q] == nil {
+			by[q] = &OpTime{Op: q}
+		}
+		by[q].Steps++
+		if len(ts) > 0 {
+			by[q].Ms += ts[len(ts)/2]
+		}
+	}
+	for _, v := range by {
+		out = append(out, *v)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Ms > out[b].Ms })
+	return out, nil
+}
+
 // TimeRun times whole Runs (copies in and out included) with the host clock and
 // returns each run's milliseconds, sorted.
 func (p *Plan) TimeRun(feeds map[string]*tensor.Tensor, warm, reps int) ([]float64, error) {

@@ -107,6 +107,16 @@ func timeGraph(d *cuda.Device, g *graph.Graph, c string, shapes map[string][]int
 		}
 		emit(result{Case: c, Impl: "lightos-plan-" + mode, Device: dev, MedianMs: ms[len(ms)/2], MinMs: ms[0],
 			TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: reps})
+		if mode == "eager" {
+			prof, err := p.Profile(10)
+			if err != nil {
+				p.Close()
+				return err
+			}
+			for _, o := range prof {
+				fmt.Printf("{\"case\":%q,\"profile_op\":%q,\"steps\":%d,\"ms\":%.4f}\n", c, o.Op, o.Steps, o.Ms)
+			}
+		}
 		if mode == "graph" {
 			ms, err := p.TimeRun(feeds, 3, min(reps, 20))
 			if err != nil {
