@@ -315,8 +315,18 @@ func newPow(n *graph.Node, env *Env) (backends.Kernel, error) {
 	bt, et := n.Inputs[0].DType, n.Inputs[1].DType
 	if bt == tensor.Float32 && et == tensor.Float32 {
 		return wrap(n, mapBinaryBody(env, func(a, b float32) float32 {
-			if b == 2 {
+			switch b { // the exponents exporters emit most, without math.Pow
+			case 2:
 				return a * a
+			case 1:
+				return a
+			case 0.5:
+				if a == 0 || math.IsInf(float64(a), -1) {
+					break // Pow's special cases: +0 and +Inf
+				}
+				return float32(math.Sqrt(float64(a)))
+			case 3:
+				return a * a * a
 			}
 			return float32(math.Pow(float64(a), float64(b)))
 		})), nil
