@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"unsafe"
 
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/formats/onnx"
+	"github.com/lightiam/lightos/engine/formats/torchscript"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/passes"
@@ -18,7 +20,7 @@ import (
 
 type graphObj struct {
 	g    *graph.Graph
-	file *native.File // set when the weights are borrowed from a mapped file
+	file io.Closer // set when the weights are borrowed from a mapped file (.lightos, .pt)
 }
 
 func (o *graphObj) close() error {
@@ -350,7 +352,11 @@ func LoadTorchScript(path string) (h int64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, kerr(KindIO, "%v", err)
 	}
-	return 0, kerr(KindNotImplemented, "TorchScript loading is not available yet (engine/formats/torchscript has not landed)")
+	m, err := torchscript.Load(path, torchscript.Options{})
+	if err != nil {
+		return 0, classify(err, KindModelFormat)
+	}
+	return put(&graphObj{g: m.Graph, file: m}), nil
 }
 
 // GraphSetCustomTypes sets the declared output types of the custom nodes whose op is
