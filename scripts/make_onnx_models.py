@@ -4,7 +4,8 @@
     python scripts/make_onnx_models.py OUT_DIR [--models resnet50,mobilenetv2,bert,gpt] [--seed 0]
 
 Every model is built with onnx.helper (no PyTorch needed), written as OUT_DIR/<name>.onnx and
-checked with onnx.checker. The graphs follow what PyTorch's exporter emits for the same
+checked with onnx.checker. With --torch (PyTorch installed) the same architectures are
+exported by torch.onnx from scripts/torch_models.py instead, as OUT_DIR/<name>_torch.onnx. The graphs follow what PyTorch's exporter emits for the same
 architectures (Conv + BatchNormalization + Relu, MatMul + Add, Reshape/Transpose for heads,
 the erf form of GELU, LayerNormalization at opset 17) so that the engine's loader and fusion
 passes see realistic patterns. Weights are scaled (He / 1/sqrt(fan_in)) so activations stay
@@ -213,8 +214,16 @@ def gpt(seed, layers=6, d=512, heads=8, ffn=2048, seq=64, vocab=8000):
 MODELS = {"resnet50": resnet50, "mobilenetv2": mobilenetv2, "bert": bert, "gpt": gpt}
 
 
-def build(name, out_dir, seed=0):
-    """Build one model and write it to out_dir/<name>.onnx; return the path."""
+def build(name, out_dir, seed=0, use_torch=False):
+    """Build one model and write it to out_dir/<name>.onnx (out_dir/<name>_torch.onnx
+    when exported from PyTorch); return the path."""
+    if use_torch:
+        import torch_models  # needs torch; scripts/ is on sys.path when run from here
+
+        path = os.path.join(out_dir, name + "_torch.onnx")
+        torch_models.export(name, path, seed)
+        onnx.checker.check_model(path, full_check=True)
+        return path
     m = MODELS[name](seed)
     onnx.checker.check_model(m, full_check=True)
     path = os.path.join(out_dir, name + ".onnx")
@@ -227,10 +236,11 @@ def main(argv=None):
     p.add_argument("out_dir")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--torch", action="store_true", help="export the PyTorch versions (scripts/torch_models.py) instead")
     a = p.parse_args(argv)
     os.makedirs(a.out_dir, exist_ok=True)
     for name in a.models.split(","):
-        path = build(name, a.out_dir, a.seed)
+        path = build(name, a.out_dir, a.seed, use_torch=a.torch)
         print(f"{path}: {os.path.getsize(path) / 1e6:.1f} MB")
     return 0
 

@@ -1,7 +1,8 @@
 """Real architectures through the engine, against ONNX Runtime.
 
 Each model (ResNet-50, MobileNetV2, a BERT-style encoder, a GPT-style decoder) is built with
-scripts/make_onnx_models.py (onnx.helper, random weights), run by `lightos run` with and
+scripts/make_onnx_models.py (onnx.helper, random weights; and, when PyTorch is installed,
+exported by torch.onnx from scripts/torch_models.py), run by `lightos run` with and
 without the optimizer, and compared with onnxruntime on the same inputs: the largest
 absolute difference must be within 1e-4 of the output's scale (its largest magnitude).
 """
@@ -34,18 +35,21 @@ def feeds_for(name, batch, rng):
 def built(model_dir):
     cache = {}
 
-    def get(name):
-        if name not in cache:
-            cache[name] = make_onnx_models.build(name, model_dir)
-        return cache[name]
+    def get(name, use_torch=False):
+        if (name, use_torch) not in cache:
+            cache[name, use_torch] = make_onnx_models.build(name, model_dir, use_torch=use_torch)
+        return cache[name, use_torch]
 
     return get
 
 
 @pytest.mark.parametrize("optimize", [False, True], ids=["plain", "optimized"])
 @pytest.mark.parametrize("name", ["resnet50", "mobilenetv2", "bert", "gpt"])
-def test_matches_onnxruntime(name, optimize, built, lightos_bin, tmp_path):
-    path = built(name)
+@pytest.mark.parametrize("source", ["helper", "torch"])
+def test_matches_onnxruntime(source, name, optimize, built, lightos_bin, tmp_path):
+    if source == "torch":
+        pytest.importorskip("torch", reason="PyTorch is not installed: the torch.onnx export path is skipped")
+    path = built(name, use_torch=source == "torch")
     rng = np.random.default_rng(7)
     feeds = feeds_for(name, 2, rng)
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
