@@ -2,8 +2,9 @@
 // over ZeroMQ sockets from github.com/go-zeromq/zmq4 (pure Go), with cells of
 // Go evaluated by package eval (yaegi) and rich output from package display.
 //
-// Layout: connection.go reads the connection file; kernel.go owns the sockets
-// and the receive loops; handlers.go answers requests; execute.go runs cells;
+// Layout: connection.go reads the connection file; kernel.go owns the sockets;
+// serve.go holds the receive loops; send.go signs and sends (iopub publishing,
+// the display publisher); handlers.go answers requests; execute.go runs cells;
 // streams.go coalesces stdout/stderr into stream messages and capture_unix.go
 // redirects descriptors 1 and 2 into them; comm.go, history.go and input.go
 // hold the comm, history and stdin features.
