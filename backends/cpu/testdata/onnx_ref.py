@@ -1,5 +1,6 @@
-"""Run one ONNX operator with onnx.reference.ReferenceEvaluator, for the CPU
-backend's cross-check test (TestAgainstONNXReference).
+"""Run one ONNX operator with onnx.reference.ReferenceEvaluator (or, where a case
+says "engine": "onnxruntime", with ONNX Runtime), for the CPU backend's cross-check
+test (TestAgainstONNXReference).
 
 Usage: python onnx_ref.py DIR... Each DIR/case.json names the operator, opset, attributes,
 inputs (raw little-endian files with shape and dtype, or null when omitted) and the
@@ -34,11 +35,31 @@ def main(d):
         feeds[name] = a
         vis.append(helper.make_tensor_value_info(name, onnx_t, inp["shape"]))
     outs = [f"out{i}" for i in range(case["n_outputs"])]
-    node = helper.make_node(case["op"], names, outs, **case["attrs"])
-    out_vis = [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outs]
+    attrs = {}
+    for k, v in case["attrs"].items():  # {"i": 1}, {"f": 2.0}, {"ints": [..]}, {"s": ".."}
+        if "f" in v:
+            attrs[k] = float(v["f"])
+        elif "i" in v:
+            attrs[k] = int(v["i"])
+        elif "ints" in v:
+            attrs[k] = [int(x) for x in v["ints"]]
+        else:
+            attrs[k] = v["s"]
+    node = helper.make_node(case["op"], names, outs, **attrs)
+    out_type = case.get("out_types") or []
+    out_vis = [helper.make_tensor_value_info(o, DTYPES[out_type[i]][1] if i < len(out_type) else TensorProto.UNDEFINED, None)
+               for i, o in enumerate(outs)]
     graph = helper.make_graph([node], "g", vis, out_vis)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", case["opset"])])
-    results = ReferenceEvaluator(model).run(None, feeds)
+    if case.get("engine") == "onnxruntime":
+        import onnxruntime as ort
+        model.ir_version = min(model.ir_version, 10)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        results = sess.run(None, feeds)
+    else:
+        results = ReferenceEvaluator(model).run(None, feeds)
     meta = []
     for i, r in enumerate(results):
         r = np.asarray(r)
