@@ -195,3 +195,24 @@ func floatToHalf(z []uint16, x []float32) {
 	}
 	floatToHalfGo(z[n:], x[n:])
 }
+
+//go:noescape
+func clampAffineAVX2(z, x *float32, n int, a, b, lo, hi float32, mulx int)
+
+// clampAffineF32 computes z = min(max(a·x + b, lo), hi), times x when mulx, with the
+// AVX2 loop where available (Clip, HardSigmoid, HardSwish).
+func clampAffineF32(z, x []float32, a, b, lo, hi float32, mulx bool) {
+	x = x[:len(z)]
+	n := 0
+	if elemAVX2 && cpu.X86.HasFMA {
+		n = len(z) &^ 7
+		if n > 0 {
+			m := 0
+			if mulx {
+				m = 1
+			}
+			clampAffineAVX2(&z[0], &x[0], n, a, b, lo, hi, m)
+		}
+	}
+	clampAffineGo(z[n:], x[n:], a, b, lo, hi, mulx)
+}

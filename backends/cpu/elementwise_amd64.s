@@ -451,3 +451,35 @@ rloop:
 rdone:
 	VZEROUPPER
 	RET
+
+// func clampAffineAVX2(z, x *float32, n int, a, b, lo, hi float32, mulx int)
+// z[i] = min(max(a·x[i] + b, lo), hi), times x[i] when mulx != 0; NaN stays NaN.
+TEXT ·clampAffineAVX2(SB), NOSPLIT, $0-48
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y15
+	VBROADCASTSS b+28(FP), Y14
+	VBROADCASTSS lo+32(FP), Y13
+	VBROADCASTSS hi+36(FP), Y12
+	MOVQ mulx+40(FP), DX
+cloop:
+	CMPQ CX, $8
+	JLT cdone
+	VMOVUPS (SI), Y0
+	VMOVAPS Y14, Y1
+	VFMADD231PS Y15, Y0, Y1         // a·x + b
+	VMAXPS Y1, Y13, Y1              // max(lo, .), NaN kept
+	VMINPS Y1, Y12, Y1              // min(hi, .), NaN kept
+	TESTQ DX, DX
+	JZ cstore
+	VMULPS Y0, Y1, Y1
+cstore:
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP cloop
+cdone:
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func vecUnaryF32(op string) func(z, x []float32) { return nil }
 func halfToFloat(z []float32, x []uint16) { halfToFloatGo(z, x) }
 
 func floatToHalf(z []uint16, x []float32) { floatToHalfGo(z, x) }
+
+func clampAffineF32(z, x []float32, a, b, lo, hi float32, mulx bool) {
+	clampAffineGo(z, x, a, b, lo, hi, mulx)
+}

@@ -25,3 +25,20 @@ func floatToHalfGo(z []uint16, x []float32) {
 		z[i] = tensor.Float32ToFloat16(f)
 	}
 }
+
+// clampAffineGo is the reference loop of clampAffineAVX2.
+func clampAffineGo(z, x []float32, a, b, lo, hi float32, mulx bool) {
+	x = x[:len(z)]
+	for i, v := range x {
+		t := a*v + b
+		if t != t {
+			z[i] = t
+			continue
+		}
+		t = min(max(t, lo), hi)
+		if mulx {
+			t *= v
+		}
+		z[i] = t
+	}
+}

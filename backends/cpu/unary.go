@@ -207,6 +207,19 @@ func newUnary(n *graph.Node, env *Env) (backends.Kernel, error) {
 			})
 			return nil
 		}
+	case dt == tensor.Float32 && (n.Op == "HardSigmoid" || n.Op == "HardSwish"):
+		a, b, mulx := n.Attrs.GetFloat("alpha", 0.2), n.Attrs.GetFloat("beta", 0.5), false
+		if n.Op == "HardSwish" {
+			a, b, mulx = 1.0/6, 0.5, true
+		}
+		body = func(in, out []*tensor.Tensor) error {
+			x, y := in[0].Float32s(), out[0].Float32s()
+			if len(x) != len(y) {
+				return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+			}
+			env.Parallel(len(y), 32768, func(lo, hi int) { clampAffineF32(y[lo:hi], x[lo:hi], a, b, 0, 1, mulx) })
+			return nil
+		}
 	case dt == tensor.Float32 && vecUnaryF32(n.Op) != nil:
 		vec := vecUnaryF32(n.Op)
 		body = func(in, out []*tensor.Tensor) error {
@@ -358,6 +371,9 @@ func init() { register("", "Clip", newClip) }
 // empty input means no bound) or from the min and max attributes of older opsets.
 func newClip(n *graph.Node, env *Env) (backends.Kernel, error) {
 	dt := n.Inputs[0].DType
+	if dt == tensor.Float32 {
+		return wrap(n, clipF32Body(env, n.Attrs)), nil
+	}
 	body := byNumeric(dt, clipBody[float32](env, n.Attrs), clipBody[float64](env, n.Attrs), func(dt tensor.DType) kernelBody {
 		return intBodies(dt, func() (_, _, _, _, _, _, _, _ kernelBody) {
 			return clipBody[int8](env, n.Attrs), clipBody[int16](env, n.Attrs), clipBody[int32](env, n.Attrs), clipBody[int64](env, n.Attrs),
@@ -429,6 +445,32 @@ func reluBody[T number](env *Env) kernelBody {
 				ys[i] = max(v, 0)
 			}
 		})
+		return nil
+	}
+}
+
+// clipF32Body is Clip for float32 through the vectorized clamp (a missing bound is
+// an infinity).
+func clipF32Body(env *Env, a graph.Attrs) kernelBody {
+	return func(in, out []*tensor.Tensor) error {
+		lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+		if a.Has("min") {
+			lo = a.GetFloat("min", 0)
+		}
+		if a.Has("max") {
+			hi = a.GetFloat("max", 0)
+		}
+		if len(in) > 1 && in[1] != nil && in[1].Len() > 0 {
+			lo = in[1].Float32s()[0]
+		}
+		if len(in) > 2 && in[2] != nil && in[2].Len() > 0 {
+			hi = in[2].Float32s()[0]
+		}
+		x, y := in[0].Float32s(), out[0].Float32s()
+		if len(x) != len(y) {
+			return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+		}
+		env.Parallel(len(y), 32768, func(s, e int) { clampAffineF32(y[s:e], x[s:e], 1, 0, lo, hi, false) })
 		return nil
 	}
 }
