@@ -21,7 +21,7 @@ import (
 
 var (
 	devOnce sync.Once
-	devs    [2]*cuda.Device // full float32, TF32
+	devs    [3]*cuda.Device // full float32, TF32, unfused attention
 	devErr  error
 )
 
@@ -34,6 +34,9 @@ func gpu(t *testing.T, tf32 bool) *cuda.Device {
 		if devErr == nil {
 			devs[1], devErr = cuda.Open(0, cuda.Options{TF32: true})
 		}
+		if devErr == nil {
+			devs[2], devErr = cuda.Open(0, cuda.Options{UnfusedAttention: true})
+		}
 	})
 	if devErr != nil {
 		if errors.Is(devErr, cuda.ErrDeviceNotFound) {
@@ -45,6 +48,12 @@ func gpu(t *testing.T, tf32 bool) *cuda.Device {
 		return devs[1]
 	}
 	return devs[0]
+}
+
+// gpuUnfused is the GPU with attention as products and a softmax.
+func gpuUnfused(t *testing.T) *cuda.Device {
+	gpu(t, false)
+	return devs[2]
 }
 
 func TestMissingDriverIsDeviceNotFound(t *testing.T) {
@@ -227,6 +236,11 @@ func cases(r *rand.Rand) []opCase {
 			graph.Attrs{"num_heads": graph.Int(4), "causal": graph.Int(1)}),
 		att("heads+transK+mask", []int{3, 11, 24}, []int{3, 24, 13}, []int{3, 13, 12}, []int{3, 1, 1, 13},
 			graph.Attrs{"num_heads": graph.Int(3), "transpose_k": graph.Int(1), "scale": graph.Float(0.3)}),
+		att("bert-like", []int{3, 70, 256}, []int{3, 70, 256}, []int{3, 70, 256}, []int{3, 1, 1, 70},
+			graph.Attrs{"num_heads": graph.Int(4)}),
+		att("3d+transK+causal", []int{5, 33, 8}, []int{5, 8, 40}, []int{5, 40, 7}, nil,
+			graph.Attrs{"transpose_k": graph.Int(1), "causal": graph.Int(1)}),
+		att("head 160 (unfused)", []int{1, 2, 5, 160}, []int{1, 2, 6, 160}, []int{1, 2, 6, 8}, nil, nil),
 	}
 	return cs
 }
@@ -308,9 +322,22 @@ func TestOpsMatchCPU(t *testing.T) {
 			if tol == 0 {
 				tol = 1e-5
 			}
-			for _, mode := range []string{"graph", "eager", "session"} {
+			modes := []string{"graph", "eager", "session"}
+			if strings.HasPrefix(c.name, "Attention") {
+				modes = append(modes, "unfused")
+			}
+			for _, mode := range modes {
 				var got map[string]*tensor.Tensor
 				switch mode {
+				case "unfused":
+					p, err := gpuUnfused(t).Compile(g, shapes, cuda.PlanOptions{})
+					if err != nil {
+						t.Fatalf("%s: %v", mode, err)
+					}
+					defer p.Close()
+					if got, err = p.Run(context.Background(), feeds); err != nil {
+						t.Fatalf("%s: %v", mode, err)
+					}
 				case "session":
 					s, err := exec.NewSession(g, d, exec.Options{})
 					if err != nil {

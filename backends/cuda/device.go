@@ -23,6 +23,9 @@ type Options struct {
 	// TF32 lets float32 matrix products use the tensor cores' TF32 mode (about 1e-3
 	// relative error instead of 1e-6).
 	TF32 bool
+	// UnfusedAttention runs Attention as batched products and a row softmax instead of
+	// the fused kernel (for comparison and as a fallback).
+	UnfusedAttention bool
 }
 
 // Device is one NVIDIA GPU: its context, stream, cuBLASLt handle and workspace, and

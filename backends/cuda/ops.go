@@ -117,6 +117,8 @@ func up(p any) unsafe.Pointer {
 		return unsafe.Pointer(v)
 	case *bInfo:
 		return unsafe.Pointer(v)
+	case *aInfo:
+		return unsafe.Pointer(v)
 	case *tInfo:
 		return unsafe.Pointer(v)
 	}
@@ -582,6 +584,11 @@ func buildAttention(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	out, err := p.alloc(n.Outputs[0])
 	if err != nil {
 		return nil, err
+	}
+	if !p.d.opts.UnfusedAttention {
+		if run, err := fusedAttention(p, n, in, out); err != nil || run != nil {
+			return run, err
+		}
 	}
 	yp := out.ptr
 	var lead []int
