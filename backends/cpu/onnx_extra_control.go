@@ -3,6 +3,7 @@ package cpu
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/engine/graph"
@@ -328,5 +329,109 @@ func xRunLoop(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Te
 			off += len(b)
 		}
 	}
+	return nil
+}
+
+func init() {
+	registerExtra("ai.onnx.preview", "FlexAttention", xControl(xRunFlexAttention))
+}
+
+// xRunFlexAttention follows onnx/reference/ops/aionnx_preview/op_flex_attention.py:
+// scores in float32 (float64 for float64 inputs) go through score_mod, the softmax,
+// then prob_mod, before the product with V.
+func xRunFlexAttention(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {
+	q, k, v := in[0], in[1], in[2]
+	qs, ks, vs := q.Shape(), k.Shape(), v.Shape()
+	if len(qs) != 4 || len(ks) != 4 || len(vs) != 4 || ks[3] != qs[3] || vs[2] != ks[2] || ks[1] != vs[1] || qs[1]%ks[1] != 0 {
+		return xExtraErr(n, "Q %v, K %v, V %v do not fit", qs, ks, vs)
+	}
+	B, H, L, E, Hkv, S, Ev := qs[0], qs[1], qs[2], qs[3], ks[1], ks[2], vs[3]
+	scale := 1 / math.Sqrt(float64(E))
+	if n.Attrs.Has("scale") {
+		scale = float64(n.Attrs.GetFloat("scale", 1))
+	}
+	sq := float64(float32(math.Sqrt(float64(float32(scale)))))
+	cdt := tensor.Float32
+	if q.DType() == tensor.Float64 {
+		cdt = tensor.Float64
+	}
+	qv, kv, vv := toFloat64s(q), toFloat64s(k), toFloat64s(v)
+	rep := H / Hkv
+	scores := make([]float64, B*H*L*S)
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			kh := h / rep
+			for i := 0; i < L; i++ {
+				for j := 0; j < S; j++ {
+					var s float64
+					for e := 0; e < E; e++ {
+						s += qv[((b*H+h)*L+i)*E+e] * sq * kv[((b*Hkv+kh)*S+j)*E+e] * sq
+					}
+					scores[((b*H+h)*L+i)*S+j] = s
+				}
+			}
+		}
+	}
+	scope := outerScope(n, in)
+	mod := func(name string, vals []float64) ([]float64, error) {
+		a, ok := n.Attrs[name]
+		if !ok || a.Kind != graph.AttrGraph || a.Graph == nil {
+			return vals, nil
+		}
+		t := tensor.New(cdt, []int{B, H, L, S})
+		fromFloat64s(t, vals)
+		res, err := xRunGraph(ctx, env, a.Graph, scope, []*tensor.Tensor{t})
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != 1 || res[0].Len() != len(vals) {
+			return nil, fmt.Errorf("%s must give one tensor of %d elements", name, len(vals))
+		}
+		return toFloat64s(res[0]), nil
+	}
+	if cdt == tensor.Float32 {
+		for i, s := range scores {
+			scores[i] = float64(float32(s))
+		}
+	}
+	scores, err := mod("score_mod", scores)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	for r := 0; r < B*H*L; r++ {
+		row := scores[r*S : (r+1)*S]
+		m := math.Inf(-1)
+		for _, s := range row {
+			m = math.Max(m, s)
+		}
+		var sum float64
+		for j, s := range row {
+			row[j] = math.Exp(s - m)
+			sum += row[j]
+		}
+		for j := range row {
+			row[j] /= sum
+		}
+	}
+	probs, err := mod("prob_mod", scores)
+	if err != nil {
+		return xExtraErr(n, "%v", err)
+	}
+	y := make([]float64, B*H*L*Ev)
+	for b := 0; b < B; b++ {
+		for h := 0; h < H; h++ {
+			kh := h / rep
+			for i := 0; i < L; i++ {
+				for e := 0; e < Ev; e++ {
+					var s float64
+					for j := 0; j < S; j++ {
+						s += probs[((b*H+h)*L+i)*S+j] * vv[((b*Hkv+kh)*S+j)*Ev+e]
+					}
+					y[((b*H+h)*L+i)*Ev+e] = s
+				}
+			}
+		}
+	}
+	fromFloat64s(out[0], y)
 	return nil
 }

@@ -72,3 +72,16 @@ func xInferONNXAttention(c *InferContext) ([]graph.Type, error) {
 		Typed(dt, graph.Shape{b, qh, sq, total}),
 	}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "FlexAttention", Domain: "ai.onnx.preview", Doc: "attention with score_mod and prob_mod subgraphs applied to the scores and probabilities",
+		Inputs: Arity{3, Variadic}, Outputs: Arity{1, 1}, Infer: xInferFlexAttention})
+}
+
+func xInferFlexAttention(c *InferContext) ([]graph.Type, error) {
+	q, v := c.In[0], c.In[2]
+	if !q.HasShape || !v.HasShape || len(q.Shape) != 4 || len(v.Shape) != 4 {
+		return []graph.Type{Unranked(v.DType)}, nil
+	}
+	return []graph.Type{Typed(v.DType, graph.Shape{q.Shape[0], q.Shape[1], q.Shape[2], v.Shape[3]})}, nil
+}
