@@ -102,10 +102,24 @@ func (p *attnPlan) setMask(mask []float32, ms []int, d ops.AttentionDims) error 
 	return nil
 }
 
-// newGemmPool makes a kernel's pool of single-thread GEMM contexts (packing buffers,
-// no goroutines) that its attention workers reuse across blocks and runs.
+// attnWorker is what one attention worker reuses across blocks and runs: a
+// single-thread GEMM context (packing buffers, no goroutines) and the scratch
+// matrices of attnScratch.
+type attnWorker struct {
+	ctx *gemm.Context
+	sc  attnScratch
+}
+
+// newGemmPool makes a kernel's pool of attention workers.
 func newGemmPool() *sync.Pool {
-	return &sync.Pool{New: func() any { return gemm.NewContext(1) }}
+	return &sync.Pool{New: func() any { return &attnWorker{ctx: gemm.NewContext(1)} }}
+}
+
+func growF32(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 // run computes every (batch, head) block: scores by one GEMM, a stable softmax per
@@ -118,16 +132,17 @@ func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 		return nil
 	}
 	if blocks == 1 && env.Threads > 1 {
-		scores := make([]float32, p.sq*p.sk)
-		return p.block(env.GEMM(), 0, q, k, v, o, scores)
+		w := pool.Get().(*attnWorker)
+		defer pool.Put(w)
+		return p.block(env.GEMM(), 0, q, k, v, o, p.scratch(w))
 	}
 	errs := make([]error, blocks)
 	env.Parallel(blocks, 1, func(lo, hi int) {
-		ctx := pool.Get().(*gemm.Context)
-		defer pool.Put(ctx)
-		scores := make([]float32, p.sq*p.sk)
+		w := pool.Get().(*attnWorker)
+		defer pool.Put(w)
+		sc := p.scratch(w)
 		for i := lo; i < hi; i++ {
-			errs[i] = p.block(ctx, i, q, k, v, o, scores)
+			errs[i] = p.block(w.ctx, i, q, k, v, o, sc)
 		}
 	})
 	for _, err := range errs {
@@ -138,7 +153,23 @@ func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 	return nil
 }
 
-func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o, scores []float32) error {
+// attnScratch is one worker's buffers: the scores and the current block of Q, Kᵀ
+// and V gathered into contiguous matrices.
+type attnScratch struct{ scores, q, kt, v []float32 }
+
+// scratch sizes w's buffers for p's blocks.
+func (p *attnPlan) scratch(w *attnWorker) *attnScratch {
+	sc := &w.sc
+	sc.scores, sc.q = growF32(sc.scores, p.sq*p.sk), growF32(sc.q, p.sq*p.d)
+	sc.kt, sc.v = growF32(sc.kt, p.d*p.sk), growF32(sc.v, p.sk*p.dv)
+	return sc
+}
+
+// block computes one (batch, head) block. Its Q, K (transposed to D×Sk) and V are
+// first copied into contiguous scratch, so both GEMMs run on tightly packed
+// operands whatever the layout of the inputs (heads interleaved in [B, S, E], or
+// column blocks of a wider matrix); the copy is O(S·D) next to the O(S²·D) products.
+func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o []float32, sc *attnScratch) error {
 	b, h := i/p.heads, i%p.heads
 	oOff := b*p.oBS + h*p.oHS
 	if p.sk == 0 {
@@ -147,13 +178,27 @@ func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o, scores []float32)
 		}
 		return nil
 	}
+	scores := sc.scores
 	if p.d == 0 {
 		clear(scores)
 	} else {
-		err := gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.sk, K: p.d,
-			A: q[b*p.qBS+h*p.qHS:], LDA: p.qLD,
-			B: k[b*p.kBS+h*p.kHS:], LDB: p.kLD, TransB: !p.transK,
-			C: scores, LDC: p.sk})
+		qb, kb := q[b*p.qBS+h*p.qHS:], k[b*p.kBS+h*p.kHS:]
+		for r := 0; r < p.sq; r++ {
+			copy(sc.q[r*p.d:(r+1)*p.d], qb[r*p.qLD:r*p.qLD+p.d])
+		}
+		if p.transK { // K block is D×Sk already
+			for j := 0; j < p.d; j++ {
+				copy(sc.kt[j*p.sk:(j+1)*p.sk], kb[j*p.kLD:j*p.kLD+p.sk])
+			}
+		} else { // K block is Sk×D: transpose
+			for c := 0; c < p.sk; c++ {
+				row := kb[c*p.kLD : c*p.kLD+p.d]
+				for j, x := range row {
+					sc.kt[j*p.sk+c] = x
+				}
+			}
+		}
+		err := gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.sk, K: p.d, A: sc.q, B: sc.kt, C: scores})
 		if err != nil {
 			return err
 		}
@@ -171,10 +216,11 @@ func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o, scores []float32)
 		}
 		softmaxRow(row, p.scale, mrow, mcs, limit)
 	}
-	return gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.dv, K: p.sk,
-		A: scores, LDA: p.sk,
-		B: v[b*p.vBS+h*p.vHS:], LDB: p.vLD,
-		C: o[oOff:], LDC: p.oLD})
+	vb := v[b*p.vBS+h*p.vHS:]
+	for r := 0; r < p.sk; r++ {
+		copy(sc.v[r*p.dv:(r+1)*p.dv], vb[r*p.vLD:r*p.vLD+p.dv])
+	}
+	return gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.dv, K: p.sk, A: scores, B: sc.v, C: o[oOff:], LDC: p.oLD})
 }
 
 // softmaxRow replaces row with softmax(row·scale + mask) where entries from limit on
@@ -263,6 +309,7 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 	scale := attrs.GetFloat("scale", 0)
 	causal := attrs.GetInt("causal", 0) != 0
 	pool := newGemmPool()
+	bufs := &sync.Pool{New: func() any { return new([]float32) }}
 	var packed [3]*gemm.PackedB
 	for j := 0; j < 3; j++ {
 		if w := n.Input(3 + 2*j); w != nil && w.Const != nil && w.Const.Rank() == 2 {
@@ -312,14 +359,14 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if err != nil {
 			return err
 		}
-		if gamma == nil {
+		if in[1] == nil {
 			return fail("gamma is required")
 		}
 		beta, err := opt(2, c)
 		if err != nil {
 			return err
 		}
-		if beta == nil {
+		if len(beta) < c {
 			beta = make([]float32, c)
 		}
 		d, err := ops.AttentionShape(graph.Attrs{"num_heads": graph.Int(int64(heads))},
@@ -334,15 +381,20 @@ func newLNAttention(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if rows == 0 || width[2] == 0 {
 			return nil
 		}
-		xn := make([]float32, rows*c)
+		buf := bufs.Get().(*[]float32)
+		defer bufs.Put(buf)
+		*buf = growF32(*buf, rows*(c+total))
+		xn, qkv := (*buf)[:rows*c], (*buf)[rows*c:]
 		layerNormRows(env, x.Float32s(), xn, rows, c, gamma, beta, eps)
-		qkv := make([]float32, rows*total)
+		if c == 0 {
+			clear(qkv) // the projections are the biases alone, added below
+		}
 		for j := 0; j < 3; j++ {
 			if width[j] == 0 {
 				continue
 			}
 			dst := qkv[col[j]:]
-			if c == 0 {
+			if c == 0 { // no inputs to project: the bias alone
 				for r := 0; r < rows; r++ {
 					gemm.AddBiasAct(dst[r*total:r*total+width[j]], bias[j], gemm.ActNone)
 				}

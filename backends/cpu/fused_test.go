@@ -391,6 +391,7 @@ func TestLayerNormAttention(t *testing.T) {
 		{2, 5, 6, 8, 8, 2, true, false, true},
 		{1, 7, 3, 4, 6, 0, false, true, false},
 		{3, 1, 1, 1, 1, 1, false, false, true},
+		{2, 3, 0, 4, 4, 2, false, false, true}, // no channels: Q, K, V are the biases
 	} {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			x := randF32(r, tc.b, tc.s, tc.c)
