@@ -84,8 +84,13 @@ func onnxReferenceAll(t *testing.T, cases []refCase) ([][]*tensor.Tensor, []erro
 		if c.onORT() {
 			spec["engine"] = "onnxruntime"
 			types := []string{c.inputs[0].DType().String()}
-			if c.op == "MaxPool" {
+			switch c.op {
+			case "MaxPool":
 				types = append(types, "int64")
+			case "MatMulInteger":
+				types = []string{"int32"}
+			case "QLinearMatMul":
+				types = []string{c.inputs[7].DType().String()}
 			}
 			spec["out_types"] = types
 		}
@@ -202,6 +207,12 @@ func TestAgainstONNXReference(t *testing.T) {
 		{name: "maxpool same_upper indices (ort)", op: "MaxPool", opset: 12, attrs: graph.Attrs{"kernel_shape": graph.Ints(2, 3),
 			"strides": graph.Ints(2, 2), "auto_pad": graph.String("SAME_UPPER")}, nOut: 2,
 			inputs: []*tensor.Tensor{f(2, 2, 7, 9)}},
+		{name: "matmulinteger per-column zero points (ort)", op: "MatMulInteger", opset: 10, nOut: 1,
+			inputs: []*tensor.Tensor{nnRandInt8(r, tensor.Uint8, 5, 7), nnRandInt8(r, tensor.Uint8, 7, 3), nnRandInt8(r, tensor.Uint8), nnRandInt8(r, tensor.Uint8, 3)}},
+		{name: "qlinearmatmul (ort)", op: "QLinearMatMul", opset: 10, nOut: 1,
+			inputs: []*tensor.Tensor{nnRandInt8(r, tensor.Uint8, 6, 9), nnScalar(tensor.Float32, 0.02), nnScalar(tensor.Uint8, 128),
+				nnRandInt8(r, tensor.Uint8, 9, 4), nnScalar(tensor.Float32, 0.03), nnScalar(tensor.Uint8, 120),
+				nnScalar(tensor.Float32, 0.05), nnScalar(tensor.Uint8, 100)}},
 		{"matmul broadcast 1-D", "MatMul", 13, nil, 1, []*tensor.Tensor{f(5), f(2, 5, 3)}},
 		{"lppool", "LpPool", 18, graph.Attrs{"kernel_shape": graph.Ints(2, 2), "p": graph.Int(3), "pads": graph.Ints(1, 1, 0, 0)}, 1, []*tensor.Tensor{f(1, 2, 5, 5)}},
 	}
