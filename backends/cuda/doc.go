@@ -15,6 +15,10 @@
 //   - kernels.go: the CUDA C of the elementwise, activation, softmax, layernorm,
 //     reduction, transpose and cast kernels.
 //   - ops.go: the operator table: which graph nodes the GPU runs and how.
+//   - attention.go: a fused attention kernel (online softmax, K/V through shared
+//     memory, strided operands so heads need no transposes), compiled per head size;
+//     shapes it does not cover use batched products and a row softmax.
+//   - bench.go: TimeGEMM, cuBLASLt timing on device-resident random data.
 //   - plan.go: Plan, a graph compiled for fixed input shapes: every intermediate stays
 //     in device memory taken from the pool when the plan is built; a run copies the
 //     feeds in through pinned staging, launches each step (or replays the whole plan as
@@ -25,8 +29,14 @@
 //
 // What is not here: convolution (no cuDNN binding, no implicit-GEMM kernel), operators
 // outside the table in ops.go (they return errors wrapping backends.ErrUnsupported),
-// liveness-based reuse of device buffers inside a plan (each value has its own buffer),
-// and multi-GPU placement (one Device per GPU exists; nothing schedules across them).
+// float16/bfloat16 outside MatMul, liveness-based reuse of device buffers inside a plan
+// (each value has its own buffer), feeds already in device memory (every Run copies
+// its feeds in), and multi-GPU placement (one Device per GPU exists; nothing schedules
+// across them).
+//
+// Libraries are found by soname first, then in LIGHTOS_CUDA_LIBS (a colon-separated
+// list of folders), the CUDA toolkit's folders and the NVIDIA wheels of Python
+// environments (see libDirs).
 //
 // A missing driver or library gives an error wrapping ErrDeviceNotFound with the loader's
 // reason; a failing CUDA call gives an *Error naming the call, the CUDA error and, inside

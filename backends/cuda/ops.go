@@ -55,8 +55,7 @@ func Ops() []string {
 
 // supported checks the operator and its value types; the error wraps ErrUnsupported.
 func supported(n *graph.Node) error {
-	b, ok := table[qualName(n)]
-	if !ok {
+	if _, ok := table[qualName(n)]; !ok {
 		return fmt.Errorf("cuda: node %q: operator %s: %w on the GPU", n.Name, qualName(n), errUnsupported)
 	}
 	anyType := false
@@ -64,7 +63,6 @@ func supported(n *graph.Node) error {
 	case "MatMul", "lightos.FusedMatMul", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity":
 		anyType = true
 	}
-	_ = b
 	if !anyType {
 		for _, v := range append(append([]*graph.Value(nil), n.Inputs...), n.Outputs...) {
 			if v != nil && v.HasShape && v.DType != tensor.Float32 && v.DType != tensor.Invalid && !isIndexInput(n, v) {
