@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -20,6 +21,9 @@ func BenchmarkElementwise(b *testing.B) {
 	bias := randT(tensor.Float32, []int{1024}, uniform(r, -3, 3, false))
 	scalar := randT(tensor.Float32, []int{}, uniform(r, 1, 3, false))
 	idx := randT(tensor.Int64, []int{512}, uniform(r, 0, 1024, true))
+	mask := randT(tensor.Bool, []int{1024, 1024}, uniform(r, 0, 2, true))
+	half1 := randT(tensor.Float32, []int{1024, 512}, uniform(r, -3, 3, false))
+	nhwc := randT(tensor.Float32, []int{1, 64, 64, 256}, uniform(r, -3, 3, false))
 	const n = 1 << 20
 	cases := []struct {
 		name  string
@@ -35,14 +39,20 @@ func BenchmarkElementwise(b *testing.B) {
 		{"Relu", "Relu", nil, []nodeInput{feed(big)}, 8 * n},
 		{"Sigmoid", "Sigmoid", nil, []nodeInput{feed(big)}, 8 * n},
 		{"Tanh", "Tanh", nil, []nodeInput{feed(big)}, 8 * n},
+		{"Silu", "Silu", nil, []nodeInput{feed(big)}, 8 * n},
+		{"Erf", "Erf", nil, []nodeInput{feed(big)}, 8 * n},
 		{"Exp", "Exp", nil, []nodeInput{feed(big)}, 8 * n},
 		{"Gelu", "Gelu", nil, []nodeInput{feed(big)}, 8 * n},
+		{"Clip", "Clip", nil, []nodeInput{feed(big), konst(f32s(nil, 0)), konst(f32s(nil, 6))}, 8 * n},
 		{"Transpose", "Transpose", nil, []nodeInput{feed(big)}, 8 * n},
 		{"Slice", "Slice", nil, []nodeInput{feed(big), konst(vec(0, 1)), konst(vec(1024, 1024)), konst(vec(0, 1)), konst(vec(1, 2))}, 4 * n},
 		{"Gather", "Gather", nil, []nodeInput{konst(big), feed(idx)}, 4 * n},
 		{"ReduceSumRows", "ReduceSum", nil, []nodeInput{feed(big), konst(vec(-1))}, 4 * n},
 		{"ReduceMeanCols", "ReduceMean", nil, []nodeInput{feed(big), konst(vec(0))}, 4 * n},
 		{"CastF16", "Cast", graph.Attrs{"to": graph.Int(int64(tensor.Float16))}, []nodeInput{feed(big)}, 6 * n},
+		{"Where", "Where", nil, []nodeInput{feed(mask), feed(big), feed(big2)}, 13 * n},
+		{"Concat", "Concat", graph.Attrs{"axis": graph.Int(1)}, []nodeInput{feed(half1), feed(half1)}, 8 * n},
+		{"NHWCtoNCHW", "Transpose", graph.Attrs{"perm": graph.Ints(0, 3, 1, 2)}, []nodeInput{feed(nhwc)}, 8 * n},
 	}
 	for _, threads := range []int{1, 0} {
 		dev := cpu.New(cpu.Options{Threads: threads})
@@ -52,6 +62,25 @@ func BenchmarkElementwise(b *testing.B) {
 			b.SetBytes(8 * n)
 			for b.Loop() {
 				copy(dst, src)
+			}
+		})
+		// Plain single-threaded Go loops, the anchors for the vectorized kernels.
+		b.Run("loop_add/"+tn, func(b *testing.B) {
+			x, y, z := big.Float32s(), big2.Float32s(), make([]float32, n)
+			b.SetBytes(12 * n)
+			for b.Loop() {
+				for i := range z {
+					z[i] = x[i] + y[i]
+				}
+			}
+		})
+		b.Run("loop_math_sigmoid/"+tn, func(b *testing.B) {
+			x, z := big.Float32s(), make([]float32, n)
+			b.SetBytes(8 * n)
+			for b.Loop() {
+				for i, v := range x {
+					z[i] = float32(1 / (1 + math.Exp(-float64(v))))
+				}
 			}
 		})
 		for _, c := range cases {
