@@ -8,7 +8,12 @@ layer normalization), both sides are timed interleaved over several rounds with
 noise hits both alike. Convolutions have no NumPy anchor; their GFLOP/s are
 reported against the FMA peak measured by bench/gemm's peak case.
 
-Prints a Markdown table: best time per side, GFLOP/s, and LightOS / NumPy speed.
+The MatMul and Conv cases are also timed on ONNX Runtime's CPU provider (a one-node
+model with the weights as initializers, intra-op threads 1 or all), the anchor the
+convolutions otherwise lack.
+
+Prints a Markdown table: best time per side, GFLOP/s, and LightOS's speed relative
+to NumPy and to ONNX Runtime.
 Usage: bench/nn/run.sh [--rounds 3] [--reps 3] [--cases softmax,bert-ffn1]
 """
 import argparse
@@ -59,6 +64,50 @@ for _ in range(reps):
 print(json.dumps({"seconds": ts}))
 """
 
+ORT_PROG = r"""
+import json, sys, time
+import numpy as np
+import onnxruntime as ort
+from onnx import helper, TensorProto
+case, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(1)
+r = lambda *s: rng.standard_normal(s, dtype=np.float32)
+convs = {"conv-7x7s2": ((1, 3, 224, 224), (64, 3, 7, 7), [3, 3, 3, 3], [2, 2]),
+         "conv-3x3-64": ((1, 64, 56, 56), (64, 64, 3, 3), [1, 1, 1, 1], [1, 1]),
+         "conv-1x1-256": ((1, 256, 14, 14), (1024, 256, 1, 1), [0, 0, 0, 0], [1, 1])}
+mms = {"bert-qkv": ((1, 128, 768), (768, 768)), "bert-ffn1": ((1, 128, 768), (768, 3072)),
+       "bert-ffn2": ((1, 128, 3072), (3072, 768))}
+if case in convs:
+    xs, ws, pads, strides = convs[case]
+    w, b = helper.make_tensor("w", TensorProto.FLOAT, ws, r(*ws).ravel()), helper.make_tensor("b", TensorProto.FLOAT, [ws[0]], r(ws[0]))
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=pads, strides=strides)
+    inits = [w, b]
+elif case in mms:
+    xs, ws = mms[case]
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, ws, r(*ws).ravel())]
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+else:
+    raise SystemExit("no ORT anchor for " + case)
+g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, xs)],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+opts = ort.SessionOptions()
+opts.intra_op_num_threads = threads
+opts.inter_op_num_threads = 1
+sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+feeds = {"x": r(*xs)}
+for _ in range(2):
+    sess.run(None, feeds)
+ts = []
+for _ in range(reps):
+    calls, t0 = 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - t0 < 0.05:
+        sess.run(None, feeds); calls += 1
+    ts.append((time.perf_counter() - t0) / calls)
+print(json.dumps({"seconds": ts}))
+"""
+
 ANCHORED = ["bert-qkv", "bert-ffn1", "bert-ffn2", "bert-scores", "bert-context", "softmax", "layernorm"]
 UNANCHORED = ["conv-7x7s2", "conv-3x3-64", "conv-1x1-256"]
 
@@ -72,6 +121,19 @@ def numpy_run(case, threads, reps):
     out = subprocess.run([sys.executable, "-c", NUMPY_PROG, case, str(reps)], env=env,
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)["seconds"]
+
+
+def ort_run(case, threads, reps):
+    """ONNX Runtime (CPU provider, one-node model, graph optimizations on) or None."""
+    try:
+        out = subprocess.run([sys.executable, "-c", ORT_PROG, case, str(reps), str(threads)],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)["seconds"]
+    except (subprocess.CalledProcessError, ValueError, KeyError):
+        return None
+
+
+ORT_CASES = ["bert-qkv", "bert-ffn1", "bert-ffn2", "conv-7x7s2", "conv-3x3-64", "conv-1x1-256"]
 
 
 def go_run(binary, case, threads, reps):
@@ -102,24 +164,28 @@ def main():
         rows = []
         for threads in (1, cores):
             for case in chosen:
-                best_go, best_np, flops = float("inf"), float("inf"), 0.0
+                best_go, best_np, best_ort, flops = float("inf"), float("inf"), float("inf"), 0.0
                 for _ in range(args.rounds):
                     g = go_run(binary, case, 1 if threads == 1 else 0, args.reps)
                     best_go, flops = min(best_go, g["best_seconds"]), g["flops"]
                     if case in ANCHORED:
                         best_np = min(best_np, min(numpy_run(case, threads, args.reps)))
-                rows.append((threads, case, best_go, best_np, flops))
+                    if case in ORT_CASES:
+                        o = ort_run(case, threads, args.reps)
+                        if o:
+                            best_ort = min(best_ort, min(o))
+                rows.append((threads, case, best_go, best_np, best_ort, flops))
     print(f"# LightOS NN kernels vs NumPy {__import__('numpy').__version__} ({cores} cores)\n")
     if peak:
         print(f"FMA peak measured on one core: {peak:.1f} GFLOP/s ({peak * cores:.1f} for {cores} cores).\n")
-    print("| threads | case | LightOS ms | GFLOP/s | NumPy ms | LightOS speed / NumPy |")
-    print("|---|---|---|---|---|---|")
-    for threads, case, g, n, flops in rows:
+    print("| threads | case | LightOS ms | GFLOP/s | NumPy ms | LightOS / NumPy speed | ORT ms | LightOS / ORT speed |")
+    print("|---|---|---|---|---|---|---|---|")
+    inf = float("inf")
+    for threads, case, g, n, o, flops in rows:
         gf = flops / g / 1e9
-        if n == float("inf"):
-            print(f"| {threads} | {case} | {g * 1e3:.3f} | {gf:.1f} | - | - |")
-        else:
-            print(f"| {threads} | {case} | {g * 1e3:.3f} | {gf:.1f} | {n * 1e3:.3f} | {n / g:.2f} |")
+        np_cols = "- | -" if n == inf else f"{n * 1e3:.3f} | {n / g:.2f}"
+        ort_cols = "- | -" if o == inf else f"{o * 1e3:.3f} | {o / g:.2f}"
+        print(f"| {threads} | {case} | {g * 1e3:.3f} | {gf:.1f} | {np_cols} | {ort_cols} |")
 
 
 if __name__ == "__main__":
