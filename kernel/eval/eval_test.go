@@ -154,6 +154,18 @@ func TestRichMethodsOfInterpretedTypes(t *testing.T) {
 	}
 }
 
+func TestGoroutinePanicNamesGoStatement(t *testing.T) {
+	s, _, _ := newSession(t)
+	_, err := s.Run(context.Background(), "cell[7]", "import \"sync\"\nvar wg sync.WaitGroup\nwg.Add(1)\n  go func() {\n\tdefer wg.Done()\n\tpanic(\"x\")\n}()\nwg.Wait()")
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want *Error", err)
+	}
+	if tb := strings.Join(e.Traceback, "\n"); !strings.Contains(tb, "go statement at cell[7]:4:3") {
+		t.Errorf("traceback does not name the go statement:\n%s", tb)
+	}
+}
+
 func TestPanicTracebackNamesCell(t *testing.T) {
 	s, _, errb := newSession(t)
 	if _, err := s.Run(context.Background(), "cell[1]", "func f() {\n\tpanic(\"deep\")\n}"); err != nil {

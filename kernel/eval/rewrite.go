@@ -14,10 +14,10 @@ import (
 const (
 	guardPkg  = "lightos.internal/guard"
 	guardName = "__lightos"
-	// guardStmt is inserted at the top of every interpreted goroutine body,
-	// startStmt before the go statement. They are one line, so positions
-	// after them keep their line numbers.
-	guardStmt = "defer func() { " + guardName + ".GoExit(recover()) }(); "
+	// guardFmt is inserted at the top of every interpreted goroutine body
+	// (with the go statement's position), startStmt before the go statement.
+	// They are one line, so positions after them keep their line numbers.
+	guardFmt  = "defer func() { " + guardName + ".GoExit(recover(), %q) }(); "
 	startStmt = guardName + ".GoStart(); "
 )
 
@@ -92,6 +92,7 @@ func guardGoroutines(src string) (string, error) {
 			return true
 		}
 		call := g.Call
+		guardStmt := fmt.Sprintf(guardFmt, fset.Position(g.Pos()).String())
 		if lit, ok := call.Fun.(*ast.FuncLit); ok {
 			p := off(lit.Body.Lbrace) + 1
 			edits = append(edits, edit{off(g.Pos()), off(g.Pos()), "{ " + startStmt},

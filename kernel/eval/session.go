@@ -120,11 +120,12 @@ func (s *Session) guardExports() interp.Exports {
 func (s *Session) goStart() { s.live.Add(1) }
 
 // goExit is called by the guard of an interpreted goroutine when it returns,
-// with the recovered panic value (nil when it did not panic).
-func (s *Session) goExit(r any) {
+// with the recovered panic value (nil when it did not panic) and the virtual
+// position of the go statement that started it.
+func (s *Session) goExit(r any, started string) {
 	defer s.live.Add(-1)
 	if r != nil {
-		s.goPanic(r)
+		s.goPanic(r, started)
 	}
 }
 
@@ -141,8 +142,8 @@ func (s *Session) settle() {
 }
 
 // goPanic reports a panic recovered in an interpreted goroutine.
-func (s *Session) goPanic(r any) {
-	e := panicError("goroutine panic", r, s.trace.take())
+func (s *Session) goPanic(r any, started string) {
+	e := panicError("goroutine panic", r, append(s.trace.take(), "goroutine started by the go statement at "+started))
 	s.mu.Lock()
 	if s.running {
 		s.goErrs = append(s.goErrs, e)
