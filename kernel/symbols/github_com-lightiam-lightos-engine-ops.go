@@ -23,6 +23,7 @@ func init() {
 		"BinaryOps":             reflect.ValueOf(&ops.BinaryOps).Elem(),
 		"BroadcastInts":         reflect.ValueOf(ops.BroadcastInts),
 		"BroadcastShapes":       reflect.ValueOf(ops.BroadcastShapes),
+		"CenterCropPadAxes":     reflect.ValueOf(ops.CenterCropPadAxes),
 		"CheckArity":            reflect.ValueOf(ops.CheckArity),
 		"CompareOps":            reflect.ValueOf(&ops.CompareOps).Elem(),
 		"ConstInts":             reflect.ValueOf(ops.ConstInts),
