@@ -80,9 +80,29 @@ func Discover(o DiscoverOptions) *Registry {
 			r.Unavailable[p.Name] = err
 			continue
 		}
-		r.Devices = append(r.Devices, devs...)
+		for _, d := range devs {
+			if !r.duplicate(d.Info()) {
+				r.Devices = append(r.Devices, d)
+			}
+		}
 	}
 	return r
+}
+
+// duplicate reports whether a real device of the same kind and ID was already found:
+// a GPU seen by both the compute backend (cuda) and the telemetry one (nvml) is listed
+// once, by the provider registered with the lower Order.
+func (r *Registry) duplicate(in Info) bool {
+	if in.Simulated {
+		return false
+	}
+	for _, d := range r.Devices {
+		o := d.Info()
+		if !o.Simulated && o.Kind == in.Kind && o.ID == in.ID {
+			return true
+		}
+	}
+	return false
 }
 
 func safeFind(p Provider, o DiscoverOptions) (devs []Device, c io.Closer, err error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	_ "github.com/lightiam/lightos/backends/cuda" // NVIDIA devices for compute (when libcuda loads)
 	_ "github.com/lightiam/lightos/backends/nvml" // NVIDIA devices (telemetry) in discovery
 	"github.com/lightiam/lightos/backends/sim"
 )

@@ -31,11 +31,13 @@ func benchCommand(args []string) error {
 	if len(pos) != 1 {
 		return errors.New("usage: lightos bench [flags] MODEL")
 	}
+	loadStart := time.Now()
 	g, closeFn, err := openModel(pos[0])
 	if err != nil {
 		return err
 	}
 	defer closeFn()
+	fmt.Printf("load: %v\n", time.Since(loadStart).Round(time.Microsecond))
 	if *optimize {
 		if _, err := optimizeGraph(g); err != nil {
 			return err

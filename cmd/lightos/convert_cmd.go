@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lightiam/lightos/engine/formats/native"
+	"github.com/lightiam/lightos/engine/formats/torchscript"
 	"github.com/lightiam/lightos/engine/graph"
 )
 
@@ -65,6 +66,12 @@ func openModel(path string) (*graph.Graph, func(), error) {
 			return nil, nil, err
 		}
 		return f.Graph, func() { f.Close() }, nil
+	case ".pt", ".pth", ".torchscript":
+		m, err := torchscript.Load(path, torchscript.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return m.Graph, func() { m.Close() }, nil
 	default:
 		for file, load := range modelLoaders() {
 			if filepath.Ext(file) == strings.ToLower(filepath.Ext(path)) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lightiam/lightos/backends"
 	_ "github.com/lightiam/lightos/backends/cpu"  // registers the CPU
+	_ "github.com/lightiam/lightos/backends/cuda" // registers NVIDIA GPUs for compute (when libcuda loads)
 	_ "github.com/lightiam/lightos/backends/nvml" // registers NVIDIA GPUs (when libnvidia-ml loads)
 	_ "github.com/lightiam/lightos/backends/sim"  // registers simulated devices (on request)
 )
