@@ -216,3 +216,18 @@ func clampAffineF32(z, x []float32, a, b, lo, hi float32, mulx bool) {
 	}
 	clampAffineGo(z[n:], x[n:], a, b, lo, hi, mulx)
 }
+
+//go:noescape
+func transpose8x8AVX2(dst *uint32, ldd int, src *uint32, lds int)
+
+// transpose8x8 sets dst[m*ldd+j] = src[j*lds+m] for m, j < 8 and reports whether it
+// ran (AVX2 present); the slices start at the blocks' first elements.
+func transpose8x8(dst []uint32, ldd int, src []uint32, lds int) bool {
+	if !elemAVX2 {
+		return false
+	}
+	_ = dst[7*ldd+7]
+	_ = src[7*lds+7]
+	transpose8x8AVX2(&dst[0], ldd, &src[0], lds)
+	return true
+}

@@ -17,3 +17,5 @@ func floatToHalf(z []uint16, x []float32) { floatToHalfGo(z, x) }
 func clampAffineF32(z, x []float32, a, b, lo, hi float32, mulx bool) {
 	clampAffineGo(z, x, a, b, lo, hi, mulx)
 }
+
+func transpose8x8(dst []uint32, ldd int, src []uint32, lds int) bool { return false }

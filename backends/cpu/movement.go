@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/engine/graph"
@@ -593,6 +594,8 @@ func transposeBlocked[T any](env *Env, dst, src []T, shape []int, off int, strid
 	rows, cols, step := shape[r-1], shape[r], strides[r]
 	outer := tensor.NumElements(shape[:r-1])
 	rowTiles := (rows + tile - 1) / tile
+	var zero T
+	w32 := unsafe.Sizeof(zero) == 4
 	env.Parallel(outer*rowTiles, max(1, 16384/(tile*cols)), func(lo, hi int) {
 		idx := make([]int, r-1)
 		for t := lo; t < hi; t++ {
@@ -608,6 +611,22 @@ func transposeBlocked[T any](env *Env, dst, src []T, shape []int, off int, strid
 			i0, i1 := rt*tile, min(rt*tile+tile, rows)
 			for k0 := 0; k0 < cols; k0 += tile {
 				k1 := min(k0+tile, cols)
+				if w32 && step > 0 && i1-i0 == tile && k1-k0 == tile {
+					// Full tile of 4-byte elements: 8×8 register transposes.
+					d32, s32 := asWords32(out), asWords32(src)
+					done := true
+					for i := i0; i < i1 && done; i += 8 {
+						for k := k0; k < k1; k += 8 {
+							if !transpose8x8(d32[i*cols+k:], cols, s32[base+i+k*step:], step) {
+								done = false
+								break
+							}
+						}
+					}
+					if done {
+						continue
+					}
+				}
 				for i := i0; i < i1; i++ {
 					row := out[i*cols+k0 : i*cols+k1]
 					s := base + i + k0*step
@@ -619,4 +638,12 @@ func transposeBlocked[T any](env *Env, dst, src []T, shape []int, off int, strid
 			}
 		}
 	})
+}
+
+// asWords32 reinterprets a slice of 4-byte elements as []uint32.
+func asWords32[T any](s []T) []uint32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&s[0])), len(s))
 }

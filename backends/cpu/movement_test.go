@@ -74,6 +74,8 @@ func TestTranspose(t *testing.T) {
 		{[]int{2, 37, 41, 3}, []int64{0, 3, 1, 2}},
 		{[]int{3, 9, 2, 33}, []int64{3, 1, 2, 0}},
 		{[]int{2, 9, 1, 17, 5}, []int64{4, 1, 0, 2, 3}},
+		{[]int{2, 70, 65}, []int64{0, 2, 1}}, // full 32×32 tiles (8×8 vector blocks) and ragged edges
+		{[]int{64, 96}, []int64{1, 0}},
 	} {
 		for _, dt := range []tensor.DType{tensor.Float32, tensor.Uint8, tensor.Float16, tensor.Int64} {
 			x := seq(dt, c.shape...)
