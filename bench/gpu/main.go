@@ -34,7 +34,7 @@ type result struct {
 }
 
 func main() {
-	which := flag.String("case", "all", "gemm, mlp, encoder or all")
+	which := flag.String("case", "all", "gemm, mlp, encoder, matmul512 or all")
 	reps := flag.Int("reps", 50, "timed repetitions")
 	layers := flag.Int("layers", 12, "encoder layers")
 	flag.Parse()
@@ -68,6 +68,22 @@ func run(which string, reps, layers int) error {
 	if which == "mlp" || which == "all" {
 		g, flops := mlp(512, 4096, 4)
 		if err := timeGraph(d, g, "mlp-b512-4x4096", map[string][]int{"x": {512, 4096}}, flops, reps, name); err != nil {
+			return err
+		}
+	}
+	if which == "matmul512" || which == "all" {
+		// The product description's headline: one 512x512 float32 product, timed on the
+		// device and with the copies in and out (compare with bench/gpu/pyloop.py).
+		b := graph.NewBuilder("matmul512")
+		b.Input("a", tensor.Float32, graph.ShapeOf(512, 512))
+		b.Input("b", tensor.Float32, graph.ShapeOf(512, 512))
+		b.Op("MatMul", "mm", []string{"a", "b"}, []string{"c"}, nil)
+		b.Output("c")
+		g, err := b.Finish()
+		if err != nil {
+			return err
+		}
+		if err := timeGraph(d, g, "matmul512-fp32", map[string][]int{"a": {512, 512}, "b": {512, 512}}, 2*512*512*512, reps, name); err != nil {
 			return err
 		}
 	}
