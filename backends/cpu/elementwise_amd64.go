@@ -231,3 +231,19 @@ func transpose8x8(dst []uint32, ldd int, src []uint32, lds int) bool {
 	transpose8x8AVX2(&dst[0], ldd, &src[0], lds)
 	return true
 }
+
+//go:noescape
+func leakyReluAVX2(z, x *float32, n int, alpha float32)
+
+// leakyReluF32 is LeakyRelu with the AVX2 loop where available.
+func leakyReluF32(z, x []float32, alpha float32) {
+	x = x[:len(z)]
+	n := 0
+	if elemAVX2 {
+		n = len(z) &^ 7
+		if n > 0 {
+			leakyReluAVX2(&z[0], &x[0], n, alpha)
+		}
+	}
+	leakyReluGo(z[n:], x[n:], alpha)
+}

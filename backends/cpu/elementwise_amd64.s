@@ -549,3 +549,25 @@ TEXT ·transpose8x8AVX2(SB), NOSPLIT, $0-32
 	VMOVUPS Y15, (DI)
 	VZEROUPPER
 	RET
+
+// func leakyReluAVX2(z, x *float32, n int, alpha float32)
+// z = x < 0 ? alpha·x : x, choosing by x's sign bit (so -0 gives -0, NaN stays NaN).
+TEXT ·leakyReluAVX2(SB), NOSPLIT, $0-28
+	MOVQ z+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS alpha+24(FP), Y15
+lloop:
+	CMPQ CX, $8
+	JLT ldone
+	VMOVUPS (SI), Y0
+	VMULPS Y15, Y0, Y1
+	VBLENDVPS Y0, Y1, Y0, Y2        // sign(x) ? alpha·x : x
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP lloop
+ldone:
+	VZEROUPPER
+	RET

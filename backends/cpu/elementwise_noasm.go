@@ -19,3 +19,5 @@ func clampAffineF32(z, x []float32, a, b, lo, hi float32, mulx bool) {
 }
 
 func transpose8x8(dst []uint32, ldd int, src []uint32, lds int) bool { return false }
+
+func leakyReluF32(z, x []float32, alpha float32) { leakyReluGo(z, x, alpha) }

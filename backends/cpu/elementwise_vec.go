@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/lightiam/lightos/engine/tensor"
+import (
+	"math"
+
+	"github.com/lightiam/lightos/engine/tensor"
+)
 
 // reluGo is the reference loop of reluAVX2: z[i] = max(x[i], 0).
 func reluGo(z, x []float32) {
@@ -40,5 +44,16 @@ func clampAffineGo(z, x []float32, a, b, lo, hi float32, mulx bool) {
 			t *= v
 		}
 		z[i] = t
+	}
+}
+
+// leakyReluGo is the reference loop of leakyReluAVX2.
+func leakyReluGo(z, x []float32, alpha float32) {
+	x = x[:len(z)]
+	for i, v := range x {
+		if math.Signbit(float64(v)) && v == v {
+			v *= alpha
+		}
+		z[i] = v
 	}
 }

@@ -226,3 +226,29 @@ func TestClampAffineF32(t *testing.T) {
 		}
 	}
 }
+
+// TestLeakyReluF32 compares the vectorized LeakyRelu with its Go twin bit for bit.
+func TestLeakyReluF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(89, 90))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 100} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+			if r.IntN(8) == 0 {
+				x[i] = []float32{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0}[r.IntN(4)]
+			}
+		}
+		got, want := make([]float32, n+1), make([]float32, n)
+		got[n] = 3
+		leakyReluF32(got[:n], x, 0.1)
+		leakyReluGo(want, x, 0.1)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("n=%d: leakyRelu(%v) = %v, want %v", n, x[i], got[i], want[i])
+			}
+		}
+		if got[n] != 3 {
+			t.Fatalf("n=%d: wrote past the end", n)
+		}
+	}
+}

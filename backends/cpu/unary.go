@@ -207,6 +207,16 @@ func newUnary(n *graph.Node, env *Env) (backends.Kernel, error) {
 			})
 			return nil
 		}
+	case dt == tensor.Float32 && n.Op == "LeakyRelu":
+		alpha := n.Attrs.GetFloat("alpha", 0.01)
+		body = func(in, out []*tensor.Tensor) error {
+			x, y := in[0].Float32s(), out[0].Float32s()
+			if len(x) != len(y) {
+				return fmt.Errorf("input %v and output %v differ in size", in[0], out[0])
+			}
+			env.Parallel(len(y), 32768, func(lo, hi int) { leakyReluF32(y[lo:hi], x[lo:hi], alpha) })
+			return nil
+		}
 	case dt == tensor.Float32 && (n.Op == "HardSigmoid" || n.Op == "HardSwish"):
 		a, b, mulx := n.Attrs.GetFloat("alpha", 0.2), n.Attrs.GetFloat("beta", 0.5), false
 		if n.Op == "HardSwish" {
