@@ -535,3 +535,45 @@ func TestSimplify(t *testing.T) {
 	}
 	expectCounts(t, rep, got, nil, map[string]int{"Relu": 1, "Identity": 1, "Cast": 0, "Reshape": 0, "Add": 0, "Where": 0})
 }
+
+// Negative tests for the rules not covered above: an intermediate with a second
+// reader blocks each rewrite.
+func TestSharedIntermediatesBlockRewrites(t *testing.T) {
+	t.Run("gemm-output-read-twice", func(t *testing.T) {
+		g := newGB(t, 180)
+		y := g.op("Gemm", graph.Attrs{"transB": graph.Int(1)}, g.in("x", 4, 6), g.rnd("w", 5, 6), g.rnd("c", 5))
+		rep, got := optimizeAndCompare(t, g.finish(g.op("Relu", nil, y), g.op("Sigmoid", nil, y)), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"gemm-fusion": 0}, map[string]int{"Gemm": 1, "Relu": 1})
+	})
+	t.Run("gelu-erf-read-twice", func(t *testing.T) {
+		g := newGB(t, 181)
+		x := g.in("x", 3, 5)
+		erf := g.op("Erf", nil, g.op("Div", nil, x, g.scalar("sqrt2", 1.4142135)))
+		y := g.op("Mul", nil, g.op("Mul", nil, x, g.op("Add", nil, erf, g.scalar("one", 1))), g.scalar("half", 0.5))
+		rep, got := optimizeAndCompare(t, g.finish(y, g.op("Relu", nil, erf)), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"gelu": 0}, map[string]int{"Erf": 1, "Gelu": 0})
+	})
+	t.Run("head-split-read-twice", func(t *testing.T) {
+		g := newGB(t, 182)
+		const b, s, h, d = 1, 3, 2, 2
+		x := g.in("x", b, s, h*d)
+		split := func(name string) string {
+			r := g.op("Reshape", nil, g.op("MatMul", nil, x, g.rnd("w"+name, h*d, h*d)), g.konst("shape"+name, int64s(b, s, h, d)))
+			return g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, r)
+		}
+		q := split("q")
+		a := attentionGraph(g, q, split("k"), split("v"), d, "")
+		y := g.op("Reshape", nil, g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, a), g.konst("merged", int64s(b, s, h*d)))
+		rep, got := optimizeAndCompare(t, g.finish(y, g.op("Relu", nil, q)), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"attention": 1, "attention-heads": 0}, map[string]int{ops.Attention: 1})
+	})
+	t.Run("transpose-read-twice", func(t *testing.T) {
+		g := newGB(t, 183)
+		toNCHW, toNHWC := graph.Attrs{"perm": graph.Ints(0, 3, 1, 2)}, graph.Attrs{"perm": graph.Ints(0, 2, 3, 1)}
+		c := g.op("Conv", nil, g.op("Transpose", toNCHW, g.in("x", 1, 5, 5, 2)), g.rnd("w", 2, 2, 1, 1))
+		tr := g.op("Transpose", toNHWC, c)
+		y := g.op("Transpose", toNCHW, g.op("Sigmoid", nil, tr))
+		rep, got := optimizeAndCompare(t, g.finish(y, tr), passes.Options{})
+		expectCounts(t, rep, got, map[string]int{"layout": 0}, map[string]int{"Transpose": 3})
+	})
+}
