@@ -89,6 +89,17 @@ def load_time(binary, path):
     return go_duration(re.search(r"fastest of \d+: (\S+)", p.stdout).group(1))
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -107,7 +118,8 @@ def main():
         subprocess.run(["go", "build", "-o", binary, "./cmd/lightos"], cwd=ROOT, check=True)
     import onnxruntime as ort
     print(f"# LightOS vs ONNX Runtime {ort.__version__}\n")
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {load:.1f} at start; "
           f"threads {a.threads}; median of {a.runs} runs, best of {a.rounds} rounds.\n")
     print("| model | batch | ONNX Runtime (ms) | LightOS (ms) | ratio LightOS/ORT |\n|---|---|---|---|---|")
     rng = np.random.default_rng(0)
