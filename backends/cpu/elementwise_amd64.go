@@ -247,3 +247,39 @@ func leakyReluF32(z, x []float32, alpha float32) {
 	}
 	leakyReluGo(z[n:], x[n:], alpha)
 }
+
+//go:noescape
+func sumF64AVX2(x *float32, n int, sq int) float64
+
+//go:noescape
+func accumF64AVX2(acc *float64, x *float32, n int, sq int)
+
+// sumF32 returns Σ x (Σ x² when sq) accumulated in float64, and how many leading
+// elements it covered (the caller adds the rest).
+func sumF32(x []float32, sq bool) (float64, int) {
+	n := len(x) &^ 15
+	if !elemAVX2 || !cpu.X86.HasFMA || n == 0 {
+		return 0, 0
+	}
+	s := 0
+	if sq {
+		s = 1
+	}
+	return sumF64AVX2(&x[0], n, s), n
+}
+
+// accumF32 adds x (x² when sq) to acc in float64 and returns how many leading
+// elements it covered.
+func accumF32(acc []float64, x []float32, sq bool) int {
+	x = x[:len(acc)]
+	n := len(acc) &^ 7
+	if !elemAVX2 || !cpu.X86.HasFMA || n == 0 {
+		return 0
+	}
+	s := 0
+	if sq {
+		s = 1
+	}
+	accumF64AVX2(&acc[0], &x[0], n, s)
+	return n
+}

@@ -571,3 +571,95 @@ lloop:
 ldone:
 	VZEROUPPER
 	RET
+
+// func sumF64AVX2(x *float32, n int, sq int) float64
+// Σ x[i] (or Σ x[i]² when sq != 0) in float64, n a multiple of 16.
+TEXT ·sumF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ sq+16(FP), DX
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+	VXORPD Y12, Y12, Y12
+	VXORPD Y13, Y13, Y13
+	TESTQ DX, DX
+	JNZ sqloop
+sloop:
+	CMPQ CX, $16
+	JLT sdone
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VADDPD Y0, Y10, Y10
+	VADDPD Y1, Y11, Y11
+	VADDPD Y2, Y12, Y12
+	VADDPD Y3, Y13, Y13
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP sloop
+sqloop:
+	CMPQ CX, $16
+	JLT sdone
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VCVTPS2PD 32(SI), Y2
+	VCVTPS2PD 48(SI), Y3
+	VFMADD231PD Y0, Y0, Y10
+	VFMADD231PD Y1, Y1, Y11
+	VFMADD231PD Y2, Y2, Y12
+	VFMADD231PD Y3, Y3, Y13
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP sqloop
+sdone:
+	VADDPD Y11, Y10, Y10
+	VADDPD Y13, Y12, Y12
+	VADDPD Y12, Y10, Y10
+	VEXTRACTF128 $1, Y10, X1
+	VADDPD X1, X10, X0
+	VHADDPD X0, X0, X0
+	VZEROUPPER
+	MOVSD X0, ret+24(FP)
+	RET
+
+// func accumF64AVX2(acc *float64, x *float32, n int, sq int)
+// acc[i] += x[i] (or x[i]² when sq != 0) in float64, n a multiple of 8.
+TEXT ·accumF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ sq+24(FP), DX
+	TESTQ DX, DX
+	JNZ aqloop
+aloop:
+	CMPQ CX, $8
+	JLT adone
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VADDPD (DI), Y0, Y0
+	VADDPD 32(DI), Y1, Y1
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $8, CX
+	JMP aloop
+aqloop:
+	CMPQ CX, $8
+	JLT adone
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VMOVUPD (DI), Y2
+	VMOVUPD 32(DI), Y3
+	VFMADD231PD Y0, Y0, Y2
+	VFMADD231PD Y1, Y1, Y3
+	VMOVUPD Y2, (DI)
+	VMOVUPD Y3, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $8, CX
+	JMP aqloop
+adone:
+	VZEROUPPER
+	RET

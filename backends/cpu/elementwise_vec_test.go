@@ -252,3 +252,62 @@ func TestLeakyReluF32(t *testing.T) {
 		}
 	}
 }
+
+// TestSumF32 checks the vectorized float64 sums and row accumulations against plain
+// float64 loops, for sizes around the vector widths.
+func TestSumF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(91, 92))
+	for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 100, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 100)
+		}
+		for _, sq := range []bool{false, true} {
+			want := 0.0
+			for _, v := range x {
+				if sq {
+					want += float64(v) * float64(v)
+				} else {
+					want += float64(v)
+				}
+			}
+			got, done := sumF32(x, sq)
+			for _, v := range x[done:] {
+				if sq {
+					got += float64(v) * float64(v)
+				} else {
+					got += float64(v)
+				}
+			}
+			if math.Abs(got-want) > 1e-9*(1+math.Abs(want)) {
+				t.Fatalf("n=%d sq=%v: sum %v, want %v", n, sq, got, want)
+			}
+			acc, ref := make([]float64, n+1), make([]float64, n)
+			acc[n] = 42
+			for i := range ref {
+				acc[i], ref[i] = float64(i), float64(i)
+				if sq {
+					ref[i] += float64(x[i]) * float64(x[i])
+				} else {
+					ref[i] += float64(x[i])
+				}
+			}
+			done = accumF32(acc[:n], x, sq)
+			for i := done; i < n; i++ {
+				if sq {
+					acc[i] += float64(x[i]) * float64(x[i])
+				} else {
+					acc[i] += float64(x[i])
+				}
+			}
+			for i := range ref {
+				if math.Abs(acc[i]-ref[i]) > 1e-12*(1+math.Abs(ref[i])) {
+					t.Fatalf("n=%d sq=%v: acc[%d] = %v, want %v", n, sq, i, acc[i], ref[i])
+				}
+			}
+			if acc[n] != 42 {
+				t.Fatalf("n=%d: accumF32 wrote past the end", n)
+			}
+		}
+	}
+}

@@ -263,6 +263,11 @@ func reduceRun[X float](kind redKind, init float64, x []X, m float64) float64 {
 	acc := init
 	switch kind {
 	case rSum, rSq:
+		if xf, ok := any(x).([]float32); ok {
+			v, done := sumF32(xf, kind == rSq)
+			acc += v
+			x = x[done:]
+		}
 		// Four partial sums break the add latency chain.
 		var s0, s1, s2, s3 float64
 		n := len(x) &^ 3
@@ -319,6 +324,12 @@ func reduceRun[X float](kind redKind, init float64, x []X, m float64) float64 {
 // accumRow combines a row of x into acc elementwise (m holds LogSumExp's maxima).
 func accumRow[X float](kind redKind, acc []float64, x []X, m []float64) {
 	x = x[:len(acc)]
+	if kind == rSum || kind == rSq {
+		if xf, ok := any(x).([]float32); ok {
+			done := accumF32(acc, xf, kind == rSq)
+			acc, x = acc[done:], x[done:]
+		}
+	}
 	switch kind {
 	case rSum:
 		for i, v := range x {
