@@ -166,7 +166,8 @@ func loadModel(path string) (*graph.Graph, func(), error) {
 		}
 		return f.Graph, func() { f.Close() }, nil
 	}
-	m, err := onnx.Open(path, onnx.Options{})
+	// scikit-learn classifiers end in ZipMap: show its probabilities as the tensor they are
+	m, err := onnx.Open(path, onnx.Options{ZipMapAsTensor: true})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,6 +19,10 @@ type Options struct {
 	// names become custom nodes instead of "unsupported operator" errors. An entry is
 	// an op type ("MyOp") or a domain-qualified one ("com.example.MyOp").
 	CustomOps []string
+	// ZipMapAsTensor loads ai.onnx.ml ZipMap nodes (which turn class probabilities into
+	// a sequence of maps, a value kind the engine lacks) as Identity: the output is the
+	// probability tensor [N, classes], in the order of the classifier's labels.
+	ZipMapAsTensor bool
 }
 
 // MinIRVersion is the oldest ONNX IR version the loader accepts (the first with
@@ -331,6 +335,9 @@ func (l *loader) graph(gp *graphProto, outer func(string) *graph.Value, _ bool) 
 		}
 		used[name] = true
 		n := &graph.Node{Name: name, Op: np.op, Domain: normDomain(np.domain), Attrs: graph.Attrs{}}
+		if l.opts.ZipMapAsTensor && n.Op == "ZipMap" && n.Domain == "ai.onnx.ml" {
+			n.Op, n.Domain, np.attrs = "Identity", "", nil
+		}
 		for _, on := range np.outputs {
 			if on == "" {
 				n.Outputs = append(n.Outputs, nil)

@@ -341,3 +341,19 @@ func TestInitializersListedAsInputs(t *testing.T) {
 		t.Fatalf("inputs %v, b const %v, opset %d", gr.Inputs, gr.Value("b").IsConst(), gr.Opset)
 	}
 }
+
+func TestZipMapAsTensor(t *testing.T) {
+	zm := pb(node("ZipMap", "zm", []string{"p"}, []string{"y"}, pb(nil).str(1, "classlabels_int64s").varint(20, atInts).packed(8, 0, 1))).str(7, "ai.onnx.ml")
+	g := graphParts{name: "zm", nodes: []pb{zm}, inputs: []pb{vinfo("p", tFloat, 2, 2)}, outputs: []pb{vinfo("y", tFloat, 2, 2)}}
+	data := model(8, g.encode(), opset("", 13), opset("ai.onnx.ml", 1))
+	if _, err := Decode(data, "", Options{}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "ai.onnx.ml.ZipMap") {
+		t.Fatalf("ZipMap without the option: %v", err)
+	}
+	gr, err := Decode(data, "", Options{ZipMapAsTensor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := gr.Nodes[0]; n.Op != "Identity" || n.Domain != "" {
+		t.Fatalf("ZipMap loaded as %s.%s", n.Domain, n.Op)
+	}
+}
