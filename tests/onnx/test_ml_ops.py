@@ -121,3 +121,23 @@ def test_ml_op_matches_onnxruntime(name, lightos_bin, tmp_path):
             np.testing.assert_array_equal(out, ref)
         else:
             np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_zipmap_probabilities_come_out_as_a_tensor(lightos_bin, tmp_path):
+    """A scikit-learn-style classifier ending in ZipMap: lightos run gives the
+    probabilities as an [N, classes] tensor in label order; ORT gives a list of maps."""
+    rng = np.random.default_rng(5)
+    nodes = [helper.make_node("LinearClassifier", ["X"], ["label", "probs"], domain="ai.onnx.ml",
+                              coefficients=rng.standard_normal(3 * F).tolist(), intercepts=[0.1, 0.2, 0.3],
+                              classlabels_ints=[0, 1, 2], post_transform="SOFTMAX"),
+             helper.make_node("ZipMap", ["probs"], ["output_probability"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2])]
+    seq_map = helper.make_sequence_type_proto(helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    outputs = [helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+               helper.make_value_info("output_probability", seq_map)]
+    path = save(tmp_path, "zipmap", nodes, outputs)
+    x = rng.standard_normal((9, F)).astype(np.float32)
+    labels, maps = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"X": x})
+    got, _ = run_lightos(lightos_bin, path, {"X": x}, str(tmp_path), optimize=False)
+    np.testing.assert_array_equal(got["label"], labels)
+    want = np.array([[m[k] for k in (0, 1, 2)] for m in maps], np.float32)
+    np.testing.assert_allclose(got["output_probability"], want, rtol=1e-5, atol=1e-6)
