@@ -17,7 +17,6 @@ import (
 	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/graph"
-	"github.com/lightiam/lightos/engine/passes"
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
@@ -84,7 +83,7 @@ func demoCommand(args []string) error {
 	// 2. Optimize.
 	fmt.Println("\n== 2. optimizer")
 	model := f.Graph
-	report, err := passes.Optimize(model, passes.Options{})
+	report, err := optimizeGraph(model)
 	if err != nil {
 		return err
 	}

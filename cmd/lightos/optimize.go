@@ -5,11 +5,14 @@ import (
 
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/passes"
+	"github.com/lightiam/lightos/engine/passes/cpufold"
 )
 
-// optimizeGraph runs the optimizer the way every command does.
+// optimizeGraph runs the optimizer the way every command does: with constant folding
+// by the CPU kernels, so that exporters' shape computations fold and the fusions that
+// depend on them (attention) fire.
 func optimizeGraph(g *graph.Graph) (*passes.Report, error) {
-	return passes.Optimize(g, passes.Options{})
+	return passes.Optimize(g, passes.Options{Eval: cpufold.New()})
 }
 
 // parseInterleaved parses flags that may come before or after positional arguments
