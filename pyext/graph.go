@@ -15,6 +15,7 @@ import (
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/passes"
+	"github.com/lightiam/lightos/engine/passes/cpufold"
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
@@ -198,7 +199,7 @@ func GraphOptimize(h int64, disableCSV string) (s string, err error) {
 	if err != nil {
 		return "", err
 	}
-	var opts passes.Options
+	opts := passes.Options{Eval: cpufold.New()}
 	if disableCSV != "" {
 		opts.Disable = strings.Split(disableCSV, ",")
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/formats/onnx"
 	"github.com/lightiam/lightos/engine/graph"
-	"github.com/lightiam/lightos/engine/passes"
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
@@ -91,7 +90,7 @@ func runCommand(args []string) error {
 		path, len(g.Nodes), len(g.Inputs), len(g.Outputs), g.Opset, loadTime.Round(time.Microsecond))
 	if !*noOpt {
 		start = time.Now()
-		rep, err := passes.Optimize(g, passes.Options{})
+		rep, err := optimizeGraph(g)
 		if err != nil {
 			return fmt.Errorf("optimize: %w", err)
 		}
