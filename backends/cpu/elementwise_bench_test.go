@@ -92,3 +92,18 @@ func BenchmarkElementwise(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEinsumAttention measures the attention-score contraction bhid,bhjd->bhij
+// (BERT-base shapes, sequence 128) through the GEMM path, in GFLOP/s.
+func BenchmarkEinsumAttention(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	q := randT(tensor.Float32, []int{1, 12, 128, 64}, uniform(r, -1, 1, false))
+	k := randT(tensor.Float32, []int{1, 12, 128, 64}, uniform(r, -1, 1, false))
+	for _, threads := range []int{1, 0} {
+		b.Run("threads="+map[bool]string{true: "1", false: "all"}[threads == 1], func(b *testing.B) {
+			kern, ins, outs := benchKernel(b, cpu.New(cpu.Options{Threads: threads}), "Einsum",
+				graph.Attrs{"equation": graph.String("bhid,bhjd->bhij")}, feed(q), feed(k))
+			runBench(b, kern, ins, outs, 2*12*128*128*64)
+		})
+	}
+}
