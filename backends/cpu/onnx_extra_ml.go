@@ -491,3 +491,114 @@ func xRunTreeClassifier(n *graph.Node, in, out []*tensor.Tensor) error {
 	}
 	return xFinishClassifier(n, rows, width, raw, threshold, positive, out)
 }
+
+func init() {
+	registerExtra(ops.DomainML, "TreeEnsemble", xSimple(xRunTreeEnsemble5))
+}
+
+// xRunTreeEnsemble5 follows onnx/reference/ops/aionnxml/op_tree_ensemble.py, which
+// leaves post_transform unapplied; so does this kernel.
+func xRunTreeEnsemble5(n *graph.Node, in, out []*tensor.Tensor) error {
+	a := n.Attrs
+	tens := func(name string) []float64 {
+		if t, ok := a[name]; ok && t.Kind == graph.AttrTensor && t.Tensor != nil {
+			return toFloat64s(t.Tensor)
+		}
+		return nil
+	}
+	splits, weights, members, modesF := tens("nodes_splits"), tens("leaf_weights"), tens("membership_values"), tens("nodes_modes")
+	feats := a.GetInts("nodes_featureids", nil)
+	tn, fn := a.GetInts("nodes_truenodeids", nil), a.GetInts("nodes_falsenodeids", nil)
+	tl, fl := a.GetInts("nodes_trueleafs", nil), a.GetInts("nodes_falseleafs", nil)
+	miss := a.GetInts("nodes_missing_value_tracks_true", nil)
+	targets := a.GetInts("leaf_targetids", nil)
+	roots := a.GetInts("tree_roots", nil)
+	nt := int(a.GetInt("n_targets", 1))
+	m := len(feats)
+	if len(splits) != m || len(modesF) != m || len(tn) != m || len(fn) != m || len(tl) != m || len(fl) != m || len(targets) != len(weights) {
+		return xExtraErr(n, "tree attributes have inconsistent lengths")
+	}
+	// set members of each MEMBER node, in node order, NaN-separated in membership_values
+	sets := map[int][]float64{}
+	pos := 0
+	for i := 0; i < m; i++ {
+		if modesF[i] != 6 {
+			continue
+		}
+		for pos < len(members) && !math.IsNaN(members[pos]) {
+			sets[i] = append(sets[i], members[pos])
+			pos++
+		}
+		pos++
+	}
+	rows, cols, x := xMlRows(in[0])
+	agg := a.GetInt("aggregate_function", 1)
+	res := make([]float64, rows*nt)
+	for r := 0; r < rows; r++ {
+		acc := res[r*nt : (r+1)*nt]
+		for j := range acc {
+			switch agg {
+			case 2:
+				acc[j] = math.Inf(1)
+			case 3:
+				acc[j] = math.Inf(-1)
+			}
+		}
+		for _, root := range roots {
+			i, leaf := int(root), false
+			if i >= 0 && i < m && tl[i] != 0 && fl[i] != 0 && tn[i] == fn[i] {
+				leaf = true // a tree that is a single leaf
+			}
+			for steps := 0; !leaf; steps++ {
+				if i < 0 || i >= m || steps > m || int(feats[i]) >= cols || feats[i] < 0 {
+					return xExtraErr(n, "tree walk left the node or feature range")
+				}
+				v := x[r*cols+int(feats[i])]
+				s := splits[i]
+				var t bool
+				switch int(modesF[i]) {
+				case 0:
+					t = v <= s
+				case 1:
+					t = v < s
+				case 2:
+					t = v >= s
+				case 3:
+					t = v > s
+				case 4:
+					t = v == s
+				case 5:
+					t = v != s
+				case 6:
+					for _, mv := range sets[i] {
+						t = t || v == mv
+					}
+				}
+				if math.IsNaN(v) && i < len(miss) && miss[i] != 0 {
+					t = true
+				}
+				if t {
+					i, leaf = int(tn[i]), tl[i] != 0
+				} else {
+					i, leaf = int(fn[i]), fl[i] != 0
+				}
+			}
+			if i < 0 || i >= len(weights) || targets[i] < 0 || int(targets[i]) >= nt {
+				return xExtraErr(n, "leaf %d is out of range", i)
+			}
+			w, tid := weights[i], int(targets[i])
+			switch agg {
+			case 0:
+				acc[tid] += w / float64(len(roots))
+			case 2:
+				acc[tid] = math.Min(acc[tid], w)
+			case 3:
+				acc[tid] = math.Max(acc[tid], w)
+			default:
+				acc[tid] += w
+			}
+		}
+	}
+	fromFloat64s(out[0], res)
+	return nil
+}

@@ -86,3 +86,13 @@ func xInferArrayFeature(c *InferContext) ([]graph.Type, error) {
 	out := append(graph.Shape(nil), x.Shape[:len(x.Shape)-1]...)
 	return []graph.Type{Typed(x.DType, append(out, k))}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "TreeEnsemble", Domain: DomainML, Doc: "ai.onnx.ml opset 5 tree ensemble (tensor attributes, set membership splits)",
+		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: xInferTreeEnsemble5})
+}
+
+func xInferTreeEnsemble5(c *InferContext) ([]graph.Type, error) {
+	x := c.In[0]
+	return []graph.Type{Typed(x.DType, graph.Shape{xMlBatch(x), {Size: c.Attrs().GetInt("n_targets", 1)}})}, nil
+}
