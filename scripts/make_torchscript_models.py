@@ -124,6 +124,26 @@ def save(out: Path, name: str, model: nn.Module, x: torch.Tensor) -> None:
     print(f"{name}: input {tuple(x.shape)} -> output {tuple(y.shape)}")
 
 
+def make_bad(out: Path) -> None:
+    """Archives the loader must refuse with a clear error: a scripted model with
+    control flow, and a traced model using operators LightOS does not lower."""
+
+    class Branchy(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if bool(x.sum() > 0):
+                return x * 2
+            for _ in range(3):
+                x = x + 1
+            return x
+
+    class Exotic(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cumprod(torch.fliplr(x), dim=1) + torch.logdet(x @ x.T + torch.eye(x.shape[0]))
+
+    torch.jit.script(Branchy()).save(str(out / "bad_scripted.pt"))
+    torch.jit.trace(Exotic(), torch.randn(3, 3)).save(str(out / "bad_ops.pt"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -135,6 +155,7 @@ def main() -> None:
     save(args.out, "cnn", SmallCNN(), torch.randn(2, 3, 17, 17))
     save(args.out, "encoder", encoder(), torch.randn(2, 7, 32))
     save(args.out, "gpt", TinyGPT(), torch.randint(0, 50, (2, 9)))
+    make_bad(args.out)
     if args.big:
         import torchvision
 

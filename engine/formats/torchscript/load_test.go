@@ -180,3 +180,24 @@ func FuzzDecode(f *testing.F) {
 		torchscript.Decode(data, torchscript.Options{}) // must not panic
 	})
 }
+
+func TestUnsupportedModelsListEveryProblem(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "testdata", "torchscript")
+	cases := map[string][]string{
+		"bad_scripted.pt": {`"if" statements (control flow) cannot be lowered`},
+		"bad_ops.pt":      {"aten::fliplr", "problems lowering forward()"},
+	}
+	for file, wants := range cases {
+		t.Run(file, func(t *testing.T) {
+			_, err := torchscript.Load(filepath.Join(dir, file), torchscript.Options{Inputs: map[string]torchscript.Input{"x": {DType: tensor.Float32, Shape: []int64{3, 3}}}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -219,7 +219,7 @@ func (p *parser) statement() (stmt, error) {
 	t := p.peek()
 	if t.kind == tName {
 		switch t.text {
-		case "if", "for", "while", "with", "try", "raise", "assert", "break", "continue", "del", "global":
+		case "if", "elif", "else", "for", "while", "with", "try", "except", "finally", "raise", "assert", "break", "continue", "del", "global":
 			p.skipLine()
 			return stmt{line: line, unsupported: t.text}, nil
 		case "pass":
