@@ -357,3 +357,13 @@ func TestZipMapAsTensor(t *testing.T) {
 		t.Fatalf("ZipMap loaded as %s.%s", n.Domain, n.Op)
 	}
 }
+
+func TestHugeSparseIsRefused(t *testing.T) {
+	values := tensorRaw("S", tFloat, []int64{1}, f32bytes(7))
+	indices := pb(nil).packed(1, 1).varint(2, tInt64).packed(7, 0)
+	sparse := pb(nil).bytes(1, values).bytes(2, indices).packed(3, 1<<20, 1<<20)
+	g := graphParts{name: "sparse", nodes: []pb{node("Relu", "r", []string{"S"}, []string{"y"})}, sparse: []pb{sparse}, outputs: []pb{vinfo("y", tFloat)}}
+	if _, err := Decode(model(8, g.encode(), opset("", 13)), "", Options{}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("a 2^40-element sparse initializer: error %v, want ErrUnsupported", err)
+	}
+}

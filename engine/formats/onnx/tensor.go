@@ -37,6 +37,10 @@ func dtypeOf(onnxType int32) (tensor.DType, error) {
 	return tensor.Invalid, fmt.Errorf("%w: unknown element type %d", ErrFormat, onnxType)
 }
 
+// maxSparseDense bounds the element count of a sparse initializer made dense (2^30):
+// its dims, unlike a dense tensor's, are not backed by bytes in the file.
+const maxSparseDense = 1 << 30
+
 // maxElements bounds the element count of a tensor a file may declare (2^40), so a
 // corrupt header cannot ask for an absurd allocation.
 const maxElements = 1 << 40
@@ -282,6 +286,9 @@ func sparseToDense(b []byte, ext *externalStore) (string, *tensor.Tensor, error)
 	shape, n, err := shapeOf(sp.dims)
 	if err != nil {
 		return vp.name, nil, fmt.Errorf("sparse tensor %q: %w", vp.name, err)
+	}
+	if n > maxSparseDense {
+		return vp.name, nil, fmt.Errorf("%w: sparse tensor %q: dims %v are too large to densify (%d elements, limit %d)", ErrUnsupported, vp.name, sp.dims, n, maxSparseDense)
 	}
 	if indices.DType() != tensor.Int64 {
 		return vp.name, nil, fmt.Errorf("%w: sparse tensor %q: indices are %v, not int64", ErrFormat, vp.name, indices.DType())
