@@ -192,7 +192,11 @@ type loader struct {
 	functions map[string]*functionProto
 	missing   map[string]bool // "domain.op (opset N)" of operators without a schema
 	inlined   int
+	depth     int // nesting of subgraphs being decoded
 }
+
+// maxGraphDepth bounds subgraph nesting, so a crafted file cannot exhaust the stack.
+const maxGraphDepth = 64
 
 // opset is the version the model imports for domain (0 when none).
 func (l *loader) opset(domain string) int64 { return l.opsets[normDomain(domain)] }
@@ -476,6 +480,11 @@ func (l *loader) attr(a attrProto, lookup func(string) *graph.Value) (graph.Attr
 		}
 		return graph.TensorAttr(t), true, nil
 	case atGraph:
+		if l.depth >= maxGraphDepth {
+			return graph.Attr{}, false, fmt.Errorf("%w: subgraphs nest deeper than %d", ErrFormat, maxGraphDepth)
+		}
+		l.depth++
+		defer func() { l.depth-- }()
 		gp, err := decodeGraphProto(a.g)
 		if err != nil {
 			return graph.Attr{}, false, fmt.Errorf("attribute %q: %w", a.name, err)
