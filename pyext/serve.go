@@ -31,7 +31,7 @@ import (
 type serveSpec struct {
 	Name   string   `json:"name"`
 	Handle int64    `json:"handle"`
-	DTypes []string `json:"dtypes"` // output dtype names, or empty for the defaults
+	DTypes []string `json:"dtypes"` // output dtype names (one: for every output), or empty for the defaults
 	Shapes []string `json:"shapes"` // output shape specs (engine/ops/custom.go), or empty
 }
 
@@ -144,6 +144,11 @@ func declareTypes(g *graph.Graph, byName map[string]serveSpec) error {
 					return fmt.Errorf("custom op %q: %w", s.Name, err)
 				}
 				dts[i] = int64(dt)
+			}
+			if len(dts) == 1 && len(n.Outputs) > 1 { // one dtype for every output
+				for len(dts) < len(n.Outputs) {
+					dts = append(dts, dts[0])
+				}
 			}
 			n.Attrs[ops.CustomOutDTypes] = graph.Ints(dts...)
 		}

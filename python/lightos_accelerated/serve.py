@@ -73,10 +73,8 @@ def import_custom_ops(spec):
 def _specs():
     out = []
     for name, cop in custom.registered().items():
-        try:
-            shapes, dtypes = cop.specs(cop.n_outputs or 1)
-        except Exception:
-            shapes, dtypes = None, None
+        n_out = cop.n_outputs or (len(cop.shape) if isinstance(cop.shape, list) else 1)
+        shapes, dtypes = cop.specs(n_out)  # a single dtype for several outputs: Go repeats it
         out.append({"name": name, "handle": cop.handle, "dtypes": dtypes or [], "shapes": shapes or []})
     return out
 
@@ -118,9 +116,14 @@ def main(argv=None):
     pre.add_argument("--custom-ops", action="append", default=[], metavar="MODULE",
                      help="a .py file or module name whose @custom_op functions serve custom nodes (repeatable)")
     ns, rest = pre.parse_known_args(argv)
-    if "-h" in rest or "--help" in rest or "-help" in rest:
+    if any(a in rest for a in ("-h", "--help", "-help")):
         pre.print_help()
-        print("\nServer flags (as lightos serve):", file=sys.stderr)
+        print("\nServer flags (those of lightos serve):")
+        try:
+            _core.call(_go.ServeStart, json.dumps(["-h"]), "[]")
+        except ArgumentError as e:
+            print(e)
+        return 0
     for spec in ns.custom_ops:
         try:
             import_custom_ops(spec)
@@ -130,8 +133,8 @@ def main(argv=None):
     try:
         server = Server(rest)
     except ArgumentError as e:
-        print(e, file=sys.stderr)
-        return 0 if any(a in rest for a in ("-h", "--help", "-help")) else 2
+        print(f"lightos serve: {e}", file=sys.stderr)
+        return 2
     except Exception as e:
         print(f"lightos serve: {e}", file=sys.stderr)
         return 1
