@@ -14,4 +14,9 @@
 // (max batch size, instances, device, dynamic batching). Requests for a model with
 // dynamic batching are queued and run together. Every run goes through a Scheduler
 // (the PowerGovernor in production).
+//
+// The standard server (standard.go) is what `lightos serve` and `python -m
+// lightos_accelerated.serve` share: ParseFlags (the command-line flags), NewStandard
+// (CPU device, PowerGovernor, optimizer, DefaultLoaders, optional custom ops) and Run
+// (listen on the gRPC and HTTP ports until the context ends, then drain).
 package server
