@@ -16,9 +16,11 @@ import (
 	"github.com/lightiam/lightos/engine/custom"
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/formats/onnx"
+	"github.com/lightiam/lightos/engine/formats/torchscript"
 	"github.com/lightiam/lightos/engine/governor"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/passes"
+	"github.com/lightiam/lightos/engine/passes/cpufold"
 )
 
 // This file holds what `lightos serve` (cmd/lightos) and `python -m
@@ -71,7 +73,7 @@ func ParseFlags(name string, args []string, usage io.Writer) (Flags, error) {
 }
 
 // DefaultLoaders are the model formats the standard server reads from a repository:
-// model.onnx and model.lightos. ONNX nodes whose op is named in customOps (an op
+// model.onnx, model.lightos and model.pt (a traced TorchScript archive). ONNX nodes whose op is named in customOps (an op
 // type, or domain.op) become custom nodes (see onnx.Options.CustomOps).
 func DefaultLoaders(customOps []string) map[string]Loader {
 	names := append([]string(nil), customOps...)
@@ -87,6 +89,7 @@ func DefaultLoaders(customOps []string) map[string]Loader {
 			}
 			return f.Graph, f, nil
 		},
+		"model.pt": torchscript.LoadGraph,
 	}
 }
 
@@ -143,7 +146,7 @@ func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
 		Devices:         []backends.Device{dev},
 		Logger:          ext.Logger,
 		Prepare: func(g *graph.Graph) error {
-			_, err := passes.Optimize(g, passes.Options{})
+			_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New()})
 			return err
 		},
 	})
