@@ -53,7 +53,7 @@ fuzz:
 ## onnx-conformance: the ONNX backend node tests from ../shared; writes docs/onnx-conformance.md
 ## and fails below 1450 passing tests
 onnx-conformance:
-	LIGHTOS_ONNX_REPORT=1 LIGHTOS_ONNX_MIN_PASS=1450 $(GO) test -count=1 -run TestONNXConformance -v ./engine/formats/onnx | tail -20
+	LIGHTOS_ONNX_REPORT=1 LIGHTOS_ONNX_MIN_PASS=1450 $(GO) test -count=1 -run TestONNXConformance ./engine/formats/onnx
 
 ## wheel: a binary wheel of lightos_accelerated in dist/ (installs without Go)
 wheel: venv
