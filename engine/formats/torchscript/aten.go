@@ -671,6 +671,9 @@ func (l *lowerer) op(name string, pos []any, kw map[string]any) (any, error) {
 		return out, err
 	}
 	l.fail("unsupported operator aten::%s", name)
+	if x != nil {
+		return x, nil // a stand-in, so that lowering goes on and lists every problem
+	}
 	return nil, errPoison
 }
 

@@ -113,6 +113,10 @@ func lowerArchive(a *archive, opts Options) (g *graph.Graph, err error) {
 		return nil, fmt.Errorf("%w: no forward() for the root module %s", ErrFormat, root.class)
 	}
 	fwd := rc.methods["forward"]
+	if cf := controlFlow(classes); len(cf) > 0 {
+		return nil, fmt.Errorf("%d statements with control flow cannot be lowered (trace the model with torch.jit.trace instead of scripting it):\n  %s",
+			len(cf), strings.Join(cf, "\n  "))
+	}
 	examples := map[string]*tensorMeta{}
 	if a.files["traced_inputs.pkl"] != nil {
 		if ti, err := a.unpickleWith("traced_inputs.pkl", true); err == nil {
@@ -185,6 +189,22 @@ func lowerArchive(a *archive, opts Options) (g *graph.Graph, err error) {
 		return nil, err
 	}
 	return l.g, nil
+}
+
+// controlFlow lists the control-flow statements in every method of every class.
+func controlFlow(classes map[string]*class) []string {
+	var out []string
+	for _, c := range classes {
+		for _, m := range c.methods {
+			for _, s := range m.body {
+				if s.unsupported != "" {
+					out = append(out, fmt.Sprintf("%s.%s line %d: %q statement", c.name, m.name, s.line, s.unsupported))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // tracedInputs maps forward()'s parameters to the traced example inputs.
