@@ -27,6 +27,7 @@ import (
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/backends/cuda"
 	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/formats/onnx"
 	"github.com/lightiam/lightos/engine/governor"
@@ -42,8 +43,9 @@ func main() {
 	concs := flag.String("conc", "1,4,16,64", "client concurrencies")
 	onnxPath := flag.String("onnx", "", "an ONNX model to serve as well (input batch dimension 1)")
 	useGov := flag.Bool("governor", true, "run every job through the PowerGovernor, as lightos serve does")
+	device := flag.String("device", "cpu", "cpu, or cuda (the first NVIDIA GPU, node by node through exec.Session)")
 	flag.Parse()
-	if err := run(*duration, *concs, *onnxPath, *useGov); err != nil {
+	if err := run(*duration, *concs, *onnxPath, *useGov, *device); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
 		os.Exit(1)
 	}
@@ -86,7 +88,7 @@ func mlp() *graph.Graph {
 	return g
 }
 
-func run(duration time.Duration, concList, onnxPath string, useGov bool) error {
+func run(duration time.Duration, concList, onnxPath string, useGov bool, device string) error {
 	models := []model{{name: "mlp", g: mlp(), input: "x", shape: []int{1, 784}}}
 	if onnxPath != "" {
 		g, err := onnx.Load(onnxPath, onnx.Options{})
@@ -109,7 +111,15 @@ func run(duration time.Duration, concList, onnxPath string, useGov bool) error {
 		}
 		concs = append(concs, c)
 	}
-	dev := cpu.New(cpu.Options{})
+	var dev backends.KernelProvider = cpu.New(cpu.Options{})
+	if device == "cuda" {
+		d, err := cuda.Open(0, cuda.Options{TF32: true})
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		dev = d
+	}
 	var sched server.Scheduler = server.DirectScheduler{}
 	if useGov {
 		gov, err := governor.New([]backends.Device{dev}, governor.Options{})
@@ -176,7 +186,7 @@ func run(duration time.Duration, concList, onnxPath string, useGov bool) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func inProcessP50(m model, dev *cpu.Device) (time.Duration, error) {
+func inProcessP50(m model, dev backends.KernelProvider) (time.Duration, error) {
 	g := m.g.Clone()
 	if _, err := passes.Optimize(g, passes.Options{}); err != nil {
 		return 0, err
