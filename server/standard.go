@@ -13,6 +13,7 @@ import (
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/backends/cuda"
 	"github.com/lightiam/lightos/engine/custom"
 	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/formats/onnx"
@@ -32,7 +33,7 @@ type Flags struct {
 	GRPCPort        int           // gRPC port; 0 disables gRPC
 	HTTPPort        int           // HTTP port; 0 disables HTTP
 	Host            string        // address to listen on
-	Devices         string        // "auto" or "cpu"
+	Devices         string        // "auto" or "cpu" (the CPU), or "nvidia" (GPU 0)
 	ModelRepository string        // folder of models (required)
 	Threads         int           // CPU threads per run (0: all cores)
 	DrainTimeout    time.Duration // how long a stop waits for requests in flight
@@ -47,7 +48,7 @@ func ParseFlags(name string, args []string, usage io.Writer) (Flags, error) {
 	fs.IntVar(&f.GRPCPort, "grpc-port", 50051, "gRPC port (KServe v2, health, Predict); 0 disables")
 	fs.IntVar(&f.HTTPPort, "http-port", 8000, "HTTP port (KServe v2 REST, /metrics); 0 disables")
 	fs.StringVar(&f.Host, "host", "0.0.0.0", "address to listen on")
-	fs.StringVar(&f.Devices, "devices", "auto", "devices to run on: auto or cpu")
+	fs.StringVar(&f.Devices, "devices", "auto", "devices to run on: auto or cpu (the CPU), or nvidia (GPU 0; models with operators the GPU backend lacks fail to load)")
 	fs.StringVar(&f.ModelRepository, "model-repository", "", "folder of models (NAME/VERSION/model.{onnx,lightos})")
 	fs.IntVar(&f.Threads, "threads", 0, "CPU threads per run (0: all cores)")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
@@ -60,8 +61,8 @@ func ParseFlags(name string, args []string, usage io.Writer) (Flags, error) {
 	if f.ModelRepository == "" {
 		return f, errors.New("server: --model-repository is required")
 	}
-	if f.Devices != "auto" && f.Devices != "cpu" {
-		return f, fmt.Errorf("server: --devices %q: this build serves on the CPU (auto or cpu)", f.Devices)
+	if f.Devices != "auto" && f.Devices != "cpu" && f.Devices != "nvidia" {
+		return f, fmt.Errorf("server: --devices %q: want auto, cpu or nvidia", f.Devices)
 	}
 	if f.GRPCPort < 0 || f.GRPCPort > 65535 || f.HTTPPort < 0 || f.HTTPPort > 65535 {
 		return f, fmt.Errorf("server: ports must be in 0..65535 (got gRPC %d, HTTP %d)", f.GRPCPort, f.HTTPPort)
@@ -104,14 +105,26 @@ type Extensions struct {
 	Logger *log.Logger
 }
 
-// NewStandard builds the standard server for f: a CPU device, every run through a
+// NewStandard builds the standard server for f: a CPU device (or GPU 0 with
+// --devices nvidia; auto means the CPU, since the GPU backend lacks convolution), every run through a
 // PowerGovernor, the optimizer on each loaded model, and DefaultLoaders. It does not
 // load models (call LoadAll). The returned function releases the governor; call it
 // after the server has drained.
 func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
-	dev := cpu.New(cpu.Options{Threads: f.Threads})
+	var dev backends.KernelProvider = cpu.New(cpu.Options{Threads: f.Threads})
+	var closeDev func()
+	if f.Devices == "nvidia" {
+		gpu, err := cuda.Open(0, cuda.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("server: --devices nvidia: %w", err)
+		}
+		dev, closeDev = gpu, func() { gpu.Close() }
+	}
 	gov, err := governor.New([]backends.Device{dev}, governor.Options{})
 	if err != nil {
+		if closeDev != nil {
+			closeDev()
+		}
 		return nil, nil, fmt.Errorf("server: governor: %w", err)
 	}
 	var kp backends.KernelProvider = dev
@@ -150,11 +163,17 @@ func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
 			return err
 		},
 	})
-	if err != nil {
+	release := func() {
 		gov.Close()
+		if closeDev != nil {
+			closeDev()
+		}
+	}
+	if err != nil {
+		release()
 		return nil, nil, err
 	}
-	return srv, func() { gov.Close() }, nil
+	return srv, release, nil
 }
 
 // RunOptions configure Run.
