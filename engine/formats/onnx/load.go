@@ -169,6 +169,9 @@ func decodeModelBytes(data []byte, ext *externalStore, opts Options) (m *Model, 
 		sort.Strings(list)
 		return nil, fmt.Errorf("%w: operators without an engine schema (register them as custom ops to load anyway): %s", ErrUnsupported, strings.Join(list, ", "))
 	}
+	if err := unsupportedCasts(g); err != nil {
+		return nil, err
+	}
 	if err := g.TopoSort(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
@@ -590,4 +593,23 @@ func addImplicitInputs(n *graph.Node) {
 			add(v)
 		}
 	}
+}
+
+// unsupportedCasts reports Cast nodes whose target is an ONNX element type the engine
+// has no dtype for (float8, int4, float4, string, ...): the model cannot run, which is
+// a limitation of the engine rather than a malformed file.
+func unsupportedCasts(g *graph.Graph) error {
+	var bad []string
+	for _, n := range g.Nodes {
+		if n.Domain != "" || n.Op != "Cast" {
+			continue
+		}
+		if to := n.Attrs.GetInt("to", 0); !tensor.DType(to).Valid() {
+			bad = append(bad, fmt.Sprintf("node %q casts to ONNX element type %d", n.Name, to))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: element types the engine lacks: %s", ErrUnsupported, strings.Join(bad, "; "))
+	}
+	return nil
 }
