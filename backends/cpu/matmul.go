@@ -70,6 +70,15 @@ func gemmGeneric[T gemmNum](env *Env, transA, transB bool, m, n, k int, a []T, l
 	})
 }
 
+// smallGEMM reports whether an m×k·k×n product should run on the calling goroutine:
+// a few rows (batch 1 inference) against at most a few million multiply-adds take
+// 10-50 us on one core, about what waking gemm's sleeping workers costs when the
+// caller comes from outside Go (the Python module), so a second thread only adds
+// latency. Measured on the MLP 784-512-512-10 of bench/python (batch 1).
+func smallGEMM(m, n, k int) bool {
+	return m <= 4 && m*n*k <= 1<<21
+}
+
 // sgemm runs a float32 product through package gemm on env's worker pool.
 func sgemm(env *Env, p gemm.Params) error { return gemm.Sgemm(env.GEMM(), p) }
 
@@ -235,8 +244,13 @@ func matmulF32(env *Env, a, b, c []float32, d matmulDims, pb *gemm.PackedB, bias
 	case d.batchB == 1 && d.batchA == total:
 		// One matrix B for every item of A: a single (total·m)×k product.
 		p.M = total * m
-		if pb != nil && pb.K() == k && pb.N() == n {
+		if pb != nil && pb.K() == k && pb.N() == n && p.M > 1 {
+			// One row (M=1) takes gemm's unpacked axpy path, faster than the
+			// 1-row micro-kernel on packed panels (see smallGEMM).
 			p.B, p.PackedB = nil, pb
+		}
+		if smallGEMM(p.M, n, k) {
+			p.MaxThreads = 1
 		}
 		return sgemm(env, p)
 	case d.batchA == total && d.batchB == total:

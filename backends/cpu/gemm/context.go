@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -23,9 +25,13 @@ type Context struct {
 	closed bool
 	ws     []workspace
 	wake   []chan struct{}
-	wg     sync.WaitGroup
-	cur    job
-	conv   convScratch
+	// state[w-1] is worker w's hand-off state (workerSleeping, ...): a worker
+	// that finished a job spins for a while before it blocks on its wake
+	// channel, and a job given to a spinning worker needs no wake-up.
+	state   []atomic.Int32
+	pending atomic.Int32 // parts of the current job not yet finished
+	cur     job
+	conv    convScratch
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -88,6 +94,7 @@ func NewContextKernel(threads int, name string) (*Context, error) {
 	c := &Context{kern: kern, threads: threads}
 	c.ws = make([]workspace, threads)
 	c.wake = make([]chan struct{}, threads-1)
+	c.state = make([]atomic.Int32, threads-1)
 	for w := 1; w < threads; w++ {
 		ch := make(chan struct{})
 		c.wake[w-1] = ch
@@ -120,11 +127,54 @@ func (c *Context) Close() error {
 	return nil
 }
 
+// Worker hand-off states.
+const (
+	workerSleeping int32 = iota // blocked on (or about to block on) its wake channel
+	workerSpinning              // polling its state for a job
+	workerAssigned              // given a job while spinning
+)
+
+// spinFor is how long a worker polls for the next job before it blocks. Waking a
+// blocked worker costs 10-100 us on small VMs (a futex wake of a sleeping thread),
+// more than a whole small GEMM; successive products of one model run (its layers)
+// come closer together than this.
+const spinFor = 50 * time.Microsecond
+
 func (c *Context) worker(w int, wake <-chan struct{}) {
-	for range wake {
-		c.runPart(w)
-		c.wg.Done()
+	st := &c.state[w-1]
+	if _, ok := <-wake; !ok {
+		return
 	}
+	for {
+		c.runPart(w)
+		st.Store(workerSpinning)
+		c.pending.Add(-1)
+		if !c.awaitJob(st, wake) {
+			return
+		}
+	}
+}
+
+// awaitJob waits for worker st's next job: it spins for up to spinFor, then
+// blocks on wake. It returns false once wake is closed.
+func (c *Context) awaitJob(st *atomic.Int32, wake <-chan struct{}) bool {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if st.Load() == workerAssigned {
+			return true
+		}
+		if i%64 == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	if !st.CompareAndSwap(workerSpinning, workerSleeping) {
+		return true // assigned meanwhile
+	}
+	_, ok := <-wake
+	return ok
 }
 
 // alignedFloats returns a zeroed slice of n float32s whose first element is
@@ -204,12 +254,18 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 
 // runJob runs c.cur on c.cur.parts workers, part 0 on the calling goroutine.
 func (c *Context) runJob() {
+	c.pending.Store(int32(c.cur.parts - 1))
 	for w := 1; w < c.cur.parts; w++ {
-		c.wg.Add(1)
-		c.wake[w-1] <- struct{}{}
+		if !c.state[w-1].CompareAndSwap(workerSpinning, workerAssigned) {
+			c.wake[w-1] <- struct{}{}
+		}
 	}
 	c.runPart(0)
-	c.wg.Wait()
+	for i := 1; c.pending.Load() > 0; i++ {
+		if i%64 == 0 {
+			runtime.Gosched()
+		}
+	}
 }
 
 // runPart runs worker w's share of c.cur.
