@@ -33,6 +33,8 @@ type slot struct {
 	konst  *tensor.Tensor
 	offset int  // byte offset in the arena, or -1
 	output bool // a graph output: allocated per run outside the arena
+	// shape is the value's shape when known at plan time (read-only).
+	shape []int
 }
 
 // Plan is an executable schedule for one set of input shapes. It is immutable after
@@ -42,6 +44,7 @@ type Plan struct {
 	steps     []step
 	slots     []slot
 	outputs   []int // slot of each graph output
+	ioSlots   int   // inputs plus outputs over all steps (one scratch slice per run)
 	arenaSize int
 	stats     Stats
 }
@@ -97,6 +100,9 @@ func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
 			return i
 		}
 		s := slot{value: v, input: -1, offset: -1, konst: v.Const}
+		if v.HasShape && v.Shape.Known() {
+			s.shape = v.Shape.Ints()
+		}
 		index[v] = len(p.slots)
 		p.slots = append(p.slots, s)
 		return index[v]
@@ -143,6 +149,7 @@ func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
 		}
 		st.kernel = k
 		p.steps = append(p.steps, st)
+		p.ioSlots += len(st.inputs) + len(st.outputs)
 	}
 	for _, v := range g.Outputs {
 		i := addSlot(v)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -99,18 +99,37 @@ type RunOptions struct {
 
 // Plan returns the plan for feeds of the given shapes, compiling it on first use.
 func (s *Session) Plan(shapes map[string][]int) (*Plan, error) {
-	var key strings.Builder
+	var key []byte
 	for _, in := range s.g.Inputs {
-		fmt.Fprintf(&key, "%s%v;", in.Name, shapes[in.Name])
+		key = appendKey(key, in.Name, shapes[in.Name])
 	}
+	return s.plan(key, func() map[string][]int { return shapes })
+}
+
+// appendKey appends one input's part of a plan key: its name and dimensions.
+func appendKey(key []byte, name string, shape []int) []byte {
+	key = append(key, name...)
+	key = append(key, '[')
+	for i, d := range shape {
+		if i > 0 {
+			key = append(key, ' ')
+		}
+		key = strconv.AppendInt(key, int64(d), 10)
+	}
+	return append(key, "];"...)
+}
+
+// plan returns the plan cached under key, compiling it for shapes() on first use.
+func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error) {
 	s.mu.Lock()
-	e, ok := s.plans[key.String()]
+	e, ok := s.plans[string(key)]
 	if !ok {
 		e = &planEntry{}
-		s.plans[key.String()] = e
+		s.plans[string(key)] = e
 	}
 	s.mu.Unlock()
 	e.once.Do(func() {
+		shapes := shapes()
 		g := s.g.Clone()
 		for _, in := range g.Inputs {
 			in.Shape = graph.ShapeOf(shapes[in.Name]...)
@@ -151,9 +170,7 @@ func makeAligned(n int) []byte {
 // names, dtypes equal and known dimensions matching. Errors wrap ErrFeed.
 func (s *Session) CheckFeeds(feeds map[string]*tensor.Tensor) error {
 	var errs []error
-	known := map[string]bool{}
 	for _, in := range s.g.Inputs {
-		known[in.Name] = true
 		t, ok := feeds[in.Name]
 		if !ok || t == nil {
 			errs = append(errs, fmt.Errorf("missing input %q (%v)", in.Name, in.Type))
@@ -176,9 +193,15 @@ func (s *Session) CheckFeeds(feeds map[string]*tensor.Tensor) error {
 			}
 		}
 	}
-	for name := range feeds {
-		if !known[name] {
-			errs = append(errs, fmt.Errorf("unknown input %q (inputs are %v)", name, inputNames(s.g)))
+	if len(feeds) != len(s.g.Inputs) || len(errs) > 0 {
+		for name := range feeds {
+			known := false
+			for _, in := range s.g.Inputs {
+				known = known || in.Name == name
+			}
+			if !known {
+				errs = append(errs, fmt.Errorf("unknown input %q (inputs are %v)", name, inputNames(s.g)))
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -206,11 +229,20 @@ func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor, opts
 	if err := s.CheckFeeds(feeds); err != nil {
 		return nil, err
 	}
-	shapes := make(map[string][]int, len(feeds))
-	for name, t := range feeds {
-		shapes[name] = t.Shape()
+	// The plan key comes from the feeds directly; the shapes map is only built when
+	// a new plan is compiled.
+	var buf [128]byte
+	key := buf[:0]
+	for _, in := range s.g.Inputs {
+		key = appendKey(key, in.Name, feeds[in.Name].Shape())
 	}
-	p, err := s.Plan(shapes)
+	p, err := s.plan(key, func() map[string][]int {
+		shapes := make(map[string][]int, len(feeds))
+		for name, t := range feeds {
+			shapes[name] = t.Shape()
+		}
+		return shapes
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +266,10 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 	}
 	var prof *Profile
 	if s.opts.Profile {
-		prof = &Profile{}
+		prof = &Profile{Nodes: make([]NodeTime, 0, len(p.steps))}
 	}
+	// One scratch slice holds every step's input and output lists.
+	io := make([]*tensor.Tensor, p.ioSlots)
 	res := &Result{Profile: prof}
 	ok := false
 	defer func() {
@@ -245,20 +279,20 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 	}()
 	// Outputs that a caller supplied or that are produced by a step are allocated
 	// lazily; track them for release on failure.
-	allocOut := func(si int, t graph.Type) (*tensor.Tensor, error) {
+	allocOut := func(si int, t graph.Type, shape []int) (*tensor.Tensor, error) {
 		sl := &p.slots[si]
 		if opts != nil && opts.Outputs != nil {
 			if dst, ok := opts.Outputs[sl.value.Name]; ok {
-				if dst.DType() != t.DType || !equalInts(dst.Shape(), t.Shape.Ints()) {
+				if dst.DType() != t.DType || !equalInts(dst.Shape(), shape) {
 					return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", sl.value.Name, dst, t)
 				}
 				return dst, nil
 			}
 		}
 		if s.opts.HeapOutputs {
-			return tensor.New(t.DType, t.Shape.Ints()), nil
+			return tensor.New(t.DType, shape), nil
 		}
-		out, err := tensor.NewMapped(t.DType, t.Shape.Ints())
+		out, err := tensor.NewMapped(t.DType, shape)
 		if err != nil {
 			return nil, err
 		}
@@ -269,18 +303,14 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 		if err := ctx.Err(); err != nil {
 			return nil, errCanceled(ctx, st.node.Name)
 		}
-		ins := make([]*tensor.Tensor, len(st.inputs))
+		ins, outs := io[:len(st.inputs):len(st.inputs)], io[len(st.inputs):len(st.inputs)+len(st.outputs)]
+		io = io[len(st.inputs)+len(st.outputs):]
 		for i, si := range st.inputs {
 			if si >= 0 {
 				ins[i] = vals[si]
 			}
 		}
-		types := make([]graph.Type, len(st.outputs))
-		for i, si := range st.outputs {
-			if si >= 0 {
-				types[i] = p.slots[si].value.Type
-			}
-		}
+		var types []graph.Type // run-time types of a dynamic step
 		if st.dynamic {
 			t, err := inferAtRunTime(p.g, st.node, ins)
 			if err != nil {
@@ -288,24 +318,27 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 			}
 			types = t
 		}
-		outs := make([]*tensor.Tensor, len(st.outputs))
 		for i, si := range st.outputs {
 			if si < 0 {
 				continue
 			}
 			sl := &p.slots[si]
+			t, shape := sl.value.Type, sl.shape
+			if types != nil {
+				t, shape = types[i], types[i].Shape.Ints()
+			}
 			var err error
 			switch {
 			case sl.output:
-				outs[i], err = allocOut(si, types[i])
+				outs[i], err = allocOut(si, t, shape)
 			case sl.offset >= 0:
-				n := tensor.NumElements(types[i].Shape.Ints()) * types[i].DType.Size()
-				outs[i], err = tensor.FromBytes(types[i].DType, types[i].Shape.Ints(), arena[sl.offset:sl.offset+n])
+				n := tensor.NumElements(shape) * t.DType.Size()
+				outs[i], err = tensor.FromBytes(t.DType, shape, arena[sl.offset:sl.offset+n])
 				if err == nil {
 					clear(outs[i].Bytes())
 				}
 			default:
-				outs[i] = tensor.New(types[i].DType, types[i].Shape.Ints())
+				outs[i] = tensor.New(t.DType, shape)
 			}
 			if err != nil {
 				return nil, err
