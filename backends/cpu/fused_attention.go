@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/lightiam/lightos/backends"
@@ -122,143 +123,144 @@ func growF32(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// run computes every (batch, head) block: scores by one GEMM, a stable softmax per
-// row, then one GEMM with V. With several blocks they run in parallel, each worker
-// on its own single-thread GEMM context; a single block uses all of env's threads
-// inside its GEMMs.
+// minAttnRows is the fewest query rows one attention task takes when blocks are
+// split to keep every thread busy.
+const minAttnRows = 16
+
+// run computes every (batch, head) block: scores by one GEMM (the scale folded into
+// the copy of Q, the mask into the GEMM's bias or accumulator), a vectorized stable
+// softmax per row, then one GEMM with V read in place. Blocks run in parallel, each
+// worker on its own pooled single-thread GEMM context; when there are fewer blocks
+// than twice the threads (batch 1), each block's query rows are split into chunks
+// so that every thread has work.
 func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 	blocks := p.batch * p.heads
 	if blocks == 0 || p.sq == 0 || p.dv == 0 {
 		return nil
 	}
-	if blocks == 1 && env.Threads > 1 {
-		w := pool.Get().(*attnWorker)
-		defer pool.Put(w)
-		return p.block(env.GEMM(), 0, q, k, v, o, p.scratch(w))
+	threads := env.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
 	}
-	errs := make([]error, blocks)
-	env.Parallel(blocks, 1, func(lo, hi int) {
+	per := 1 // chunks per block
+	if threads > 1 && blocks < 2*threads {
+		per = min((2*threads+blocks-1)/blocks, max(1, p.sq/minAttnRows))
+	}
+	rows := (p.sq + per - 1) / per
+	per = (p.sq + rows - 1) / rows
+	var mu sync.Mutex
+	var first error
+	env.Parallel(blocks*per, 1, func(lo, hi int) {
 		w := pool.Get().(*attnWorker)
 		defer pool.Put(w)
-		sc := p.scratch(w)
-		for i := lo; i < hi; i++ {
-			errs[i] = p.block(w.ctx, i, q, k, v, o, sc)
+		sc := p.scratch(w, rows)
+		for t := lo; t < hi; t++ {
+			r0 := (t % per) * rows
+			if err := p.block(w.ctx, t/per, r0, min(r0+rows, p.sq), q, k, v, o, sc); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				return
+			}
 		}
 	})
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return first
 }
 
-// attnScratch is one worker's buffers: the scores and the current block of Q, Kᵀ
-// and V gathered into contiguous matrices.
-type attnScratch struct{ scores, q, kt, v []float32 }
+// attnScratch is one worker's buffers: the scores of its rows and those rows of Q,
+// scaled, in a contiguous matrix.
+type attnScratch struct{ scores, q []float32 }
 
-// scratch sizes w's buffers for p's blocks.
-func (p *attnPlan) scratch(w *attnWorker) *attnScratch {
+// scratch sizes w's buffers for chunks of rows query rows of p's blocks.
+func (p *attnPlan) scratch(w *attnWorker, rows int) *attnScratch {
 	sc := &w.sc
-	sc.scores, sc.q = growF32(sc.scores, p.sq*p.sk), growF32(sc.q, p.sq*p.d)
-	sc.kt, sc.v = growF32(sc.kt, p.d*p.sk), growF32(sc.v, p.sk*p.dv)
+	sc.scores, sc.q = growF32(sc.scores, rows*p.sk), growF32(sc.q, rows*p.d)
 	return sc
 }
 
-// block computes one (batch, head) block. Its Q, K (transposed to D×Sk) and V are
-// first copied into contiguous scratch, so both GEMMs run on tightly packed
-// operands whatever the layout of the inputs (heads interleaved in [B, S, E], or
-// column blocks of a wider matrix); the copy is O(S·D) next to the O(S²·D) products.
-func (p *attnPlan) block(ctx *gemm.Context, i int, q, k, v, o []float32, sc *attnScratch) error {
+// block computes query rows [r0, r1) of one (batch, head) block. The rows of Q are
+// copied, times the scale, into contiguous scratch; K (transposed or not) and V are
+// read in place by the GEMMs' packing. An additive mask that is one row for the whole
+// block (a [B, 1, 1, Sk] padding mask) is the scores GEMM's bias; a mask with rows of
+// its own is copied into the scores first and accumulated into.
+func (p *attnPlan) block(ctx *gemm.Context, i, r0, r1 int, q, k, v, o []float32, sc *attnScratch) error {
 	b, h := i/p.heads, i%p.heads
-	oOff := b*p.oBS + h*p.oHS
+	m := r1 - r0
+	oOff := b*p.oBS + h*p.oHS + r0*p.oLD
 	if p.sk == 0 {
-		for r := 0; r < p.sq; r++ {
+		for r := 0; r < m; r++ {
 			clear(o[oOff+r*p.oLD : oOff+r*p.oLD+p.dv])
 		}
 		return nil
 	}
-	scores := sc.scores
+	scores := sc.scores[:m*p.sk]
+	var bias, mrow0 []float32
+	addMask := false // a mask neither bias nor copied: added per element below
+	if p.mask != nil {
+		mrow0 = p.mask[p.maskOff[i]+r0*p.maskRS:]
+		switch {
+		case p.maskCS == 1 && p.maskRS == 0:
+			bias = mrow0[:p.sk]
+		case p.maskCS == 1:
+			for r := 0; r < m; r++ {
+				copy(scores[r*p.sk:(r+1)*p.sk], mrow0[r*p.maskRS:r*p.maskRS+p.sk])
+			}
+		default:
+			addMask = true
+		}
+	}
 	if p.d == 0 {
-		clear(scores)
+		if bias == nil && !(p.mask != nil && p.maskCS == 1) {
+			clear(scores)
+		} else if bias != nil {
+			for r := 0; r < m; r++ {
+				copy(scores[r*p.sk:(r+1)*p.sk], bias)
+			}
+		}
 	} else {
-		qb, kb := q[b*p.qBS+h*p.qHS:], k[b*p.kBS+h*p.kHS:]
-		for r := 0; r < p.sq; r++ {
-			copy(sc.q[r*p.d:(r+1)*p.d], qb[r*p.qLD:r*p.qLD+p.d])
+		qb, kb := q[b*p.qBS+h*p.qHS+r0*p.qLD:], k[b*p.kBS+h*p.kHS:]
+		for r := 0; r < m; r++ {
+			scaleShift(qb[r*p.qLD:r*p.qLD+p.d], sc.q[r*p.d:(r+1)*p.d], p.scale, 0)
 		}
-		if p.transK { // K block is D×Sk already
-			for j := 0; j < p.d; j++ {
-				copy(sc.kt[j*p.sk:(j+1)*p.sk], kb[j*p.kLD:j*p.kLD+p.sk])
-			}
-		} else { // K block is Sk×D: transpose
-			for c := 0; c < p.sk; c++ {
-				row := kb[c*p.kLD : c*p.kLD+p.d]
-				for j, x := range row {
-					sc.kt[j*p.sk+c] = x
-				}
-			}
+		gp := gemm.Params{M: m, N: p.sk, K: p.d, A: sc.q[:m*p.d], B: kb, LDB: p.kLD, TransB: !p.transK, C: scores, Bias: bias}
+		if p.mask != nil && bias == nil && !addMask {
+			gp.Beta = 1
 		}
-		err := gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.sk, K: p.d, A: sc.q, B: sc.kt, C: scores})
-		if err != nil {
+		if err := gemm.Sgemm(ctx, gp); err != nil {
 			return err
 		}
 	}
-	for r := 0; r < p.sq; r++ {
+	for r := 0; r < m; r++ {
 		row := scores[r*p.sk : (r+1)*p.sk]
-		var mrow []float32
-		mcs := 0
-		if p.mask != nil {
-			mrow, mcs = p.mask[p.maskOff[i]+r*p.maskRS:], p.maskCS
-		}
 		limit := p.sk
 		if p.causal {
-			limit = max(0, min(p.sk, r+p.sk-p.sq+1))
+			limit = max(0, min(p.sk, r0+r+p.sk-p.sq+1))
 		}
-		softmaxRow(row, p.scale, mrow, mcs, limit)
+		live := row[:limit]
+		if addMask {
+			mr := mrow0[r*p.maskRS:]
+			for j := range live {
+				live[j] += mr[j*p.maskCS]
+			}
+		}
+		clear(row[limit:])
+		mx := float32(math.Inf(-1))
+		if limit > 0 {
+			mx = rowMax(live)
+		}
+		if limit == 0 || math.IsInf(float64(mx), -1) || math.IsNaN(float64(mx)) {
+			// Every key masked (or a NaN score): the plain Softmax gives NaN.
+			for j := range row {
+				row[j] = float32(math.NaN())
+			}
+			continue
+		}
+		softmaxRow32(live, live, mx)
 	}
 	vb := v[b*p.vBS+h*p.vHS:]
-	for r := 0; r < p.sk; r++ {
-		copy(sc.v[r*p.dv:(r+1)*p.dv], vb[r*p.vLD:r*p.vLD+p.dv])
-	}
-	return gemm.Sgemm(ctx, gemm.Params{M: p.sq, N: p.dv, K: p.sk, A: scores, B: sc.v, C: o[oOff:], LDC: p.oLD})
-}
-
-// softmaxRow replaces row with softmax(row·scale + mask) where entries from limit on
-// are masked out (-Inf). The maximum is subtracted first; the exponentials and the
-// sum run on the Softmax kernel's vector helpers.
-func softmaxRow(row []float32, scale float32, mask []float32, maskStride, limit int) {
-	mx := float32(math.Inf(-1))
-	live := row[:limit]
-	switch {
-	case mask == nil:
-		for j, x := range live {
-			x *= scale
-			live[j] = x
-			mx = max(mx, x)
-		}
-	case maskStride == 1:
-		m := mask[:limit]
-		for j, x := range live {
-			x = x*scale + m[j]
-			live[j] = x
-			mx = max(mx, x)
-		}
-	default:
-		for j, x := range live {
-			x = x*scale + mask[j*maskStride]
-			live[j] = x
-			mx = max(mx, x)
-		}
-	}
-	clear(row[limit:])
-	if limit == 0 || math.IsInf(float64(mx), -1) || math.IsNaN(float64(mx)) {
-		// Every key masked (or a NaN score): the plain Softmax gives NaN.
-		for j := range row {
-			row[j] = float32(math.NaN())
-		}
-		return
-	}
-	softmaxRow32(live, live, mx)
+	return gemm.Sgemm(ctx, gemm.Params{M: m, N: p.dv, K: p.sk, A: scores, B: vb, LDB: p.vLD, C: o[oOff:], LDC: p.oLD})
 }
 
 // newAttention prepares an Attention kernel.

@@ -356,6 +356,10 @@ func TestAttention(t *testing.T) {
 		{"heads-causal-transK", []int{1, 4, 12}, []int{1, 12, 9}, []int{1, 9, 9}, []int{4, 9}, 0.5, true, 3, true, 0},
 		{"one", []int{1, 1, 1}, []int{1, 1, 1}, []int{1, 1, 1}, nil, 0, false, 0, false, 0},
 		{"big-single-block", []int{1, 64, 64}, []int{1, 64, 64}, []int{1, 64, 32}, nil, 0, false, 0, false, 2},
+		{"padding-mask", []int{2, 9, 12}, []int{2, 11, 12}, []int{2, 11, 6}, []int{2, 1, 1, 11}, 0, false, 3, false, 2},
+		{"column-mask", []int{2, 5, 8}, []int{2, 7, 8}, []int{2, 7, 6}, []int{5, 1}, 0, false, 2, false, 1},
+		{"rows-split", []int{1, 37, 16}, []int{1, 37, 16}, []int{1, 37, 10}, []int{1, 1, 37}, 0, false, 2, true, 4},
+		{"rows-split-transK", []int{1, 2, 50, 8}, []int{1, 2, 8, 33}, []int{1, 2, 33, 5}, []int{1, 2, 50, 33}, 0.2, true, 0, false, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
