@@ -194,9 +194,11 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 	if epi.Post32 != nil {
 		plane := y.Len() / (xs[0] * ws[0])
 		yv := y.Float32s()
-		for i := 0; i < xs[0]*ws[0]; i++ {
-			epi.Post32(i/ws[0], i%ws[0], yv[i*plane:(i+1)*plane])
-		}
+		env.Parallel(xs[0]*ws[0], max(1, 16384/max(plane, 1)), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				epi.Post32(i/ws[0], i%ws[0], yv[i*plane:(i+1)*plane])
+			}
+		})
 	}
 	return nil
 }

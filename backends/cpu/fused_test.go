@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/lightiam/lightos/backends/cpu"
@@ -472,4 +473,116 @@ func TestFusedConvFloat64(t *testing.T) {
 			t.Fatalf("element %d = %v, want %v", i, v, want[i])
 		}
 	}
+}
+
+// TestFusedConvResidual checks FusedConv with a residual input, act(conv + bias +
+// residual), against the float64 convolution reference, in float32 (the GEMM path, 1-D
+// and 2-D, with and without bias) and float64, and that a residual of the wrong shape
+// is an error.
+func TestFusedConvResidual(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	cases := []struct {
+		x, w    []int
+		pads    []int
+		strides []int
+		act     string
+		bias    bool
+		threads int
+		f64     bool
+	}{
+		{[]int{2, 3, 7, 9}, []int{5, 3, 1, 1}, []int{0, 0, 0, 0}, []int{1, 1}, ops.ActRelu, true, 0, false},
+		{[]int{1, 4, 11, 6}, []int{6, 4, 3, 3}, []int{1, 1, 1, 1}, []int{2, 2}, ops.ActLeakyRelu, false, 3, false},
+		{[]int{3, 5, 13}, []int{7, 5, 3}, []int{1, 1}, []int{1}, "", true, 1, false},
+		{[]int{1, 1, 1, 1}, []int{1, 1, 1, 1}, []int{0, 0, 0, 0}, []int{1, 1}, ops.ActRelu, true, 0, false},
+		{[]int{2, 2, 5, 6}, []int{3, 2, 3, 3}, []int{1, 1, 1, 1}, []int{1, 1}, ops.ActRelu, true, 0, true},
+		{[]int{1, 2, 5, 6}, []int{3, 2, 3, 3}, []int{1, 1, 1, 1}, []int{1, 1}, ops.ActLeakyRelu, false, 0, true},
+	}
+	to64 := func(t32 *tensor.Tensor) *tensor.Tensor {
+		t64 := tensor.New(tensor.Float64, t32.Shape())
+		for i, v := range t32.Float32s() {
+			t64.Float64s()[i] = float64(v)
+		}
+		return t64
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			x, w, b := randF32(r, tc.x...), randF32(r, tc.w...), randF32(r, tc.w[0])
+			sp := len(tc.x) - 2
+			dil := []int{1, 1}[:sp]
+			ones := make([]int64, sp)
+			for j := range ones {
+				ones[j] = 1
+			}
+			pads, strides := make([]int64, len(tc.pads)), make([]int64, sp)
+			for j, v := range tc.pads {
+				pads[j] = int64(v)
+			}
+			for j, v := range tc.strides {
+				strides[j] = int64(v)
+			}
+			attrs := graph.Attrs{"activation": graph.String(tc.act), "alpha": graph.Float(0.2), "pads": graph.Ints(pads...),
+				"strides": graph.Ints(strides...), "dilations": graph.Ints(ones...)}
+			var bias *tensor.Tensor
+			if tc.bias {
+				bias = b
+			}
+			// The convolution alone gives the output shape and the reference before
+			// the residual.
+			conv, shape := conv2dRef(x, w, bias, tc.pads, tc.strides, dil, 1, "", 0)
+			if sp == 1 {
+				shape = []int{shape[0], shape[1], shape[3]}
+			}
+			res := randF32(r, shape...)
+			want := make([]float64, len(conv))
+			for j, v := range conv {
+				v += float64(res.Float32s()[j])
+				switch {
+				case v < 0 && tc.act == ops.ActRelu:
+					v = 0
+				case v < 0 && tc.act == ops.ActLeakyRelu:
+					v *= float64(float32(0.2))
+				}
+				want[j] = v
+			}
+			conv32 := func(t *tensor.Tensor) *tensor.Tensor { return t }
+			if tc.f64 {
+				conv32 = to64
+			}
+			ins := []nodeInput{feed(conv32(x)), konst(conv32(w)), {}, feed(conv32(res))}
+			if tc.bias {
+				ins[2] = konst(conv32(b))
+			}
+			got := runFused(t, tc.threads, ops.FusedConv, attrs, ins...)
+			if fmt.Sprint(got.Shape()) != fmt.Sprint(shape) {
+				t.Fatalf("shape %v, want %v", got.Shape(), shape)
+			}
+			if tc.f64 {
+				for j, v := range got.Float64s() {
+					if math.Abs(v-want[j]) > 1e-9*(1+math.Abs(want[j])) {
+						t.Fatalf("element %d = %v, want %v", j, v, want[j])
+					}
+				}
+				return
+			}
+			compare(t, got, want, 1e-4)
+		})
+	}
+	t.Run("wrong-residual-shape", func(t *testing.T) {
+		x, w := randF32(r, 1, 2, 4, 4), randF32(r, 3, 2, 1, 1)
+		g := graph.New("res")
+		xv := g.AddInput("x", tensor.Float32, graph.ShapeOf(1, 2, 4, 4))
+		rv := g.AddInput("r", tensor.Float32, graph.Shape{{Size: 1}, {Size: 3}, {Size: 4}, {Size: -1, Param: "w"}})
+		n := g.AddNode(ops.FusedConv, "node", []*graph.Value{xv, g.AddInitializer("w", w), nil, rv}, []string{"y"}, graph.Attrs{})
+		n.Domain = ops.DomainLightOS
+		g.Outputs = n.Outputs
+		sess, err := exec.NewSession(g, cpu.New(cpu.Options{}), exec.Options{HeapOutputs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := randF32(r, 1, 3, 4, 2) // the output is [1, 3, 4, 4]
+		_, err = sess.Run(context.Background(), map[string]*tensor.Tensor{"x": x, "r": bad}, nil)
+		if err == nil || !strings.Contains(err.Error(), "residual") {
+			t.Fatalf("a residual of the wrong shape: error %v, want one naming the residual", err)
+		}
+	})
 }

@@ -19,9 +19,12 @@ const (
 	// bias (optional) holds N values (shape [N] or [1, N]) added to every row.
 	// Gelu is x·Φ(x) (erf form), GeluTanh the tanh approximation. Y is [..., M, N].
 	FusedMatMul = "FusedMatMul"
-	// FusedConv(X, W, [B]) -> Y: an ONNX Conv (every Conv attribute, same meaning;
-	// float32 or float64) followed by attribute activation ("" | "Relu" | "LeakyRelu"
-	// with attribute alpha, default 0.01).
+	// FusedConv(X, W, [B], [residual]) -> Y: an ONNX Conv (every Conv attribute, same
+	// meaning; float32 or float64), plus residual (optional, of the output's shape and
+	// dtype, no broadcasting), followed by attribute activation ("" | "Relu" |
+	// "LeakyRelu" with attribute alpha, default 0.01):
+	//
+	//	Y = act(Conv(X, W, B) + residual)
 	FusedConv = "FusedConv"
 	// Attention(Q, K, V, [mask]) -> Y: scaled dot-product attention,
 	//
@@ -68,8 +71,8 @@ const (
 func init() {
 	register(Schema{Name: FusedMatMul, Domain: DomainLightOS, Doc: "act(A @ B + bias) with B a matrix; see ops.FusedMatMul",
 		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: inferFusedMatMul})
-	register(Schema{Name: FusedConv, Domain: DomainLightOS, Doc: "Conv followed by an activation; see ops.FusedConv",
-		Inputs: Arity{2, 3}, Outputs: Arity{1, 1}, Infer: inferFusedConv})
+	register(Schema{Name: FusedConv, Domain: DomainLightOS, Doc: "Conv (plus an optional residual) followed by an activation; see ops.FusedConv",
+		Inputs: Arity{2, 4}, Outputs: Arity{1, 1}, Infer: inferFusedConv})
 	register(Schema{Name: Attention, Domain: DomainLightOS, Doc: "softmax(Q·Kᵀ·scale + mask)·V; see ops.Attention",
 		Inputs: Arity{3, 4}, Outputs: Arity{1, 1}, Infer: inferAttention})
 	register(Schema{Name: LayerNormAttention, Domain: DomainLightOS, Doc: "LayerNorm feeding Q/K/V projections and attention; see ops.LayerNormAttention",
@@ -142,7 +145,27 @@ func inferFusedConv(c *InferContext) ([]graph.Type, error) {
 	default:
 		return nil, c.Errorf("activation %q is not one of \"\", Relu, LeakyRelu", act)
 	}
-	return inferConv(c)
+	out, err := inferConv(c)
+	if err != nil || !c.Has(3) {
+		return out, err
+	}
+	r := c.In[3]
+	if r.DType != c.In[0].DType {
+		return nil, c.Errorf("residual (input 3) is %v; expected %v like X", r.DType, c.In[0].DType)
+	}
+	y := out[0]
+	if r.HasShape && y.HasShape {
+		ok := len(r.Shape) == len(y.Shape)
+		for i := 0; ok && i < len(r.Shape); i++ {
+			if a, b := r.Shape[i], y.Shape[i]; a.Known() && b.Known() && a.Size != b.Size {
+				ok = false
+			}
+		}
+		if !ok {
+			return nil, c.Errorf("residual (input 3) has shape %v; expected the output's %v", r.Shape, y.Shape)
+		}
+	}
+	return out, nil
 }
 
 // AttentionDims are the sizes of one Attention node for concrete input shapes.

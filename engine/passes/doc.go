@@ -17,6 +17,7 @@
 //	layernorm-attention  LayerNormalization feeding Q/K/V projections of one Attention -> LayerNormAttention
 //	batchnorm-fold       BatchNormalization folded into the preceding Conv's constant weights
 //	conv-activation      Conv + Relu/LeakyRelu -> FusedConv
+//	conv-residual        Conv + Add(residual) [+ Relu/LeakyRelu] -> FusedConv with a residual input
 //	matmul-fusion        MatMul [+ Add bias] [+ Relu/Gelu] -> FusedMatMul
 //	gemm-fusion          Gemm + Relu/Gelu -> FusedMatMul where equivalent
 //	layout               transposes inside conv chains moved to the chains' ends

@@ -93,3 +93,60 @@ func fuseConvAct(c *Context, conv *graph.Node) (bool, error) {
 	c.Replace([]*graph.Node{conv, act}, fused)
 	return true, nil
 }
+
+// ConvResidual turns a float32 or float64 Conv (1 to 3 spatial axes) whose only reader
+// is an Add with another tensor of exactly the Conv output's shape and dtype (a
+// residual connection, as before each ReLU of a ResNet block), and that Add's Relu or
+// LeakyRelu when it is the Add's only reader, into one FusedConv whose fourth input is
+// the residual: act(Conv(X, W, B) + residual). The Add's other operand must have a
+// static shape equal to the Conv output's (symbolic dimensions equal by name), so the
+// Add does no broadcasting.
+var ConvResidual = RulePass("conv-residual", Rule{Roots: []string{"Conv"}, Apply: fuseConvResidual})
+
+func fuseConvResidual(c *Context, conv *graph.Node) (bool, error) {
+	x, w, b := conv.Input(0), conv.Input(1), conv.Input(2)
+	if r := rankOf(x); r < 3 || r > 5 || rankOf(w) != r || (x.DType != tensor.Float32 && x.DType != tensor.Float64) ||
+		w.DType != x.DType || (b != nil && b.DType != x.DType) {
+		return false, nil
+	}
+	y := out0(conv)
+	add := c.SoleConsumer(y)
+	if !is(add, "Add") {
+		return false, nil
+	}
+	res := other(add, y)
+	if res == nil || !sameStaticShape(res, y) || !sameStaticShape(out0(add), y) {
+		return false, nil
+	}
+	matched := []*graph.Node{conv, add}
+	out := out0(add)
+	attrs := conv.Attrs.Clone()
+	// The activation joins when the sum is read by it alone (else the sum is kept).
+	if act := c.SoleConsumer(out); is(act, "Relu", "LeakyRelu") && c.CanFuse(act, conv, add) {
+		attrs["activation"] = graph.String(ops.ActRelu)
+		if act.Op == "LeakyRelu" {
+			attrs["activation"] = graph.String(ops.ActLeakyRelu)
+			attrs["alpha"] = graph.Float(act.Attrs.GetFloat("alpha", 0.01))
+		}
+		matched, out = append(matched, act), out0(act)
+	} else if !c.CanFuse(add, conv) {
+		return false, nil
+	}
+	fused := c.NewNode(ops.FusedConv, ops.DomainLightOS, conv.Name+"_residual", []*graph.Value{x, w, b, res}, []*graph.Value{out}, attrs)
+	c.Replace(matched, fused)
+	return true, nil
+}
+
+// sameStaticShape reports whether v has y's dtype and shape, every dimension known or
+// named (two unnamed unknown dimensions may differ).
+func sameStaticShape(v, y *graph.Value) bool {
+	if v == nil || y == nil || !v.HasShape || !y.HasShape || v.DType != y.DType || !v.Shape.Equal(y.Shape) {
+		return false
+	}
+	for _, d := range v.Shape {
+		if !d.Known() && d.Param == "" {
+			return false
+		}
+	}
+	return true
+}

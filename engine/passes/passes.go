@@ -92,6 +92,7 @@ func Default() []Pass {
 		LayerNormAttentionFusion,
 		BatchNormFolding,
 		ConvActivation,
+		ConvResidual,
 		MatMulFusion,
 		GemmFusion,
 		Layout,
