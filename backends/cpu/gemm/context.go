@@ -29,7 +29,8 @@ type Context struct {
 	// that finished a job spins for a while before it blocks on its wake
 	// channel, and a job given to a spinning worker needs no wake-up.
 	state   []atomic.Int32
-	pending atomic.Int32 // parts of the current job not yet finished
+	pending atomic.Int32  // parts of the current job not yet finished
+	done    chan struct{} // the worker finishing a job's last part sends once
 	cur     job
 	conv    convScratch
 }
@@ -95,6 +96,7 @@ func NewContextKernel(threads int, name string) (*Context, error) {
 	c.ws = make([]workspace, threads)
 	c.wake = make([]chan struct{}, threads-1)
 	c.state = make([]atomic.Int32, threads-1)
+	c.done = make(chan struct{}, 1)
 	for w := 1; w < threads; w++ {
 		ch := make(chan struct{})
 		c.wake[w-1] = ch
@@ -148,16 +150,18 @@ func (c *Context) worker(w int, wake <-chan struct{}) {
 	for {
 		c.runPart(w)
 		st.Store(workerSpinning)
-		c.pending.Add(-1)
+		if c.pending.Add(-1) == 0 {
+			c.done <- struct{}{}
+		}
 		if !c.awaitJob(st, wake) {
 			return
 		}
 	}
 }
 
-// awaitJob waits for worker st's next job: it busy-polls for up to spinFor
-// (without runtime.Gosched, which measured no better from the Python module),
-// then blocks on wake. It returns false once wake is closed.
+// awaitJob waits for worker st's next job: it polls for up to spinFor (yielding
+// now and then, so that a caller readied on this thread's P runs), then blocks
+// on wake. It returns false once wake is closed.
 func (c *Context) awaitJob(st *atomic.Int32, wake <-chan struct{}) bool {
 	start := time.Now()
 	for i := 1; ; i++ {
@@ -168,6 +172,7 @@ func (c *Context) awaitJob(st *atomic.Int32, wake <-chan struct{}) bool {
 			if time.Since(start) > spinFor {
 				break
 			}
+			runtime.Gosched()
 		}
 	}
 	if !st.CompareAndSwap(workerSpinning, workerSleeping) {
@@ -261,11 +266,22 @@ func (c *Context) runJob() {
 		}
 	}
 	c.runPart(0)
+	if c.cur.parts <= 1 {
+		return
+	}
+	// Poll for the other parts for up to spinFor, then block: when the machine
+	// is oversubscribed a worker may be descheduled, and polling would take the
+	// core it needs. The last worker's token is consumed either way.
+	start := time.Now()
 	for i := 1; c.pending.Load() > 0; i++ {
 		if i%64 == 0 {
+			if time.Since(start) > spinFor {
+				break
+			}
 			runtime.Gosched()
 		}
 	}
+	<-c.done
 }
 
 // runPart runs worker w's share of c.cur.
