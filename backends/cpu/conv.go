@@ -20,18 +20,21 @@ func init() {
 // fused kernels (FusedConv, Conv+BN+ReLU) reuse the convolution without an extra pass
 // over memory where they can:
 //
-//	y[img][ch] = Post(img, ch, Act(conv(x, w)[img][ch] + Bias[ch]))
+//	y[img][ch] = Post(img, ch, Act(conv(x, w)[img][ch] + Bias[ch] + Residual[img][ch]))
 //
 // Bias (one value per output channel; float32 or float64 like the tensors) and Act
-// run inside the float32 GEMM's epilogue while the tile is in cache. Post, if set,
+// run inside the float32 GEMM's epilogue while the tile is in cache. Residual, if set,
+// has the output's shape and dtype; with it the GEMM adds the bias only, and the
+// residual and Act follow in one vectorized pass over contiguous runs of planes. Post, if set,
 // runs once per output plane (one image, one channel, all spatial positions) after
 // the whole convolution, for epilogues the GEMM cannot fuse (LeakyRelu, Clip, a
 // residual Add). Exactly one of Post32 and Post64 is used, by the tensors' dtype.
 type convEpilogue struct {
-	Bias   *tensor.Tensor
-	Act    gemm.Activation
-	Post32 func(img, ch int, plane []float32)
-	Post64 func(img, ch int, plane []float64)
+	Bias     *tensor.Tensor
+	Residual *tensor.Tensor
+	Act      gemm.Activation
+	Post32   func(img, ch int, plane []float32)
+	Post64   func(img, ch int, plane []float64)
 }
 
 // convCore is a prepared convolution: the attributes of a Conv node (or a fused
@@ -139,12 +142,12 @@ func (c *convCore) run(env *Env, x, w, y *tensor.Tensor, epi convEpilogue) error
 	case x.DType() == tensor.Float32:
 		err = convIm2col(env, g, xs, ws, x.Float32s(), w.Float32s(), y.Float32s(), f32GEMM(env))
 		if err == nil {
-			err = convFinish(y.Float32s(), xs[0], ws[0], epi, tensorF32(epi.Bias), epi.Post32)
+			err = convFinish(y.Float32s(), xs[0], ws[0], epi, tensorF32(epi.Bias), tensorF32(epi.Residual), epi.Post32)
 		}
 	default:
 		err = convIm2col(env, g, xs, ws, x.Float64s(), w.Float64s(), y.Float64s(), genericGEMM[float64](env))
 		if err == nil {
-			err = convFinish(y.Float64s(), xs[0], ws[0], epi, tensorF64(epi.Bias), epi.Post64)
+			err = convFinish(y.Float64s(), xs[0], ws[0], epi, tensorF64(epi.Bias), tensorF64(epi.Residual), epi.Post64)
 		}
 	}
 	if err != nil {
@@ -188,8 +191,17 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 		}
 	}
 	p := gemm.Conv2DParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(epi.Bias), Act: epi.Act, Y: y.Float32s()}
+	if epi.Residual != nil {
+		p.Act = gemm.ActNone
+	}
 	if err := gemm.Conv2D(env.GEMM(), p); err != nil {
 		return err
+	}
+	if epi.Residual != nil {
+		yv, rv := y.Float32s(), epi.Residual.Float32s()
+		env.Parallel(len(yv), 1<<14, func(lo, hi int) {
+			gemm.AddAct(yv[lo:hi], yv[lo:hi], rv[lo:hi], epi.Act)
+		})
 	}
 	if epi.Post32 != nil {
 		plane := y.Len() / (xs[0] * ws[0])
@@ -204,7 +216,7 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 }
 
 // convFinish applies the epilogue after a convolution that did not fuse it.
-func convFinish[T float32 | float64](y []T, batch, cout int, epi convEpilogue, bias []T, post func(img, ch int, plane []T)) error {
+func convFinish[T float32 | float64](y []T, batch, cout int, epi convEpilogue, bias, residual []T, post func(img, ch int, plane []T)) error {
 	plane := len(y) / (batch * cout)
 	for i := 0; i < batch*cout; i++ {
 		p := y[i*plane : (i+1)*plane]
@@ -212,6 +224,11 @@ func convFinish[T float32 | float64](y []T, batch, cout int, epi convEpilogue, b
 			b := bias[i%cout]
 			for j := range p {
 				p[j] += b
+			}
+		}
+		if residual != nil {
+			for j, r := range residual[i*plane : (i+1)*plane] {
+				p[j] += r
 			}
 		}
 		applyActivation(p, epi.Act)

@@ -117,15 +117,13 @@ func newFusedConv(n *graph.Node, env *Env) (backends.Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaky := n.Attrs.GetString("activation", "") == ops.ActLeakyRelu
-	alpha := n.Attrs.GetFloat("alpha", 0.01)
 	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
 		e := epi
 		if len(in) > 2 {
 			e.Bias = in[2]
 		}
 		if len(in) > 3 && in[3] != nil {
-			r, err := residualEpilogue(e, in[3], out[0], leaky, alpha)
+			r, err := residualEpilogue(e, in[3], out[0])
 			if err != nil {
 				return fmt.Errorf("cpu: node %q (FusedConv): %w", n.Name, err)
 			}
@@ -135,50 +133,12 @@ func newFusedConv(n *graph.Node, env *Env) (backends.Kernel, error) {
 	}), nil
 }
 
-// residualEpilogue turns e into the epilogue of a FusedConv with a residual input:
-// the GEMM adds the bias only, then each output plane gets the residual's plane added
-// and the activation (e.Act, or LeakyRelu with alpha) applied in one vectorized pass
-// after the convolution (the planes in parallel on the GEMM path).
-func residualEpilogue(e convEpilogue, res, y *tensor.Tensor, leaky bool, alpha float32) (convEpilogue, error) {
-	ys := y.Shape()
-	if res.DType() != y.DType() || fmt.Sprint(res.Shape()) != fmt.Sprint(ys) {
-		return e, fmt.Errorf("residual %v, expected %v%v like the output", res, y.DType(), ys)
+// residualEpilogue adds residual res to e after checking that it has the output
+// y's shape and dtype (the convolution core adds it before the activation).
+func residualEpilogue(e convEpilogue, res, y *tensor.Tensor) (convEpilogue, error) {
+	if res.DType() != y.DType() || fmt.Sprint(res.Shape()) != fmt.Sprint(y.Shape()) {
+		return e, fmt.Errorf("residual %v, expected %v%v like the output", res, y.DType(), y.Shape())
 	}
-	if len(ys) < 2 || ys[0]*ys[1] == 0 {
-		return e, nil
-	}
-	ch := ys[1]
-	plane := y.Len() / (ys[0] * ch)
-	act := e.Act
-	e.Act, e.Post32, e.Post64 = gemm.ActNone, nil, nil
-	if y.DType() == tensor.Float32 {
-		rv := res.Float32s()
-		e.Post32 = func(img, c int, p []float32) {
-			off := (img*ch + c) * plane
-			gemm.AddAct(p, p, rv[off:off+len(p)], act)
-			if leaky {
-				for i, v := range p {
-					if v < 0 {
-						p[i] = v * alpha
-					}
-				}
-			}
-		}
-		return e, nil
-	}
-	rv, a64 := res.Float64s(), float64(alpha)
-	e.Post64 = func(img, c int, p []float64) {
-		r := rv[(img*ch+c)*plane:]
-		for i := range p {
-			v := p[i] + r[i]
-			switch {
-			case v < 0 && leaky:
-				v *= a64
-			case v < 0 && act == gemm.ActReLU:
-				v = 0
-			}
-			p[i] = v
-		}
-	}
+	e.Residual = res
 	return e, nil
 }
