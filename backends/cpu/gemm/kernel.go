@@ -59,8 +59,8 @@ func kernelGenericRows(stride, mr, nr int) kernelFunc {
 	return func(kc int, ap, bp, cp *float32, ldc, flags int, biasp *float32) {
 		var acc [32 * 16]float32 // large enough for every shape used here
 		t := acc[:mr*nr]
-		a := unsafe.Slice(ap, kc*stride+1)[:kc*stride]
-		b := unsafe.Slice(bp, kc*nr+1)[:kc*nr]
+		a := unsafe.Slice(ap, kc*stride)
+		b := unsafe.Slice(bp, kc*nr)
 		for k := 0; k < kc; k++ {
 			ak := a[k*stride : k*stride+mr]
 			bk := b[k*nr : k*nr+nr]
