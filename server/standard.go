@@ -80,8 +80,11 @@ func DefaultLoaders(customOps []string) map[string]Loader {
 	names := append([]string(nil), customOps...)
 	return map[string]Loader{
 		"model.onnx": func(path string) (*graph.Graph, io.Closer, error) {
-			g, err := onnx.Load(path, onnx.Options{CustomOps: names})
-			return g, nil, err
+			m, err := onnx.Open(path, onnx.Options{CustomOps: names}) // weights borrowed from a map
+			if err != nil {
+				return nil, nil, err
+			}
+			return m.Graph, m, nil
 		},
 		"model.lightos": func(path string) (*graph.Graph, io.Closer, error) {
 			f, err := native.Open(path)
