@@ -101,6 +101,14 @@ type Kernel interface {
 	Run(ctx context.Context, inputs, outputs []*tensor.Tensor) error
 }
 
+// AllocatingKernel is a Kernel that can also make its own outputs, for nodes whose
+// output shapes only running them tells (control flow such as If). The executor calls
+// RunAlloc when shape inference cannot give the shapes even from the actual inputs.
+type AllocatingKernel interface {
+	Kernel
+	RunAlloc(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
+}
+
 // KernelProvider is a device that can run graph nodes.
 type KernelProvider interface {
 	Device

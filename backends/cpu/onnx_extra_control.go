@@ -18,7 +18,7 @@ import (
 // own first, then the enclosing scope (the node's implicit inputs).
 
 func init() {
-	registerExtra("", "If", xControl(xRunIf))
+	registerExtra("", "If", func(n *graph.Node, env *Env) (backends.Kernel, error) { return &ifKernel{n: n, env: env}, nil })
 	registerExtra("", "Scan", xControl(xRunScan))
 }
 
@@ -160,6 +160,46 @@ func xSameInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// ifKernel runs If; as a backends.AllocatingKernel it also serves branches whose
+// output shapes are known only once the branch has run.
+type ifKernel struct {
+	n   *graph.Node
+	env *Env
+}
+
+func (k *ifKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
+	return xRunIf(ctx, k.env, k.n, in, out)
+}
+
+// RunAlloc runs the chosen branch and returns its outputs as they come.
+func (k *ifKernel) RunAlloc(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	g, err := ifBranch(k.n, in)
+	if err != nil {
+		return nil, err
+	}
+	res, err := xRunGraph(ctx, k.env, g, outerScope(k.n, in), nil)
+	if err != nil {
+		return nil, xExtraErr(k.n, "%v", err)
+	}
+	return res, nil
+}
+
+// ifBranch picks the subgraph the condition selects.
+func ifBranch(n *graph.Node, in []*tensor.Tensor) (*graph.Graph, error) {
+	name := "then_branch"
+	if in[0].Len() != 1 {
+		return nil, xExtraErr(n, "condition has %d elements", in[0].Len())
+	}
+	if in[0].Float64At(0) == 0 {
+		name = "else_branch"
+	}
+	g := n.Attrs[name].Graph
+	if g == nil {
+		return nil, xExtraErr(n, "missing %s", name)
+	}
+	return g, nil
 }
 
 func xRunIf(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {

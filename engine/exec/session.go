@@ -314,7 +314,45 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 		if st.dynamic {
 			t, err := inferAtRunTime(p.g, st.node, ins)
 			if err != nil {
-				return nil, fmt.Errorf("exec: %w", err)
+				ak, ok := st.kernel.(backends.AllocatingKernel)
+				if !ok {
+					return nil, fmt.Errorf("exec: %w", err)
+				}
+				// Only running the node tells its output shapes (control flow): the
+				// kernel makes its outputs.
+				start := time.Now()
+				made, err := safeRunAlloc(ctx, ak, ins)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, errCanceled(ctx, st.node.Name)
+					}
+					return nil, fmt.Errorf("exec: node %q (%s): %w", st.node.Name, st.node.Op, err)
+				}
+				if len(made) < len(st.outputs) {
+					return nil, fmt.Errorf("exec: node %q (%s): kernel made %d outputs, node has %d", st.node.Name, st.node.Op, len(made), len(st.outputs))
+				}
+				for i, si := range st.outputs {
+					if si < 0 {
+						continue
+					}
+					v := made[i]
+					if p.slots[si].output { // graph outputs live where the caller expects them
+						dst, err := allocOut(si, ops.Typed(v.DType(), graph.ShapeOf(v.Shape()...)), v.Shape())
+						if err != nil {
+							return nil, err
+						}
+						copy(dst.Bytes(), v.Bytes())
+						v = dst
+					}
+					vals[si] = v
+				}
+				if prof != nil {
+					prof.add(st.node, time.Since(start), ins, made)
+				}
+				for _, si := range st.free {
+					vals[si] = nil
+				}
+				continue
 			}
 			types = t
 		}
@@ -385,6 +423,16 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// safeRunAlloc runs an allocating kernel and turns a panic inside it into an error.
+func safeRunAlloc(ctx context.Context, k backends.AllocatingKernel, in []*tensor.Tensor) (out []*tensor.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("kernel panicked: %v", r)
+		}
+	}()
+	return k.RunAlloc(ctx, in)
 }
 
 // inferAtRunTime infers a node's output types from its actual input tensors.
