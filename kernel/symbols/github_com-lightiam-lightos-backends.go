@@ -26,23 +26,39 @@ func init() {
 		"RegisterProvider": reflect.ValueOf(backends.RegisterProvider),
 
 		// type definitions
-		"Device":          reflect.ValueOf((*backends.Device)(nil)),
-		"DiscoverOptions": reflect.ValueOf((*backends.DiscoverOptions)(nil)),
-		"Info":            reflect.ValueOf((*backends.Info)(nil)),
-		"Kernel":          reflect.ValueOf((*backends.Kernel)(nil)),
-		"KernelFunc":      reflect.ValueOf((*backends.KernelFunc)(nil)),
-		"KernelProvider":  reflect.ValueOf((*backends.KernelProvider)(nil)),
-		"Kind":            reflect.ValueOf((*backends.Kind)(nil)),
-		"Provider":        reflect.ValueOf((*backends.Provider)(nil)),
-		"Reading":         reflect.ValueOf((*backends.Reading)(nil)),
-		"Registry":        reflect.ValueOf((*backends.Registry)(nil)),
-		"Telemetry":       reflect.ValueOf((*backends.Telemetry)(nil)),
+		"AllocatingKernel": reflect.ValueOf((*backends.AllocatingKernel)(nil)),
+		"Device":           reflect.ValueOf((*backends.Device)(nil)),
+		"DiscoverOptions":  reflect.ValueOf((*backends.DiscoverOptions)(nil)),
+		"Info":             reflect.ValueOf((*backends.Info)(nil)),
+		"Kernel":           reflect.ValueOf((*backends.Kernel)(nil)),
+		"KernelFunc":       reflect.ValueOf((*backends.KernelFunc)(nil)),
+		"KernelProvider":   reflect.ValueOf((*backends.KernelProvider)(nil)),
+		"Kind":             reflect.ValueOf((*backends.Kind)(nil)),
+		"Provider":         reflect.ValueOf((*backends.Provider)(nil)),
+		"Reading":          reflect.ValueOf((*backends.Reading)(nil)),
+		"Registry":         reflect.ValueOf((*backends.Registry)(nil)),
+		"Telemetry":        reflect.ValueOf((*backends.Telemetry)(nil)),
 
 		// interface wrapper definitions
-		"_Device":         reflect.ValueOf((*_github_com_lightiam_lightos_backends_Device)(nil)),
-		"_Kernel":         reflect.ValueOf((*_github_com_lightiam_lightos_backends_Kernel)(nil)),
-		"_KernelProvider": reflect.ValueOf((*_github_com_lightiam_lightos_backends_KernelProvider)(nil)),
+		"_AllocatingKernel": reflect.ValueOf((*_github_com_lightiam_lightos_backends_AllocatingKernel)(nil)),
+		"_Device":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Device)(nil)),
+		"_Kernel":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Kernel)(nil)),
+		"_KernelProvider":   reflect.ValueOf((*_github_com_lightiam_lightos_backends_KernelProvider)(nil)),
 	}
+}
+
+// _github_com_lightiam_lightos_backends_AllocatingKernel is an interface wrapper for AllocatingKernel type
+type _github_com_lightiam_lightos_backends_AllocatingKernel struct {
+	IValue    interface{}
+	WRun      func(ctx context.Context, inputs []*tensor.Tensor, outputs []*tensor.Tensor) error
+	WRunAlloc func(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
+}
+
+func (W _github_com_lightiam_lightos_backends_AllocatingKernel) Run(ctx context.Context, inputs []*tensor.Tensor, outputs []*tensor.Tensor) error {
+	return W.WRun(ctx, inputs, outputs)
+}
+func (W _github_com_lightiam_lightos_backends_AllocatingKernel) RunAlloc(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return W.WRunAlloc(ctx, inputs)
 }
 
 // _github_com_lightiam_lightos_backends_Device is an interface wrapper for Device type

@@ -36,6 +36,7 @@ func init() {
 		"DFTParams":             reflect.ValueOf(ops.DFTParams),
 		"DomainLightOS":         reflect.ValueOf(constant.MakeFromLiteral("\"lightos\"", token.STRING, 0)),
 		"DomainML":              reflect.ValueOf(constant.MakeFromLiteral("\"ai.onnx.ml\"", token.STRING, 0)),
+		"DomainTraining":        reflect.ValueOf(constant.MakeFromLiteral("\"ai.onnx.preview.training\"", token.STRING, 0)),
 		"FloatUnaryOps":         reflect.ValueOf(&ops.FloatUnaryOps).Elem(),
 		"FusedConv":             reflect.ValueOf(constant.MakeFromLiteral("\"FusedConv\"", token.STRING, 0)),
 		"FusedMatMul":           reflect.ValueOf(constant.MakeFromLiteral("\"FusedMatMul\"", token.STRING, 0)),

@@ -18,6 +18,7 @@ func init() {
 		"CommonSubexpressions":     reflect.ValueOf(&passes.CommonSubexpressions).Elem(),
 		"ConstantFolding":          reflect.ValueOf(&passes.ConstantFolding).Elem(),
 		"ConvActivation":           reflect.ValueOf(&passes.ConvActivation).Elem(),
+		"ConvResidual":             reflect.ValueOf(&passes.ConvResidual).Elem(),
 		"DeadCode":                 reflect.ValueOf(&passes.DeadCode).Elem(),
 		"Default":                  reflect.ValueOf(passes.Default),
 		"DumpEnv":                  reflect.ValueOf(constant.MakeFromLiteral("\"LIGHTOS_DUMP_AFTER\"", token.STRING, 0)),
