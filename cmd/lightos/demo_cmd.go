@@ -13,6 +13,7 @@ import (
 
 	"gonum.org/v1/gonum/mat"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/formats/native"
@@ -144,7 +145,14 @@ func demoCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  temperature %s C, power %s W, energy %s J, utilization %s\n", tel.TemperatureC, tel.PowerW, tel.EnergyJ, tel.Utilization)
+	unit := func(r backends.Reading, scale float64, u string) string {
+		if !r.Valid {
+			return "unavailable"
+		}
+		return fmt.Sprintf("%.1f %s", r.Value*scale, u)
+	}
+	fmt.Printf("  temperature %s, power %s, energy %s, utilization %s, clock %s\n", unit(tel.TemperatureC, 1, "C"),
+		unit(tel.PowerW, 1, "W"), unit(tel.EnergyJ, 1, "J"), unit(tel.Utilization, 100, "%"), unit(tel.ClockMHz, 1, "MHz"))
 	return nil
 }
 
