@@ -23,6 +23,10 @@ type deviceObj struct {
 
 func newDeviceObj(d backends.Device) *deviceObj {
 	if kp, ok := d.(backends.KernelProvider); ok {
+		if d.Info().Kind != backends.CPU {
+			// operators the accelerator lacks run on the host CPU, node by node
+			kp = &backends.Fallback{Primary: kp, Secondary: cpu.New(cpu.Options{})}
+		}
 		return &deviceObj{dev: d, kp: kp, computes: true}
 	}
 	return &deviceObj{dev: d, kp: cpu.New(cpu.Options{})}

@@ -48,7 +48,7 @@ func ParseFlags(name string, args []string, usage io.Writer) (Flags, error) {
 	fs.IntVar(&f.GRPCPort, "grpc-port", 50051, "gRPC port (KServe v2, health, Predict); 0 disables")
 	fs.IntVar(&f.HTTPPort, "http-port", 8000, "HTTP port (KServe v2 REST, /metrics); 0 disables")
 	fs.StringVar(&f.Host, "host", "0.0.0.0", "address to listen on")
-	fs.StringVar(&f.Devices, "devices", "auto", "devices to run on: auto or cpu (the CPU), or nvidia (GPU 0; models with operators the GPU backend lacks fail to load)")
+	fs.StringVar(&f.Devices, "devices", "auto", "devices to run on: auto or cpu (the CPU), or nvidia (GPU 0; operators the GPU backend lacks run on the CPU)")
 	fs.StringVar(&f.ModelRepository, "model-repository", "", "folder of models (NAME/VERSION/model.{onnx,lightos})")
 	fs.IntVar(&f.Threads, "threads", 0, "CPU threads per run (0: all cores)")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 30*time.Second, "how long SIGTERM waits for requests in flight")
@@ -109,7 +109,8 @@ type Extensions struct {
 }
 
 // NewStandard builds the standard server for f: a CPU device (or GPU 0 with
-// --devices nvidia; auto means the CPU, since the GPU backend lacks convolution), every run through a
+// --devices nvidia, falling back to the CPU for operators the GPU lacks; auto means
+// the CPU), every run through a
 // PowerGovernor, the optimizer on each loaded model, and DefaultLoaders. It does not
 // load models (call LoadAll). The returned function releases the governor; call it
 // after the server has drained.
@@ -121,7 +122,9 @@ func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("server: --devices nvidia: %w", err)
 		}
-		dev, closeDev = gpu, func() { gpu.Close() }
+		// operators the GPU backend lacks (convolution) run on the CPU, node by node
+		dev = &backends.Fallback{Primary: gpu, Secondary: dev}
+		closeDev = func() { gpu.Close() }
 	}
 	gov, err := governor.New([]backends.Device{dev}, governor.Options{})
 	if err != nil {

@@ -1,0 +1,33 @@
+package backends
+
+import (
+	"errors"
+
+	"github.com/lightiam/lightos/engine/graph"
+)
+
+// Fallback runs each node on Primary when it has a kernel for it, and on Secondary
+// (normally the host CPU) when Primary reports ErrUnsupported. Both kernels work on
+// host tensors, so a graph can mix them node by node: a GPU without convolution still
+// runs ResNet-50, with the convolutions on the CPU.
+type Fallback struct {
+	Primary   KernelProvider
+	Secondary KernelProvider
+}
+
+var _ KernelProvider = (*Fallback)(nil)
+
+// Info describes the primary device.
+func (f *Fallback) Info() Info { return f.Primary.Info() }
+
+// Telemetry reads the primary device.
+func (f *Fallback) Telemetry() (Telemetry, error) { return f.Primary.Telemetry() }
+
+// Kernel prefers the primary device's kernel.
+func (f *Fallback) Kernel(n *graph.Node) (Kernel, error) {
+	k, err := f.Primary.Kernel(n)
+	if err == nil || !errors.Is(err, ErrUnsupported) {
+		return k, err
+	}
+	return f.Secondary.Kernel(n)
+}
