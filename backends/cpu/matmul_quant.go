@@ -119,7 +119,7 @@ func newQLinearMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if err != nil {
 			return fail(err)
 		}
-		as, bs, ys := in[1].Float32s(), in[4].Float32s(), in[6].Float32s()
+		as, bs, ys := scales32(in[1]), scales32(in[4]), scales32(in[6])
 		if (len(as) != 1 && len(as) != d.m) || (len(bs) != 1 && len(bs) != d.n) || len(ys) != 1 || in[7].Len() != 1 {
 			return fail(fmt.Errorf("scales %v, %v, %v and y_zero_point %v must be scalars (or per row of A, per column of B)", in[1], in[4], in[6], in[7]))
 		}
@@ -143,4 +143,16 @@ func newQLinearMatMul(n *graph.Node, env *Env) (backends.Kernel, error) {
 		}
 		return nil
 	}), nil
+}
+
+// scales32 returns a scale tensor's values as float32 (float16/bfloat16 widened).
+func scales32(t *tensor.Tensor) []float32 {
+	if t.DType() == tensor.Float32 {
+		return t.Float32s()
+	}
+	out := make([]float32, t.Len())
+	for i := range out {
+		out[i] = float32(t.Float64At(i))
+	}
+	return out
 }

@@ -90,8 +90,8 @@ func inferQLinearMatMul(c *InferContext) ([]graph.Type, error) {
 		return nil, c.Errorf("a, b and y_zero_point are %v, %v, %v; QLinearMatMul takes int8 or uint8", a, b, y)
 	}
 	for _, i := range []int{1, 4, 6} {
-		if c.In[i].DType != tensor.Float32 {
-			return nil, c.Errorf("scale input %d is %v; expected float32", i, c.In[i].DType)
+		if dt := c.In[i].DType; dt != tensor.Float32 && dt != tensor.Float16 && dt != tensor.BFloat16 {
+			return nil, c.Errorf("scale input %d is %v; expected float32, float16 or bfloat16", i, dt)
 		}
 	}
 	if c.In[2].DType != a || c.In[5].DType != b {
