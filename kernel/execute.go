@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/lightiam/lightos/kernel/display"
 	"github.com/lightiam/lightos/kernel/eval"
@@ -68,6 +69,7 @@ func (k *Kernel) execute(s *socket, req *wire.Message) {
 		if c.StopOnError && !c.Silent {
 			k.mu.Lock()
 			k.aborting = true
+			k.abortAt = time.Now()
 			k.mu.Unlock()
 		}
 		content["status"] = "error"

@@ -69,7 +69,8 @@ type Kernel struct {
 	mu        sync.Mutex
 	parent    *wire.Message // the request whose outputs are being produced
 	allowIn   bool
-	aborting  bool // a cell failed with stop_on_error: abort queued cells
+	aborting  bool      // a cell failed with stop_on_error: abort queued cells
+	abortAt   time.Time // when: requests received later are not aborted
 	count     int
 	cancel    context.CancelFunc
 	history   []historyEntry

@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/lightiam/lightos/kernel/wire"
 )
@@ -10,12 +11,16 @@ import (
 // serve reads requests from a shell or control socket and handles them one at
 // a time. After a cell fails with stop_on_error, the execute requests already
 // queued are answered "aborted" instead of run (as ipykernel does).
+//
+// Only requests received before the failing cell's reply was sent are aborted: a
+// client that sends its next cell after seeing the error gets it run.
 func (k *Kernel) serve(s *socket) {
-	queue := make(chan *wire.Message, 256)
+	queue := make(chan received, 256)
 	go k.receive(s, queue)
-	for msg := range queue {
-		k.handle(s, msg)
-		if !k.takeAbort() {
+	for r := range queue {
+		k.handle(s, r.msg)
+		abortAt, aborting := k.takeAbort()
+		if !aborting {
 			continue
 		}
 	drain:
@@ -25,10 +30,10 @@ func (k *Kernel) serve(s *socket) {
 				if !ok {
 					return
 				}
-				if next.Header.MsgType == "execute_request" {
-					k.abortRequest(s, next)
+				if next.msg.Header.MsgType == "execute_request" && next.at.Before(abortAt) {
+					k.abortRequest(s, next.msg)
 				} else {
-					k.handle(s, next)
+					k.handle(s, next.msg)
 				}
 			default:
 				break drain
@@ -37,8 +42,14 @@ func (k *Kernel) serve(s *socket) {
 	}
 }
 
+// received is a verified message and the time it arrived.
+type received struct {
+	msg *wire.Message
+	at  time.Time
+}
+
 // receive decodes and verifies messages from s into queue until s closes.
-func (k *Kernel) receive(s *socket, queue chan<- *wire.Message) {
+func (k *Kernel) receive(s *socket, queue chan<- received) {
 	defer close(queue)
 	for {
 		raw, err := s.Recv()
@@ -57,17 +68,17 @@ func (k *Kernel) receive(s *socket, queue chan<- *wire.Message) {
 			k.log.Printf("%s: dropping message: %v", s.name, err)
 			continue
 		}
-		queue <- msg
+		queue <- received{msg: msg, at: time.Now()}
 	}
 }
 
-// takeAbort reports and clears the stop_on_error state.
-func (k *Kernel) takeAbort() bool {
+// takeAbort reports and clears the stop_on_error state, with the time it was set.
+func (k *Kernel) takeAbort() (time.Time, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	a := k.aborting
 	k.aborting = false
-	return a
+	return k.abortAt, a
 }
 
 // abortRequest answers a queued execute request without running it.
