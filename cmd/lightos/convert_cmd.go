@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/lightiam/lightos/engine/formats/native"
-	"github.com/lightiam/lightos/engine/formats/torchscript"
+	"github.com/lightiam/lightos/engine/formats/onnx"
 	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/server"
 )
 
 // convertCommand converts a model to the native format, optionally optimized.
@@ -57,35 +58,32 @@ func convertCommand(args []string) error {
 	return nil
 }
 
-// openModel opens a model by its extension; the returned function releases it.
+// openModel opens a model by its extension with the loaders the server uses
+// (server.DefaultLoaders); ONNX models are mapped with ZipMap read as the tensor of
+// probabilities it is. The returned function releases the model.
 func openModel(path string) (*graph.Graph, func(), error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".lightos":
-		f, err := native.Open(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f.Graph, func() { f.Close() }, nil
-	case ".pt", ".pth", ".torchscript":
-		m, err := torchscript.Load(path, torchscript.Options{})
+	ext := strings.ToLower(filepath.Ext(path))
+	switch ext {
+	case ".onnx":
+		m, err := onnx.Open(path, onnx.Options{ZipMapAsTensor: true})
 		if err != nil {
 			return nil, nil, err
 		}
 		return m.Graph, func() { m.Close() }, nil
-	default:
-		for file, load := range modelLoaders() {
-			if filepath.Ext(file) == strings.ToLower(filepath.Ext(path)) {
-				g, closer, err := load(path)
-				if err != nil {
-					return nil, nil, err
-				}
-				return g, func() {
-					if closer != nil {
-						closer.Close()
-					}
-				}, nil
-			}
-		}
+	case ".pth", ".torchscript":
+		ext = ".pt"
 	}
-	return nil, nil, fmt.Errorf("%s: unknown model format (want .onnx, .pt or .lightos)", path)
+	load, ok := server.DefaultLoaders(nil)["model"+ext]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: unknown model format (want .onnx, .pt or .lightos)", path)
+	}
+	g, closer, err := load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, func() {
+		if closer != nil {
+			closer.Close()
+		}
+	}, nil
 }

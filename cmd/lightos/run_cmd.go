@@ -15,8 +15,6 @@ import (
 
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/exec"
-	"github.com/lightiam/lightos/engine/formats/native"
-	"github.com/lightiam/lightos/engine/formats/onnx"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 )
@@ -66,7 +64,7 @@ func runCommand(args []string) error {
 		best := time.Duration(math.MaxInt64)
 		for i := 0; i < *loadOnly; i++ {
 			start := time.Now()
-			g, closeModel, err := loadModel(path)
+			g, closeModel, err := openModel(path)
 			if err != nil {
 				return err
 			}
@@ -80,7 +78,7 @@ func runCommand(args []string) error {
 		return nil
 	}
 	start := time.Now()
-	g, closeModel, err := loadModel(path)
+	g, closeModel, err := openModel(path)
 	if err != nil {
 		return err
 	}
@@ -155,22 +153,6 @@ func runCommand(args []string) error {
 	}
 	fmt.Printf(" on %d threads of %s\n", dev.Threads(), dev.Info().Name)
 	return nil
-}
-
-func loadModel(path string) (*graph.Graph, func(), error) {
-	if strings.HasSuffix(path, ".lightos") {
-		f, err := native.Open(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return f.Graph, func() { f.Close() }, nil
-	}
-	// scikit-learn classifiers end in ZipMap: show its probabilities as the tensor they are
-	m, err := onnx.Open(path, onnx.Options{ZipMapAsTensor: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	return m.Graph, func() { m.Close() }, nil
 }
 
 func sanitize(name string) string {

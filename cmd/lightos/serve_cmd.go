@@ -35,7 +35,3 @@ func serveCommand(args []string) error {
 	defer stop()
 	return server.Run(ctx, srv, f.RunOptions())
 }
-
-// modelLoaders are the formats the server reads from a model repository (also used by
-// convert and bench to open models by extension).
-func modelLoaders() map[string]server.Loader { return server.DefaultLoaders(nil) }
