@@ -471,3 +471,49 @@ func TestInferenceThroughThePowerGovernor(t *testing.T) {
 		t.Fatalf("governor ran no jobs: %+v", m)
 	}
 }
+
+func TestSimplePredictAPI(t *testing.T) {
+	srv, w := newServer(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	x := randInput(r, 2)
+	// gRPC lightos.Predictor/Predict
+	p := pb.NewPredictorClient(dialGRPC(t, srv))
+	resp, err := p.Predict(context.Background(), &pb.PredictRequest{ModelName: "mlp",
+		Inputs: []*pb.NamedTensor{{Name: "x", Datatype: "FP32", Shape: []int64{2, inDim}, Raw: rawBytes(x)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Outputs) != 1 || resp.Outputs[0].Name != "y" || resp.LatencyMs <= 0 {
+		t.Fatalf("response %v", resp)
+	}
+	near(t, fromRaw(resp.Outputs[0].Raw), w.reference(x, 2))
+	if _, err := p.Predict(context.Background(), &pb.PredictRequest{ModelName: "nope"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown model: %v", err)
+	}
+	// HTTP POST /v1/predict with nested lists
+	ts := httptest.NewServer(srv.HTTPHandler())
+	defer ts.Close()
+	rows := [][]float32{x[:inDim], x[inDim:]}
+	body, _ := json.Marshal(map[string]any{"model_name": "mlp", "inputs": map[string]any{"x": rows}})
+	hr, err := http.Post(ts.URL+"/v1/predict", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hr.Body.Close()
+	var out struct {
+		Outputs map[string]struct {
+			Shape []int     `json:"shape"`
+			Data  []float32 `json:"data"`
+		} `json:"outputs"`
+		LatencyMs float64 `json:"latency_ms"`
+	}
+	if err := json.NewDecoder(hr.Body).Decode(&out); err != nil || hr.StatusCode != 200 {
+		t.Fatalf("status %d, %v", hr.StatusCode, err)
+	}
+	near(t, out.Outputs["y"].Data, w.reference(x, 2))
+	bad, _ := http.Post(ts.URL+"/v1/predict", "application/json", strings.NewReader(`{"model_name":"mlp","inputs":{"z":[[1]]}}`))
+	if bad.StatusCode != 400 {
+		t.Fatalf("unknown input: status %d", bad.StatusCode)
+	}
+	bad.Body.Close()
+}
