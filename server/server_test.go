@@ -517,3 +517,36 @@ func TestSimplePredictAPI(t *testing.T) {
 	}
 	bad.Body.Close()
 }
+
+func TestOversizedRequestsAreRefused(t *testing.T) {
+	dir, _ := writeRepo(t)
+	srv, err := server.New(server.Options{ModelRepository: dir, Device: cpu.New(cpu.Options{}), MaxMessageBytes: 1024,
+		Logger: log.New(io.Discard, "", 0),
+		Loaders: map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
+			f, err := native.Open(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			return f.Graph, f, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.LoadAll()
+	ts := httptest.NewServer(srv.HTTPHandler())
+	defer ts.Close()
+	resp, err := http.Post(ts.URL+"/v2/models/mlp/infer", "application/json", bytes.NewReader(make([]byte, 4096)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP: status %d, want 413", resp.StatusCode)
+	}
+	c := pb.NewGRPCInferenceServiceClient(dialGRPC(t, srv))
+	in := &pb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP32", Shape: []int64{64, inDim}}
+	_, err = c.ModelInfer(context.Background(), &pb.ModelInferRequest{ModelName: "mlp", Inputs: []*pb.ModelInferRequest_InferInputTensor{in}, RawInputContents: [][]byte{make([]byte, 64*inDim*4)}})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("gRPC: %v, want ResourceExhausted", err)
+	}
+}
