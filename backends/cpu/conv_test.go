@@ -247,6 +247,19 @@ func refConvTranspose(c convCase, outPad, outShape []int, x, w, b *tensor.Tensor
 		switch {
 		case outShape != nil:
 			total := full - outShape[i]
+			if total < 0 { // a larger output: negative pads, split with floor division as in ONNX
+				small := (total - 1) / 2
+				if total%2 == 0 {
+					small = total / 2
+				}
+				if c.autoPad == "SAME_UPPER" {
+					pads[i], pads[sp+i] = small, total-small
+				} else {
+					pads[i], pads[sp+i] = total-small, small
+				}
+				out[i] = outShape[i]
+				break
+			}
 			if c.autoPad == "SAME_UPPER" {
 				pads[i], pads[sp+i] = total/2, total-total/2
 			} else {
@@ -316,6 +329,8 @@ func TestConvTransposeAgainstReference(t *testing.T) {
 		{convCase: convCase{n: 1, c: 4, m: 4, group: 4, in: []int{6, 6}, k: []int{4, 4}, strides: []int{2, 2}, pads: []int{1, 1, 1, 1}}},
 		{convCase: convCase{n: 1, c: 3, m: 2, in: []int{5, 4}, k: []int{3, 3}, strides: []int{2, 2}}, outShape: []int{10, 8}},
 		{convCase: convCase{n: 1, c: 3, m: 2, in: []int{5, 4}, k: []int{3, 3}, strides: []int{2, 2}, autoPad: "SAME_UPPER"}, outShape: []int{10, 8}},
+		{convCase: convCase{n: 1, c: 2, m: 3, in: []int{3, 3}, k: []int{3, 3}, strides: []int{3, 2}, bias: true}, outShape: []int{12, 9}}, // larger than the natural 9x7
+		{convCase: convCase{n: 1, c: 2, m: 3, in: []int{3, 3}, k: []int{3, 3}, strides: []int{3, 2}, autoPad: "SAME_UPPER"}, outShape: []int{10, 8}},
 		{convCase: convCase{n: 1, c: 3, m: 2, in: []int{5, 4}, k: []int{3, 3}, strides: []int{2, 2}, autoPad: "SAME_LOWER"}},
 		{convCase: convCase{n: 1, c: 3, m: 2, in: []int{5, 4}, k: []int{3, 3}, strides: []int{2, 2}, autoPad: "SAME_UPPER", bias: true}},
 		{convCase: convCase{n: 2, c: 5, m: 3, in: []int{11}, k: []int{4}, strides: []int{3}, pads: []int{1, 2}, bias: true}, outPad: []int{1}}, // 1-D
@@ -365,6 +380,6 @@ func TestConvTransposeErrors(t *testing.T) {
 	wantErr(t, "channel mismatch", err)
 	_, err = runOp("ConvTranspose", graph.Attrs{"output_padding": graph.Ints(3, 0)}, 1, feed(f(1, 2, 5, 5)), feed(f(2, 4, 3, 3)))
 	wantErr(t, "output_padding too large", err)
-	_, err = runOp("ConvTranspose", graph.Attrs{"output_shape": graph.Ints(100, 100)}, 1, feed(f(1, 2, 5, 5)), feed(f(2, 4, 3, 3)))
-	wantErr(t, "output_shape too large", err)
+	_, err = runOp("ConvTranspose", graph.Attrs{"output_shape": graph.Ints(0, 5)}, 1, feed(f(1, 2, 5, 5)), feed(f(2, 4, 3, 3)))
+	wantErr(t, "output_shape not positive", err)
 }

@@ -39,18 +39,21 @@ func batchNormAffine(scale, bias, mean, variance *tensor.Tensor, eps float64) (a
 	return a, b
 }
 
-// newBatchNorm is inference-mode BatchNormalization: y = (x-mean)/sqrt(var+eps)·scale
-// + B, computed as one multiply-add per element with coefficients folded once
-// (at kernel creation when the parameters are constant). The optional statistics
-// outputs receive the running mean and variance unchanged.
+// newBatchNorm is BatchNormalization: y = (x-mean)/sqrt(var+eps)·scale + B, computed
+// as one multiply-add per element with coefficients folded once (at kernel creation
+// when the parameters are constant). In inference mode the optional statistics outputs
+// receive the running mean and variance unchanged. With training_mode 1, mean and var
+// are the batch's (over every axis but 1, population variance, in float64) and the
+// outputs are the running statistics updated with momentum:
+// running = input·momentum + batch·(1-momentum), then (opset < 14) the batch ones.
 func newBatchNorm(n *graph.Node, env *Env) (backends.Kernel, error) {
 	if err := floatKernel(n); err != nil {
 		return nil, err
 	}
-	if n.Attrs.GetInt("training_mode", 0) != 0 {
-		return nil, unsupported(n, "training_mode 1")
-	}
 	eps := float64(n.Attrs.GetFloat("epsilon", 1e-5))
+	if n.Attrs.GetInt("training_mode", 0) != 0 {
+		return newBatchNormTraining(n, env, eps, float64(n.Attrs.GetFloat("momentum", 0.9))), nil
+	}
 	var ca, cb []float64
 	allConst := true
 	for _, v := range n.Inputs[1:5] {
@@ -96,6 +99,74 @@ func newBatchNorm(n *graph.Node, env *Env) (backends.Kernel, error) {
 		}
 		return nil
 	}), nil
+}
+
+// newBatchNormTraining is BatchNormalization with training_mode 1 (see newBatchNorm).
+func newBatchNormTraining(n *graph.Node, env *Env, eps, momentum float64) backends.Kernel {
+	name := n.Name
+	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+		x := in[0]
+		xs := x.Shape()
+		if len(xs) < 2 {
+			return fmt.Errorf("cpu: node %q (BatchNormalization): X %v has no channel axis", name, xs)
+		}
+		ch, inner := xs[1], tensor.NumElements(xs[2:])
+		for i, p := range in[1:5] {
+			if p.Len() != ch || p.DType() != x.DType() {
+				return fmt.Errorf("cpu: node %q (BatchNormalization): training mode input %d is %v; expected %v[%d] for X %v", name, i+1, p, x.DType(), ch, xs)
+			}
+		}
+		count := x.Len() / max(1, ch)
+		if count == 0 {
+			return fmt.Errorf("cpu: node %q (BatchNormalization): training mode on an empty batch %v", name, xs)
+		}
+		mean, variance := make([]float64, ch), make([]float64, ch)
+		rows := x.Len() / max(1, inner)
+		for r := 0; r < rows; r++ {
+			c := r % ch
+			for i := r * inner; i < (r+1)*inner; i++ {
+				mean[c] += x.Float64At(i)
+			}
+		}
+		for c := range mean {
+			mean[c] /= float64(count)
+		}
+		for r := 0; r < rows; r++ {
+			c := r % ch
+			for i := r * inner; i < (r+1)*inner; i++ {
+				d := x.Float64At(i) - mean[c]
+				variance[c] += d * d
+			}
+		}
+		for c := range variance {
+			variance[c] /= float64(count)
+		}
+		a, b := make([]float64, ch), make([]float64, ch)
+		for c := range a {
+			a[c] = in[1].Float64At(c) / math.Sqrt(variance[c]+eps)
+			b[c] = in[2].Float64At(c) - mean[c]*a[c]
+		}
+		if x.DType() == tensor.Float32 {
+			affineRun(env, x.Float32s(), out[0].Float32s(), a, b, ch, inner)
+		} else {
+			affineRun(env, x.Float64s(), out[0].Float64s(), a, b, ch, inner)
+		}
+		stats := [][]float64{mean, variance}
+		for i := 1; i < len(out) && i < 5; i++ {
+			o := out[i]
+			if o == nil {
+				continue
+			}
+			for c := 0; c < ch && c < o.Len(); c++ {
+				if i <= 2 { // running mean and variance
+					o.SetFloat64At(c, in[2+i].Float64At(c)*momentum+stats[i-1][c]*(1-momentum))
+				} else { // batch mean and variance
+					o.SetFloat64At(c, stats[i-3][c])
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // affineRun computes y = x·a[c] + b[c] where c = (index / inner) % channels.

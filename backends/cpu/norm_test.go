@@ -64,8 +64,64 @@ func TestBatchNormAgainstReference(t *testing.T) {
 
 	_, err = runOp("BatchNormalization", nil, 1, feed(x), feed(randTensor(r, tensor.Float32, 5)), feed(p[1]), feed(p[2]), feed(p[3]))
 	wantErr(t, "bad scale", err)
-	_, err = runOp("BatchNormalization", graph.Attrs{"training_mode": graph.Int(1)}, 1, feed(x), feed(p[0]), feed(p[1]), feed(p[2]), feed(p[3]))
-	wantErr(t, "training", err)
+}
+
+// TestBatchNormTrainingAgainstReference checks training_mode 1 (batch statistics,
+// running statistics updated with momentum, and the opset < 14 batch-statistics
+// outputs) against float64 math.
+func TestBatchNormTrainingAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 3))
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		for _, shape := range [][]int{{1, 1}, {2, 3, 5, 7}, {3, 17}, {1, 6, 13}, {2, 5, 3, 4, 3}} {
+			for _, nOut := range []int{1, 3, 5} {
+				t.Run(fmt.Sprintf("%v/%v/outputs=%d", dt, shape, nOut), func(t *testing.T) {
+					c := shape[1]
+					x := randTensor(r, dt, shape...)
+					sc, b, rm, rv := randTensor(r, dt, c), randTensor(r, dt, c), randTensor(r, dt, c), nnPositive(r, dt, c)
+					eps, mom := float64(float32(1e-3)), float64(float32(0.7))
+					out, err := runOp("BatchNormalization", graph.Attrs{"epsilon": graph.Float(1e-3), "momentum": graph.Float(0.7), "training_mode": graph.Int(1)}, nOut,
+						feed(x), konst(sc), feed(b), feed(rm), feed(rv))
+					if err != nil {
+						t.Fatal(err)
+					}
+					inner := tensor.NumElements(shape[2:])
+					count := float64(x.Len() / c)
+					mean, variance := make([]float64, c), make([]float64, c)
+					for i := 0; i < x.Len(); i++ {
+						mean[i/inner%c] += x.Float64At(i) / count
+					}
+					for i := 0; i < x.Len(); i++ {
+						d := x.Float64At(i) - mean[i/inner%c]
+						variance[i/inner%c] += d * d / count
+					}
+					want := make([]float64, x.Len())
+					for i := range want {
+						ch := i / inner % c
+						want[i] = (x.Float64At(i)-mean[ch])/math.Sqrt(variance[ch]+eps)*sc.Float64At(ch) + b.Float64At(ch)
+					}
+					closeTo(t, "Y", out[0], shape, want, 10)
+					if nOut == 1 {
+						return
+					}
+					runMean, runVar := make([]float64, c), make([]float64, c)
+					for i := range runMean {
+						runMean[i] = rm.Float64At(i)*mom + mean[i]*(1-mom)
+						runVar[i] = rv.Float64At(i)*mom + variance[i]*(1-mom)
+					}
+					closeTo(t, "running_mean", out[1], []int{c}, runMean, 1)
+					closeTo(t, "running_var", out[2], []int{c}, runVar, 1)
+					if nOut == 5 {
+						closeTo(t, "saved_mean", out[3], []int{c}, mean, 1)
+						closeTo(t, "saved_var", out[4], []int{c}, variance, 1)
+					}
+				})
+			}
+		}
+	}
+	x := randTensor(r, tensor.Float32, 2, 3, 4)
+	_, err := runOp("BatchNormalization", graph.Attrs{"training_mode": graph.Int(1)}, 3, feed(x), feed(randTensor(r, tensor.Float32, 5)),
+		feed(randTensor(r, tensor.Float32, 3)), feed(randTensor(r, tensor.Float32, 3)), feed(nnPositive(r, tensor.Float32, 3)))
+	wantErr(t, "bad scale in training mode", err)
 }
 
 // refNorm normalizes groups of size d (consecutive) and applies per-element affine

@@ -686,3 +686,67 @@ func xRunTfIdf(n *graph.Node, in, out []*tensor.Tensor) error {
 	fromFloat64s(out[0], freq)
 	return nil
 }
+
+func init() {
+	registerExtra("", "MelWeightMatrix", xSimple(xRunMelWeightMatrix))
+}
+
+// xRunMelWeightMatrix builds the triangular mel filter bank as the ONNX reference
+// does: num_mel_bins+2 points equally spaced on the mel scale between the edge
+// frequencies, mapped to spectrogram bins by floor((dft_length+1)·hz/sample_rate);
+// filter i rises from point i to i+1 and falls to i+2.
+func xRunMelWeightMatrix(n *graph.Node, in, out []*tensor.Tensor) error {
+	for i, t := range in[:5] {
+		if t == nil || t.Len() != 1 {
+			return xExtraErr(n, "input %d must be a scalar", i)
+		}
+	}
+	mels, dft, rate := int(in[0].Int64At(0)), int(in[1].Int64At(0)), in[2].Float64At(0)
+	lo, hi := in[3].Float64At(0), in[4].Float64At(0)
+	bins := dft/2 + 1
+	if mels < 1 || dft < 1 || rate <= 0 || lo < 0 || hi < lo {
+		return xExtraErr(n, "num_mel_bins %d, dft_length %d, sample_rate %v and edges %v..%v Hz are not a valid filter bank", mels, dft, rate, lo, hi)
+	}
+	if out[0].Len() != bins*mels {
+		return xExtraErr(n, "output %v, expected [%d %d]", out[0], bins, mels)
+	}
+	toMel := func(hz float64) float64 { return 2595 * math.Log1p(hz/700) / math.Ln10 }
+	loMel, hiMel := toMel(lo), toMel(hi)
+	step := (hiMel - loMel) / float64(mels+2)
+	points := make([]int, mels+2)
+	for i := range points {
+		hz := 700 * math.Expm1((float64(i)*step+loMel)/2595*math.Ln10)
+		points[i] = int(math.Floor(float64(dft+1) * hz / rate))
+	}
+	w := make([]float64, bins*mels)
+	set := func(j, i int, v float64) error {
+		if j < 0 || j >= bins {
+			return xExtraErr(n, "filter %d reaches bin %d of %d (upper_edge_hertz above the Nyquist frequency?)", i, j, bins)
+		}
+		w[j*mels+i] = v
+		return nil
+	}
+	for i := 0; i < mels; i++ {
+		left, center, right := points[i], points[i+1], points[i+2]
+		if up := center - left; up == 0 {
+			if err := set(center, i, 1); err != nil {
+				return err
+			}
+		} else {
+			for j := left; j <= center; j++ {
+				if err := set(j, i, float64(j-left)/float64(up)); err != nil {
+					return err
+				}
+			}
+		}
+		if down := right - center; down > 0 {
+			for j := center; j < right; j++ {
+				if err := set(j, i, float64(right-j)/float64(down)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	fromFloat64s(out[0], w)
+	return nil
+}

@@ -19,7 +19,7 @@ import (
 
 func init() {
 	registerExtra("", "If", func(n *graph.Node, env *Env) (backends.Kernel, error) { return &ifKernel{n: n, env: env}, nil })
-	registerExtra("", "Scan", xControl(xRunScan))
+	registerExtra("", "Scan", func(n *graph.Node, env *Env) (backends.Kernel, error) { return &scanKernel{n: n, env: env}, nil })
 }
 
 type xScope map[string]*tensor.Tensor
@@ -251,28 +251,129 @@ func xPutAxis(dst, y *tensor.Tensor, axis, t int) {
 	}
 }
 
-func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) error {
-	ranks := make([]int, len(in))
-	for i, t := range in {
+// scanKernel runs Scan; as a backends.AllocatingKernel it also serves bodies whose
+// output shapes are known only once the body has run.
+type scanKernel struct {
+	n   *graph.Node
+	env *Env
+}
+
+func (k *scanKernel) Run(ctx context.Context, in, out []*tensor.Tensor) error {
+	_, err := xRunScan(ctx, k.env, k.n, in, out)
+	return err
+}
+
+// RunAlloc runs the scan and returns outputs shaped by what the body produced.
+func (k *scanKernel) RunAlloc(ctx context.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	return xRunScan(ctx, k.env, k.n, in, nil)
+}
+
+// xRunScan runs Scan. With out nil it makes the outputs from the body's results and
+// returns them. Opset 8's form (an optional sequence_lens input first, and a batch axis
+// 0 on every state, scan input and scan output) runs the opset 9 loop once per batch
+// entry on slices.
+func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if n.Attrs.GetInt("_opset", 9) >= 9 {
+		return xScanLoop(ctx, env, n, in, in, int(n.Attrs.GetInt("_explicit_inputs", int64(len(in)))), out)
+	}
+	if len(in) == 0 {
+		return nil, xExtraErr(n, "no inputs")
+	}
+	if lens := in[0]; lens != nil {
+		for i := 0; i < lens.Len(); i++ { // full-length sequences only
+			if len(in) > 1 && in[len(in)-1] != nil && in[len(in)-1].Rank() > 1 && int(lens.Int64At(i)) != in[len(in)-1].Shape()[1] {
+				return nil, xExtraErr(n, "sequence_lens %d shorter than the sequence: unsupported", lens.Int64At(i))
+			}
+		}
+	}
+	explicit := int(n.Attrs.GetInt("_explicit_inputs", int64(len(in)))) - 1
+	if explicit < 0 || explicit >= len(in) {
+		return nil, xExtraErr(n, "_explicit_inputs %d for %d inputs", explicit+1, len(in))
+	}
+	vals := in[1 : 1+explicit]
+	batch := -1
+	for _, t := range vals {
+		if t == nil || t.Rank() == 0 {
+			return nil, xExtraErr(n, "opset 8 inputs need a batch axis 0")
+		}
+		if batch >= 0 && t.Shape()[0] != batch {
+			return nil, xExtraErr(n, "inputs disagree on the batch size (%d and %d)", batch, t.Shape()[0])
+		}
+		batch = t.Shape()[0]
+	}
+	if batch < 0 {
+		return nil, xExtraErr(n, "no states or scan inputs")
+	}
+	var made []*tensor.Tensor
+	for b := 0; b < batch; b++ {
+		sl := make([]*tensor.Tensor, len(vals))
+		for i, t := range vals {
+			sl[i] = xSliceAxis(t, 0, b)
+		}
+		res, err := xScanLoop(ctx, env, n, in, sl, len(sl), nil)
+		if err != nil {
+			return nil, err
+		}
+		if made == nil {
+			if out != nil {
+				made = out
+			} else {
+				made = make([]*tensor.Tensor, len(res))
+				for i, r := range res {
+					made[i] = tensor.New(r.DType(), append([]int{batch}, r.Shape()...))
+				}
+			}
+			if len(made) != len(res) {
+				return nil, xExtraErr(n, "%d outputs for %d body results", len(made), len(res))
+			}
+		}
+		for i, r := range res {
+			if made[i] == nil {
+				continue
+			}
+			if made[i].DType() != r.DType() || made[i].Len() != r.Len()*batch {
+				return nil, xExtraErr(n, "output %d: body gave %v, output is %v", i, r, made[i])
+			}
+			xPutAxis(made[i], r, 0, b)
+		}
+	}
+	return made, nil
+}
+
+// xScanLoop is the opset 9 Scan over the explicit states and scan inputs that start
+// vals (node inputs all give the enclosing scope). It writes into out, or with out
+// nil makes and returns the outputs.
+func xScanLoop(ctx context.Context, env *Env, n *graph.Node, all, vals []*tensor.Tensor, explicit int, out []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	ranks := make([]int, len(vals))
+	for i, t := range vals {
 		if t != nil {
 			ranks[i] = t.Rank()
 		}
 	}
-	s, err := ops.ScanLayout(n, ranks)
+	s, err := ops.ScanLayout(n, ranks, explicit)
 	if err != nil {
-		return xExtraErr(n, "%v", err)
+		return nil, xExtraErr(n, "%v", err)
 	}
-	seq := in[s.States].Shape()[s.InAxes[0]]
 	for j := 0; j < s.ScanIn; j++ {
-		if in[s.States+j].Shape()[s.InAxes[j]] != seq {
-			return xExtraErr(n, "scan inputs have different lengths")
+		if t := vals[s.States+j]; t == nil || s.InAxes[j] < 0 || s.InAxes[j] >= t.Rank() {
+			return nil, xExtraErr(n, "scan input %d has no axis %d", j, s.InAxes[j])
 		}
 	}
-	if len(out) != s.States+s.ScanOut {
-		return xExtraErr(n, "%d outputs for %d states and %d scan outputs", len(out), s.States, s.ScanOut)
+	seq := vals[s.States].Shape()[s.InAxes[0]]
+	for j := 0; j < s.ScanIn; j++ {
+		if vals[s.States+j].Shape()[s.InAxes[j]] != seq {
+			return nil, xExtraErr(n, "scan inputs have different lengths")
+		}
 	}
-	states := append([]*tensor.Tensor(nil), in[:s.States]...)
-	scope := outerScope(n, in)
+	alloc := out == nil
+	if alloc {
+		out = make([]*tensor.Tensor, s.States+s.ScanOut)
+	}
+	if len(out) != s.States+s.ScanOut {
+		return nil, xExtraErr(n, "%d outputs for %d states and %d scan outputs", len(out), s.States, s.ScanOut)
+	}
+	states := append([]*tensor.Tensor(nil), vals[:s.States]...)
+	scope := outerScope(n, all)
 	for it := 0; it < seq; it++ {
 		args := append([]*tensor.Tensor(nil), states...)
 		for j := 0; j < s.ScanIn; j++ {
@@ -280,14 +381,23 @@ func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Te
 			if s.InReverse[j] != 0 {
 				t = seq - 1 - it
 			}
-			args = append(args, xSliceAxis(in[s.States+j], s.InAxes[j], t))
+			args = append(args, xSliceAxis(vals[s.States+j], s.InAxes[j], t))
 		}
 		res, err := xRunGraph(ctx, env, s.Body, scope, args)
 		if err != nil {
-			return xExtraErr(n, "iteration %d: %v", it, err)
+			return nil, xExtraErr(n, "iteration %d: %v", it, err)
 		}
 		states = res[:s.States]
 		for k := 0; k < s.ScanOut; k++ {
+			y := res[s.States+k]
+			ax := s.OutAxes[k]
+			if ax < 0 || ax > y.Rank() {
+				return nil, xExtraErr(n, "scan output %d: axis %d out of range for %v", k, ax, y)
+			}
+			if alloc && it == 0 {
+				sh := append(append(append([]int(nil), y.Shape()[:ax]...), seq), y.Shape()[ax:]...)
+				out[s.States+k] = tensor.New(y.DType(), sh)
+			}
 			dst := out[s.States+k]
 			if dst == nil {
 				continue
@@ -296,19 +406,25 @@ func xRunScan(ctx context.Context, env *Env, n *graph.Node, in, out []*tensor.Te
 			if s.OutReverse[k] != 0 {
 				t = seq - 1 - it
 			}
-			y := res[s.States+k]
-			if dst.Len() != y.Len()*seq {
-				return xExtraErr(n, "scan output %d: body gave %v, output is %v", k, y, dst)
+			if dst.Len() != y.Len()*seq || dst.DType() != y.DType() {
+				return nil, xExtraErr(n, "scan output %d: body gave %v, output is %v", k, y, dst)
 			}
-			xPutAxis(dst, y, s.OutAxes[k], t)
+			xPutAxis(dst, y, ax, t)
 		}
+	}
+	if seq == 0 && alloc && s.ScanOut > 0 {
+		return nil, xExtraErr(n, "empty scan: output shapes unknown")
 	}
 	for i := 0; i < s.States; i++ {
+		if alloc {
+			out[i] = states[i]
+			continue
+		}
 		if err := xStore(n, out[i], states[i]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func init() {

@@ -248,11 +248,16 @@ func ConvTransposeGeometry(a graph.Attrs, in, kernel []int) (*Geometry, error) {
 		}
 		full := g.Strides[i]*(in-1) + g.OutputPadding[i] + ek
 		if target != nil {
+			// A target larger than full gives negative pads: the extra positions get
+			// no contribution (only the bias), as in the ONNX reference.
 			total := full - target[i]
-			if total < 0 {
-				return nil, fmt.Errorf("axis %d: output size %d is larger than the %d a transposed convolution of input %d can give", i, target[i], full, in)
+			if target[i] < 1 {
+				return nil, fmt.Errorf("axis %d: output_shape %d must be positive", i, target[i])
 			}
 			small := total / 2
+			if total < 0 && total%2 != 0 {
+				small-- // floor division, as the ONNX reference splits the pads
+			}
 			if mode == "SAME_UPPER" {
 				g.PadsBegin[i], g.PadsEnd[i] = small, total-small
 			} else {

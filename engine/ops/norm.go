@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	register(Schema{Name: "BatchNormalization", Doc: "inference-mode batch normalization with running statistics (opset 7-15 forms)",
+	register(Schema{Name: "BatchNormalization", Doc: "batch normalization with running statistics, or with batch statistics and updated running ones when training_mode is 1 (opset 7-15 forms)",
 		Inputs: Arity{5, 5}, Outputs: Arity{1, 5}, Infer: inferBatchNorm})
 	register(Schema{Name: "LayerNormalization", Doc: "normalization over the axes from axis on, with optional Mean and InvStdDev outputs",
 		Inputs: Arity{2, 3}, Outputs: Arity{1, 3}, Infer: inferLayerNorm})
@@ -32,9 +32,6 @@ func inferBatchNorm(c *InferContext) ([]graph.Type, error) {
 		return nil, err
 	}
 	x := c.In[0]
-	if c.Attrs().GetInt("training_mode", 0) != 0 {
-		return nil, c.Errorf("training_mode 1 is not supported (inference only)")
-	}
 	types := []graph.Type{x}
 	if !x.HasShape {
 		return append(types, c.In[3], c.In[4], c.In[3], c.In[4]), nil
@@ -65,7 +62,8 @@ func inferBatchNorm(c *InferContext) ([]graph.Type, error) {
 			return nil, c.Errorf("%s has shape %v; expected [%v] (one value per channel of X %v)", name, p.Shape, ch, x.Shape)
 		}
 	}
-	// Optional outputs (running or saved mean and variance) pass the statistics through.
+	// Optional outputs: running mean and variance (passed through, or updated in
+	// training mode), then the batch mean and variance (opset < 14).
 	return append(types, c.In[3], c.In[4], c.In[3], c.In[4]), nil
 }
 

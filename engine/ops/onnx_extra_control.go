@@ -13,8 +13,8 @@ import (
 func init() {
 	xRegisterExtra(Schema{Name: "If", Doc: "runs then_branch or else_branch by a boolean condition",
 		Inputs: Arity{1, Variadic}, Outputs: Arity{1, Variadic}, Infer: xInferIf})
-	xRegisterExtra(Schema{Name: "Scan", Doc: "runs body over slices of the scan inputs, carrying state (opset 9+)",
-		Inputs: Arity{1, Variadic}, Outputs: Arity{1, Variadic}, Infer: xInferScan})
+	xRegisterExtra(Schema{Name: "Scan", Doc: "runs body over slices of the scan inputs, carrying state (opset 8 batched form too)",
+		Inputs: Arity{0, Variadic}, Outputs: Arity{1, Variadic}, Infer: xInferScan})
 }
 
 func xSubgraph(c *InferContext, name string) (*graph.Graph, error) {
@@ -71,13 +71,14 @@ type ScanAttrs struct {
 	ScanOut             int
 }
 
-// ScanLayout reads the attributes of a Scan node with the given input ranks.
-func ScanLayout(n *graph.Node, ranks []int) (*ScanAttrs, error) {
+// ScanLayout reads the attributes of a Scan node whose explicit states and scan inputs
+// (after opset 8's sequence_lens, and without its batch axis) number explicit and have
+// the given ranks.
+func ScanLayout(n *graph.Node, ranks []int, explicit int) (*ScanAttrs, error) {
 	a := n.Attrs["body"]
 	if a.Kind != graph.AttrGraph || a.Graph == nil {
 		return nil, errorf("Scan has no body graph")
 	}
-	explicit := int(n.Attrs.GetInt("_explicit_inputs", int64(len(n.Inputs))))
 	m := int(n.Attrs.GetInt("num_scan_inputs", 0))
 	s := &ScanAttrs{Body: a.Graph, ScanIn: m, States: explicit - m}
 	if m <= 0 || s.States < 0 || len(a.Graph.Inputs) != explicit || len(a.Graph.Outputs) < s.States {
@@ -107,17 +108,64 @@ func ScanLayout(n *graph.Node, ranks []int) (*ScanAttrs, error) {
 }
 
 func xInferScan(c *InferContext) ([]graph.Type, error) {
-	if c.Attrs().GetInt("_opset", 9) < 9 {
-		return nil, c.Errorf("Scan before opset 9 (with sequence_lens) is not supported")
+	explicit := int(c.Attrs().GetInt("_explicit_inputs", int64(len(c.In))))
+	in := c.In
+	batched := c.Attrs().GetInt("_opset", 9) < 9 // opset 8: sequence_lens first, batch axis 0
+	var batch graph.Dim
+	if batched {
+		if len(in) < 2 {
+			return nil, c.Errorf("opset 8 Scan needs states or scan inputs after sequence_lens")
+		}
+		explicit--
+		in = make([]graph.Type, len(c.In)-1)
+		batch = graph.Dim{Size: -1}
+		for i, t := range c.In[1:] {
+			in[i] = t
+			if i >= explicit || !t.HasShape {
+				continue
+			}
+			if len(t.Shape) == 0 {
+				return nil, c.Errorf("opset 8 Scan input %d is a scalar; expected a batch axis 0", i+1)
+			}
+			if t.Shape[0].Known() {
+				batch = t.Shape[0]
+			}
+			in[i] = Typed(t.DType, t.Shape[1:])
+		}
+	} else if len(in) == 0 || in[0].DType == tensor.Invalid {
+		return nil, c.Errorf("missing input 0")
 	}
-	ranks := make([]int, len(c.In))
-	for i, t := range c.In {
+	if explicit < 0 || explicit > len(in) {
+		return nil, c.Errorf("_explicit_inputs %d for %d inputs", explicit, len(in))
+	}
+	ranks := make([]int, len(in))
+	for i, t := range in {
 		ranks[i] = len(t.Shape)
 	}
-	s, err := ScanLayout(c.Node, ranks)
+	s, err := ScanLayout(c.Node, ranks, explicit)
 	if err != nil {
 		return nil, c.Errorf("%v", err)
 	}
+	if batched {
+		outer := outerTypes(c)
+		c = &InferContext{Node: c.Node, Opset: c.Opset, In: in, Consts: c.Consts[1:]}
+		types, err := xInferScanTypes(c, s, outer)
+		if err != nil {
+			return nil, err
+		}
+		for i, t := range types {
+			if t.HasShape {
+				types[i] = Typed(t.DType, append(graph.Shape{batch}, t.Shape...))
+			}
+		}
+		return types, nil
+	}
+	return xInferScanTypes(c, s, outerTypes(c))
+}
+
+// xInferScanTypes infers the output types of an opset 9 Scan of layout s.
+// outer gives the types of enclosing values the body reads, by name.
+func xInferScanTypes(c *InferContext, s *ScanAttrs, outer map[string]graph.Type) ([]graph.Type, error) {
 	out := make([]graph.Type, 0, s.States+s.ScanOut)
 	for i := 0; i < s.States; i++ {
 		out = append(out, c.In[i])
@@ -137,7 +185,7 @@ func xInferScan(c *InferContext) ([]graph.Type, error) {
 		args = append(args, t)
 	}
 	bodyTypes := make([]graph.Type, len(s.Body.Outputs))
-	inferred, ierr := InferSubgraph(s.Body, args, outerTypes(c))
+	inferred, ierr := InferSubgraph(s.Body, args, outer)
 	for i, v := range s.Body.Outputs {
 		bodyTypes[i] = v.Type // declared types win when they are complete
 		if ierr == nil && !(v.DType != tensor.Invalid && v.HasShape && v.Shape.Known()) {

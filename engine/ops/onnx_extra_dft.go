@@ -145,3 +145,29 @@ func xInferCol2Im(c *InferContext) ([]graph.Type, error) {
 	}
 	return []graph.Type{Typed(x.DType, out)}, nil
 }
+
+func init() {
+	xRegisterExtra(Schema{Name: "MelWeightMatrix", Doc: "the [dft_length/2+1, num_mel_bins] matrix of triangular mel filters, in output_datatype",
+		Inputs: Arity{5, 5}, Outputs: Arity{1, 1}, Infer: xInferMelWeightMatrix})
+}
+
+func xInferMelWeightMatrix(c *InferContext) ([]graph.Type, error) {
+	dt := tensor.DType(c.Attrs().GetInt("output_datatype", int64(tensor.Float32)))
+	if !dt.Valid() {
+		return nil, c.Errorf("output_datatype %d is not supported", c.Attrs().GetInt("output_datatype", 1))
+	}
+	shape := graph.Shape{{Size: -1}, {Size: -1}}
+	if d := c.Const(1); d != nil && d.Len() == 1 {
+		if d.Int64At(0) < 1 {
+			return nil, c.Errorf("dft_length %d must be positive", d.Int64At(0))
+		}
+		shape[0] = graph.Dim{Size: d.Int64At(0)/2 + 1}
+	}
+	if m := c.Const(0); m != nil && m.Len() == 1 {
+		if m.Int64At(0) < 1 {
+			return nil, c.Errorf("num_mel_bins %d must be positive", m.Int64At(0))
+		}
+		shape[1] = graph.Dim{Size: m.Int64At(0)}
+	}
+	return []graph.Type{Typed(dt, shape)}, nil
+}
