@@ -21,7 +21,7 @@ import (
 
 var (
 	devOnce sync.Once
-	devs    [3]*cuda.Device // full float32, TF32, unfused attention
+	devs    [4]*cuda.Device // full float32, TF32, unfused attention, no cuDNN
 	devErr  error
 )
 
@@ -36,6 +36,9 @@ func gpu(t *testing.T, tf32 bool) *cuda.Device {
 		}
 		if devErr == nil {
 			devs[2], devErr = cuda.Open(0, cuda.Options{UnfusedAttention: true})
+		}
+		if devErr == nil {
+			devs[3], devErr = cuda.Open(0, cuda.Options{NoCuDNN: true})
 		}
 	})
 	if devErr != nil {
@@ -242,7 +245,90 @@ func cases(r *rand.Rand) []opCase {
 			graph.Attrs{"transpose_k": graph.Int(1), "causal": graph.Int(1)}),
 		att("head 160 (unfused)", []int{1, 2, 5, 160}, []int{1, 2, 6, 160}, []int{1, 2, 6, 8}, nil, nil),
 	}
-	return cs
+	return append(cs, convCases(r)...)
+}
+
+func convCases(r *rand.Rand) []opCase {
+	conv := func(name string, x, w []int, bias bool, attrs graph.Attrs) opCase {
+		return opCase{name: "Conv/" + name, inputs: map[string][]int{"x": x},
+			build: func(b *graph.Builder) error {
+				constT(b, r, "w", w...)
+				in := []string{"x", "w"}
+				if bias {
+					constT(b, r, "bias", w[0])
+					in = append(in, "bias")
+				}
+				return op(b, "Conv", in, "y", attrs)
+			}}
+	}
+	fconv := func(name string, x, w []int, bias, residual bool, attrs graph.Attrs) opCase {
+		c := opCase{name: "FusedConv/" + name, inputs: map[string][]int{"x": x},
+			build: func(b *graph.Builder) error {
+				constT(b, r, "w", w...)
+				in := []string{"x", "w", "", ""}
+				if bias {
+					constT(b, r, "bias", w[0])
+					in[2] = "bias"
+				}
+				if residual {
+					in[3] = "z"
+				}
+				for len(in) > 2 && in[len(in)-1] == "" {
+					in = in[:len(in)-1]
+				}
+				return lop(b, ops.FusedConv, in, "y", attrs)
+			}}
+		if residual {
+			geo, _ := ops.ConvGeometry(attrs, x[2:], w[2:])
+			c.inputs["z"] = []int{x[0], w[0], geo.Out[0], geo.Out[1]}
+		}
+		return c
+	}
+	pool := func(name, op_ string, x []int, attrs graph.Attrs) opCase {
+		return opCase{name: op_ + "/" + name, inputs: map[string][]int{"x": x},
+			build: func(b *graph.Builder) error { return op(b, op_, []string{"x"}, "y", attrs) }}
+	}
+	k3 := graph.Ints(3, 3)
+	relu := graph.String(ops.ActRelu)
+	tf := conv("tf32 3x3", []int{2, 32, 17, 19}, []int{48, 32, 3, 3}, true, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)})
+	tf.name, tf.tf32, tf.tol = tf.name+"/tf32", true, 1e-3
+	ftf := fconv("tf32 relu+residual", []int{3, 64, 14, 14}, []int{64, 64, 3, 3}, true, true,
+		graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": relu})
+	ftf.name, ftf.tf32, ftf.tol = ftf.name+"/tf32", true, 1e-3
+	return []opCase{
+		conv("3x3 pad stride bias", []int{2, 5, 13, 11}, []int{7, 5, 3, 3}, true,
+			graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "strides": graph.Ints(2, 2)}),
+		conv("1x1", []int{3, 17, 9, 7}, []int{23, 17, 1, 1}, false, nil),
+		conv("groups dilation", []int{2, 6, 12, 10}, []int{9, 2, 3, 3}, true,
+			graph.Attrs{"group": graph.Int(3), "dilations": graph.Ints(2, 2), "pads": graph.Ints(2, 2, 2, 2)}),
+		conv("depthwise 5x5", []int{1, 8, 15, 15}, []int{8, 1, 5, 5}, true,
+			graph.Attrs{"group": graph.Int(8), "pads": graph.Ints(2, 2, 2, 2)}),
+		conv("asymmetric pads", []int{2, 4, 10, 9}, []int{5, 4, 3, 2}, true, graph.Attrs{"pads": graph.Ints(0, 1, 2, 1)}),
+		conv("same_upper stride 3", []int{1, 3, 16, 17}, []int{4, 3, 4, 4}, false,
+			graph.Attrs{"auto_pad": graph.String("SAME_UPPER"), "strides": graph.Ints(3, 3)}),
+		conv("7x7 stride 2 (ResNet stem)", []int{2, 3, 45, 45}, []int{16, 3, 7, 7}, true,
+			graph.Attrs{"pads": graph.Ints(3, 3, 3, 3), "strides": graph.Ints(2, 2)}),
+		tf,
+		fconv("relu bias", []int{2, 8, 11, 13}, []int{12, 8, 3, 3}, true, false, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": relu}),
+		fconv("relu no bias", []int{2, 8, 11, 13}, []int{12, 8, 1, 1}, false, false, graph.Attrs{"activation": relu}),
+		fconv("relu bias residual", []int{2, 16, 10, 10}, []int{16, 16, 3, 3}, true, true,
+			graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": relu}),
+		fconv("relu residual stride 2", []int{2, 16, 11, 11}, []int{32, 16, 1, 1}, true, true,
+			graph.Attrs{"strides": graph.Ints(2, 2), "activation": relu}),
+		fconv("leakyrelu residual", []int{2, 6, 9, 9}, []int{10, 6, 3, 3}, true, true,
+			graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActLeakyRelu), "alpha": graph.Float(0.2)}),
+		fconv("no activation residual", []int{1, 6, 9, 9}, []int{10, 6, 3, 3}, false, true, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)}),
+		ftf,
+		pool("3x3 s2 p1", "MaxPool", []int{2, 5, 17, 16}, graph.Attrs{"kernel_shape": k3, "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}),
+		pool("ceil dilation", "MaxPool", []int{1, 3, 14, 13}, graph.Attrs{"kernel_shape": graph.Ints(2, 3), "strides": graph.Ints(2, 2),
+			"dilations": graph.Ints(2, 1), "ceil_mode": graph.Int(1)}),
+		pool("pads exclude", "AveragePool", []int{2, 4, 11, 12}, graph.Attrs{"kernel_shape": k3, "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}),
+		pool("pads include ceil", "AveragePool", []int{2, 4, 11, 12}, graph.Attrs{"kernel_shape": k3, "strides": graph.Ints(2, 2),
+			"pads": graph.Ints(1, 0, 1, 1), "count_include_pad": graph.Int(1), "ceil_mode": graph.Int(1)}),
+		pool("7x7 planes", "GlobalAveragePool", []int{3, 37, 7, 7}, nil),
+		pool("wide planes", "GlobalAveragePool", []int{2, 3, 33, 31}, nil),
+		pool("planes", "GlobalMaxPool", []int{2, 5, 9, 8}, nil),
+	}
 }
 
 func tensorInts(v ...int64) *tensor.Tensor {
@@ -326,11 +412,18 @@ func TestOpsMatchCPU(t *testing.T) {
 			if strings.HasPrefix(c.name, "Attention") {
 				modes = append(modes, "unfused")
 			}
+			if strings.Contains(c.name, "Conv/") && !c.tf32 {
+				modes = append(modes, "nvrtc")
+			}
 			for _, mode := range modes {
 				var got map[string]*tensor.Tensor
 				switch mode {
-				case "unfused":
-					p, err := gpuUnfused(t).Compile(g, shapes, cuda.PlanOptions{})
+				case "unfused", "nvrtc":
+					dd := gpuUnfused(t)
+					if mode == "nvrtc" {
+						dd = devs[3]
+					}
+					p, err := dd.Compile(g, shapes, cuda.PlanOptions{})
 					if err != nil {
 						t.Fatalf("%s: %v", mode, err)
 					}
@@ -430,12 +523,13 @@ func TestBFloat16MatMul(t *testing.T) {
 	t.Logf("bf16 relative error %.3g", e)
 }
 
-// TestUnsupportedNamesTheNode checks the fallback error.
+// TestUnsupportedNamesTheNode checks the fallback error (3-D convolution is not on
+// the GPU).
 func TestUnsupportedNamesTheNode(t *testing.T) {
 	d := gpu(t, false)
-	b := graph.NewBuilder("conv")
-	b.Input("x", tensor.Float32, graph.ShapeOf(1, 1, 5, 5))
-	b.Const("w", tensor.New(tensor.Float32, []int{1, 1, 3, 3}))
+	b := graph.NewBuilder("conv3d")
+	b.Input("x", tensor.Float32, graph.ShapeOf(1, 1, 5, 5, 5))
+	b.Const("w", tensor.New(tensor.Float32, []int{1, 1, 3, 3, 3}))
 	b.Op("Conv", "myconv", []string{"x", "w"}, []string{"y"}, nil)
 	b.Output("y")
 	g, err := b.Finish()

@@ -26,6 +26,9 @@ type Options struct {
 	// UnfusedAttention runs Attention as batched products and a row softmax instead of
 	// the fused kernel (for comparison and as a fallback).
 	UnfusedAttention bool
+	// NoCuDNN runs convolutions with the backend's own NVRTC kernel even when cuDNN 9
+	// is installed (for comparison and to test the fallback).
+	NoCuDNN bool
 }
 
 // Device is one NVIDIA GPU: its context, stream, cuBLASLt handle and workspace, and
@@ -44,6 +47,14 @@ type Device struct {
 	coreOnce  sync.Once
 	coreErr   error
 	core      *module
+	convOnce  sync.Once
+	convErr   error
+	convMod   *module
+	dnnOnce   sync.Once
+	dnnErr    error
+	dnnH      uintptr
+	dnnMu     sync.Mutex
+	dnnAlgos  map[string]dnnPerf // cuDNN's algorithm choice per convolution shape
 	// tele reads the sensors (the nvml device of the same GPU), when found.
 	tele backends.Device
 
@@ -131,6 +142,9 @@ func (d *Device) Close() error {
 	defer d.mu.Unlock()
 	return d.g.do(func() error {
 		d.g.free(d.workspace)
+		if d.dnnH != 0 {
+			call(dnnLib.destroy, d.dnnH)
+		}
 		if d.blas != 0 {
 			call(ltLib.destroy, d.blas)
 		}

@@ -25,6 +25,8 @@ func init() {
 		"Softmax": buildSoftmax, "LayerNormalization": buildLayerNorm,
 		"ReduceSum": buildReduce, "ReduceMean": buildReduce, "ReduceMax": buildReduce,
 		"Transpose": buildTranspose, "Cast": buildCast, "lightos.Attention": buildAttention,
+		"Conv": buildConv, "lightos.FusedConv": buildConv, "MaxPool": buildPool, "AveragePool": buildPool,
+		"GlobalAveragePool": buildGlobalPool, "GlobalMaxPool": buildGlobalPool,
 		"Reshape": buildAlias, "Flatten": buildAlias, "Squeeze": buildAlias, "Unsqueeze": buildAlias, "Identity": buildAlias,
 	}
 	for op := range unaryCodes {

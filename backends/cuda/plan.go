@@ -18,6 +18,10 @@ import (
 type PlanOptions struct {
 	// NoGraph launches each step on every run instead of replaying one CUDA graph.
 	NoGraph bool
+	// NoReuse gives every value its own device buffer. By default a value's buffer is
+	// reused, once its last reader has been built, by later values of a size that fits
+	// (the plan runs its steps in order on one stream, so lifetimes are the node order).
+	NoReuse bool
 }
 
 // dval is a value in device memory.
@@ -26,7 +30,16 @@ type dval struct {
 	dt    tensor.DType
 	shape []int
 	ptr   uintptr
-	owned bool // allocated by the plan (else an alias of another dval)
+	buf   *dbuf // the buffer holding it (shared by aliases)
+}
+
+// dbuf is one device allocation of a plan.
+type dbuf struct {
+	ptr    uintptr
+	size   int
+	last   int  // index of the last node that reads a value in it
+	pinned bool // graph inputs, outputs and constants: never reused
+	free   bool // on the free list
 }
 
 func (v *dval) len() int   { return tensor.NumElements(v.shape) }
@@ -44,18 +57,25 @@ type step struct {
 // unless PlanOptions.NoGraph), and copies the outputs out. Runs of one plan are
 // serialized.
 type Plan struct {
-	d       *Device
-	g       *graph.Graph
-	steps   []step
-	vals    map[*graph.Value]*dval
-	inputs  []*dval
-	outputs []*dval
-	scratch []uintptr
-	gemms   []*gemm
-	stage   pinned
-	exec    uintptr
-	mu      sync.Mutex
-	closed  bool
+	d        *Device
+	g        *graph.Graph
+	steps    []step
+	vals     map[*graph.Value]*dval
+	inputs   []*dval
+	outputs  []*dval
+	scratch  []uintptr
+	gemms    []*gemm
+	convs    []*dnnConv
+	wsBytes  int     // the largest cuDNN workspace a step needs
+	ws       uintptr // that workspace, allocated after every step is built
+	bufs     []*dbuf // every value buffer (freed with the plan)
+	freeBufs []*dbuf
+	lastUse  map[*graph.Value]int
+	reuse    bool
+	stage    pinned
+	exec     uintptr
+	mu       sync.Mutex
+	closed   bool
 	// Bytes is the device memory the plan's values and scratch take.
 	Bytes int64
 }
@@ -95,7 +115,17 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
 		return nil, fmt.Errorf("cuda: %w", err)
 	}
-	p = &Plan{d: d, g: g, vals: map[*graph.Value]*dval{}}
+	p = &Plan{d: d, g: g, vals: map[*graph.Value]*dval{}, reuse: !o.NoReuse, lastUse: map[*graph.Value]int{}}
+	for i, n := range g.Nodes {
+		for _, v := range n.Inputs {
+			if v != nil {
+				p.lastUse[v] = i
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		p.lastUse[v] = len(g.Nodes)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err = d.g.do(func() error {
@@ -115,9 +145,10 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 			if err != nil {
 				return err
 			}
+			v.buf.pinned = true
 			p.inputs = append(p.inputs, v)
 		}
-		for _, n := range g.Nodes {
+		for i, n := range g.Nodes {
 			if allConst(n) {
 				continue
 			}
@@ -140,6 +171,13 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 				return withNode(err, n.Name, n.Op)
 			}
 			p.steps = append(p.steps, step{node: n, run: run})
+			p.releaseAfter(i, n)
+		}
+		if p.wsBytes > 0 {
+			if p.ws, err = d.g.alloc(p.wsBytes); err != nil {
+				return fmt.Errorf("cuDNN workspace (%d bytes): %w", p.wsBytes, err)
+			}
+			p.Bytes += int64(p.wsBytes)
 		}
 		for _, v := range g.Outputs {
 			dv, err := p.value(v)
@@ -189,38 +227,90 @@ func (p *Plan) value(v *graph.Value) (*dval, error) {
 	if v.Const == nil {
 		return nil, fmt.Errorf("value %q is used before it is computed", v.Name)
 	}
-	dv := &dval{name: v.Name, dt: v.Const.DType(), shape: v.Const.Shape(), owned: true}
+	dv := &dval{name: v.Name, dt: v.Const.DType(), shape: v.Const.Shape()}
 	ptr, err := p.d.g.upload(v.Const.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("upload constant %q: %w", v.Name, err)
 	}
 	dv.ptr = ptr
+	dv.buf = &dbuf{ptr: ptr, size: dv.bytes(), pinned: true}
+	p.bufs = append(p.bufs, dv.buf)
 	p.Bytes += int64(dv.bytes())
 	p.vals[v] = dv
 	return dv, nil
 }
 
-// alloc gives v (whose type inference filled in) its own device buffer.
+// alloc gives v (whose type inference filled in) a device buffer: the smallest free
+// one that fits and is at most twice its size, else a new one.
 func (p *Plan) alloc(v *graph.Value) (*dval, error) {
 	if !v.HasShape || !v.Shape.Known() {
 		return nil, fmt.Errorf("value %q has no static shape: %w", v.Name, errUnsupported)
 	}
-	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), owned: true}
-	ptr, err := p.d.g.alloc(dv.bytes())
-	if err != nil {
-		return nil, fmt.Errorf("allocate %q (%d bytes): %w", v.Name, dv.bytes(), err)
+	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints()}
+	need := max(dv.bytes(), 4)
+	best := -1
+	for i, b := range p.freeBufs {
+		if b.size >= need && b.size <= 2*need && (best < 0 || b.size < p.freeBufs[best].size) {
+			best = i
+		}
 	}
-	dv.ptr = ptr
-	p.Bytes += int64(dv.bytes())
+	if best >= 0 {
+		dv.buf = p.freeBufs[best]
+		p.freeBufs = append(p.freeBufs[:best], p.freeBufs[best+1:]...)
+		dv.buf.free = false
+	} else {
+		ptr, err := p.d.g.alloc(need)
+		if err != nil {
+			return nil, fmt.Errorf("allocate %q (%d bytes): %w", v.Name, need, err)
+		}
+		dv.buf = &dbuf{ptr: ptr, size: need}
+		p.bufs = append(p.bufs, dv.buf)
+		p.Bytes += int64(need)
+	}
+	dv.ptr = dv.buf.ptr
+	dv.buf.last = p.lastUse[v]
+	if dv.buf.last >= len(p.g.Nodes) {
+		dv.buf.pinned = true
+	}
 	p.vals[v] = dv
 	return dv, nil
 }
 
-// alias makes v share src's buffer (a reshape).
+// alias makes v share src's buffer (a reshape); the buffer lives until v's last use too.
 func (p *Plan) alias(v *graph.Value, src *dval) *dval {
-	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), ptr: src.ptr}
+	dv := &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), ptr: src.ptr, buf: src.buf}
+	if b := src.buf; b != nil {
+		b.last = max(b.last, p.lastUse[v])
+		if b.last >= len(p.g.Nodes) {
+			b.pinned = true
+		}
+	}
 	p.vals[v] = dv
 	return dv
+}
+
+// releaseAfter puts the buffers whose last reader is node i (and the buffers of its
+// outputs nobody reads) on the free list.
+func (p *Plan) releaseAfter(i int, n *graph.Node) {
+	if !p.reuse {
+		return
+	}
+	vs := append(append([]*graph.Value(nil), n.Inputs...), n.Outputs...)
+	for _, v := range vs {
+		if v == nil {
+			continue
+		}
+		dv := p.vals[v]
+		if dv == nil || dv.buf == nil {
+			continue
+		}
+		b := dv.buf
+		if b.pinned || b.free || b.last > i {
+			continue
+		}
+		b.free = true
+		p.freeBufs = append(p.freeBufs, b)
+	}
 }
 
 // scratchBuf is device memory for a step's temporaries.
@@ -475,12 +565,17 @@ func (p *Plan) Close() error {
 func (p *Plan) release() {
 	p.d.g.graphDestroy(p.exec)
 	p.exec = 0
-	for _, v := range p.vals {
-		if v.owned {
-			p.d.g.free(v.ptr)
-		}
+	for _, b := range p.bufs {
+		p.d.g.free(b.ptr)
 	}
+	p.bufs, p.freeBufs = nil, nil
 	p.vals = map[*graph.Value]*dval{}
+	for _, c := range p.convs {
+		c.destroy()
+	}
+	p.convs = nil
+	p.d.g.free(p.ws)
+	p.ws = 0
 	for _, s := range p.scratch {
 		p.d.g.free(s)
 	}

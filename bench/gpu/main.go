@@ -6,6 +6,8 @@
 //	gpu -case mlp       4 × FusedMatMul(4096→4096, ReLU), batch 512, float32 (TF32)
 //	gpu -case encoder   BERT-base encoder (12 layers, 768 wide, 12 heads, sequence 128),
 //	                    batch 1 and 32, float32 (TF32)
+//	gpu -case resnet    ResNet-50 v1.5 (optimized graph: FusedConv through cuDNN),
+//	                    batch 1 and 64, float32 (TF32)
 package main
 
 import (
@@ -18,8 +20,11 @@ import (
 	"os"
 
 	"github.com/lightiam/lightos/backends/cuda"
+	"github.com/lightiam/lightos/backends/cuda/cudatest"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/passes"
+	"github.com/lightiam/lightos/engine/passes/cpufold"
 	"github.com/lightiam/lightos/engine/tensor"
 )
 
@@ -34,7 +39,7 @@ type result struct {
 }
 
 func main() {
-	which := flag.String("case", "all", "gemm, mlp, encoder, matmul512 or all")
+	which := flag.String("case", "all", "gemm, mlp, encoder, resnet, matmul512 or all")
 	reps := flag.Int("reps", 50, "timed repetitions")
 	layers := flag.Int("layers", 12, "encoder layers")
 	flag.Parse()
@@ -87,6 +92,21 @@ func run(which string, reps, layers int) error {
 			return err
 		}
 	}
+	if which == "resnet" || which == "all" {
+		for _, b := range []int{1, 64} {
+			g, flops, err := cudatest.ResNet50(b, 1)
+			if err != nil {
+				return err
+			}
+			if _, err := passes.Optimize(g, passes.Options{Eval: cpufold.New()}); err != nil {
+				return err
+			}
+			c := fmt.Sprintf("resnet50-b%d", b)
+			if err := timeGraph(d, g, c, map[string][]int{"x": {b, 3, 224, 224}}, flops, reps, name); err != nil {
+				return fmt.Errorf("%s: %w", c, err)
+			}
+		}
+	}
 	if which == "encoder" || which == "all" {
 		for _, b := range []int{1, 32} {
 			g, flops := encoder(layers, 768, 12, 3072, 128)
@@ -115,6 +135,9 @@ func timeGraph(d *cuda.Device, g *graph.Graph, c string, shapes map[string][]int
 		if _, err := p.Run(context.Background(), feeds); err != nil {
 			p.Close()
 			return err
+		}
+		if mode == "graph" {
+			fmt.Printf("{\"case\":%q,\"plan_device_bytes\":%d}\n", c, p.Bytes)
 		}
 		ms, err := p.Time(10, reps)
 		if err != nil {

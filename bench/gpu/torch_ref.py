@@ -5,6 +5,7 @@ Prints one JSON line per measurement."""
 import argparse
 import json
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +53,7 @@ def mlp(reps):
         emit("mlp-b512-4x4096", "torch-eager", timed(f, reps), 2 * batch * width * width * layers)
 
 
-def encoder(reps, layers):
+def encoder(reps, layers, compile_too):
     e, heads, ffn, seq = 768, 12, 3072, 128
     d = e // heads
 
@@ -82,6 +83,38 @@ def encoder(reps, layers):
         x = torch.randn(bsz, seq, e, device="cuda")
         with torch.no_grad():
             emit(f"bert{layers}-s128-b{bsz}", "torch-eager", timed(lambda: f(x), reps), per_layer * layers * bsz)
+        if compile_too:
+            compiled(f"bert{layers}-s128-b{bsz}", "torch-compile", f, x, reps, per_layer * layers * bsz)
+
+
+def compiled(case, impl, fn, example, reps, flops):
+    """Times torch.compile(fn) (mode reduce-overhead: Inductor kernels replayed as CUDA
+    graphs) after compiling it; prints an error line instead when compiling fails."""
+    try:
+        t0 = time.time()
+        cf = torch.compile(fn, mode="reduce-overhead")
+        with torch.no_grad():
+            for _ in range(3):
+                cf(example)
+            torch.cuda.synchronize()
+            secs = time.time() - t0
+            emit(case, impl, timed(lambda: cf(example), reps), flops)
+        print(json.dumps({"case": case, "impl": impl, "compile_s": round(secs, 1)}), flush=True)
+    except Exception as e:  # noqa: BLE001 - record why it failed on this machine
+        print(json.dumps({"case": case, "impl": impl, "error": f"{type(e).__name__}: {e}"[:600]}), flush=True)
+
+
+def resnet(reps, compile_too):
+    import torchvision
+    torch.backends.cudnn.benchmark = True
+    m = torchvision.models.resnet50().cuda().eval()
+    gflop = 8.18e9  # 2 x multiply-adds of the convolutions and the classifier, per image
+    for bsz in (1, 64):
+        x = torch.randn(bsz, 3, 224, 224, device="cuda")
+        with torch.no_grad():
+            emit(f"resnet50-b{bsz}", "torch-eager", timed(lambda: m(x), reps), gflop * bsz)
+        if compile_too:
+            compiled(f"resnet50-b{bsz}", "torch-compile", m, x, reps, gflop * bsz)
 
 
 def main():
@@ -89,6 +122,7 @@ def main():
     ap.add_argument("--case", default="all")
     ap.add_argument("--reps", type=int, default=50)
     ap.add_argument("--layers", type=int, default=12)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -97,7 +131,9 @@ def main():
     if a.case in ("mlp", "all"):
         mlp(a.reps)
     if a.case in ("encoder", "all"):
-        encoder(a.reps, a.layers)
+        encoder(a.reps, a.layers, a.compile)
+    if a.case in ("resnet", "all"):
+        resnet(a.reps, a.compile)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,234 @@
+package cuda_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/backends/cuda"
+	"github.com/lightiam/lightos/backends/cuda/cudatest"
+	"github.com/lightiam/lightos/engine/exec"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/passes"
+	"github.com/lightiam/lightos/engine/passes/cpufold"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// TestResNet50MatchesCPU runs ResNet-50 as the optimizer leaves it (FusedConv with
+// residual and ReLU, Conv, MaxPool, GlobalAveragePool, Flatten, Gemm) on the GPU
+// (cuDNN where installed, full float32; then TF32) and on the CPU engine.
+func TestResNet50MatchesCPU(t *testing.T) {
+	gpu(t, false)
+	if testing.Short() {
+		t.Skip("short")
+	}
+	g, _, err := cudatest.ResNet50(2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := passes.Optimize(g, passes.Options{Eval: cpufold.New()}); err != nil {
+		t.Fatal(err)
+	}
+	x := randT(rand.New(rand.NewPCG(5, 6)), []int{2, 3, 224, 224}, false)
+	feeds := map[string]*tensor.Tensor{"x": x}
+	want := cpuRun(t, g, feeds)["logits"].Float32s()
+	for _, c := range []struct {
+		name string
+		d    *cuda.Device
+		tol  float64
+	}{{"float32", gpu(t, false), 1e-4}, {"tf32", gpu(t, true), 1e-2}, {"nvrtc conv", devs[3], 1e-4}} {
+		p, err := c.d.Compile(g, map[string][]int{"x": {2, 3, 224, 224}}, cuda.PlanOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		res, err := p.Run(context.Background(), feeds)
+		p.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		e := relErr(res["logits"].Float32s(), want)
+		if !(e <= c.tol) {
+			t.Errorf("%s: relative error %.3g > %.0g", c.name, e, c.tol)
+		}
+		t.Logf("%s: relative error %.3g, plan %.1f MiB", c.name, e, float64(p.Bytes)/(1<<20))
+	}
+}
+
+// TestBufferReuse checks that a plan reusing dead values' buffers computes what a
+// plan with a buffer per value computes, in less memory.
+func TestBufferReuse(t *testing.T) {
+	d := gpu(t, false)
+	r := rand.New(rand.NewPCG(8, 9))
+	b := graph.NewBuilder("chain")
+	b.Input("x", tensor.Float32, graph.ShapeOf(2, 8, 20, 20))
+	x := "x"
+	for i := 0; i < 6; i++ {
+		w := "w" + string(rune('a'+i))
+		constT(b, r, w, 8, 8, 3, 3)
+		c := "c" + string(rune('a'+i))
+		if err := op(b, "Conv", []string{x, w}, c, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)}); err != nil {
+			t.Fatal(err)
+		}
+		y := "r" + string(rune('a'+i))
+		if err := op(b, "Relu", []string{c}, y, nil); err != nil {
+			t.Fatal(err)
+		}
+		s := "s" + string(rune('a'+i))
+		if err := op(b, "Add", []string{y, x}, s, nil); err != nil {
+			t.Fatal(err)
+		}
+		x = s
+	}
+	if err := op(b, "Flatten", []string{x}, "f", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op(b, "Sigmoid", []string{"f"}, "y", nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Output("y")
+	b.Output("rc") // an intermediate that is also an output must survive
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds := map[string]*tensor.Tensor{"x": randT(r, []int{2, 8, 20, 20}, false)}
+	want := cpuRun(t, g, feeds)
+	var bytes [2]int64
+	for i, noReuse := range []bool{false, true} {
+		p, err := d.Compile(g, nil, cuda.PlanOptions{NoReuse: noReuse})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Run(context.Background(), feeds)
+		bytes[i] = p.Bytes
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"y", "rc"} {
+			if e := relErr(got[name].Float32s(), want[name].Float32s()); !(e <= 1e-5) {
+				t.Errorf("noReuse=%v: %s: relative error %.3g", noReuse, name, e)
+			}
+		}
+	}
+	if bytes[0] >= bytes[1] {
+		t.Errorf("with reuse the plan takes %d bytes, without %d", bytes[0], bytes[1])
+	}
+	t.Logf("device bytes with reuse %d, without %d", bytes[0], bytes[1])
+}
+
+// TestDeviceFeeds runs a plan on inputs already in device memory: the plan's own
+// input buffer (no copy) and a separate device buffer (copied on the device).
+func TestDeviceFeeds(t *testing.T) {
+	d := gpu(t, false)
+	r := rand.New(rand.NewPCG(10, 11))
+	b := graph.NewBuilder("mm")
+	b.Input("a", tensor.Float32, graph.ShapeOf(19, 23))
+	constT(b, r, "w", 23, 17)
+	if err := op(b, "MatMul", []string{"a", "w"}, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op(b, "Tanh", []string{"m"}, "y", nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Output("y")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Compile(g, nil, cuda.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in, err := p.Input("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		a := randT(r, []int{19, 23}, false)
+		want := cpuRun(t, g, map[string]*tensor.Tensor{"a": a})["y"]
+		var feeds map[string]*cuda.Buffer
+		if round == 0 {
+			if err := in.CopyFrom(a); err != nil {
+				t.Fatal(err)
+			}
+			feeds = map[string]*cuda.Buffer{"a": in}
+		} else {
+			buf, err := d.Upload(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer buf.Close()
+			feeds = map[string]*cuda.Buffer{"a": buf}
+		}
+		outs, err := p.RunDevice(context.Background(), feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := outs["y"].Download()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(got.Float32s(), want.Float32s()); !(e <= 1e-5) {
+			t.Errorf("round %d: relative error %.3g", round, e)
+		}
+	}
+	bad, err := d.NewBuffer(tensor.Float32, []int{23, 19})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	if _, err := p.RunDevice(context.Background(), map[string]*cuda.Buffer{"a": bad}); err == nil {
+		t.Error("a feed of the wrong shape was accepted")
+	}
+}
+
+// TestFallbackRunsWhatTheGPULacks runs a graph with an operator the GPU does not
+// have (CumSum) through backends.Fallback: the other nodes on the GPU, CumSum on the
+// CPU, the result as the CPU engine's.
+func TestFallbackRunsWhatTheGPULacks(t *testing.T) {
+	d := gpu(t, false)
+	r := rand.New(rand.NewPCG(12, 13))
+	b := graph.NewBuilder("mixed")
+	b.Input("a", tensor.Float32, graph.ShapeOf(7, 31))
+	constT(b, r, "w", 31, 9)
+	if _, err := b.Const("axis", tensorInts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := op(b, "MatMul", []string{"a", "w"}, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op(b, "CumSum", []string{"m", "axis"}, "c", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := op(b, "Tanh", []string{"c"}, "y", nil); err != nil {
+		t.Fatal(err)
+	}
+	b.Output("y")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.Nodes {
+		if _, err := d.Kernel(n); n.Op == "CumSum" && err == nil {
+			t.Fatal("the GPU now runs CumSum: pick another operator for this test")
+		}
+	}
+	feeds := map[string]*tensor.Tensor{"a": randT(r, []int{7, 31}, false)}
+	want := cpuRun(t, g, feeds)["y"]
+	f := &backends.Fallback{Primary: d, Secondary: cpu.New(cpu.Options{})}
+	s, err := exec.NewSession(g, f, exec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(context.Background(), feeds, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(res.Outputs[0].Float32s(), want.Float32s()); !(e <= 1e-5) {
+		t.Errorf("relative error %.3g", e)
+	}
+}
