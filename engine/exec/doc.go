@@ -9,4 +9,12 @@
 // When a shape depends on data (NonZero, a Reshape fed by a computed tensor), the plan
 // marks the node dynamic: its output shapes are inferred at run time from the actual
 // tensors and its outputs are allocated on the heap.
+//
+// View operators (Reshape, Flatten, Squeeze, Unsqueeze, Identity) run no kernel: their
+// output is their input's buffer under the new shape. The memory plan keeps a shared
+// arena buffer until the last reader of any of its aliases has run. A view that is a
+// graph output copies (outputs own their memory: the caller's buffer or one handed to
+// NumPy). Views of graph inputs and constants are only read: no kernel writes its
+// inputs, and the executor never gives a kernel an output buffer that a live value
+// (or an alias of one) still occupies. Options.NoAlias turns aliasing off.
 package exec

@@ -24,6 +24,9 @@ type step struct {
 	dynamic bool
 	// free lists the slots whose last reader is this step (dynamic heap values).
 	free []int
+	// alias is set for a view operator (see aliasable) whose output shares input 0's
+	// buffer: the step runs no kernel, it only gives the bytes a new shape.
+	alias bool
 }
 
 // slot is where a value lives during a run.
@@ -35,6 +38,10 @@ type slot struct {
 	output bool // a graph output: allocated per run outside the arena
 	// shape is the value's shape when known at plan time (read-only).
 	shape []int
+	// aliasOf is the slot whose buffer this value shares (the input of a view step),
+	// or -1. Such a slot has no buffer of its own; the memory plan keeps the buffer
+	// alive until the last reader of any value sharing it has run.
+	aliasOf int
 }
 
 // Plan is an executable schedule for one set of input shapes. It is immutable after
@@ -60,6 +67,9 @@ type Stats struct {
 	LargestIntermediate int
 	// DynamicNodes counts nodes whose output shapes are only known at run time.
 	DynamicNodes int
+	// AliasedNodes counts view operators (Reshape, Flatten, Squeeze, Unsqueeze,
+	// Identity) whose output shares its input's buffer instead of a copy.
+	AliasedNodes int
 	FLOPs        int64
 }
 
@@ -69,8 +79,25 @@ func (p *Plan) Stats() Stats { return p.stats }
 // Graph returns the graph (with concrete shapes) the plan runs.
 func (p *Plan) Graph() *graph.Graph { return p.g }
 
-// compile builds a plan for g, whose inputs already carry concrete shapes.
-func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
+// viewOps are the ONNX operators whose output holds input 0's elements in the same
+// order under another shape.
+var viewOps = map[string]bool{"Reshape": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true, "Identity": true}
+
+// aliasable reports whether n's output may share its input's buffer: a view operator
+// of the ONNX domain with one output of its input's dtype.
+func aliasable(n *graph.Node) bool {
+	if (n.Domain != "" && n.Domain != "ai.onnx") || !viewOps[n.Op] || len(n.Inputs) == 0 || n.Inputs[0] == nil {
+		return false
+	}
+	if len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return false
+	}
+	return n.Inputs[0].DType == n.Outputs[0].DType && n.Outputs[0].DType != tensor.Invalid
+}
+
+// compile builds a plan for g, whose inputs already carry concrete shapes. With
+// noAlias set, view operators copy their input like any other kernel.
+func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, error) {
 	if err := g.TopoSort(); err != nil {
 		return nil, err
 	}
@@ -99,7 +126,7 @@ func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
 		if i, ok := index[v]; ok {
 			return i
 		}
-		s := slot{value: v, input: -1, offset: -1, konst: v.Const}
+		s := slot{value: v, input: -1, offset: -1, konst: v.Const, aliasOf: -1}
 		if v.HasShape && v.Shape.Known() {
 			s.shape = v.Shape.Ints()
 		}
@@ -148,6 +175,10 @@ func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
 			return nil, err
 		}
 		st.kernel = k
+		if !noAlias && aliasable(n) {
+			st.alias = true
+			p.slots[st.outputs[0]].aliasOf = st.inputs[0]
+		}
 		p.steps = append(p.steps, st)
 		p.ioSlots += len(st.inputs) + len(st.outputs)
 	}
@@ -156,13 +187,34 @@ func compile(g *graph.Graph, dev backends.KernelProvider) (*Plan, error) {
 		p.slots[i].output = true
 		p.outputs = append(p.outputs, i)
 	}
+	// A graph output gets a buffer of its own (the caller's, or one handed to NumPy):
+	// a view step producing one copies.
+	for si := range p.steps {
+		st := &p.steps[si]
+		if st.alias && p.slots[st.outputs[0]].output {
+			st.alias = false
+			p.slots[st.outputs[0]].aliasOf = -1
+		}
+		if st.alias {
+			p.stats.AliasedNodes++
+		}
+	}
 	p.planMemory()
 	p.stats.Nodes = len(p.steps)
 	return p, nil
 }
 
+// root is the slot owning the buffer that slot s uses (s itself unless s is an alias).
+func (p *Plan) root(s int) int {
+	for p.slots[s].aliasOf >= 0 {
+		s = p.slots[s].aliasOf
+	}
+	return s
+}
+
 // planMemory assigns arena offsets to intermediates with known shapes, reusing the
-// space of values whose last reader has run (greedy best fit over free blocks).
+// space of values whose last reader has run (greedy best fit over free blocks). A
+// buffer shared by aliases lives until the last reader of any of them.
 func (p *Plan) planMemory() {
 	last := make([]int, len(p.slots))
 	for i := range last {
@@ -171,13 +223,13 @@ func (p *Plan) planMemory() {
 	for si, st := range p.steps {
 		for _, s := range st.inputs {
 			if s >= 0 {
-				last[s] = si
+				last[p.root(s)] = si
 			}
 		}
 	}
 	planned := func(s int) bool {
 		sl := &p.slots[s]
-		return sl.input < 0 && sl.konst == nil && !sl.output && sl.value.HasShape && sl.value.Shape.Known()
+		return sl.aliasOf < 0 && sl.input < 0 && sl.konst == nil && !sl.output && sl.value.HasShape && sl.value.Shape.Known()
 	}
 	size := func(s int) int {
 		v := p.slots[s].value
@@ -248,7 +300,7 @@ func (p *Plan) planMemory() {
 				release(p.slots[s].offset, size(s)) // written but never read
 			}
 		}
-		for _, s := range dedup(st.inputs) {
+		for _, s := range dedup(roots(p, st.inputs)) {
 			if s < 0 || last[s] != si {
 				continue
 			}
@@ -264,6 +316,18 @@ func (p *Plan) planMemory() {
 	}
 	p.arenaSize = end
 	p.stats.ArenaBytes = end
+}
+
+// roots maps slots (or -1) to the slots owning their buffers.
+func roots(p *Plan, slots []int) []int {
+	out := make([]int, len(slots))
+	for i, s := range slots {
+		out[i] = s
+		if s >= 0 {
+			out[i] = p.root(s)
+		}
+	}
+	return out
 }
 
 func dedup(xs []int) []int {

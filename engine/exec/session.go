@@ -22,6 +22,10 @@ type Options struct {
 	// HeapOutputs allocates outputs on the Go heap instead of in memory maps. Use it
 	// when outputs are not handed to foreign code; it avoids a map per output.
 	HeapOutputs bool
+	// NoAlias makes view operators (Reshape, Flatten, Squeeze, Unsqueeze, Identity)
+	// copy their input into a buffer of their own. By default their output shares the
+	// input's buffer (never for a graph output); the setting is for tests and debugging.
+	NoAlias bool
 }
 
 // Session runs one graph on one device, compiling a plan per distinct set of input
@@ -135,7 +139,7 @@ func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error
 			in.Shape = graph.ShapeOf(shapes[in.Name]...)
 			in.HasShape = true
 		}
-		e.plan, e.err = compileSafe(g, s.dev)
+		e.plan, e.err = compileSafe(g, s.dev, s.opts.NoAlias)
 		if e.err == nil {
 			s.mu.Lock()
 			size := e.plan.arenaSize
@@ -146,13 +150,13 @@ func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error
 	return e.plan, e.err
 }
 
-func compileSafe(g *graph.Graph, dev backends.KernelProvider) (p *Plan, err error) {
+func compileSafe(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (p *Plan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("exec: compiling graph %q panicked: %v", g.Name, r)
 		}
 	}()
-	p, err = compile(g, dev)
+	p, err = compile(g, dev, noAlias)
 	if err != nil {
 		return nil, fmt.Errorf("exec: graph %q: %w", g.Name, err)
 	}
@@ -336,6 +340,9 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 						continue
 					}
 					v := made[i]
+					if sharesStorage(v, ins) { // a branch passing an input through: the input's buffer may be reused
+						v = v.Clone()
+					}
 					if p.slots[si].output { // graph outputs live where the caller expects them
 						dst, err := allocOut(si, ops.Typed(v.DType(), graph.ShapeOf(v.Shape()...)), v.Shape())
 						if err != nil {
@@ -355,6 +362,26 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 				continue
 			}
 			types = t
+		}
+		if st.alias { // the output is the input's bytes under the output's shape
+			shape := p.slots[st.outputs[0]].shape
+			if types != nil {
+				shape = types[0].Shape.Ints()
+			}
+			start := time.Now()
+			v, err := ins[0].Reshape(shape)
+			if err != nil {
+				return nil, fmt.Errorf("exec: node %q (%s): %w", st.node.Name, st.node.Op, err)
+			}
+			outs[0] = v
+			vals[st.outputs[0]] = v
+			if prof != nil {
+				prof.add(st.node, time.Since(start), ins, outs)
+			}
+			for _, si := range st.free {
+				vals[si] = nil
+			}
+			continue
 		}
 		for i, si := range st.outputs {
 			if si < 0 {
@@ -411,6 +438,26 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 	}
 	ok = true
 	return res, nil
+}
+
+// sharesStorage reports whether t's bytes overlap those of any tensor in ts.
+func sharesStorage(t *tensor.Tensor, ts []*tensor.Tensor) bool {
+	b := t.Bytes()
+	if len(b) == 0 {
+		return false
+	}
+	lo, hi := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&b[0]))+uintptr(len(b))
+	for _, u := range ts {
+		if u == nil || len(u.Bytes()) == 0 {
+			continue
+		}
+		ub := u.Bytes()
+		ulo := uintptr(unsafe.Pointer(&ub[0]))
+		if ulo < hi && lo < ulo+uintptr(len(ub)) {
+			return true
+		}
+	}
+	return false
 }
 
 func equalInts(a, b []int) bool {

@@ -29,6 +29,7 @@ func init() {
 		"AllocatingKernel": reflect.ValueOf((*backends.AllocatingKernel)(nil)),
 		"Device":           reflect.ValueOf((*backends.Device)(nil)),
 		"DiscoverOptions":  reflect.ValueOf((*backends.DiscoverOptions)(nil)),
+		"Fallback":         reflect.ValueOf((*backends.Fallback)(nil)),
 		"Info":             reflect.ValueOf((*backends.Info)(nil)),
 		"Kernel":           reflect.ValueOf((*backends.Kernel)(nil)),
 		"KernelFunc":       reflect.ValueOf((*backends.KernelFunc)(nil)),
