@@ -244,9 +244,7 @@ func matmulF32(env *Env, a, b, c []float32, d matmulDims, pb *gemm.PackedB, bias
 	case d.batchB == 1 && d.batchA == total:
 		// One matrix B for every item of A: a single (total·m)×k product.
 		p.M = total * m
-		if pb != nil && pb.K() == k && pb.N() == n && p.M > 1 {
-			// One row (M=1) takes gemm's unpacked axpy path, faster than the
-			// 1-row micro-kernel on packed panels (see smallGEMM).
+		if pb != nil && pb.K() == k && pb.N() == n {
 			p.B, p.PackedB = nil, pb
 		}
 		if smallGEMM(p.M, n, k) {

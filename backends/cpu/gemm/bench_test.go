@@ -150,3 +150,46 @@ func BenchmarkRowOps(b *testing.B) {
 	run("biasrelu/asm", func() { copy(y, x); AddBiasAct(y, g, ActReLU) })
 	run("biasrelu/go", func() { copy(y, x); biasActGo(&y[0], &g[0], 0, n, flagColBias|flagReLU) })
 }
+
+// BenchmarkGemv: one-row products of the MLP 784-512-512-10 (bench/python),
+// B packed once (the GEMV kernel) against B unpacked (axpy over its rows),
+// 1 and 2 threads; and each GEMV kernel variant alone on the 784x512 panels.
+func BenchmarkGemv(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, threads := range []int{1, 2} {
+		ctx := NewContext(threads)
+		for _, s := range [][2]int{{784, 512}, {512, 512}} {
+			k, n := s[0], s[1]
+			p := Params{M: 1, N: n, K: k, A: randSlice(r, k), B: randSlice(r, k*n), C: make([]float32, n),
+				Bias: randSlice(r, n), Act: ActReLU}
+			pb, err := PackB(ctx, k, n, p.B, 0, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := p
+			q.B, q.PackedB = nil, pb
+			for _, c := range []struct {
+				name string
+				p    Params
+			}{{"packed", q}, {"axpy", p}} {
+				b.Run(fmt.Sprintf("%s/threads=%d/%dx%d", c.name, threads, k, n), func(b *testing.B) {
+					for b.Loop() {
+						_ = Sgemm(ctx, c.p)
+					}
+					b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+				})
+			}
+		}
+		ctx.Close()
+	}
+	for _, g := range gemvVariants() {
+		k, n := 784, 512
+		x, bp, c := randSlice(r, k), randSlice(r, k*n), make([]float32, n)
+		b.Run(fmt.Sprintf("kernel=%s-%d/%dx%d", g.name, g.nr, k, n), func(b *testing.B) {
+			for b.Loop() {
+				g.fn(k, &x[0], &bp[0], n/g.nr, &c[0], 0, nil)
+			}
+			b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}

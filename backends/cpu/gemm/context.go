@@ -24,21 +24,25 @@ type Context struct {
 	mu     sync.Mutex // guards everything below and serializes calls
 	closed bool
 	ws     []workspace
-	wake   []chan struct{}
+	wake   []chan struct{} // buffered: a token wakes a sleeping worker
 	// state[w-1] is worker w's hand-off state (workerSleeping, ...): a worker
 	// that finished a job spins for a while before it blocks on its wake
-	// channel, and a job given to a spinning worker needs no wake-up.
-	state   []atomic.Int32
-	pending atomic.Int32  // parts of the current job not yet finished
-	done    chan struct{} // the worker finishing a job's last part sends once
-	cur     job
-	conv    convScratch
+	// channel, and a job published while it spins needs no wake-up.
+	state     []atomic.Int32
+	queue     atomic.Uint64 // the shares of the current job not yet taken (queueWord)
+	remaining atomic.Int32  // shares of the current job not yet finished
+	done      chan struct{} // a worker finishing a job's last share sends once
+	cur       job
+	conv      convScratch
 }
 
 // job is the call being run, read by the workers between wake and Done.
 type job struct {
-	prob   problem
-	parts  int
+	prob problem
+	// parts is the number of shares; threads (0: min(parts, Context threads))
+	// how many threads may take them.
+	parts   int
+	threads int
 	splitM bool
 	batch  Strided // Batch > 0: split the batch items across the parts
 	// forKind, if not forNone, is a parallel loop: part w runs c.forRange
@@ -98,7 +102,7 @@ func NewContextKernel(threads int, name string) (*Context, error) {
 	c.state = make([]atomic.Int32, threads-1)
 	c.done = make(chan struct{}, 1)
 	for w := 1; w < threads; w++ {
-		ch := make(chan struct{})
+		ch := make(chan struct{}, 1)
 		c.wake[w-1] = ch
 		go c.worker(w, ch)
 	}
@@ -132,40 +136,89 @@ func (c *Context) Close() error {
 // Worker hand-off states.
 const (
 	workerSleeping int32 = iota // blocked on (or about to block on) its wake channel
-	workerSpinning              // polling its state for a job
-	workerAssigned              // given a job while spinning
+	workerSpinning              // polling for shares of a job
 )
 
 // spinFor is how long a worker polls for the next job before it blocks. Waking a
 // blocked worker costs 10-100 us on small VMs (a futex wake of a sleeping thread),
-// more than a whole small GEMM; successive products of one model run (its layers)
+// more than a whole small GEMV; successive products of one model run (its layers)
 // come closer together than this.
 const spinFor = 50 * time.Microsecond
 
+// A job is split into shares (job.parts); the threads that run it take shares
+// from the queue word, which packs the job's thread limit and the range of
+// shares not yet taken:
+//
+//	bits 48..55: threads (workers w >= threads take nothing)
+//	bits 16..31: lo, the next share from the front (the caller takes these)
+//	bits  0..15: hi, one past the next share from the back (workers take these)
+//
+// Shares are taken with a compare-and-swap, so a share belongs to the job that
+// was current when it was taken, and that job cannot finish before the share
+// is done: a worker that arrives late (descheduled, or woken from sleep) finds
+// nothing left and costs the caller nothing, and the caller never waits for a
+// worker that has not started. With two threads the caller takes the first
+// half and the worker the second, as a static split would, so each core keeps
+// seeing the same part of a repeated product (its operands stay in its cache).
+const maxShares = 1 << 15
+
+func queueWord(threads, lo, hi int) uint64 {
+	return uint64(threads)<<48 | uint64(lo)<<16 | uint64(hi)
+}
+
+// take claims a share of the current job for worker w, from the front (the
+// caller) or the back (the workers); ok is false when none is left for w.
+func (c *Context) take(w int) (share int, ok bool) {
+	for {
+		v := c.queue.Load()
+		threads, lo, hi := int(v>>48&0xff), int(v>>16&0xffff), int(v&0xffff)
+		if lo >= hi || w >= threads {
+			return 0, false
+		}
+		if w == 0 {
+			if c.queue.CompareAndSwap(v, queueWord(threads, lo+1, hi)) {
+				return lo, true
+			}
+			continue
+		}
+		if c.queue.CompareAndSwap(v, queueWord(threads, lo, hi-1)) {
+			return hi - 1, true
+		}
+	}
+}
+
+// hasShares reports whether the current job has shares worker w may take.
+func (c *Context) hasShares(w int) bool {
+	v := c.queue.Load()
+	return int(v>>16&0xffff) < int(v&0xffff) && w < int(v>>48&0xff)
+}
+
 func (c *Context) worker(w int, wake <-chan struct{}) {
 	st := &c.state[w-1]
-	if _, ok := <-wake; !ok {
-		return
-	}
 	for {
-		c.runPart(w)
-		st.Store(workerSpinning)
-		if c.pending.Add(-1) == 0 {
-			c.done <- struct{}{}
+		for {
+			i, ok := c.take(w)
+			if !ok {
+				break
+			}
+			c.runPart(w, i)
+			if c.remaining.Add(-1) == 0 {
+				c.done <- struct{}{}
+			}
 		}
-		if !c.awaitJob(st, wake) {
+		if !c.awaitJob(w, st, wake) {
 			return
 		}
 	}
 }
 
-// awaitJob waits for worker st's next job: it polls for up to spinFor (yielding
-// now and then, so that a caller readied on this thread's P runs), then blocks
-// on wake. It returns false once wake is closed.
-func (c *Context) awaitJob(st *atomic.Int32, wake <-chan struct{}) bool {
+// awaitJob waits until the current job has shares for worker w: it polls for
+// up to spinFor (yielding now and then, so that a caller readied on this
+// thread's P runs), then blocks on wake. It returns false once wake is closed.
+func (c *Context) awaitJob(w int, st *atomic.Int32, wake <-chan struct{}) bool {
 	start := time.Now()
 	for i := 1; ; i++ {
-		if st.Load() == workerAssigned {
+		if c.hasShares(w) {
 			return true
 		}
 		if i%64 == 0 {
@@ -175,10 +228,13 @@ func (c *Context) awaitJob(st *atomic.Int32, wake <-chan struct{}) bool {
 			runtime.Gosched()
 		}
 	}
-	if !st.CompareAndSwap(workerSpinning, workerSleeping) {
-		return true // assigned meanwhile
+	st.Store(workerSleeping)
+	if c.hasShares(w) { // published before the caller could see us asleep
+		st.Store(workerSpinning)
+		return true
 	}
 	_, ok := <-wake
+	st.Store(workerSpinning)
 	return ok
 }
 
@@ -232,6 +288,13 @@ func (c *Context) do(prob problem, maxThreads int, batch *Strided) error {
 	return nil
 }
 
+// Products of at most smallM rows with a pre-packed B split their columns
+// into sharesPerThread shares per thread.
+const (
+	smallM          = 8
+	sharesPerThread = 4
+)
+
 // dispatch splits prob (or its batch items) into parts and runs them, part 0
 // on the calling goroutine.
 func (c *Context) dispatch(prob problem, parts int, batch Strided) {
@@ -251,29 +314,63 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 			parts = max(1, min(parts, max(mt, nt)))
 		}
 		c.cur = job{prob: prob, parts: parts, splitM: splitM}
+		if !splitM && parts > 1 && prob.m <= smallM && prob.pb != nil {
+			// A is a few rows, cheap to pack once per share, and B is
+			// packed already: smaller shares let a thread that runs late
+			// (or not at all) leave less for the others to wait for.
+			c.cur.threads, c.cur.parts = parts, min(nt, sharesPerThread*parts)
+		}
 	} else {
 		c.cur = job{prob: prob, parts: parts, batch: batch}
 	}
 	c.runJob()
 }
 
-// runJob runs c.cur on c.cur.parts workers, part 0 on the calling goroutine.
+// runJob runs c.cur's shares on up to its thread limit, taking shares on the
+// calling goroutine too, and returns when all are done.
 func (c *Context) runJob() {
-	c.pending.Store(int32(c.cur.parts - 1))
-	for w := 1; w < c.cur.parts; w++ {
-		if !c.state[w-1].CompareAndSwap(workerSpinning, workerAssigned) {
-			c.wake[w-1] <- struct{}{}
-		}
+	j := &c.cur
+	parts := min(j.parts, maxShares)
+	j.parts = parts
+	threads := j.threads
+	if threads <= 0 {
+		threads = parts
 	}
-	c.runPart(0)
-	if c.cur.parts <= 1 {
+	threads = min(threads, c.threads, parts)
+	if threads <= 1 {
+		for i := 0; i < parts; i++ {
+			c.runPart(0, i)
+		}
 		return
 	}
-	// Poll for the other parts for up to spinFor, then block: when the machine
-	// is oversubscribed a worker may be descheduled, and polling would take the
-	// core it needs. The last worker's token is consumed either way.
+	c.remaining.Store(int32(parts))
+	c.queue.Store(queueWord(threads, 0, parts))
+	for w := 1; w < threads; w++ {
+		if c.state[w-1].Load() == workerSleeping {
+			select {
+			case c.wake[w-1] <- struct{}{}:
+			default: // a token is already there
+			}
+		}
+	}
+	last := false
+	for {
+		i, ok := c.take(0)
+		if !ok {
+			break
+		}
+		c.runPart(0, i)
+		last = c.remaining.Add(-1) == 0
+	}
+	if last {
+		return
+	}
+	// Wait for the shares the workers took. Poll for up to spinFor, then
+	// block: when the machine is oversubscribed a worker may be descheduled,
+	// and polling would take the core it needs. The worker that finishes the
+	// last share sends one token, consumed here either way.
 	start := time.Now()
-	for i := 1; c.pending.Load() > 0; i++ {
+	for i := 1; c.remaining.Load() > 0; i++ {
 		if i%64 == 0 {
 			if time.Since(start) > spinFor {
 				break
@@ -284,11 +381,11 @@ func (c *Context) runJob() {
 	<-c.done
 }
 
-// runPart runs worker w's share of c.cur.
-func (c *Context) runPart(w int) {
+// runPart runs share i of c.cur on worker w (with w's buffers).
+func (c *Context) runPart(w, i int) {
 	j := &c.cur
 	if j.forKind != forNone {
-		if lo, hi := w*j.forN/j.parts, (w+1)*j.forN/j.parts; lo < hi {
+		if lo, hi := i*j.forN/j.parts, (i+1)*j.forN/j.parts; lo < hi {
 			c.forRange(w, j.forKind, lo, hi)
 		}
 		return
@@ -296,23 +393,23 @@ func (c *Context) runPart(w int) {
 	ws := &c.ws[w]
 	p := &j.prob
 	if j.batch.Batch > 0 {
-		lo, hi := w*j.batch.Batch/j.parts, (w+1)*j.batch.Batch/j.parts
-		for i := lo; i < hi; i++ {
-			q := p.item(i, j.batch)
+		lo, hi := i*j.batch.Batch/j.parts, (i+1)*j.batch.Batch/j.parts
+		for it := lo; it < hi; it++ {
+			q := p.item(it, j.batch)
 			c.kern.run(ws, &q, 0, q.m, 0, q.n)
 		}
 		return
 	}
 	if j.splitM {
 		t := (p.m + c.kern.mr - 1) / c.kern.mr
-		lo, hi := w*t/j.parts*c.kern.mr, min(p.m, (w+1)*t/j.parts*c.kern.mr)
+		lo, hi := i*t/j.parts*c.kern.mr, min(p.m, (i+1)*t/j.parts*c.kern.mr)
 		if lo < hi {
 			c.kern.run(ws, p, lo, hi, 0, p.n)
 		}
 		return
 	}
 	t := (p.n + c.kern.nr - 1) / c.kern.nr
-	lo, hi := w*t/j.parts*c.kern.nr, min(p.n, (w+1)*t/j.parts*c.kern.nr)
+	lo, hi := i*t/j.parts*c.kern.nr, min(p.n, (i+1)*t/j.parts*c.kern.nr)
 	if lo < hi {
 		c.kern.run(ws, p, 0, p.m, lo, hi)
 	}

@@ -30,15 +30,27 @@
 //   - go-6x16: the pure-Go twin of the same loop, used without AVX2/FMA and
 //     with the build tag purego. Tests run every assembly kernel against it.
 //
+// One-row products (M = 1, batch-1 inference) with a pre-packed B run a GEMV
+// kernel instead (gemvAVX512x16/x32, gemvAVX2x16, Go twin gemvGeneric): it
+// streams the packed panels once, with the output row held in registers over
+// the whole K loop and K split over several accumulator chains. It is bound by
+// how fast B arrives from L3.
+//
 // Each assembly call multiplies a single KC-long panel (a few microseconds),
-// so the Go scheduler is never blocked for long.
+// or at most 256 KB of B for the GEMV, so the Go scheduler is never blocked
+// for long.
 //
 // # Threads
 //
 // A Context owns a persistent worker pool and per-worker packing buffers; a
-// warm Context does not allocate per call. A call splits the output into one
-// rectangle per worker (rows when there are enough, else columns); each worker
-// packs its own panels, so there are no barriers. Params.MaxThreads (or
+// warm Context does not allocate per call. A call splits the output into
+// shares, one rectangle per thread (rows when there are enough, else columns;
+// several per thread for few-row products with a packed B); each thread packs
+// its own panels, so there are no barriers. Threads take shares from a shared
+// queue, the caller from the front and the workers from the back, so a worker
+// that is late (asleep, or descheduled on a busy machine) leaves its shares to
+// the caller instead of making it wait, and with two threads each keeps the
+// same half of a repeated product in its cache. Params.MaxThreads (or
 // NewContext(1)) limits a call to fewer threads. Calls on one Context are
 // serialized by a mutex; use one Context per concurrent caller if they must
 // overlap. A nil *Context runs single-threaded with temporary buffers (handy

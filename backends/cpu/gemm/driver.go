@@ -34,9 +34,15 @@ func (p problem) item(i int, s Strided) problem {
 // run computes rows [m0,m1) and columns [n0,n1) of p with ws's buffers: the
 // BLIS loop nest jc (NC) / pc (KC, pack B) / ic (MC, pack A) / jr / ir.
 func (kn *kernel) run(ws *workspace, p *problem, m0, m1, n0, n1 int) {
-	if p.m == 1 && p.pb == nil && p.cb == nil && p.pa == nil && !p.b.trans && p.k > 0 {
-		gemv(p, n0, n1)
-		return
+	if p.m == 1 && p.cb == nil && p.pa == nil && p.k > 0 {
+		switch {
+		case p.pb != nil:
+			kn.gemvPacked(ws, p, n0, n1)
+			return
+		case !p.b.trans:
+			gemv(p, n0, n1)
+			return
+		}
 	}
 	mr, nr := kn.mr, kn.nr
 	ncMax := min(kn.nc, roundUp(n1-n0, nr))
@@ -265,6 +271,69 @@ func packPanelStrided(dst, src []float32, ld, kc, nr int) {
 	}
 	for k := 0; k < kc; k++ {
 		copyPanelRow(dst[k*nr:], src[k*ld:], nr)
+	}
+}
+
+// gemvPanelFloats bounds the packed B one gemv kernel call reads (256 KB, a
+// few microseconds), so that the Go scheduler is not blocked for long.
+const gemvPanelFloats = 1 << 16
+
+// gemvPacked computes columns [n0, n1) (n0 a multiple of nr) of a one-row
+// product with a pre-packed B through the GEMV kernel: the output row stays in
+// registers over the whole K loop and B streams through once.
+func (kn *kernel) gemvPacked(ws *workspace, p *problem, n0, n1 int) {
+	nr, k := kn.nr, p.k
+	x := p.a.data[:k]
+	if p.a.trans && p.a.ld != 1 {
+		// A is stored K×1 with a stride: gather it.
+		ws.abuf = grow(ws.abuf, k)
+		for i := range ws.abuf {
+			ws.abuf[i] = p.a.data[i*p.a.ld]
+		}
+		x = ws.abuf
+	}
+	flags := 0
+	if p.accum {
+		flags |= flagAccum
+	}
+	if p.colBias != nil {
+		flags |= flagColBias
+	}
+	if p.act == ActReLU {
+		flags |= flagReLU
+	}
+	if len(ws.tile) < kn.mr*nr {
+		ws.tile = alignedFloats(32 * 32)
+		ws.biasPad = alignedFloats(64)
+	}
+	chunk := max(1, gemvPanelFloats/(k*nr))
+	full := (n1 - n0) / nr
+	for q := 0; q < full; q += chunk {
+		np := min(chunk, full-q)
+		j := n0 + q*nr
+		bp, _ := p.pb.panels(j, 0, nr)
+		bias := &ws.biasPad[0] // unused without flagColBias
+		if p.colBias != nil {
+			bias = &p.colBias[j]
+		}
+		_ = p.c[j+np*nr-1] // bounds for the kernel
+		kn.gemv(k, &x[0], &bp[0], np, &p.c[j], flags, bias)
+	}
+	if j := n0 + full*nr; j < n1 {
+		// The last, partial panel goes through the scratch tile.
+		nn := n1 - j
+		t := ws.tile[:nr]
+		if p.accum {
+			copy(t, p.c[j:n1])
+		}
+		pad := ws.biasPad[:nr]
+		clear(pad[copy(pad, sliceOrNil(p.colBias, j, n1)):])
+		bp, _ := p.pb.panels(j, 0, nr)
+		kn.gemv(k, &x[0], &bp[0], 1, &t[0], flags, &pad[0])
+		copy(p.c[j:j+nn], t)
+	}
+	if p.act == ActGELU || p.act == ActGELUTanh {
+		applyAct(p.act, p.c[n0:n1])
 	}
 }
 

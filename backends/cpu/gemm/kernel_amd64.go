@@ -12,11 +12,15 @@ import (
 // that B is packed once per K block for most shapes.
 var (
 	kernelAVX2 = &kernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 144, nc: 4080, fn: kernAVX2x6x16,
-		rows: []kernelFunc{nil, kernAVX2x1x16, kernAVX2x2x16, kernAVX2x3x16, kernAVX2x4x16, kernAVX2x5x16, kernAVX2x6x16}}
+		rows: []kernelFunc{nil, kernAVX2x1x16, kernAVX2x2x16, kernAVX2x3x16, kernAVX2x4x16, kernAVX2x5x16, kernAVX2x6x16},
+		// One-row products stream B once: where AVX-512 exists (also on
+		// Zen 4) one 512-bit load per FMA streams it faster than AVX2.
+		gemv: pick(cpu.X86.HasAVX512F, gemvAVX512x16, gemvAVX2x16)}
 	kernelAVX512 = &kernel{name: "avx512-12x32", mr: 12, nr: 32, kc: 384, mc: 144, nc: 4064, fn: kernAVX512x12x32,
 		rows: []kernelFunc{nil, kernAVX512x1x32, kernAVX512x2x32, kernAVX512x3x32, kernAVX512x4x32, kernAVX512x5x32,
 			kernAVX512x6x32, kernAVX512x7x32, kernAVX512x8x32, kernAVX512x9x32, kernAVX512x10x32, kernAVX512x11x32,
-			kernAVX512x12x32}}
+			kernAVX512x12x32},
+		gemv: gemvAVX512x32}
 )
 
 // kernels lists the kernels this CPU can run, fastest first.
@@ -104,3 +108,16 @@ func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool {
 }
 
 var hasRowAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// gemvVariants lists the GEMV kernels this CPU can run (for tests and
+// benchmarks): the assembly ones and the Go twins of the same widths.
+func gemvVariants() []gemvVariant {
+	vs := []gemvVariant{{"go", 16, gemvGeneric(16)}, {"go", 32, gemvGeneric(32)}}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		vs = append(vs, gemvVariant{"avx2", 16, gemvAVX2x16})
+	}
+	if cpu.X86.HasAVX512F {
+		vs = append(vs, gemvVariant{"avx512", 16, gemvAVX512x16}, gemvVariant{"avx512", 32, gemvAVX512x32})
+	}
+	return vs
+}

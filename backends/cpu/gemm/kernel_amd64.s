@@ -4609,6 +4609,294 @@ packOffsets32_done:
 	VZEROUPPER
 	RET
 
+// func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+// Requires: AVX, FMA3
+TEXT ·gemvAVX2x16(SB), NOSPLIT, $0-56
+	MOVQ  k+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  panels+24(FP), BX
+	MOVQ  c+32(FP), SI
+	MOVQ  flags+40(FP), DI
+	MOVQ  bias+48(FP), R8
+	TESTQ BX, BX
+	JZ    gemvAVX2x16_done
+
+gemvAVX2x16_panel:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+	SHRQ   $0x02, R10
+	JZ     gemvAVX2x16_tail
+
+gemvAVX2x16_loop:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (DX), Y8, Y0
+	VFMADD231PS  32(DX), Y8, Y1
+	VBROADCASTSS 4(R9), Y8
+	VFMADD231PS  64(DX), Y8, Y2
+	VFMADD231PS  96(DX), Y8, Y3
+	VBROADCASTSS 8(R9), Y8
+	VFMADD231PS  128(DX), Y8, Y4
+	VFMADD231PS  160(DX), Y8, Y5
+	VBROADCASTSS 12(R9), Y8
+	VFMADD231PS  192(DX), Y8, Y6
+	VFMADD231PS  224(DX), Y8, Y7
+	ADDQ         $0x00000010, R9
+	ADDQ         $0x00000100, DX
+	DECQ         R10
+	JNZ          gemvAVX2x16_loop
+
+gemvAVX2x16_tail:
+	MOVQ AX, R10
+	ANDQ $0x03, R10
+	JZ   gemvAVX2x16_sum
+
+gemvAVX2x16_loop1:
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS  (DX), Y8, Y0
+	VFMADD231PS  32(DX), Y8, Y1
+	ADDQ         $0x04, R9
+	ADDQ         $0x00000040, DX
+	DECQ         R10
+	JNZ          gemvAVX2x16_loop1
+
+gemvAVX2x16_sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	TESTQ  $0x00000001, DI
+	JZ     gemvAVX2x16_noaccum
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+
+gemvAVX2x16_noaccum:
+	TESTQ  $0x00000002, DI
+	JZ     gemvAVX2x16_nobias
+	VADDPS (R8), Y0, Y0
+	VADDPS 32(R8), Y1, Y1
+
+gemvAVX2x16_nobias:
+	TESTQ  $0x00000008, DI
+	JZ     gemvAVX2x16_norelu
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y0, Y8, Y0
+	VMAXPS Y1, Y8, Y1
+
+gemvAVX2x16_norelu:
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, R8
+	DECQ    BX
+	JNZ     gemvAVX2x16_panel
+
+gemvAVX2x16_done:
+	VZEROUPPER
+	RET
+
+// func gemvAVX512x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemvAVX512x16(SB), NOSPLIT, $0-56
+	MOVQ  k+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  panels+24(FP), BX
+	MOVQ  c+32(FP), SI
+	MOVQ  flags+40(FP), DI
+	MOVQ  bias+48(FP), R8
+	TESTQ BX, BX
+	JZ    gemvAVX512x16_done
+
+gemvAVX512x16_panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+	SHRQ   $0x03, R10
+	JZ     gemvAVX512x16_tail
+
+gemvAVX512x16_loop:
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  (DX), Z8, Z0
+	VBROADCASTSS 4(R9), Z8
+	VFMADD231PS  64(DX), Z8, Z1
+	VBROADCASTSS 8(R9), Z8
+	VFMADD231PS  128(DX), Z8, Z2
+	VBROADCASTSS 12(R9), Z8
+	VFMADD231PS  192(DX), Z8, Z3
+	VBROADCASTSS 16(R9), Z8
+	VFMADD231PS  256(DX), Z8, Z4
+	VBROADCASTSS 20(R9), Z8
+	VFMADD231PS  320(DX), Z8, Z5
+	VBROADCASTSS 24(R9), Z8
+	VFMADD231PS  384(DX), Z8, Z6
+	VBROADCASTSS 28(R9), Z8
+	VFMADD231PS  448(DX), Z8, Z7
+	ADDQ         $0x00000020, R9
+	ADDQ         $0x00000200, DX
+	DECQ         R10
+	JNZ          gemvAVX512x16_loop
+
+gemvAVX512x16_tail:
+	MOVQ AX, R10
+	ANDQ $0x07, R10
+	JZ   gemvAVX512x16_sum
+
+gemvAVX512x16_loop1:
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  (DX), Z8, Z0
+	ADDQ         $0x04, R9
+	ADDQ         $0x00000040, DX
+	DECQ         R10
+	JNZ          gemvAVX512x16_loop1
+
+gemvAVX512x16_sum:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	VADDPS Z1, Z0, Z0
+	TESTQ  $0x00000001, DI
+	JZ     gemvAVX512x16_noaccum
+	VADDPS (SI), Z0, Z0
+
+gemvAVX512x16_noaccum:
+	TESTQ  $0x00000002, DI
+	JZ     gemvAVX512x16_nobias
+	VADDPS (R8), Z0, Z0
+
+gemvAVX512x16_nobias:
+	TESTQ  $0x00000008, DI
+	JZ     gemvAVX512x16_norelu
+	VPXORD Z8, Z8, Z8
+	VMAXPS Z0, Z8, Z0
+
+gemvAVX512x16_norelu:
+	VMOVUPS Z0, (SI)
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, R8
+	DECQ    BX
+	JNZ     gemvAVX512x16_panel
+
+gemvAVX512x16_done:
+	VZEROUPPER
+	RET
+
+// func gemvAVX512x32(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemvAVX512x32(SB), NOSPLIT, $0-56
+	MOVQ  k+0(FP), AX
+	MOVQ  x+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  panels+24(FP), BX
+	MOVQ  c+32(FP), SI
+	MOVQ  flags+40(FP), DI
+	MOVQ  bias+48(FP), R8
+	TESTQ BX, BX
+	JZ    gemvAVX512x32_done
+
+gemvAVX512x32_panel:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   CX, R9
+	MOVQ   AX, R10
+	SHRQ   $0x02, R10
+	JZ     gemvAVX512x32_tail
+
+gemvAVX512x32_loop:
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  (DX), Z8, Z0
+	VFMADD231PS  64(DX), Z8, Z1
+	VBROADCASTSS 4(R9), Z8
+	VFMADD231PS  128(DX), Z8, Z2
+	VFMADD231PS  192(DX), Z8, Z3
+	VBROADCASTSS 8(R9), Z8
+	VFMADD231PS  256(DX), Z8, Z4
+	VFMADD231PS  320(DX), Z8, Z5
+	VBROADCASTSS 12(R9), Z8
+	VFMADD231PS  384(DX), Z8, Z6
+	VFMADD231PS  448(DX), Z8, Z7
+	ADDQ         $0x00000010, R9
+	ADDQ         $0x00000200, DX
+	DECQ         R10
+	JNZ          gemvAVX512x32_loop
+
+gemvAVX512x32_tail:
+	MOVQ AX, R10
+	ANDQ $0x03, R10
+	JZ   gemvAVX512x32_sum
+
+gemvAVX512x32_loop1:
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  (DX), Z8, Z0
+	VFMADD231PS  64(DX), Z8, Z1
+	ADDQ         $0x04, R9
+	ADDQ         $0x00000080, DX
+	DECQ         R10
+	JNZ          gemvAVX512x32_loop1
+
+gemvAVX512x32_sum:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	TESTQ  $0x00000001, DI
+	JZ     gemvAVX512x32_noaccum
+	VADDPS (SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+
+gemvAVX512x32_noaccum:
+	TESTQ  $0x00000002, DI
+	JZ     gemvAVX512x32_nobias
+	VADDPS (R8), Z0, Z0
+	VADDPS 64(R8), Z1, Z1
+
+gemvAVX512x32_nobias:
+	TESTQ  $0x00000008, DI
+	JZ     gemvAVX512x32_norelu
+	VPXORD Z8, Z8, Z8
+	VMAXPS Z0, Z8, Z0
+	VMAXPS Z1, Z8, Z1
+
+gemvAVX512x32_norelu:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    $0x00000080, SI
+	ADDQ    $0x00000080, R8
+	DECQ    BX
+	JNZ     gemvAVX512x32_panel
+
+gemvAVX512x32_done:
+	VZEROUPPER
+	RET
+
 DATA expconsts<>+0(SB)/4, $0x42b0c0a5
 DATA expconsts<>+4(SB)/4, $0x42b0c0a5
 DATA expconsts<>+8(SB)/4, $0x42b0c0a5

@@ -24,3 +24,8 @@ func sumDevAVX2(x *float32, n int, mean float32, square bool) float32 { panic("u
 func normAVX2(y, x, gamma, beta *float32, n int, mean, rstd float32)  { panic("unreachable") }
 
 func geluAVX2(x *float32, n int, tanh bool) { panic("unreachable") }
+
+// gemvVariants lists the GEMV kernels this build can run: the Go twins.
+func gemvVariants() []gemvVariant {
+	return []gemvVariant{{"go", 16, gemvGeneric(16)}, {"go", 32, gemvGeneric(32)}}
+}

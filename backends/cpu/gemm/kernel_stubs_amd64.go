@@ -70,6 +70,15 @@ func packStrided32(dst *float32, src *float32, ld int, kc int)
 // packOffsets32 copies kc rows of 32 floats, row k from src[offs[k]:], to dst[k*32:].
 func packOffsets32(dst *float32, src *float32, offs *int, kc int)
 
+// gemvAVX2x16 computes c[p*16+j] = flags(Σ_k x[k]·b[(p*k+k)*16+j]) for panels p of B packed 16 columns wide; see gemvGo.
+func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+
+// gemvAVX512x16 computes c[p*16+j] = flags(Σ_k x[k]·b[(p*k+k)*16+j]) for panels p of B packed 16 columns wide; see gemvGo.
+func gemvAVX512x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+
+// gemvAVX512x32 computes c[p*32+j] = flags(Σ_k x[k]·b[(p*k+k)*32+j]) for panels p of B packed 32 columns wide; see gemvGo.
+func gemvAVX512x32(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
+
 // geluAVX2 applies GELU in place to x[:n], n a multiple of 8: the erf form, or the tanh form if tanh.
 func geluAVX2(x *float32, n int, tanh bool)
 
