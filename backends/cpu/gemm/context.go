@@ -43,8 +43,8 @@ type job struct {
 	// how many threads may take them.
 	parts   int
 	threads int
-	splitM bool
-	batch  Strided // Batch > 0: split the batch items across the parts
+	splitM  bool
+	batch   Strided // Batch > 0: split the batch items across the parts
 	// forKind, if not forNone, is a parallel loop: part w runs c.forRange
 	// over its share of [0, forN).
 	forKind forKind

@@ -128,4 +128,3 @@ func TestGemvPacked(t *testing.T) {
 		}
 	}
 }
-
