@@ -195,7 +195,7 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 	ctx.conv.p = p
 	defer func() { // drop the caller's slices
 		sc := &ctx.conv
-		sc.p, sc.x, sc.y, sc.cb = Conv2DParams{}, nil, nil, convB{}
+		sc.p, sc.cb, sc.prob = Conv2DParams{}, convB{}, problem{}
 	}()
 	if p.W.dw != nil {
 		ctx.depthwise(&ctx.conv.p, parts)

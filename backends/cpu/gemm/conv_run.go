@@ -5,13 +5,17 @@ package gemm
 // allocate).
 type convScratch struct {
 	p      Conv2DParams // the call being run
-	xpad   []float32    // zero-padded input planes of one group
-	ct     []float32    // GEMM output with junk columns, before compaction
+	xpad   []float32    // zero-padded (phase-split) input planes of a chunk of images, one group
+	ct     []float32    // GEMM output of a chunk, before the copy to Y
 	rowOff []int
 	cb     convB
+	prob   problem // the current GEMM, for forConvCols
 
-	x, y           []float32 // current group's input planes and output
-	hp, wp, hq, wq int
+	// The current chunk (images n0..n0+nb of group g) and its layout; see convGemm.
+	n0, nb, g      int
+	phaseOf        []int // used phase index of stride phase (py, px) at py*sw+px, or -1
+	phases         int   // used phases
+	hq, wq, planeQ int   // one phase plane of one image
 	oh, ow, ldc    int
 }
 
@@ -20,9 +24,10 @@ type forKind int
 
 const (
 	forNone      forKind = iota
-	forPad               // pad input planes [lo, hi)
-	forCompact           // copy output rows [lo, hi) out of the junk-column buffer
+	forPad               // pad the input channels [lo, hi) of the chunk
+	forCompact           // copy output rows (channels) [lo, hi) of the chunk to Y
 	forDepthwise         // depthwise output planes [lo, hi)
+	forConvCols          // GEMM column panels [lo, hi) of sc.prob (nr columns each)
 )
 
 // parallelFor runs c.forRange(kind, ...) over [0, n) split across up to
@@ -42,19 +47,27 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 	s := &sc.p.Conv2DShape
 	switch kind {
 	case forPad:
-		inPlane := s.H * s.W
-		if s.StrideH == 1 && s.StrideW == 1 {
-			plane := sc.hp * sc.wp
-			padPlanes(sc.xpad[lo*plane:hi*plane], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hp, sc.wp)
-		} else {
-			planes := s.StrideH * s.StrideW * sc.hq * sc.wq
-			phasePlanes(sc.xpad[lo*planes:hi*planes], sc.x[lo*inPlane:hi*inPlane], hi-lo, s, sc.hq, sc.wq)
+		cg := s.C / s.Group
+		inPlane, chStride := s.H*s.W, sc.phases*sc.nb*sc.planeQ
+		for ch := lo; ch < hi; ch++ {
+			for i := 0; i < sc.nb; i++ {
+				x := sc.p.X[((sc.n0+i)*s.C+sc.g*cg+ch)*inPlane:][:inPlane]
+				phasePlanes(sc.xpad[ch*chStride:][:chStride], x, s, sc.phaseOf, sc.nb, i, sc.hq, sc.wq)
+			}
 		}
 	case forCompact:
-		outPlane := sc.oh * sc.ow
+		mg, outPlane, imgStride := s.M/s.Group, sc.oh*sc.ow, sc.planeQ
 		for r := lo; r < hi; r++ {
-			for oy := 0; oy < sc.oh; oy++ {
-				copy(sc.y[r*outPlane+oy*sc.ow:r*outPlane+(oy+1)*sc.ow], sc.ct[r*sc.ldc+oy*sc.wq:])
+			for i := 0; i < sc.nb; i++ {
+				y := sc.p.Y[((sc.n0+i)*s.M+sc.g*mg+r)*outPlane:][:outPlane]
+				src := sc.ct[r*sc.ldc+i*imgStride:]
+				if sc.wq == sc.ow {
+					copy(y, src[:outPlane])
+					continue
+				}
+				for oy := 0; oy < sc.oh; oy++ {
+					copy(y[oy*sc.ow:(oy+1)*sc.ow], src[oy*sc.wq:])
+				}
 			}
 		}
 	case forDepthwise:
@@ -62,6 +75,9 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			depthwisePlane(&sc.p, i, ws)
 		}
+	case forConvCols:
+		nr := c.kern.nr
+		c.kern.run(&c.ws[w], &sc.prob, 0, sc.prob.m, lo*nr, min(hi*nr, sc.prob.n))
 	}
 }
 
@@ -72,120 +88,193 @@ func growInts(s []int, n int) []int {
 	return make([]int, n)
 }
 
-// convGemm runs a grouped convolution as one implicit GEMM per image and
-// group: C[mg × pixels] = W_g[mg × cg·KH·KW] · B, B read from the input.
+// chunkCols is the number of GEMM columns (output pixels, junk included)
+// convGemm aims for when it puts several images side by side.
+const chunkCols = 2048
+
+// convGemm runs a grouped convolution as implicit GEMMs: for each group and
+// chunk of images, C[mg × pixels] = W_g[mg × cg·KH·KW] · B, B read from the
+// input.
 //
 // B's rows are made contiguous runs of memory, so that packing B is plain
 // vector copies: the input planes are zero-padded and, for strides sh×sw > 1,
-// split into sh·sw phase planes (phase (py, px) holds padded pixels
-// (i·sh+py, j·sw+px)), each hq×wq. Kernel tap (ky, kx) then reads phase
-// ((ky·dh) mod sh, (kx·dw) mod sw) from offset ((ky·dh)/sh, (kx·dw)/sw) with
-// unit stride. The output is computed on the phase-plane width wq; the wq-OW
-// extra columns per row are junk, dropped when copying to Y. An unpadded
-// unit-stride input (1x1 convolutions, valid convolutions) is read in place.
+// split into phase planes (phase (py, px) holds padded pixels
+// (i·sh+py, j·sw+px)), each hq×wq; only the phases some kernel tap reads are
+// kept (one for a strided 1x1 convolution). Kernel tap (ky, kx) then reads
+// phase ((ky·dh) mod sh, (kx·dw) mod sw) from offset ((ky·dh)/sh, (kx·dw)/sw)
+// with unit stride. The output is computed on the phase-plane width wq; the
+// wq-OW extra columns per row are junk, dropped when copying to Y.
+//
+// Images with small planes (ResNet's 14x14 and 7x7 stages) go several to a
+// GEMM: the buffer holds, per channel and phase, the chunk's images one after
+// another (hq×wq each), so that a B row runs across them and the weights are
+// streamed once per chunk instead of once per image. An unpadded unit-stride
+// input of a single image (1x1 convolutions, valid convolutions) is read in
+// place.
 func (c *Context) convGemm(p *Conv2DParams, parts int) {
 	s := &p.Conv2DShape
+	sc := &c.conv
 	oh, ow := s.OutH(), s.OutW()
 	cg, mg := s.C/s.Group, s.M/s.Group
 	kg := cg * s.KH * s.KW
 	sh, sw := s.StrideH, s.StrideW
 	hp, wp := s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight
 	hq, wq := (hp+sh-1)/sh, (wp+sw-1)/sw
-	phases := sh * sw
-	planeQ := hq * wq // one phase plane
-	copied := s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0 || phases > 1
-	junk := wq - ow
-	sc := &c.conv
-
-	sc.rowOff = growInts(sc.rowOff, kg)
-	for ch := 0; ch < cg; ch++ {
-		for ky := 0; ky < s.KH; ky++ {
-			for kx := 0; kx < s.KW; kx++ {
-				y0, x0 := ky*s.DilationH, kx*s.DilationW
-				phase := (y0%sh)*sw + x0%sw
-				sc.rowOff[(ch*s.KH+ky)*s.KW+kx] = (ch*phases+phase)*planeQ + (y0/sh)*wq + x0/sw
+	planeQ := hq * wq // one phase plane of one image
+	// The phases the kernel taps read, numbered in order of first use.
+	sc.phases = 0
+	sc.phaseOf = growInts(sc.phaseOf, sh*sw)
+	for i := range sc.phaseOf {
+		sc.phaseOf[i] = -1
+	}
+	for ky := 0; ky < s.KH; ky++ {
+		for kx := 0; kx < s.KW; kx++ {
+			ph := &sc.phaseOf[(ky*s.DilationH%sh)*sw+kx*s.DilationW%sw]
+			if *ph < 0 {
+				*ph = sc.phases
+				sc.phases++
 			}
 		}
 	}
-	// With these offsets and ncols, B never reads past the cg·phases planes.
-	ncols, ldc := (oh-1)*wq+ow, oh*wq
-	if copied {
-		sc.xpad = grow(sc.xpad, cg*phases*planeQ)
+	pads := s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0
+	nb := 1 // images per GEMM
+	if per := (oh-1)*wq + ow; s.N > 1 && per < chunkCols/2 {
+		nb = min(s.N, max(1, chunkCols/planeQ))
 	}
-	if junk > 0 {
-		sc.ct = grow(sc.ct, mg*ldc)
-	}
-	sc.hp, sc.wp, sc.hq, sc.wq = hp, wp, hq, wq
+	copied := pads || sh*sw > 1 || nb > 1
+	sc.hq, sc.wq, sc.planeQ, sc.oh, sc.ow = hq, wq, planeQ, oh, ow
 	inPlane, outPlane := s.H*s.W, oh*ow
-	for n := 0; n < s.N; n++ {
+	for n0 := 0; n0 < s.N; n0 += nb {
+		nbc := min(nb, s.N-n0)
+		// Offsets of B's rows: channel ch, tap (ky, kx), in the chunk's buffer.
+		chStride := sc.phases * nbc * planeQ
+		sc.rowOff = growInts(sc.rowOff, kg)
+		for ch := 0; ch < cg; ch++ {
+			for ky := 0; ky < s.KH; ky++ {
+				for kx := 0; kx < s.KW; kx++ {
+					y0, x0 := ky*s.DilationH, kx*s.DilationW
+					off := ch*inPlane + y0*s.W + x0 // in place: H×W planes
+					if copied {
+						ph := int(sc.phaseOf[(y0%sh)*sw+x0%sw])
+						off = ch*chStride + ph*nbc*planeQ + (y0/sh)*wq + x0/sw
+					}
+					sc.rowOff[(ch*s.KH+ky)*s.KW+kx] = off
+				}
+			}
+		}
+		// With these offsets and ncols, B never reads past the buffer.
+		ncols, ldc := (nbc-1)*planeQ+(oh-1)*wq+ow, oh*wq
+		if nbc > 1 {
+			ldc = nbc * planeQ // image i's output starts at column i·planeQ
+		}
+		if copied {
+			sc.xpad = grow(sc.xpad, cg*chStride)
+		}
+		scatter := wq != ow || nbc > 1
+		if scatter {
+			sc.ct = grow(sc.ct, mg*ldc)
+		}
+		sc.n0, sc.nb = n0, nbc
 		for g := 0; g < s.Group; g++ {
-			x := p.X[(n*s.C+g*cg)*inPlane : (n*s.C+(g+1)*cg)*inPlane]
-			src := x
+			sc.g = g
+			src := p.X[(n0*s.C+g*cg)*inPlane : (n0*s.C+(g+1)*cg)*inPlane]
 			if copied {
-				sc.x = x
-				c.parallelFor(forPad, parts, cg, cg*phases*planeQ)
-				src = sc.xpad
+				c.parallelFor(forPad, parts, cg, cg*chStride)
+				src = sc.xpad[:cg*chStride]
 			}
 			sc.cb = convB{data: src, rowOff: sc.rowOff[:kg]}
-			y := p.Y[(n*s.M+g*mg)*outPlane : (n*s.M+(g+1)*mg)*outPlane]
-			out := y
-			if junk > 0 {
-				out = sc.ct
+			out := p.Y[(n0*s.M+g*mg)*outPlane : (n0*s.M+(g+1)*mg)*outPlane]
+			if scatter {
+				out = sc.ct[:mg*ldc]
 			}
 			prob := problem{m: mg, n: ncols, k: kg, pa: p.W.groups[g], cb: &sc.cb, c: out, ldc: ldc, act: p.Act}
 			if p.Bias != nil {
 				prob.rowBias = p.Bias[g*mg : (g+1)*mg]
 			}
-			c.dispatch(prob, parts, Strided{})
-			if junk > 0 {
-				sc.y, sc.oh, sc.ow, sc.ldc = y, oh, ow, ldc
-				c.parallelFor(forCompact, parts, mg, mg*outPlane)
+			c.convProduct(prob, parts)
+			if scatter {
+				sc.ldc = ldc
+				c.parallelFor(forCompact, parts, mg, mg*nbc*outPlane)
 			}
 		}
 	}
 }
 
-// phasePlanes writes cg input planes (H×W each) into dst as zero-padded,
-// phase-split planes: channel c, phase (py, px), row i, column j holds padded
-// pixel (i·sh+py, j·sw+px).
-func phasePlanes(dst, x []float32, cg int, s *Conv2DShape, hq, wq int) {
+// convProduct runs one GEMM of a convolution. When B (the im2col gather,
+// packed on every call) is at least as wide as the weights are tall, the
+// workers split the output columns (pixels), so each packs only its own
+// columns of B while the pre-packed weights are shared; dispatch would split
+// the rows (output channels) for these shapes, and every worker would pack all
+// of B. When the weights are the larger operand (7x7 and 14x14 stages), the
+// rows are split, so each worker streams only its share of them.
+func (c *Context) convProduct(prob problem, parts int) {
+	nt := (prob.n + c.kern.nr - 1) / c.kern.nr
+	if parts <= 1 || nt < 2*parts || prob.n < prob.m || prob.m*prob.n*max(prob.k, 1) < parallelMin {
+		c.dispatch(prob, parts, Strided{})
+		return
+	}
+	c.conv.prob = prob
+	c.cur = job{parts: parts, forN: nt, forKind: forConvCols}
+	c.runJob()
+	c.conv.prob = problem{}
+}
+
+// phasePlanes writes image i of nb of one input channel x (H×W) into dst,
+// the channel's part of the chunk buffer: for each used phase ph (of
+// phaseOf), nb planes of hq×wq, image i's at dst[(ph·nb+i)·hq·wq:], where
+// row r, column j holds padded pixel (r·sh+py, j·sw+px) and the padding is
+// zero. A nil phaseOf keeps every phase, in order.
+func phasePlanes(dst, x []float32, s *Conv2DShape, phaseOf []int, nb, i, hq, wq int) {
 	sh, sw := s.StrideH, s.StrideW
 	planeQ := hq * wq
-	clear(dst[:cg*sh*sw*planeQ])
-	for ch := 0; ch < cg; ch++ {
-		base := dst[ch*sh*sw*planeQ : (ch+1)*sh*sw*planeQ]
-		for iy := 0; iy < s.H; iy++ {
-			py := iy + s.PadTop
-			row := x[(ch*s.H+iy)*s.W : (ch*s.H+iy+1)*s.W]
-			for px := 0; px < sw; px++ {
-				// Input columns ix with (ix+PadLeft) mod sw == px, in order.
-				ix0 := ((px-s.PadLeft)%sw + sw) % sw
-				if ix0 >= s.W {
+	if sh == 1 && sw == 1 {
+		padPlane(dst[i*planeQ:][:planeQ], x, s, wq)
+		return
+	}
+	for py := 0; py < sh; py++ {
+		for px := 0; px < sw; px++ {
+			ph := py*sw + px
+			if phaseOf != nil {
+				if ph = phaseOf[ph]; ph < 0 {
 					continue
 				}
-				d := base[((py%sh)*sw+px)*planeQ+(py/sh)*wq+(ix0+s.PadLeft)/sw:]
+			}
+			d := dst[(ph*nb+i)*planeQ:][:planeQ]
+			clear(d)
+			// Input rows iy with (iy+PadTop) mod sh == py, columns ix with
+			// (ix+PadLeft) mod sw == px.
+			iy0 := ((py-s.PadTop)%sh + sh) % sh
+			ix0 := ((px-s.PadLeft)%sw + sw) % sw
+			if ix0 >= s.W {
+				continue
+			}
+			for iy := iy0; iy < s.H; iy += sh {
+				row := x[iy*s.W : (iy+1)*s.W]
+				dr := d[((iy+s.PadTop)/sh)*wq+(ix0+s.PadLeft)/sw:]
+				if sw == 2 {
+					for ix, j := ix0, 0; ix < s.W; ix, j = ix+2, j+1 {
+						dr[j] = row[ix]
+					}
+					continue
+				}
 				for ix, j := ix0, 0; ix < s.W; ix, j = ix+sw, j+1 {
-					d[j] = row[ix]
+					dr[j] = row[ix]
 				}
 			}
 		}
 	}
 }
 
-// padPlanes copies cg planes of x (H×W each) into dst as zero-padded hp×wp
-// planes.
-func padPlanes(dst, x []float32, cg int, s *Conv2DShape, hp, wp int) {
-	plane := hp * wp
-	for ch := 0; ch < cg; ch++ {
-		d := dst[ch*plane : (ch+1)*plane]
-		clear(d[:s.PadTop*wp])
-		clear(d[(s.PadTop+s.H)*wp:])
-		for iy := 0; iy < s.H; iy++ {
-			row := d[(s.PadTop+iy)*wp : (s.PadTop+iy+1)*wp]
-			clear(row[:s.PadLeft])
-			copy(row[s.PadLeft:], x[(ch*s.H+iy)*s.W:(ch*s.H+iy+1)*s.W])
-			clear(row[s.PadLeft+s.W:])
-		}
+// padPlane copies the H×W plane x into dst as a zero-padded plane of width
+// wp (and height len(dst)/wp).
+func padPlane(dst, x []float32, s *Conv2DShape, wp int) {
+	clear(dst[:s.PadTop*wp])
+	clear(dst[(s.PadTop+s.H)*wp:])
+	for iy := 0; iy < s.H; iy++ {
+		row := dst[(s.PadTop+iy)*wp : (s.PadTop+iy+1)*wp]
+		clear(row[:s.PadLeft])
+		copy(row[s.PadLeft:], x[iy*s.W:(iy+1)*s.W])
+		clear(row[s.PadLeft+s.W:])
 	}
 }
 
@@ -222,11 +311,7 @@ func depthwisePlane(p *Conv2DParams, i int, ws *workspace) {
 	}
 	ws.bbuf = grow(ws.bbuf, sh*sw*planeQ)
 	xq := ws.bbuf
-	if sh == 1 && sw == 1 {
-		padPlanes(xq, x, 1, s, hp, wp)
-	} else {
-		phasePlanes(xq, x, 1, s, hq, wq)
-	}
+	phasePlanes(xq, x, s, nil, 1, 0, hq, wq)
 	n := (oh-1)*wq + ow
 	ws.abuf = grow(ws.abuf, n)
 	acc := ws.abuf

@@ -53,8 +53,17 @@ func refConv2D(s Conv2DShape, x, w, bias []float32, act Activation) (want, bound
 }
 
 func TestConv2D(t *testing.T) {
-	ctx := NewContext(2)
-	defer ctx.Close()
+	// Every kernel (the assembly ones and the Go twin) on two workers, and the
+	// default kernel on the calling goroutine (nil context).
+	ctxs := []*Context{nil}
+	for _, name := range Kernels() {
+		ctx, err := NewContextKernel(2, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ctx.Close()
+		ctxs = append(ctxs, ctx)
+	}
 	cases := []Conv2DShape{
 		{N: 1, C: 3, H: 7, W: 9, M: 5, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 2, C: 4, H: 13, W: 11, M: 17, KH: 3, KW: 3},                      // no padding
@@ -74,6 +83,21 @@ func TestConv2D(t *testing.T) {
 		{N: 1, C: 32, H: 40, W: 40, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 1, C: 16, H: 50, W: 50, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2},
 		{N: 2, C: 32, H: 40, W: 40, M: 32, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 32},
+		// Batches of small planes: several images side by side in one GEMM
+		// (padded, strided, valid, 1x1 read through a copy, grouped, dilated),
+		// and chunks of images when they do not all fit (N 40 of 9x9).
+		{N: 3, C: 5, H: 7, W: 7, M: 9, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 5, C: 6, H: 9, W: 11, M: 19, KH: 1, KW: 1},
+		{N: 3, C: 7, H: 13, W: 11, M: 5, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		{N: 4, C: 3, H: 8, W: 9, M: 4, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadTop: 1, PadLeft: 0, PadBottom: 2, PadRight: 1},
+		{N: 2, C: 4, H: 6, W: 7, M: 6, KH: 3, KW: 3},
+		{N: 3, C: 6, H: 9, W: 9, M: 9, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2, Group: 3},
+		{N: 40, C: 3, H: 9, W: 9, M: 4, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2},
+		{N: 6, C: 16, H: 14, W: 14, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},            // merged, column split
+		{N: 2, C: 40, H: 7, W: 7, M: 300, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},             // weight-heavy: row split
+		{N: 1, C: 20, H: 30, W: 40, M: 8, KH: 1, KW: 1, StrideH: 3, StrideW: 2},                                       // strided 1x1, one phase of six
+		{N: 1, C: 7, H: 17, W: 19, M: 13, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadTop: 2, PadBottom: 1, PadRight: 1}, // no junk columns, phase planes taller than the output
+		{N: 3, C: 7, H: 17, W: 19, M: 13, KH: 3, KW: 2, StrideH: 2, StrideW: 3, PadTop: 2, PadBottom: 1, PadRight: 1},
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {
@@ -88,7 +112,7 @@ func TestConv2D(t *testing.T) {
 						bias = randSlice(r, s.M)
 					}
 					want, bound := refConv2D(s, x, w, bias, act)
-					for _, cx := range []*Context{ctx, nil} {
+					for _, cx := range ctxs {
 						pw, err := PackConv2DWeights(cx, s, w)
 						if err != nil {
 							t.Fatal(err)
