@@ -101,6 +101,7 @@ type gemmSpec struct {
 	alpha            float32
 	bias             bool
 	act              int
+	residual         bool // C = ... + R: runC's cIn is added (beta 1)
 }
 
 // gemm is a prepared cuBLASLt call: descriptors and the chosen algorithm.
@@ -139,6 +140,9 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 		return nil, err
 	}
 	gm := &gemm{lt: lt, spec: s, alpha: s.alpha, beta: 0}
+	if s.residual {
+		gm.beta = 1
+	}
 	comp := uintptr(compute32F)
 	if s.tf32 && s.dt == tensor.Float32 {
 		comp = compute32FTF32
@@ -228,7 +232,11 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 }
 
 // run enqueues C = epilogue(alpha·op(A)·op(B) + bias) on the device's stream.
-func (gm *gemm) run(d *Device, a, b, c, bias uintptr) error {
+func (gm *gemm) run(d *Device, a, b, c, bias uintptr) error { return gm.runC(d, a, b, c, c, bias) }
+
+// runC enqueues out = epilogue(alpha·op(A)·op(B) + beta·cIn + bias) (beta 1 for a
+// residual spec, else 0).
+func (gm *gemm) runC(d *Device, a, b, cIn, out, bias uintptr) error {
 	lt := gm.lt
 	if gm.spec.bias {
 		if err := lt.check("cublasLtMatmulDescSetAttribute", call(lt.descSet, gm.desc, descBiasPtr, uintptr(unsafe.Pointer(&bias)), 8)); err != nil {
@@ -236,7 +244,7 @@ func (gm *gemm) run(d *Device, a, b, c, bias uintptr) error {
 		}
 	}
 	return lt.check("cublasLtMatmul", call(lt.matmul, d.blas, gm.desc, uintptr(unsafe.Pointer(&gm.alpha)), b, gm.lb, a, gm.la,
-		uintptr(unsafe.Pointer(&gm.beta)), c, gm.lc, c, gm.lc, uintptr(unsafe.Pointer(&gm.heur[0])), d.workspace, workspaceBytes, d.g.stream))
+		uintptr(unsafe.Pointer(&gm.beta)), cIn, gm.lc, out, gm.lc, uintptr(unsafe.Pointer(&gm.heur[0])), d.workspace, workspaceBytes, d.g.stream))
 }
 
 func (gm *gemm) destroy() {

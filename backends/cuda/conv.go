@@ -7,6 +7,7 @@ import (
 
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
 )
 
 // convSource holds the NVRTC kernels of convolution and pooling: a direct 2-D
@@ -16,8 +17,8 @@ import (
 // Everything is NCHW float32.
 const convSource = `
 #define INFINITY __int_as_float(0x7f800000)
-struct CInfo { int n, c, h, w, k, r, s, oh, ow, padH, padW, strH, strW, dilH, dilW, group, act; float alpha; };
-struct PInfo { int n, c, h, w, oh, ow, kh, kw, padH, padW, padEndH, padEndW, strH, strW, dilH, dilW, isMax, includePad; };
+struct CInfo { int n, c, h, w, k, r, s, oh, ow, padH, padW, strH, strW, dilH, dilW, group, act; float alpha; int nhwc; };
+struct PInfo { int n, c, h, w, oh, ow, kh, kw, padH, padW, padEndH, padEndW, strH, strW, dilH, dilW, isMax, includePad, nhwc; };
 
 __device__ __forceinline__ float convAct(int act, float v, float alpha) {
   if (act == 1) return v > 0.f ? v : 0.f;
@@ -25,29 +26,35 @@ __device__ __forceinline__ float convAct(int act, float v, float alpha) {
   return v;
 }
 
+// With nhwc, x, y and z are NHWC and w is KRSC; else NCHW and KCRS.
 extern "C" __global__ void conv2d(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
     const float* __restrict__ z, float* __restrict__ y, CInfo a) {
   long long total = (long long)a.n * a.k * a.oh * a.ow;
   int cpg = a.c / a.group, kpg = a.k / a.group;
+  // element strides of x (channel, row, column) and w (input channel, row, column)
+  long long xc_ = a.nhwc ? 1 : (long long)a.h * a.w, xh = a.nhwc ? (long long)a.w * a.c : a.w, xw = a.nhwc ? a.c : 1;
+  int wc = a.nhwc ? 1 : a.r * a.s, wr = a.nhwc ? a.s * cpg : a.s, ws = a.nhwc ? cpg : 1;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-    int ox = (int)(i % a.ow);
-    long long t = i / a.ow;
-    int oy = (int)(t % a.oh);
-    t /= a.oh;
-    int ko = (int)(t % a.k);
-    long long b = t / a.k;
+    int ox, oy, ko;
+    long long b, t;
+    if (a.nhwc) {
+      ko = (int)(i % a.k); t = i / a.k; ox = (int)(t % a.ow); t /= a.ow; oy = (int)(t % a.oh); b = t / a.oh;
+    } else {
+      ox = (int)(i % a.ow); t = i / a.ow; oy = (int)(t % a.oh); t /= a.oh; ko = (int)(t % a.k); b = t / a.k;
+    }
     int g = ko / kpg;
     float acc = 0.f;
     const float* wk = w + (long long)ko * cpg * a.r * a.s;
+    const float* xb = x + b * a.c * a.h * a.w;
     for (int ci = 0; ci < cpg; ci++) {
-      const float* xc = x + (b * a.c + (long long)g * cpg + ci) * a.h * a.w;
+      const float* xc = xb + ((long long)g * cpg + ci) * xc_;
       for (int ky = 0; ky < a.r; ky++) {
         int iy = oy * a.strH - a.padH + ky * a.dilH;
         if (iy < 0 || iy >= a.h) continue;
         for (int kx = 0; kx < a.s; kx++) {
           int ix = ox * a.strW - a.padW + kx * a.dilW;
           if (ix < 0 || ix >= a.w) continue;
-          acc += xc[iy * a.w + ix] * wk[(ci * a.r + ky) * a.s + kx];
+          acc += xc[iy * xh + ix * xw] * wk[ci * wc + ky * wr + kx * ws];
         }
       }
     }
@@ -58,6 +65,7 @@ extern "C" __global__ void conv2d(const float* __restrict__ x, const float* __re
 }
 
 // y = act(y + bias[channel] + z) over an NCHW tensor of n values with hw values a plane.
+// (hw 1: NHWC, the channel is the fastest axis.)
 extern "C" __global__ void conv_epilogue(float* __restrict__ y, const float* __restrict__ bias, const float* __restrict__ z,
     long long n, int k, long long hw, int act, float alpha) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
@@ -72,12 +80,21 @@ extern "C" __global__ void conv_epilogue(float* __restrict__ y, const float* __r
 // inside the input and its pads (not beyond the end pad that ceil_mode may add).
 extern "C" __global__ void pool2d(const float* __restrict__ x, float* __restrict__ y, PInfo a) {
   long long total = (long long)a.n * a.c * a.oh * a.ow;
+  long long sh = a.nhwc ? (long long)a.w * a.c : a.w, sw = a.nhwc ? a.c : 1;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-    int ox = (int)(i % a.ow);
-    long long t = i / a.ow;
-    int oy = (int)(t % a.oh);
-    long long plane = t / a.oh;
-    const float* xp = x + plane * a.h * a.w;
+    int ox, oy;
+    const float* xp;
+    if (a.nhwc) {
+      int c = (int)(i % a.c);
+      long long t = i / a.c;
+      ox = (int)(t % a.ow); t /= a.ow; oy = (int)(t % a.oh);
+      xp = x + (t / a.oh) * a.h * a.w * a.c + c;
+    } else {
+      ox = (int)(i % a.ow);
+      long long t = i / a.ow;
+      oy = (int)(t % a.oh);
+      xp = x + (t / a.oh) * a.h * a.w;
+    }
     float m = -INFINITY, s = 0.f;
     int cnt = 0, cntPad = 0;
     for (int ky = 0; ky < a.kh; ky++) {
@@ -88,7 +105,7 @@ extern "C" __global__ void pool2d(const float* __restrict__ x, float* __restrict
         bool inX = ix >= 0 && ix < a.w, padX = ix >= -a.padW && ix < a.w + a.padEndW;
         if (padY && padX) cntPad++;
         if (!inY || !inX) continue;
-        float v = xp[iy * a.w + ix];
+        float v = xp[iy * sh + ix * sw];
         m = fmaxf(m, v);
         s += v;
         cnt++;
@@ -97,18 +114,50 @@ extern "C" __global__ void pool2d(const float* __restrict__ x, float* __restrict
     y[i] = a.isMax ? m : s / (float)(a.includePad ? cntPad : cnt);
   }
 }
+
+// Mean (op 1) or max (op 2) over the hw positions of an NHWC tensor [n, hw, c]:
+// y[b, ch] (NCHW [n, c, 1, 1]); consecutive threads take consecutive channels.
+extern "C" __global__ void gpool_nhwc(int op, const float* __restrict__ x, float* __restrict__ y, long long n, int hw, int c) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c; i += (long long)gridDim.x * blockDim.x) {
+    const float* xp = x + (i / c) * hw * c + i % c;
+    float s = 0.f, m = -INFINITY;
+    for (int j = 0; j < hw; j++) {
+      float v = xp[(long long)j * c];
+      s += v;
+      m = fmaxf(m, v);
+    }
+    y[i] = op == 2 ? m : s / (float)hw;
+  }
+}
+
+// NCHW <-> NHWC for the values entering and leaving a channels-last region.
+extern "C" __global__ void nchw_to_nhwc(const float* __restrict__ x, float* __restrict__ y, long long n, int c, int hw) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c * hw; i += (long long)gridDim.x * blockDim.x) {
+    int ch = (int)(i % c);
+    long long t = i / c;
+    y[i] = x[((t / hw) * c + ch) * hw + t % hw];
+  }
+}
+extern "C" __global__ void nhwc_to_nchw(const float* __restrict__ x, float* __restrict__ y, long long n, int c, int hw) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c * hw; i += (long long)gridDim.x * blockDim.x) {
+    int p = (int)(i % hw);
+    long long t = i / hw;
+    y[i] = x[((t / c) * hw + p) * c + t % c];
+  }
+}
 `
 
-var convFuncs = []string{"conv2d", "conv_epilogue", "pool2d"}
+var convFuncs = []string{"conv2d", "conv_epilogue", "pool2d", "gpool_nhwc", "nchw_to_nhwc", "nhwc_to_nchw"}
 
 // cInfo and pInfo mirror the C structs CInfo and PInfo (passed by value).
 type cInfo struct {
 	N, C, H, W, K, R, S, OH, OW, PadH, PadW, StrH, StrW, DilH, DilW, Group, Act int32
 	Alpha                                                                       float32
+	NHWC                                                                        int32
 }
 
 type pInfo struct {
-	N, C, H, W, OH, OW, KH, KW, PadH, PadW, PadEndH, PadEndW, StrH, StrW, DilH, DilW, IsMax, IncludePad int32
+	N, C, H, W, OH, OW, KH, KW, PadH, PadW, PadEndH, PadEndW, StrH, StrW, DilH, DilW, IsMax, IncludePad, NHWC int32
 }
 
 // ensureConv compiles the convolution and pooling kernels once (inside g.do).
@@ -185,31 +234,106 @@ func buildConv(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	if z != nil && !sameInts(z.shape, out.shape) {
 		return nil, fmt.Errorf("residual of shape %v for output %v: %w", z.shape, out.shape, errUnsupported)
 	}
+	// The convolution runs in its output's layout; inputs in the other one are
+	// transposed into scratch first, and NHWC takes the weights as KRSC.
+	s.nhwc = out.nhwc
+	var pre []func() error
+	xp, err := p.layoutIn(x, s.nhwc, &pre)
+	if err != nil {
+		return nil, err
+	}
+	var zp uintptr
+	if z != nil {
+		if zp, err = p.layoutIn(z, s.nhwc, &pre); err != nil {
+			return nil, err
+		}
+	}
+	wp := w.ptr
+	if s.nhwc {
+		wc := n.Inputs[1].Const
+		if wc == nil {
+			return nil, fmt.Errorf("weights computed at run time in a channels-last plan: %w", errUnsupported)
+		}
+		if wp, err = p.uploadKRSC(wc.Float32s(), w.shape); err != nil {
+			return nil, err
+		}
+	}
+	var bp uintptr
+	if bias != nil {
+		bp = bias.ptr
+	}
+	run, err := p.convCore(s, geo, xp, wp, bp, zp, out, act, alpha)
+	if err != nil || len(pre) == 0 {
+		return run, err
+	}
+	return func() error {
+		for _, f := range pre {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		return run()
+	}, nil
+}
+
+// convCore prepares one convolution whose operands are already in layout s.nhwc.
+// The candidates: cuDNN (symmetric pads) as one fused bias+ReLU(+residual) call or
+// as the plain convolution plus the epilogue kernel, and, for an NHWC 1x1 stride-1
+// convolution, one cuBLASLt product with bias, residual (as C, beta 1) and ReLU in
+// its epilogue. Each candidate is timed on the device while the plan is built and
+// the fastest kept; without candidates, the direct NVRTC kernel runs it.
+func (p *Plan) convCore(s convShape, geo *ops.Geometry, xp, wp, bp, zp uintptr, out *dval, act int32, alpha float32) (func() error, error) {
+	var cands []candidate
+	if s.nhwc && s.r == 1 && s.s == 1 && s.strH == 1 && s.strW == 1 && s.oh == s.h && s.ow == s.w && s.group == 1 && act != convActLeaky {
+		spec := gemmSpec{dt: tensor.Float32, m: s.n * s.h * s.w, n: s.k, k: s.c, lda: s.c, ldb: s.c, ldc: s.k, batch: 1,
+			transB: true, bias: bp != 0, residual: zp != 0}
+		if act == convActRelu {
+			spec.act = EpiRelu
+		}
+		gm, err := p.newGemm(spec)
+		if err != nil && !errors.Is(err, errUnsupported) {
+			return nil, err
+		}
+		if err == nil {
+			yp := out.ptr
+			cin := yp
+			if zp != 0 {
+				cin = zp
+			}
+			cands = append(cands, candidate{"conv 1x1 cublaslt", func() error { return gm.runC(p.d, xp, wp, cin, yp, bp) }})
+		}
+	}
 	symmetric := geo.PadsBegin[0] == geo.PadsEnd[0] && geo.PadsBegin[1] == geo.PadsEnd[1]
 	if !p.d.opts.NoCuDNN && symmetric {
 		if err := p.d.ensureDNN(); err == nil {
-			run, err := p.dnnConvStep(s, x, w, bias, z, out, act, alpha)
-			if err == nil || !errors.Is(err, errUnsupported) {
-				return run, err
+			cs, err := p.dnnConvSteps(s, xp, wp, bp, zp, out, act, alpha)
+			if err != nil && !errors.Is(err, errUnsupported) {
+				return nil, err
 			}
+			cands = append(cands, cs...)
 		} else if !errors.Is(err, ErrDeviceNotFound) {
 			return nil, err
 		}
 	}
+	if len(cands) > 0 {
+		c, err := p.fastest(cands)
+		if err != nil {
+			return nil, err
+		}
+		p.kinds[c.name]++
+		return c.run, nil
+	}
 	if err := p.d.ensureConv(); err != nil {
 		return nil, err
 	}
+	p.kinds["conv nvrtc"]++
 	info := cInfo{N: int32(s.n), C: int32(s.c), H: int32(s.h), W: int32(s.w), K: int32(s.k), R: int32(s.r), S: int32(s.s),
 		OH: int32(s.oh), OW: int32(s.ow), PadH: int32(s.padH), PadW: int32(s.padW), StrH: int32(s.strH), StrW: int32(s.strW),
 		DilH: int32(s.dilH), DilW: int32(s.dilW), Group: int32(s.group), Act: act, Alpha: alpha}
-	xp, wp, yp := x.ptr, w.ptr, out.ptr
-	var bp, zp uintptr
-	if bias != nil {
-		bp = bias.ptr
+	if s.nhwc {
+		info.NHWC = 1
 	}
-	if z != nil {
-		zp = z.ptr
-	}
+	yp := out.ptr
 	g, b := p.grid1(out.len())
 	f := p.d.convMod.funcs["conv2d"]
 	return func() error {
@@ -218,67 +342,162 @@ func buildConv(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	}, nil
 }
 
-// dnnConvStep prepares one cuDNN convolution. With ReLU it tries the fused
-// bias-activation call once while building (cuDNN refuses some algorithm and layout
-// combinations) and otherwise runs the plain convolution plus the epilogue kernel.
-func (p *Plan) dnnConvStep(s convShape, x, w, bias, z, out *dval, act int32, alpha float32) (func() error, error) {
+// candidate is one way to run a step.
+type candidate struct {
+	name string
+	run  func() error
+}
+
+// fastest runs each candidate a few times between CUDA events (while the plan is
+// built, with its cuDNN workspace borrowed) and returns the one with the lowest
+// median. A candidate that fails is skipped; if all fail, the first error returns.
+func (p *Plan) fastest(cs []candidate) (candidate, error) {
+	if len(cs) == 1 {
+		return cs[0], nil
+	}
+	ws, err := p.d.g.alloc(max(p.wsBytes, 4))
+	if err != nil {
+		return candidate{}, err
+	}
+	saved := p.ws
+	p.ws = ws
+	defer func() {
+		p.ws = saved
+		p.d.g.free(ws)
+	}()
+	best, bestMs := -1, 0.0
+	var firstErr error
+	for i, c := range cs {
+		var ms []float64
+		err := timeEvents(p.d.g, 2, 5, c.run, &ms)
+		if err == nil {
+			err = p.d.g.sync()
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if m := ms[len(ms)/2]; best < 0 || m < bestMs {
+			best, bestMs = i, m
+		}
+	}
+	if best < 0 {
+		return candidate{}, firstErr
+	}
+	return cs[best], nil
+}
+
+// layoutIn returns the address of x in the wanted layout: x itself, or a scratch
+// buffer that a transpose step (appended to pre) fills.
+func (p *Plan) layoutIn(x *dval, nhwc bool, pre *[]func() error) (uintptr, error) {
+	if x.nhwc == nhwc {
+		return x.ptr, nil
+	}
+	if len(x.shape) != 4 {
+		return 0, fmt.Errorf("value %q of rank %d in a channels-last convolution", x.name, len(x.shape))
+	}
+	if err := p.d.ensureConv(); err != nil {
+		return 0, err
+	}
+	dst, err := p.scratchBuf(x.bytes())
+	if err != nil {
+		return 0, err
+	}
+	fn := "nchw_to_nhwc"
+	if x.nhwc {
+		fn = "nhwc_to_nchw"
+	}
+	p.kinds["layout transpose"]++
+	f := p.d.convMod.funcs[fn]
+	src, n, c, hw := x.ptr, int64(x.shape[0]), int32(x.shape[1]), int32(x.shape[2]*x.shape[3])
+	g, b := p.grid1(x.len())
+	*pre = append(*pre, func() error { return p.launchArgs(f, g, b, &src, &dst, &n, &c, &hw) })
+	return dst, nil
+}
+
+// uploadKRSC uploads KCRS weights w (shape [K, C, R, S]) reordered as KRSC.
+func (p *Plan) uploadKRSC(w []float32, shape []int) (uintptr, error) {
+	k, c, r, s := shape[0], shape[1], shape[2], shape[3]
+	t := make([]float32, len(w))
+	for ko := 0; ko < k; ko++ {
+		for ci := 0; ci < c; ci++ {
+			for y := 0; y < r; y++ {
+				for x := 0; x < s; x++ {
+					t[((ko*r+y)*s+x)*c+ci] = w[((ko*c+ci)*r+y)*s+x]
+				}
+			}
+		}
+	}
+	ptr, err := p.d.g.upload(unsafe.Slice((*byte)(unsafe.Pointer(&t[0])), len(t)*4))
+	if err != nil {
+		return 0, fmt.Errorf("upload KRSC weights: %w", err)
+	}
+	p.bufs = append(p.bufs, &dbuf{ptr: ptr, size: len(t) * 4, pinned: true})
+	p.Bytes += int64(len(t) * 4)
+	return ptr, nil
+}
+
+// dnnConvSteps prepares one cuDNN convolution and returns its candidate runs: the
+// fused bias-activation call (ReLU only; tried once here, since cuDNN refuses some
+// algorithm and layout combinations) and the plain convolution plus the epilogue
+// kernel.
+func (p *Plan) dnnConvSteps(s convShape, xp, wp, bp, zp uintptr, out *dval, act int32, alpha float32) ([]candidate, error) {
 	relu := act == convActRelu
-	c, err := p.d.newDNNConv(s, x.ptr, w.ptr, out.ptr, relu)
+	yp := out.ptr
+	c, err := p.d.newDNNConv(s, xp, wp, yp, relu)
 	if err != nil {
 		return nil, err
 	}
 	p.convs = append(p.convs, c)
 	p.wsBytes = max(p.wsBytes, c.wsBytes)
-	xp, wp, yp := x.ptr, w.ptr, out.ptr
-	var bp, zp uintptr
-	if bias != nil {
-		bp = bias.ptr
-	}
-	if z != nil {
-		zp = z.ptr
-	}
+	var cands []candidate
 	if relu {
-		if bp == 0 { // the fused call needs a bias
-			if bp, err = p.scratchBuf(s.k * 4); err != nil {
+		fb := bp
+		if fb == 0 { // the fused call needs a bias
+			if fb, err = p.scratchBuf(s.k * 4); err != nil {
 				return nil, err
 			}
-			if err := p.d.g.d.check("cuMemsetD32Async", call(p.d.g.d.cuMemsetD32Async, bp, 0, uintptr(s.k), p.d.g.stream)); err != nil {
+			if err := p.d.g.d.check("cuMemsetD32Async", call(p.d.g.d.cuMemsetD32Async, fb, 0, uintptr(s.k), p.d.g.stream)); err != nil {
 				return nil, err
 			}
 		}
-		ws, err := p.d.g.alloc(c.wsBytes)
+		ws, err := p.d.g.alloc(max(c.wsBytes, 4))
 		if err != nil {
 			return nil, err
 		}
-		trial := c.run(p.d, xp, wp, yp, bp, zp, ws)
+		trial := c.run(p.d, xp, wp, yp, fb, zp, ws, true)
 		if trial == nil {
 			trial = p.d.g.sync()
 		}
 		p.d.g.free(ws)
-		if trial == nil {
-			return func() error { return c.run(p.d, xp, wp, yp, bp, zp, p.ws) }, nil
-		}
 		var ce *Error
-		if !errors.As(trial, &ce) || ce.Call != "cudnnConvolutionBiasActivationForward" {
+		switch {
+		case trial == nil:
+			cands = append(cands, candidate{"conv cudnn bias+act", func() error { return c.run(p.d, xp, wp, yp, fb, zp, p.ws, true) }})
+		case !errors.As(trial, &ce) || ce.Call != "cudnnConvolutionBiasActivationForward":
 			return nil, trial
 		}
-		c.fused = false // not supported for this algorithm: plain convolution + epilogue
+	}
+	if bp == 0 && zp == 0 && act == convActNone {
+		return append(cands, candidate{"conv cudnn", func() error { return c.run(p.d, xp, wp, yp, 0, 0, p.ws, false) }}), nil
 	}
 	if err := p.d.ensureConv(); err != nil {
 		return nil, err
 	}
-	if bp == 0 && zp == 0 && act == convActNone {
-		return func() error { return c.run(p.d, xp, wp, yp, 0, 0, p.ws) }, nil
-	}
 	cnt, k, hw := int64(out.len()), int32(s.k), int64(s.oh*s.ow)
+	if s.nhwc {
+		hw = 1
+	}
 	g, b := p.grid1(out.len())
 	f := p.d.convMod.funcs["conv_epilogue"]
-	return func() error {
-		if err := c.run(p.d, xp, wp, yp, 0, 0, p.ws); err != nil {
+	return append(cands, candidate{"conv cudnn + epilogue", func() error {
+		if err := c.run(p.d, xp, wp, yp, 0, 0, p.ws, false); err != nil {
 			return err
 		}
 		return p.launchArgs(f, g, b, &yp, &bp, &zp, &cnt, &k, &hw, &act, &alpha)
-	}, nil
+	}}), nil
 }
 
 // buildPool runs MaxPool (without the Indices output) and AveragePool on 4-D tensors.
@@ -313,10 +532,23 @@ func buildPool(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	if !sameInts(out.shape, []int{x.shape[0], x.shape[1], geo.Out[0], geo.Out[1]}) {
 		return nil, fmt.Errorf("output shape %v, computed %v", out.shape, geo.Out)
 	}
-	xp, yp := x.ptr, out.ptr
+	var pre []func() error
+	xp, err := p.layoutIn(x, out.nhwc, &pre)
+	if err != nil {
+		return nil, err
+	}
+	if out.nhwc {
+		info.NHWC = 1
+	}
+	yp := out.ptr
 	g, b := p.grid1(out.len())
 	f := p.d.convMod.funcs["pool2d"]
 	return func() error {
+		for _, f := range pre {
+			if err := f(); err != nil {
+				return err
+			}
+		}
 		return p.launchStruct(f, g, b, unsafe.Pointer(&xp), unsafe.Pointer(&yp), unsafe.Pointer(&info))
 	}, nil
 }
@@ -338,6 +570,15 @@ func buildGlobalPool(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	}
 	cols := prod(x.shape[2:])
 	rows := x.shape[0] * x.shape[1]
+	if x.nhwc {
+		if err := p.d.ensureConv(); err != nil {
+			return nil, err
+		}
+		xp, yp, nn, hw, ch := x.ptr, out.ptr, int64(x.shape[0]), int32(cols), int32(x.shape[1])
+		g, b := p.grid1(rows)
+		f := p.d.convMod.funcs["gpool_nhwc"]
+		return func() error { return p.launchArgs(f, g, b, &code, &xp, &yp, &nn, &hw, &ch) }, nil
+	}
 	xp, yp, c := x.ptr, out.ptr, int64(cols)
 	f := p.core("reduce_rows")
 	return func() error {

@@ -33,6 +33,7 @@ var (
 const (
 	dnnFloat                   = 0 // CUDNN_DATA_FLOAT
 	dnnNCHW                    = 0 // CUDNN_TENSOR_NCHW
+	dnnNHWC                    = 1 // CUDNN_TENSOR_NHWC
 	dnnCrossCorrelation        = 1 // CUDNN_CROSS_CORRELATION
 	dnnDefaultMath             = 0 // CUDNN_DEFAULT_MATH: float32 may use TF32 tensor cores
 	dnnFMAMath                 = 3 // CUDNN_FMA_MATH: full float32
@@ -150,6 +151,7 @@ type convShape struct {
 	dilH, dilW int
 	group      int
 	tf32       bool
+	nhwc       bool // x, y NHWC and weights KRSC (else NCHW, KCRS)
 }
 
 // dnnConv is a prepared cuDNN convolution: descriptors, the algorithm FindEx chose
@@ -191,7 +193,7 @@ const findWorkspace = 256 << 20
 // are overwritten or ignored). relu selects the fused bias+ReLU path.
 func (d *Device) newDNNConv(s convShape, x, w, y uintptr, relu bool) (*dnnConv, error) {
 	l := dnnLib
-	c := &dnnConv{lib: l, fused: relu}
+	c := &dnnConv{lib: l}
 	ok := func(err error) error {
 		if err != nil {
 			c.destroy()
@@ -213,15 +215,19 @@ func (d *Device) newDNNConv(s convShape, x, w, y uintptr, relu bool) (*dnnConv, 
 	if s.tf32 {
 		math = dnnDefaultMath
 	}
+	format := uintptr(dnnNCHW)
+	if s.nhwc {
+		format = dnnNHWC
+	}
 	actMode := int32(dnnActIdentity)
 	if relu {
 		actMode = dnnActRelu
 	}
 	if err := firstErr(
-		l.check("cudnnSetTensor4dDescriptor", call(l.tensorSet4d, c.x, dnnNCHW, dnnFloat, i(s.n), i(s.c), i(s.h), i(s.w))),
-		l.check("cudnnSetTensor4dDescriptor", call(l.tensorSet4d, c.y, dnnNCHW, dnnFloat, i(s.n), i(s.k), i(s.oh), i(s.ow))),
+		l.check("cudnnSetTensor4dDescriptor", call(l.tensorSet4d, c.x, format, dnnFloat, i(s.n), i(s.c), i(s.h), i(s.w))),
+		l.check("cudnnSetTensor4dDescriptor", call(l.tensorSet4d, c.y, format, dnnFloat, i(s.n), i(s.k), i(s.oh), i(s.ow))),
 		l.check("cudnnSetTensor4dDescriptor", call(l.tensorSet4d, c.bias, dnnNCHW, dnnFloat, 1, i(s.k), 1, 1)),
-		l.check("cudnnSetFilter4dDescriptor", call(l.filterSet4d, c.w, dnnFloat, dnnNCHW, i(s.k), i(s.c/s.group), i(s.r), i(s.s))),
+		l.check("cudnnSetFilter4dDescriptor", call(l.filterSet4d, c.w, dnnFloat, format, i(s.k), i(s.c/s.group), i(s.r), i(s.s))),
 		l.check("cudnnSetConvolution2dDescriptor", call(l.convSet2d, c.conv, i(s.padH), i(s.padW), i(s.strH), i(s.strW),
 			i(s.dilH), i(s.dilW), dnnCrossCorrelation, dnnFloat)),
 		l.check("cudnnSetConvolutionMathType", call(l.convSetMath, c.conv, uintptr(math))),
@@ -285,12 +291,13 @@ func (d *Device) newDNNConv(s convShape, x, w, y uintptr, relu bool) (*dnnConv, 
 	return c, nil
 }
 
-// run enqueues y = conv(x, w) (plain) or y = relu(conv(x, w) + z + bias) (fused; z
-// is y itself with weight 0 when there is no residual).
-func (c *dnnConv) run(d *Device, x, w, y, bias, z, ws uintptr) error {
+// run enqueues y = conv(x, w) (plain) or y = act(conv(x, w) + z + bias) (fused, with
+// the activation the descriptors were made with; z is y itself with weight 0 when
+// there is no residual).
+func (c *dnnConv) run(d *Device, x, w, y, bias, z, ws uintptr, fused bool) error {
 	l := c.lib
 	one, zero := float32(1), float32(0)
-	if c.fused {
+	if fused {
 		alpha2 := zero
 		zp := y
 		if z != 0 {

@@ -18,6 +18,10 @@ import (
 type PlanOptions struct {
 	// NoGraph launches each step on every run instead of replaying one CUDA graph.
 	NoGraph bool
+	// NoChannelsLast keeps every value NCHW. By default, when cuDNN is present, the
+	// values that flow only between convolutions and pooling are stored NHWC (the
+	// tensor cores' layout; cuDNN otherwise transposes inside each convolution).
+	NoChannelsLast bool
 	// NoReuse gives every value its own device buffer. By default a value's buffer is
 	// reused, once its last reader has been built, by later values of a size that fits
 	// (the plan runs its steps in order on one stream, so lifetimes are the node order).
@@ -31,6 +35,7 @@ type dval struct {
 	shape []int
 	ptr   uintptr
 	buf   *dbuf // the buffer holding it (shared by aliases)
+	nhwc  bool  // a 4-D value stored channels-last (its shape stays NCHW)
 }
 
 // dbuf is one device allocation of a plan.
@@ -72,6 +77,8 @@ type Plan struct {
 	freeBufs []*dbuf
 	lastUse  map[*graph.Value]int
 	reuse    bool
+	chLast   map[*graph.Value]bool // values kept NHWC between convolutions
+	kinds    map[string]int        // how many steps took each implementation (Kernels)
 	stage    pinned
 	exec     uintptr
 	mu       sync.Mutex
@@ -115,7 +122,8 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
 		return nil, fmt.Errorf("cuda: %w", err)
 	}
-	p = &Plan{d: d, g: g, vals: map[*graph.Value]*dval{}, reuse: !o.NoReuse, lastUse: map[*graph.Value]int{}}
+	p = &Plan{d: d, g: g, vals: map[*graph.Value]*dval{}, reuse: !o.NoReuse, lastUse: map[*graph.Value]int{},
+		kinds: map[string]int{}}
 	for i, n := range g.Nodes {
 		for _, v := range n.Inputs {
 			if v != nil {
@@ -139,6 +147,9 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 		}
 		if err := d.ensureBlas(); err != nil {
 			return err
+		}
+		if !o.NoChannelsLast && !d.opts.NoCuDNN && d.ensureDNN() == nil {
+			p.chLast = channelsLast(g)
 		}
 		for _, in := range g.Inputs {
 			v, err := p.alloc(in)
@@ -268,6 +279,7 @@ func (p *Plan) alloc(v *graph.Value) (*dval, error) {
 		p.Bytes += int64(need)
 	}
 	dv.ptr = dv.buf.ptr
+	dv.nhwc = p.chLast[v]
 	dv.buf.last = p.lastUse[v]
 	if dv.buf.last >= len(p.g.Nodes) {
 		dv.buf.pinned = true
@@ -287,6 +299,58 @@ func (p *Plan) alias(v *graph.Value, src *dval) *dval {
 	}
 	p.vals[v] = dv
 	return dv
+}
+
+// Kernels reports how many steps took each implementation where there is a choice
+// (e.g. "conv cudnn bias+act", "conv nvrtc", "layout transpose").
+func (p *Plan) Kernels() map[string]int {
+	out := map[string]int{}
+	for k, v := range p.kinds {
+		out[k] = v
+	}
+	return out
+}
+
+// channelsLast picks the values to store NHWC: 4-D outputs of Conv, FusedConv,
+// MaxPool and AveragePool that are not graph outputs and that only convolutions
+// (as X or the residual), pooling and global pooling read.
+func channelsLast(g *graph.Graph) map[*graph.Value]bool {
+	producers := map[string]bool{"Conv": true, "lightos.FusedConv": true, "MaxPool": true, "AveragePool": true}
+	outs := map[*graph.Value]bool{}
+	for _, v := range g.Outputs {
+		outs[v] = true
+	}
+	cons := g.Consumers()
+	set := map[*graph.Value]bool{}
+	for _, n := range g.Nodes {
+		if !producers[qualName(n)] || len(n.Outputs) == 0 || n.Outputs[0] == nil || (len(n.Outputs) > 1 && n.Outputs[1] != nil) {
+			continue
+		}
+		v := n.Outputs[0]
+		if outs[v] || !v.HasShape || len(v.Shape) != 4 || v.DType != tensor.Float32 || len(cons[v]) == 0 {
+			continue
+		}
+		ok := true
+		for _, c := range cons[v] {
+			for i, in := range c.Inputs {
+				if in != v {
+					continue
+				}
+				switch qualName(c) {
+				case "Conv", "lightos.FusedConv":
+					ok = ok && (i == 0 || i == 3)
+				case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool":
+					ok = ok && i == 0
+				default:
+					ok = false
+				}
+			}
+		}
+		if ok {
+			set[v] = true
+		}
+	}
+	return set
 }
 
 // releaseAfter puts the buffers whose last reader is node i (and the buffers of its

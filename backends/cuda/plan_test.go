@@ -38,8 +38,11 @@ func TestResNet50MatchesCPU(t *testing.T) {
 		name string
 		d    *cuda.Device
 		tol  float64
-	}{{"float32", gpu(t, false), 1e-4}, {"tf32", gpu(t, true), 1e-2}, {"nvrtc conv", devs[3], 1e-4}} {
-		p, err := c.d.Compile(g, map[string][]int{"x": {2, 3, 224, 224}}, cuda.PlanOptions{})
+		o    cuda.PlanOptions
+	}{{"float32", gpu(t, false), 1e-4, cuda.PlanOptions{}}, {"tf32", gpu(t, true), 1e-2, cuda.PlanOptions{}},
+		{"float32 NCHW", gpu(t, false), 1e-4, cuda.PlanOptions{NoChannelsLast: true}},
+		{"nvrtc conv", devs[3], 1e-4, cuda.PlanOptions{}}} {
+		p, err := c.d.Compile(g, map[string][]int{"x": {2, 3, 224, 224}}, c.o)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -52,8 +55,82 @@ func TestResNet50MatchesCPU(t *testing.T) {
 		if !(e <= c.tol) {
 			t.Errorf("%s: relative error %.3g > %.0g", c.name, e, c.tol)
 		}
-		t.Logf("%s: relative error %.3g, plan %.1f MiB", c.name, e, float64(p.Bytes)/(1<<20))
+		t.Logf("%s: relative error %.3g, plan %.1f MiB, %v", c.name, e, float64(p.Bytes)/(1<<20), p.Kernels())
 	}
+}
+
+// TestChannelsLastChain runs a chain of convolutions and pooling whose inner values
+// the plan keeps NHWC (cuDNN convolutions, the direct kernel for asymmetric pads,
+// max and average pooling with pads, global pooling, the layout transposes at the
+// ends) against the CPU engine.
+func TestChannelsLastChain(t *testing.T) {
+	d := gpu(t, false)
+	r := rand.New(rand.NewPCG(14, 15))
+	b := graph.NewBuilder("chain")
+	b.Input("x", tensor.Float32, graph.ShapeOf(2, 5, 23, 21))
+	steps := []struct {
+		op, in, out string
+		w           []int
+		attrs       graph.Attrs
+	}{
+		{"Conv", "x", "c1", []int{12, 5, 3, 3}, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)}},
+		{"MaxPool", "c1", "p1", nil, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}},
+		{"Conv", "p1", "c2", []int{12, 12, 3, 2}, graph.Attrs{"pads": graph.Ints(0, 1, 2, 0)}}, // asymmetric: direct kernel
+		{"FusedConv", "c2", "c3", []int{12, 12, 3, 3}, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String("Relu")}},
+		{"AveragePool", "c3", "p2", nil, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1),
+			"count_include_pad": graph.Int(1)}},
+		{"FusedConv", "p2", "c4", []int{12, 12, 1, 1}, graph.Attrs{"activation": graph.String("Relu")}}, // 1x1 + residual p2
+		{"FusedConv", "c4", "c5", []int{12, 12, 1, 1}, graph.Attrs{"activation": graph.String("LeakyRelu")}},
+		{"GlobalAveragePool", "c5", "y", nil, nil},
+	}
+	for i, st := range steps {
+		in := []string{st.in}
+		if st.w != nil {
+			w := "w" + st.out
+			constT(b, r, w, st.w...)
+			in = append(in, w)
+			if st.op == "FusedConv" {
+				bb := "b" + st.out
+				constT(b, r, bb, st.w[0])
+				in = append(in, bb)
+				switch i {
+				case 3:
+					in = append(in, "c2") // residual
+				case 5:
+					in = append(in, "p2")
+				}
+			}
+		}
+		var err error
+		if st.op == "FusedConv" {
+			err = lop(b, st.op, in, st.out, st.attrs)
+		} else {
+			err = op(b, st.op, in, st.out, st.attrs)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Output("y")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds := map[string]*tensor.Tensor{"x": randT(r, []int{2, 5, 23, 21}, false)}
+	want := cpuRun(t, g, feeds)["y"]
+	p, err := d.Compile(g, nil, cuda.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	got, err := p.Run(context.Background(), feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(got["y"].Float32s(), want.Float32s()); !(e <= 1e-5) {
+		t.Errorf("relative error %.3g", e)
+	}
+	t.Logf("steps: %v", p.Kernels())
 }
 
 // TestBufferReuse checks that a plan reusing dead values' buffers computes what a

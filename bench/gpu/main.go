@@ -102,9 +102,22 @@ func run(which string, reps, layers int) error {
 				return err
 			}
 			c := fmt.Sprintf("resnet50-b%d", b)
-			if err := timeGraph(d, g, c, map[string][]int{"x": {b, 3, 224, 224}}, flops, reps, name); err != nil {
+			shapes := map[string][]int{"x": {b, 3, 224, 224}}
+			if err := timeGraph(d, g, c, shapes, flops, reps, name); err != nil {
 				return fmt.Errorf("%s: %w", c, err)
 			}
+			// The same plan with every value NCHW (no channels-last region).
+			p, err := d.Compile(g, shapes, cuda.PlanOptions{NoChannelsLast: true})
+			if err != nil {
+				return err
+			}
+			ms, err := p.Time(10, reps)
+			p.Close()
+			if err != nil {
+				return err
+			}
+			emit(result{Case: c, Impl: "lightos-plan-graph-nchw", Device: name, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+				TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: reps})
 		}
 	}
 	if which == "encoder" || which == "all" {
@@ -137,7 +150,8 @@ func timeGraph(d *cuda.Device, g *graph.Graph, c string, shapes map[string][]int
 			return err
 		}
 		if mode == "graph" {
-			fmt.Printf("{\"case\":%q,\"plan_device_bytes\":%d}\n", c, p.Bytes)
+			k, _ := json.Marshal(p.Kernels())
+			fmt.Printf("{\"case\":%q,\"plan_device_bytes\":%d,\"kernels\":%s}\n", c, p.Bytes, k)
 		}
 		ms, err := p.Time(10, reps)
 		if err != nil {
