@@ -63,9 +63,7 @@ func fuseGelu(c *Context, erf *graph.Node) (bool, error) {
 	default:
 		return false, nil
 	}
-	xs, ok1 := shapeOf(x)
-	ys, ok2 := shapeOf(y)
-	if !ok1 || !ok2 || !equalInts(xs, ys) || y.DType != x.DType {
+	if !sameShape(x, y) || y.DType != x.DType {
 		return false, nil
 	}
 	if !c.CanFuse(y.Producer, matched...) {

@@ -27,13 +27,16 @@ func splitHeads(v *graph.Value, perm []int) (*graph.Value, int, []*graph.Node, b
 	if rs == nil {
 		return nil, 0, nil, false
 	}
-	p := rs.Input(0)
-	ps, ok1 := shapeOf(p)
-	ss, ok2 := shapeOf(out0(rs))
-	if !ok1 || !ok2 || len(ps) != 3 || len(ss) != 4 || ps[0] != ss[0] || ps[1] != ss[1] || ps[2] != ss[2]*ss[3] {
+	// B and S may be symbolic (the same names on both sides); E, H and D are known.
+	p, split := rs.Input(0), out0(rs)
+	if rankOf(p) != 3 || rankOf(split) != 4 {
 		return nil, 0, nil, false
 	}
-	return p, ss[2], []*graph.Node{rs, tr}, true
+	ps, ss := p.Shape, split.Shape
+	if !sameDim(ps[0], ss[0]) || !sameDim(ps[1], ss[1]) || !ps[2].Known() || !ss[2].Known() || !ss[3].Known() || ps[2].Size != ss[2].Size*ss[3].Size {
+		return nil, 0, nil, false
+	}
+	return p, int(ss[2].Size), []*graph.Node{rs, tr}, true
 }
 
 func fuseHeads(c *Context, at *graph.Node) (bool, error) {
@@ -59,10 +62,11 @@ func fuseHeads(c *Context, at *graph.Node) (bool, error) {
 		return false, nil
 	}
 	rs := c.SoleConsumer(out0(tr))
-	ys, ok := shapeOf(out0(rs))
-	vs, okv := shapeOf(v)
-	qs, okq := shapeOf(q)
-	if !is(rs, "Reshape") || !ok || !okv || !okq || len(ys) != 3 || ys[0] != qs[0] || ys[1] != qs[1] || ys[2] != vs[2] {
+	if !is(rs, "Reshape") || rankOf(out0(rs)) != 3 {
+		return false, nil
+	}
+	ys := out0(rs).Shape
+	if !sameDim(ys[0], q.Shape[0]) || !sameDim(ys[1], q.Shape[1]) || !ys[2].Known() || !sameDim(ys[2], v.Shape[2]) {
 		return false, nil
 	}
 	matched := append(append(append([]*graph.Node{at}, mq...), mk...), mv...)

@@ -2,6 +2,7 @@ package passes_test
 
 import (
 	"bytes"
+	"fmt"
 	"github.com/lightiam/lightos/engine/tensor"
 	"strings"
 	"testing"
@@ -482,11 +483,28 @@ func TestGeluChainThenMatMulFusion(t *testing.T) {
 // TestTransformerBlock runs the whole pipeline on an exported-style encoder layer:
 // LayerNorm, Q/K/V projections split into heads, attention, heads merged, output
 // projection with a residual, LayerNorm, and an FFN with an erf GELU.
+// The symbolic variant has a batch dimension named "batch" (as exporters write it)
+// and Reshapes that copy it with 0: every fusion must still fire.
 func TestTransformerBlock(t *testing.T) {
+	for _, symbolic := range []bool{false, true} {
+		t.Run(fmt.Sprintf("symbolic=%v", symbolic), func(t *testing.T) { transformerBlock(t, symbolic) })
+	}
+}
+
+func transformerBlock(t *testing.T, symbolic bool) {
 	g := newGB(t, 150)
-	const b, s, h, d = 2, 5, 2, 4
+	const s, h, d = 5, 2, 4
 	const e = h * d
-	x := g.in("x", b, s, e)
+	b := 2
+	x, mask := "x", "mask"
+	if symbolic {
+		b = 0 // Reshape copies the batch dimension
+		g.inBatch(x, 2, s, e)
+		g.inBatch(mask, 2, 1, 1, s)
+	} else {
+		g.in(x, 2, s, e)
+		g.in(mask, 2, 1, 1, s)
+	}
 	ln := func(name, in string) string {
 		return g.op("LayerNormalization", graph.Attrs{"axis": graph.Int(-1), "epsilon": graph.Float(1e-5)}, in, g.rnd(name+"_g", e), g.rnd(name+"_b", e))
 	}
@@ -498,7 +516,7 @@ func TestTransformerBlock(t *testing.T) {
 		r := g.op("Reshape", nil, linear(name, xn, e), g.konst(name+"_shape", int64s(b, s, h, d)))
 		return g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, r)
 	}
-	a := attentionGraph(g, split("q"), split("k"), split("v"), d, g.in("mask", b, 1, 1, s))
+	a := attentionGraph(g, split("q"), split("k"), split("v"), d, mask)
 	merged := g.op("Reshape", nil, g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 1, 3)}, a), g.konst("merged", int64s(b, s, e)))
 	res := g.op("Add", nil, x, linear("o", merged, e))
 	hn := ln("ln2", res)

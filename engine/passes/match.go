@@ -73,6 +73,29 @@ func shapeOf(v *graph.Value) ([]int, bool) {
 	return v.Shape.Ints(), true
 }
 
+// sameDim reports whether two dimensions have the same size: both known and equal, or
+// both unknown under the same symbolic name (a batch dimension "N" of an exported model).
+func sameDim(a, b graph.Dim) bool {
+	if a.Known() || b.Known() {
+		return a.Known() && b.Known() && a.Size == b.Size
+	}
+	return a.Param != "" && a.Param == b.Param
+}
+
+// sameShape reports whether a and b have shapes of the same rank whose dimensions are
+// the same by sameDim.
+func sameShape(a, b *graph.Value) bool {
+	if a == nil || b == nil || !a.HasShape || !b.HasShape || len(a.Shape) != len(b.Shape) {
+		return false
+	}
+	for i := range a.Shape {
+		if !sameDim(a.Shape[i], b.Shape[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // rankOf returns v's rank, or -1 when unknown.
 func rankOf(v *graph.Value) int {
 	if v == nil || !v.HasShape {
