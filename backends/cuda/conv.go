@@ -130,6 +130,23 @@ extern "C" __global__ void gpool_nhwc(int op, const float* __restrict__ x, float
   }
 }
 
+// NHWC im2col: col[(b, oy, ox)][(ky, kx, ci)] for a product with KRSC weights; zeros
+// where the window is in the pads. Group 1.
+extern "C" __global__ void im2col_nhwc(const float* __restrict__ x, float* __restrict__ col, CInfo a) {
+  long long total = (long long)a.n * a.oh * a.ow * a.r * a.s * a.c;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    int ci = (int)(i % a.c);
+    long long t = i / a.c;
+    int kx = (int)(t % a.s); t /= a.s;
+    int ky = (int)(t % a.r); t /= a.r;
+    int ox = (int)(t % a.ow); t /= a.ow;
+    int oy = (int)(t % a.oh);
+    long long b = t / a.oh;
+    int iy = oy * a.strH - a.padH + ky * a.dilH, ix = ox * a.strW - a.padW + kx * a.dilW;
+    col[i] = (iy >= 0 && iy < a.h && ix >= 0 && ix < a.w) ? x[((b * a.h + iy) * a.w + ix) * a.c + ci] : 0.f;
+  }
+}
+
 // NCHW <-> NHWC for the values entering and leaving a channels-last region.
 extern "C" __global__ void nchw_to_nhwc(const float* __restrict__ x, float* __restrict__ y, long long n, int c, int hw) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c * hw; i += (long long)gridDim.x * blockDim.x) {
@@ -147,7 +164,10 @@ extern "C" __global__ void nhwc_to_nchw(const float* __restrict__ x, float* __re
 }
 `
 
-var convFuncs = []string{"conv2d", "conv_epilogue", "pool2d", "gpool_nhwc", "nchw_to_nhwc", "nhwc_to_nchw"}
+var convFuncs = []string{"conv2d", "conv_epilogue", "pool2d", "gpool_nhwc", "nchw_to_nhwc", "nhwc_to_nchw", "im2col_nhwc"}
+
+// maxColBytes bounds the im2col buffer of the im2col + cuBLASLt candidate.
+const maxColBytes = 64 << 20
 
 // cInfo and pInfo mirror the C structs CInfo and PInfo (passed by value).
 type cInfo struct {
@@ -278,9 +298,10 @@ func buildConv(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 
 // convCore prepares one convolution whose operands are already in layout s.nhwc.
 // The candidates: cuDNN (symmetric pads) as one fused bias+ReLU(+residual) call or
-// as the plain convolution plus the epilogue kernel, and, for an NHWC 1x1 stride-1
+// as the plain convolution plus the epilogue kernel; for an NHWC 1x1 stride-1
 // convolution, one cuBLASLt product with bias, residual (as C, beta 1) and ReLU in
-// its epilogue. Each candidate is timed on the device while the plan is built and
+// its epilogue; for other NHWC convolutions of one group whose columns fit
+// maxColBytes, an im2col kernel and that product. Each candidate is timed on the device while the plan is built and
 // the fastest kept; without candidates, the direct NVRTC kernel runs it.
 func (p *Plan) convCore(s convShape, geo *ops.Geometry, xp, wp, bp, zp uintptr, out *dval, act int32, alpha float32) (func() error, error) {
 	var cands []candidate
@@ -301,6 +322,45 @@ func (p *Plan) convCore(s convShape, geo *ops.Geometry, xp, wp, bp, zp uintptr, 
 				cin = zp
 			}
 			cands = append(cands, candidate{"conv 1x1 cublaslt", func() error { return gm.runC(p.d, xp, wp, cin, yp, bp) }})
+		}
+	}
+	info := cInfo{N: int32(s.n), C: int32(s.c), H: int32(s.h), W: int32(s.w), K: int32(s.k), R: int32(s.r), S: int32(s.s),
+		OH: int32(s.oh), OW: int32(s.ow), PadH: int32(s.padH), PadW: int32(s.padW), StrH: int32(s.strH), StrW: int32(s.strW),
+		DilH: int32(s.dilH), DilW: int32(s.dilW), Group: int32(s.group), Act: act, Alpha: alpha}
+	if s.nhwc {
+		info.NHWC = 1
+	}
+	colElems := s.n * s.oh * s.ow * s.r * s.s * s.c
+	if s.nhwc && len(cands) == 0 && s.group == 1 && act != convActLeaky && colElems*4 <= maxColBytes {
+		// im2col into the plan's shared column buffer, then one cuBLASLt product.
+		spec := gemmSpec{dt: tensor.Float32, m: s.n * s.oh * s.ow, n: s.k, k: s.r * s.s * s.c, lda: s.r * s.s * s.c,
+			ldb: s.r * s.s * s.c, ldc: s.k, batch: 1, transB: true, bias: bp != 0, residual: zp != 0}
+		if act == convActRelu {
+			spec.act = EpiRelu
+		}
+		gm, err := p.newGemm(spec)
+		if err != nil && !errors.Is(err, errUnsupported) {
+			return nil, err
+		}
+		if err == nil {
+			if err := p.d.ensureConv(); err != nil {
+				return nil, err
+			}
+			p.colBytes = max(p.colBytes, colElems*4)
+			yp := out.ptr
+			cin := yp
+			if zp != 0 {
+				cin = zp
+			}
+			f := p.d.convMod.funcs["im2col_nhwc"]
+			g, b := p.grid1(colElems)
+			cands = append(cands, candidate{"conv im2col + cublaslt", func() error {
+				col := p.col
+				if err := p.launchStruct(f, g, b, unsafe.Pointer(&xp), unsafe.Pointer(&col), unsafe.Pointer(&info)); err != nil {
+					return err
+				}
+				return gm.runC(p.d, col, wp, cin, yp, bp)
+			}})
 		}
 	}
 	symmetric := geo.PadsBegin[0] == geo.PadsEnd[0] && geo.PadsBegin[1] == geo.PadsEnd[1]
@@ -327,12 +387,6 @@ func (p *Plan) convCore(s convShape, geo *ops.Geometry, xp, wp, bp, zp uintptr, 
 		return nil, err
 	}
 	p.kinds["conv nvrtc"]++
-	info := cInfo{N: int32(s.n), C: int32(s.c), H: int32(s.h), W: int32(s.w), K: int32(s.k), R: int32(s.r), S: int32(s.s),
-		OH: int32(s.oh), OW: int32(s.ow), PadH: int32(s.padH), PadW: int32(s.padW), StrH: int32(s.strH), StrW: int32(s.strW),
-		DilH: int32(s.dilH), DilW: int32(s.dilW), Group: int32(s.group), Act: act, Alpha: alpha}
-	if s.nhwc {
-		info.NHWC = 1
-	}
 	yp := out.ptr
 	g, b := p.grid1(out.len())
 	f := p.d.convMod.funcs["conv2d"]
@@ -359,11 +413,17 @@ func (p *Plan) fastest(cs []candidate) (candidate, error) {
 	if err != nil {
 		return candidate{}, err
 	}
-	saved := p.ws
-	p.ws = ws
-	defer func() {
-		p.ws = saved
+	col, err := p.d.g.alloc(max(p.colBytes, 4))
+	if err != nil {
 		p.d.g.free(ws)
+		return candidate{}, err
+	}
+	savedWS, savedCol := p.ws, p.col
+	p.ws, p.col = ws, col
+	defer func() {
+		p.ws, p.col = savedWS, savedCol
+		p.d.g.free(ws)
+		p.d.g.free(col)
 	}()
 	best, bestMs := -1, 0.0
 	var firstErr error

@@ -73,6 +73,8 @@ type Plan struct {
 	convs    []*dnnConv
 	wsBytes  int     // the largest cuDNN workspace a step needs
 	ws       uintptr // that workspace, allocated after every step is built
+	col      uintptr // the im2col buffer shared by the steps (allocated like ws)
+	colBytes int
 	bufs     []*dbuf // every value buffer (freed with the plan)
 	freeBufs []*dbuf
 	lastUse  map[*graph.Value]int
@@ -183,6 +185,12 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 			}
 			p.steps = append(p.steps, step{node: n, run: run})
 			p.releaseAfter(i, n)
+		}
+		if p.colBytes > 0 {
+			if p.col, err = d.g.alloc(p.colBytes); err != nil {
+				return fmt.Errorf("im2col buffer (%d bytes): %w", p.colBytes, err)
+			}
+			p.Bytes += int64(p.colBytes)
 		}
 		if p.wsBytes > 0 {
 			if p.ws, err = d.g.alloc(p.wsBytes); err != nil {
@@ -640,6 +648,8 @@ func (p *Plan) release() {
 	p.convs = nil
 	p.d.g.free(p.ws)
 	p.ws = 0
+	p.d.g.free(p.col)
+	p.col = 0
 	for _, s := range p.scratch {
 		p.d.g.free(s)
 	}

@@ -75,7 +75,7 @@ func TestChannelsLastChain(t *testing.T) {
 	}{
 		{"Conv", "x", "c1", []int{12, 5, 3, 3}, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)}},
 		{"MaxPool", "c1", "p1", nil, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}},
-		{"Conv", "p1", "c2", []int{12, 12, 3, 2}, graph.Attrs{"pads": graph.Ints(0, 1, 2, 0)}}, // asymmetric: direct kernel
+		{"Conv", "p1", "c2", []int{12, 6, 3, 2}, graph.Attrs{"pads": graph.Ints(0, 1, 2, 0), "group": graph.Int(2)}}, // direct kernel
 		{"FusedConv", "c2", "c3", []int{12, 12, 3, 3}, graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String("Relu")}},
 		{"AveragePool", "c3", "p2", nil, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1),
 			"count_include_pad": graph.Int(1)}},
