@@ -151,16 +151,17 @@ func BenchmarkRowOps(b *testing.B) {
 	run("biasrelu/go", func() { copy(y, x); biasActGo(&y[0], &g[0], 0, n, flagColBias|flagReLU) })
 }
 
-// BenchmarkGemv: one-row products of the MLP 784-512-512-10 (bench/python),
-// B packed once (the GEMV kernel) against B unpacked (axpy over its rows),
-// 1 and 2 threads; and each GEMV kernel variant alone on the 784x512 panels.
+// BenchmarkGemv: the products of the MLP 784-512-512-10 (bench/python) at
+// batch 1 and 64, B packed once (batch 1: the GEMV kernel) against B unpacked
+// (batch 1: axpy over its rows), 1 and 2 threads; and each GEMV kernel variant
+// alone on the 784x512 panels.
 func BenchmarkGemv(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, threads := range []int{1, 2} {
 		ctx := NewContext(threads)
-		for _, s := range [][2]int{{784, 512}, {512, 512}} {
-			k, n := s[0], s[1]
-			p := Params{M: 1, N: n, K: k, A: randSlice(r, k), B: randSlice(r, k*n), C: make([]float32, n),
+		for _, s := range [][3]int{{1, 784, 512}, {1, 512, 512}, {64, 784, 512}, {64, 512, 512}} {
+			m, k, n := s[0], s[1], s[2]
+			p := Params{M: m, N: n, K: k, A: randSlice(r, m*k), B: randSlice(r, k*n), C: make([]float32, m*n),
 				Bias: randSlice(r, n), Act: ActReLU}
 			pb, err := PackB(ctx, k, n, p.B, 0, false)
 			if err != nil {
@@ -172,11 +173,11 @@ func BenchmarkGemv(b *testing.B) {
 				name string
 				p    Params
 			}{{"packed", q}, {"axpy", p}} {
-				b.Run(fmt.Sprintf("%s/threads=%d/%dx%d", c.name, threads, k, n), func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/threads=%d/%dx%dx%d", c.name, threads, m, k, n), func(b *testing.B) {
 					for b.Loop() {
 						_ = Sgemm(ctx, c.p)
 					}
-					b.ReportMetric(float64(4*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+					b.ReportMetric(2*float64(m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
 			}
 		}

@@ -34,6 +34,7 @@ type Context struct {
 	done      chan struct{} // a worker finishing a job's last share sends once
 	cur       job
 	conv      convScratch
+	sharedA   packedA // A packed once for a column split (see dispatch)
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -291,7 +292,7 @@ func (c *Context) do(prob problem, maxThreads int, batch *Strided) error {
 // Products of at most smallM rows with a pre-packed B split their columns
 // into sharesPerThread shares per thread.
 const (
-	smallM          = 8
+	smallM          = 128
 	sharesPerThread = 4
 )
 
@@ -307,6 +308,20 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 		switch {
 		case work < parallelMin:
 			parts = 1
+		case prob.m <= smallM && prob.pb != nil && prob.pa == nil && prob.cb == nil:
+			// Few rows against packed weights (batched inference): split
+			// the columns into several shares per thread, with A packed
+			// once here for all of them (unless it is a single row, which
+			// the GEMV reads as it is). Every B panel is then read by one
+			// thread only, and a thread that runs late (or not at all)
+			// leaves little for the others to wait for.
+			if prob.m > 1 && !prob.a.trans {
+				c.sharedA.pack(prob.a.data, prob.a.ld, prob.m, prob.k, k.mr)
+				prob.pa = &c.sharedA
+			}
+			c.cur = job{prob: prob, threads: parts, parts: min(nt, sharesPerThread*parts)}
+			c.runJob()
+			return
 		case splitM:
 		case nt >= parts:
 		default:
@@ -314,12 +329,6 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 			parts = max(1, min(parts, max(mt, nt)))
 		}
 		c.cur = job{prob: prob, parts: parts, splitM: splitM}
-		if !splitM && parts > 1 && prob.m <= smallM && prob.pb != nil {
-			// A is a few rows, cheap to pack once per share, and B is
-			// packed already: smaller shares let a thread that runs late
-			// (or not at all) leave less for the others to wait for.
-			c.cur.threads, c.cur.parts = parts, min(nt, sharesPerThread*parts)
-		}
 	} else {
 		c.cur = job{prob: prob, parts: parts, batch: batch}
 	}

@@ -71,9 +71,11 @@ func TestGemvReLUNaN(t *testing.T) {
 	}
 }
 
-// TestGemvPacked runs one-row products with a packed B through the driver
-// (every kernel, 1 to 3 threads) against float64: N below, at and across the
-// panel width, K = 1, transposed A, accumulation and every activation.
+// TestGemvPacked runs few-row products with a packed B through the driver
+// (every kernel, 1 to 3 threads) against float64: one row (the GEMV), a few
+// rows and about smallM rows (A packed once, columns shared out), N below, at
+// and across the panel width, K = 1, transposed A, accumulation and every
+// activation.
 func TestGemvPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, name := range Kernels() {
@@ -82,45 +84,55 @@ func TestGemvPacked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, s := range [][2]int{{1, 1}, {1, 15}, {7, 16}, {33, 17}, {784, 33}, {5, 100}, {300, 512}, {17, 1000}, {784, 2100}} {
-				k, n := s[0], s[1]
+			for i, s := range [][3]int{{1, 1, 1}, {1, 1, 15}, {1, 7, 16}, {1, 33, 17}, {1, 784, 33}, {1, 5, 100}, {1, 300, 512},
+				{1, 17, 1000}, {1, 784, 2100}, {2, 33, 17}, {7, 300, 100}, {13, 1, 64}, {64, 784, 130}, {127, 260, 97},
+				{128, 5, 33}, {129, 70, 50}} {
+				m, k, n := s[0], s[1], s[2]
 				b := randSlice(r, k*n)
 				pb, err := PackB(ctx, k, n, b, 0, false)
 				if err != nil {
 					t.Fatal(err)
 				}
 				transA := i%3 == 1
-				lda := 1
+				lda := k + i%2 // A stored M×K, possibly with padding
 				if transA {
-					lda = 1 + i%2 // A stored K×1, possibly with a stride
+					lda = m + i%2 // A stored K×M
 				}
 				act := Activation(i % 4)
 				beta := float32(i % 2)
-				p := Params{M: 1, N: n, K: k, TransA: transA, LDA: lda, A: randSlice(r, needLen(k, 1, lda)), B: b, LDB: n,
-					Beta: beta, Act: act, LDC: n}
-				if !transA {
-					p.LDA = k
+				ar, ac := m, k
+				if transA {
+					ar, ac = k, m
 				}
+				p := Params{M: m, N: n, K: k, TransA: transA, LDA: lda, A: randSlice(r, needLen(ar, ac, lda)), B: b, LDB: n,
+					Beta: beta, Act: act, LDC: n + 1}
 				if i%4 != 3 {
 					p.Bias = randSlice(r, n)
 				}
-				c0 := randSlice(r, n)
+				nc := needLen(m, n, p.LDC)
+				c0 := randSlice(r, nc)
 				if beta == 0 {
 					for e := range c0 {
 						c0[e] = float32(math.NaN())
 					}
 				}
-				c, full := guarded(n, c0)
+				c, full := guarded(nc, c0)
 				want, bound := refGemm(p, c0)
 				p.C, p.B, p.LDB, p.PackedB = c, nil, 0, pb
 				if err := Sgemm(ctx, p); err != nil {
 					t.Fatal(err)
 				}
-				checkGuards(t, full, n)
-				for j := range want {
-					if !(math.Abs(float64(c[j])-want[j]) <= bound[j]) {
-						t.Fatalf("%s threads=%d k=%d n=%d transA=%v beta=%v %v: C[%d] = %v, want %v",
-							name, threads, k, n, transA, beta, act, j, c[j], want[j])
+				checkGuards(t, full, nc)
+				for e := range want {
+					if e%p.LDC == n {
+						if got := c[e]; got != c0[e] && !(math.IsNaN(float64(got)) && math.IsNaN(float64(c0[e]))) {
+							t.Fatalf("%s threads=%d %v: padding C[%d] changed", name, threads, s, e)
+						}
+						continue
+					}
+					if !(math.Abs(float64(c[e])-want[e]) <= bound[e]) {
+						t.Fatalf("%s threads=%d m=%d k=%d n=%d transA=%v beta=%v %v: C[%d] = %v, want %v",
+							name, threads, m, k, n, transA, beta, act, e, c[e], want[e])
 					}
 				}
 			}

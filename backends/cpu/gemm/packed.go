@@ -11,11 +11,19 @@ type packedA struct {
 }
 
 func newPackedA(a []float32, lda, m, k, mr int) *packedA {
-	pa := &packedA{m: m, k: k, mr: mr, data: alignedFloats(max(1, roundUp(m, mr)*k))}
+	pa := &packedA{}
+	pa.pack(a, lda, m, k, mr)
+	return pa
+}
+
+// pack packs a (m×k, row i at a[i*lda:]) into pa, reusing pa's buffer when it
+// is large enough.
+func (pa *packedA) pack(a []float32, lda, m, k, mr int) {
+	pa.m, pa.k, pa.mr = m, k, mr
+	pa.data = grow(pa.data, max(1, roundUp(m, mr)*k))
 	for i := 0; i < m; i += mr {
 		packRowsA(pa.data[i*k:], a[i*lda:], lda, min(mr, m-i), k, mr)
 	}
-	return pa
 }
 
 // panels returns the packed rows from ic (a multiple of mr) at k offset pc,
