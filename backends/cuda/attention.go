@@ -10,11 +10,15 @@ import (
 
 // attnSource is a fused attention kernel for head sizes D and DV known at compile
 // time (NVRTC compiles one per shape and caches it). A block takes QB = 8·QPW query
-// rows of one (batch, head); K and V pass through shared memory in chunks of 32 keys;
-// each warp keeps QPW rows' running max, sum and output in registers (online
-// softmax), with lane l scoring key l of the chunk. Q, K, V, Y and the mask are
-// addressed through strides, so heads as column blocks ([B, S, E]), head-major
-// tensors ([B, H, S, D]) and a transposed K need no transposes.
+// rows of one (batch, head); K (transposed, so lane l reads key l without bank
+// conflicts) and V pass through shared memory in chunks of 32 keys; each warp keeps
+// QPW rows' running max, sum and output in registers (online softmax), with lane l
+// scoring key l of the chunk. Each K and V value read from shared memory serves all
+// QPW rows of the warp; Q rows and the probabilities (staged in shared memory) are
+// read four at a time as broadcast float4 loads when D is a multiple of 4. Q, K, V,
+// Y and the mask are addressed through strides, so heads as column blocks
+// ([B, S, E]), head-major tensors ([B, H, S, D]) and a transposed K need no
+// transposes.
 const attnSource = `
 #define INFINITY __int_as_float(0x7f800000)
 #define KC 32
@@ -34,9 +38,10 @@ __device__ __forceinline__ float wmax(float v) {
 
 extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__ q, const float* __restrict__ k,
     const float* __restrict__ v, const float* __restrict__ mask, float* __restrict__ y, AInfo a) {
-  __shared__ float Qs[QB][D];
-  __shared__ float Ks[KC][D + 1];
+  __shared__ __align__(16) float Qs[QB][D];
+  __shared__ float Kt[D][KC + 1];
   __shared__ float Vs[KC][DV];
+  __shared__ __align__(16) float Ps[NW][QPW][KC];
   const long long b = blockIdx.z, h = blockIdx.y, i0 = (long long)blockIdx.x * QB;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const float* qb = q + b * a.qs[0] + h * a.qs[1];
@@ -60,7 +65,7 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
     for (int idx = tid; idx < KC * D; idx += blockDim.x) {
       int r = idx / D, d = idx % D;
       long long j = j0 + r;
-      Ks[r][d] = j < a.sk ? kb[j * a.ks[2] + d * a.ks[3]] : 0.f;
+      Kt[d][r] = j < a.sk ? kb[j * a.ks[2] + d * a.ks[3]] : 0.f;
     }
     for (int idx = tid; idx < KC * DV; idx += blockDim.x) {
       int r = idx / DV, d = idx % DV;
@@ -69,13 +74,31 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
     }
     __syncthreads();
     const long long j = j0 + lane;
+    float sc[QPW];
+#pragma unroll
+    for (int t = 0; t < QPW; t++) sc[t] = 0.f;
+#if D % 4 == 0
+#pragma unroll 4
+    for (int d = 0; d < D; d += 4) {
+      float k0 = Kt[d][lane], k1 = Kt[d + 1][lane], k2 = Kt[d + 2][lane], k3 = Kt[d + 3][lane];
+#pragma unroll
+      for (int t = 0; t < QPW; t++) {
+        float4 qv = *reinterpret_cast<const float4*>(&Qs[warp + NW * t][d]);
+        sc[t] += qv.x * k0 + qv.y * k1 + qv.z * k2 + qv.w * k3;
+      }
+    }
+#else
+#pragma unroll 8
+    for (int d = 0; d < D; d++) {
+      float kv = Kt[d][lane];
+#pragma unroll
+      for (int t = 0; t < QPW; t++) sc[t] += Qs[warp + NW * t][d] * kv;
+    }
+#endif
 #pragma unroll
     for (int t = 0; t < QPW; t++) {
-      const int r = warp + NW * t;
-      const long long i = i0 + r;
-      float s = 0.f;
-#pragma unroll
-      for (int d = 0; d < D; d++) s += Qs[r][d] * Ks[lane][d];
+      const long long i = i0 + warp + NW * t;
+      float s = sc[t];
       bool ok = j < a.sk && i < a.sq && (!a.causal || j <= i + a.sk - a.sq);
       if (ok && mask) s += mask[b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3]];
       s = ok ? s : -INFINITY;
@@ -84,18 +107,32 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
       float corr = m[t] == -INFINITY ? 0.f : expf(m[t] - mn);
       l[t] = l[t] * corr + wsum(p);
       m[t] = mn;
+      Ps[warp][t][lane] = p;
 #pragma unroll
       for (int c = 0; c < NDV; c++) acc[t][c] *= corr;
-#pragma unroll 8
-      for (int jj = 0; jj < KC; jj++) {
-        float pj = __shfl_sync(0xffffffff, p, jj);
+    }
+    __syncwarp();
+    // P·V: four keys at a time; each V value serves every row, each row's four
+    // probabilities come in one broadcast load.
+#pragma unroll 2
+    for (int jj = 0; jj < KC; jj += 4) {
+      float vv[4][NDV];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
 #pragma unroll
         for (int c = 0; c < NDV; c++) {
           int d = lane + 32 * c;
-          if (d < DV) acc[t][c] += pj * Vs[jj][d];
+          vv[u][c] = d < DV ? Vs[jj + u][d] : 0.f;
         }
       }
+#pragma unroll
+      for (int t = 0; t < QPW; t++) {
+        float4 pp = *reinterpret_cast<const float4*>(&Ps[warp][t][jj]);
+#pragma unroll
+        for (int c = 0; c < NDV; c++) acc[t][c] += pp.x * vv[0][c] + pp.y * vv[1][c] + pp.z * vv[2][c] + pp.w * vv[3][c];
+      }
     }
+    __syncwarp();
   }
 #pragma unroll
   for (int t = 0; t < QPW; t++) {
@@ -169,11 +206,7 @@ func fusedAttention(p *Plan, n *graph.Node, in []*dval, out *dval) (func() error
 	if d < 1 || dv < 1 || d > 128 || dv > 128 || sq < 1 || sk < 1 {
 		return nil, nil
 	}
-	qpw := 4
-	if bs*hs*((sq+31)/32) < 2*p.d.g.sms {
-		qpw = 1 // small batches: more, smaller blocks
-	}
-	if (8*qpw*d+32*(d+1)+32*dv)*4 > 48<<10 {
+	if attnShared(1, d, dv) > 48<<10 {
 		return nil, nil
 	}
 	var maskPtr uintptr
@@ -193,20 +226,40 @@ func fusedAttention(p *Plan, n *graph.Node, in []*dval, out *dval) (func() error
 	if n.Attrs.GetInt("causal", 0) != 0 {
 		ai.Causal = 1
 	}
-	src := fmt.Sprintf("#define D %d\n#define DV %d\n#define QPW %d\n", d, dv, qpw) + attnSource
-	mod, err := p.d.g.module(&p.d.mods, fmt.Sprintf("attention_d%d_dv%d_q%d", d, dv, qpw), src, "attn")
-	if err != nil {
-		return nil, err
-	}
-	f := mod.funcs["attn"]
-	grid := [3]int{(sq + 8*qpw - 1) / (8 * qpw), hs, bs}
-	qp, kp, vp, yp := q.ptr, k.ptr, v.ptr, out.ptr
 	if q.dt != tensor.Float32 {
 		return nil, nil
 	}
-	return func() error {
-		return p.launchArgs(f, grid, [3]int{256, 1, 1}, &qp, &kp, &vp, &maskPtr, &yp, &ai)
-	}, nil
+	// Rows per warp: 1, 4 or 8 (more rows reuse each K and V value more, fewer
+	// blocks fill the GPU less); each that fits in 48 KiB of shared memory is timed
+	// while the plan is built and the fastest kept.
+	var cands []candidate
+	for _, qpw := range []int{1, 4, 8} {
+		if attnShared(qpw, d, dv) > 48<<10 {
+			continue
+		}
+		src := fmt.Sprintf("#define D %d\n#define DV %d\n#define QPW %d\n", d, dv, qpw) + attnSource
+		mod, err := p.d.g.module(&p.d.mods, fmt.Sprintf("attention_d%d_dv%d_q%d", d, dv, qpw), src, "attn")
+		if err != nil {
+			return nil, err
+		}
+		f := mod.funcs["attn"]
+		grid := [3]int{(sq + 8*qpw - 1) / (8 * qpw), hs, bs}
+		qp, kp, vp, yp := q.ptr, k.ptr, v.ptr, out.ptr
+		cands = append(cands, candidate{fmt.Sprintf("attention fused, %d rows a warp", qpw), func() error {
+			return p.launchArgs(f, grid, [3]int{256, 1, 1}, &qp, &kp, &vp, &maskPtr, &yp, &ai)
+		}})
+	}
+	c, err := p.fastest(cands)
+	if err != nil {
+		return nil, err
+	}
+	p.kinds[c.name]++
+	return c.run, nil
+}
+
+// attnShared is the attention kernel's static shared memory in bytes.
+func attnShared(qpw, d, dv int) int {
+	return (8*qpw*d + d*33 + 32*dv + 8*qpw*32) * 4
 }
 
 // broadcastsTo reports whether s broadcasts to full under NumPy rules.

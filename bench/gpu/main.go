@@ -127,6 +127,20 @@ func run(which string, reps, layers int) error {
 			if err := timeGraph(d, g, c, map[string][]int{"x": {b, 128, 768}}, flops*float64(b), reps, name); err != nil {
 				return err
 			}
+			// The same with the tanh GELU in the product's epilogue: the cost of the
+			// separate exact-GELU pass.
+			gt, _ := encoderAct(layers, 768, 12, 3072, 128, ops.ActGeluTanh)
+			p, err := d.Compile(gt, map[string][]int{"x": {b, 128, 768}}, cuda.PlanOptions{})
+			if err != nil {
+				return err
+			}
+			ms, err := p.Time(10, reps)
+			p.Close()
+			if err != nil {
+				return err
+			}
+			emit(result{Case: c, Impl: "lightos-plan-graph-gelutanh-epilogue", Device: name, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+				TFLOPs: flops * float64(b) / ms[len(ms)/2] / 1e9, Reps: reps})
 		}
 	}
 	return nil
@@ -242,6 +256,12 @@ func mlp(batch, width, layers int) (*graph.Graph, float64) {
 // projections (exact GELU in the FFN), Attention with num_heads, Add and
 // LayerNormalization. flops counts the products per sequence.
 func encoder(layers, e, heads, ffn, seq int) (*graph.Graph, float64) {
+	return encoderAct(layers, e, heads, ffn, seq, ops.ActGelu)
+}
+
+// encoderAct is encoder with the FFN activation act (GeluTanh runs in cuBLASLt's
+// epilogue; exact Gelu as a second pass).
+func encoderAct(layers, e, heads, ffn, seq int, act string) (*graph.Graph, float64) {
 	g := &gb{b: graph.NewBuilder("encoder"), r: rand.New(rand.NewPCG(2, 2))}
 	g.b.Input("x", tensor.Float32, graph.Shape{{Size: -1, Param: "batch"}, graph.Dim{Size: int64(seq)}, graph.Dim{Size: int64(e)}})
 	x := "x"
@@ -254,7 +274,7 @@ func encoder(layers, e, heads, ffn, seq int) (*graph.Graph, float64) {
 		a := g.op(ops.DomainLightOS, ops.Attention, []string{q, k, v}, graph.Attrs{"num_heads": graph.Int(int64(heads))})
 		o := g.linear(a, e, e, "")
 		h := ln(g.op("", "Add", []string{x, o}, nil))
-		f := g.linear(g.linear(h, e, ffn, ops.ActGelu), ffn, e, "")
+		f := g.linear(g.linear(h, e, ffn, act), ffn, e, "")
 		x = ln(g.op("", "Add", []string{h, f}, nil))
 	}
 	g.b.Output(x)
