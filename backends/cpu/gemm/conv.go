@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Conv2DShape describes a 2-D convolution as ONNX Conv gives it: input
 // N×C×H×W (NCHW), weights M×(C/Group)×KH×KW (OIHW), output N×M×OH×OW.
@@ -92,6 +95,30 @@ type PackedWeights struct {
 	kern                 *kernel
 	groups               []*packedA // GEMM path: one packed A per group
 	dw                   []float32  // depthwise path: the M×KH×KW weights
+
+	// The transposed weights (K×M packed as a B operand), for convolutions
+	// with so few output pixels that they are better the GEMM's rows (see
+	// convGemm); made from groups[0] on first use (ungrouped weights only).
+	transOnce sync.Once
+	trans     *PackedB
+}
+
+// transposed returns the weights as a packed K×M B operand (group 1 only).
+func (pw *PackedWeights) transposed() *PackedB {
+	pw.transOnce.Do(func() {
+		pa, nr := pw.groups[0], pw.kern.nr
+		k, m, mr := pa.k, pw.m, pa.mr
+		pb := &PackedB{k: k, n: m, kern: pw.kern, data: alignedFloats(max(1, roundUp(m, nr)*k))}
+		for i := 0; i < m; i++ {
+			src := pa.data[i/mr*k*mr+i%mr:]
+			dst := pb.data[i/nr*k*nr+i%nr:]
+			for kk := 0; kk < k; kk++ {
+				dst[kk*nr] = src[kk*mr]
+			}
+		}
+		pw.trans = pb
+	})
+	return pw.trans
 }
 
 // depthwise reports whether each output channel reads one input channel.

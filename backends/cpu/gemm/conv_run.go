@@ -9,7 +9,8 @@ type convScratch struct {
 	ct     []float32    // GEMM output of a chunk, before the copy to Y
 	rowOff []int
 	cb     convB
-	prob   problem // the current GEMM, for forConvCols
+	prob   problem   // the current GEMM, for forConvCols
+	col    []float32 // pixels-as-rows path: the K×P gathered input (im2col)
 
 	// The current chunk (images n0..n0+nb of group g) and its layout; see convGemm.
 	n0, nb, g      int
@@ -28,6 +29,8 @@ const (
 	forCompact           // copy output rows (channels) [lo, hi) of the chunk to Y
 	forDepthwise         // depthwise output planes [lo, hi)
 	forConvCols          // GEMM column panels [lo, hi) of sc.prob (nr columns each)
+	forGather            // pixels-as-rows: gather rows [lo, hi) of the K×P input
+	forTranspose         // pixels-as-rows: output channels [lo, hi) from the P×M product to Y
 )
 
 // parallelFor runs c.forRange(kind, ...) over [0, n) split across up to
@@ -74,6 +77,31 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 		ws := &c.ws[w]
 		for i := lo; i < hi; i++ {
 			depthwisePlane(&sc.p, i, ws)
+		}
+	case forGather:
+		p := sc.nb * sc.oh * sc.ow
+		for k := lo; k < hi; k++ {
+			d := sc.col[k*p : (k+1)*p]
+			for i, j := 0, 0; i < sc.nb; i++ {
+				src := sc.cb.data[sc.cb.rowOff[k]+i*sc.planeQ:]
+				for oy := 0; oy < sc.oh; oy, j = oy+1, j+sc.ow {
+					dr, sr := d[j:j+sc.ow], src[oy*sc.wq:][:sc.ow]
+					for x := range dr { // rows of 7 or 14: cheaper than a memmove call
+						dr[x] = sr[x]
+					}
+				}
+			}
+		}
+	case forTranspose:
+		mg, outPlane := s.M/s.Group, sc.oh*sc.ow
+		for m := lo; m < hi; m++ {
+			for i := 0; i < sc.nb; i++ {
+				y := sc.p.Y[((sc.n0+i)*s.M+sc.g*mg+m)*outPlane:][:outPlane]
+				src := sc.ct[i*outPlane*mg+m:]
+				for j := range y {
+					y[j] = src[j*mg]
+				}
+			}
 		}
 	case forConvCols:
 		nr := c.kern.nr
@@ -170,7 +198,12 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 		if copied {
 			sc.xpad = grow(sc.xpad, cg*chStride)
 		}
-		scatter := wq != ow || nbc > 1
+		// Few output pixels (7x7 planes of one image): the weights fill a
+		// GEMM's columns better than the pixels (49 pixels take four
+		// 16-column panels, 64 columns, but nine 6-row panels, 54 rows).
+		mr, nr := c.kern.mr, c.kern.nr
+		swap := s.Group == 1 && nbc*outPlane < 4*nr && mg >= 4*nr && roundUp(nbc*outPlane, mr)*roundUp(mg, nr) < roundUp(mg, mr)*roundUp(ncols, nr)
+		scatter := !swap && (wq != ow || nbc > 1)
 		if scatter {
 			sc.ct = grow(sc.ct, mg*ldc)
 		}
@@ -187,17 +220,47 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 			if scatter {
 				out = sc.ct[:mg*ldc]
 			}
+			if swap {
+				c.convPixelRows(p, parts, nbc*outPlane, kg, copied)
+				continue
+			}
 			prob := problem{m: mg, n: ncols, k: kg, pa: p.W.groups[g], cb: &sc.cb, c: out, ldc: ldc, act: p.Act}
 			if p.Bias != nil {
 				prob.rowBias = p.Bias[g*mg : (g+1)*mg]
 			}
-			c.convProduct(prob, parts)
+			c.convProduct(prob, parts, false)
 			if scatter {
 				sc.ldc = ldc
 				c.parallelFor(forCompact, parts, mg, mg*nbc*outPlane)
 			}
 		}
 	}
+}
+
+// convPixelRows computes the current chunk and group (the layout convGemm
+// set up) as Yᵀ[P × M] = Bᵀ · Wᵀ: the P output pixels are the GEMM's rows
+// and the output channels its columns, split across the workers so that each
+// streams only its share of the weights. B's rows are gathered into a K×P
+// buffer (the pixels only, no junk columns) unless B is the input itself
+// (an unpadded 1x1 convolution of one image), then the product is
+// transposed into Y.
+func (c *Context) convPixelRows(p *Conv2DParams, parts, np, kg int, copied bool) {
+	s := &p.Conv2DShape
+	sc := &c.conv
+	mg := s.M / s.Group
+	a := matrix{data: sc.cb.data, ld: s.H * s.W, trans: true}
+	if copied || s.KH*s.KW > 1 {
+		sc.col = grow(sc.col, kg*np)
+		c.parallelFor(forGather, parts, kg, kg*np)
+		a = matrix{data: sc.col, ld: np, trans: true}
+	}
+	sc.ct = grow(sc.ct, np*mg)
+	prob := problem{m: np, n: mg, k: kg, a: a, pb: p.W.transposed(), c: sc.ct, ldc: mg, act: p.Act}
+	if p.Bias != nil {
+		prob.colBias = p.Bias[:mg]
+	}
+	c.convProduct(prob, parts, true)
+	c.parallelFor(forTranspose, parts, mg, np*mg)
 }
 
 // convProduct runs one GEMM of a convolution. When B (the im2col gather,
@@ -207,9 +270,10 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 // the rows (output channels) for these shapes, and every worker would pack all
 // of B. When the weights are the larger operand (7x7 and 14x14 stages), the
 // rows are split, so each worker streams only its share of them.
-func (c *Context) convProduct(prob problem, parts int) {
+// With cols set, the columns are split whenever there are enough of them.
+func (c *Context) convProduct(prob problem, parts int, cols bool) {
 	nt := (prob.n + c.kern.nr - 1) / c.kern.nr
-	if parts <= 1 || nt < 2*parts || prob.n < prob.m || prob.m*prob.n*max(prob.k, 1) < parallelMin {
+	if parts <= 1 || nt < 2*parts || (prob.n < prob.m && !cols) || prob.m*prob.n*max(prob.k, 1) < parallelMin {
 		c.dispatch(prob, parts, Strided{})
 		return
 	}
