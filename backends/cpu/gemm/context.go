@@ -35,6 +35,7 @@ type Context struct {
 	cur       job
 	conv      convScratch
 	sharedA   packedA // A packed once for a column split (see dispatch)
+	sharedB   PackedB // B packed once, by all threads, for a row split
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -45,6 +46,7 @@ type job struct {
 	parts   int
 	threads int
 	splitM  bool
+	packB   bool    // the shares pack B's column panels into c.sharedB
 	batch   Strided // Batch > 0: split the batch items across the parts
 	// forKind, if not forNone, is a parallel loop: part w runs c.forRange
 	// over its share of [0, forN).
@@ -290,10 +292,12 @@ func (c *Context) do(prob problem, maxThreads int, batch *Strided) error {
 }
 
 // Products of at most smallM rows with a pre-packed B split their columns
-// into sharesPerThread shares per thread.
+// into sharesPerThread shares per thread; larger ones whose B (packed) fits
+// in sharedBMax floats pack it once, together, and split their rows so.
 const (
 	smallM          = 128
 	sharesPerThread = 4
+	sharedBMax      = 1 << 22
 )
 
 // dispatch splits prob (or its batch items) into parts and runs them, part 0
@@ -320,6 +324,22 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 				prob.pa = &c.sharedA
 			}
 			c.cur = job{prob: prob, threads: parts, parts: min(nt, sharesPerThread*parts)}
+			c.runJob()
+			return
+		case splitM && parts > 1 && prob.pb == nil && prob.pa == nil && prob.cb == nil &&
+			prob.k > 0 && prob.k*nt*k.nr <= sharedBMax:
+			// Many rows, B given unpacked: the threads first pack B
+			// together into one buffer (each packing a range of its
+			// panels), then split the rows into several shares per thread
+			// that all read it. Without this each thread packs all of B
+			// for its rows, and a late thread keeps the others waiting
+			// for a whole half of the product.
+			c.sharedB.k, c.sharedB.n, c.sharedB.kern = prob.k, prob.n, k
+			c.sharedB.data = grow(c.sharedB.data, prob.k*nt*k.nr)
+			c.cur = job{prob: prob, threads: parts, parts: min(nt, sharesPerThread*parts), packB: true}
+			c.runJob()
+			prob.pb = &c.sharedB
+			c.cur = job{prob: prob, threads: parts, parts: min(mt, sharesPerThread*parts), splitM: true}
 			c.runJob()
 			return
 		case splitM:
@@ -401,6 +421,15 @@ func (c *Context) runPart(w, i int) {
 	}
 	ws := &c.ws[w]
 	p := &j.prob
+	if j.packB {
+		nr := c.kern.nr
+		t := (p.n + nr - 1) / nr
+		lo, hi := i*t/j.parts, (i+1)*t/j.parts
+		if lo < hi {
+			p.packB(c.sharedB.data[lo*p.k*nr:], 0, p.k, lo*nr, min(p.n, hi*nr)-lo*nr, nr)
+		}
+		return
+	}
 	if j.batch.Batch > 0 {
 		lo, hi := i*j.batch.Batch/j.parts, (i+1)*j.batch.Batch/j.parts
 		for it := lo; it < hi; it++ {
