@@ -109,6 +109,13 @@ type AllocatingKernel interface {
 	RunAlloc(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error)
 }
 
+// OutputOverwriter is an optional ability of a Kernel: OverwritesOutputs reports that
+// Run writes every element of every output, so the executor may hand it buffers that
+// hold stale data. Other kernels get zeroed output buffers.
+type OutputOverwriter interface {
+	OverwritesOutputs() bool
+}
+
 // KernelProvider is a device that can run graph nodes.
 type KernelProvider interface {
 	Device

@@ -52,6 +52,9 @@ func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if overwritingOps[opKey{n.Domain, n.Op}] {
+		k = overwriting{k}
+	}
 	return k, nil
 }
 

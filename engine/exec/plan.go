@@ -27,6 +27,9 @@ type step struct {
 	// alias is set for a view operator (see aliasable) whose output shares input 0's
 	// buffer: the step runs no kernel, it only gives the bytes a new shape.
 	alias bool
+	// overwrites is set when the kernel writes every output element
+	// (backends.OutputOverwriter): its arena outputs are not zeroed first.
+	overwrites bool
 }
 
 // slot is where a value lives during a run.
@@ -175,6 +178,9 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 			return nil, err
 		}
 		st.kernel = k
+		if ow, ok := k.(backends.OutputOverwriter); ok {
+			st.overwrites = ow.OverwritesOutputs()
+		}
 		if !noAlias && aliasable(n) {
 			st.alias = true
 			p.slots[st.outputs[0]].aliasOf = st.inputs[0]

@@ -399,7 +399,7 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 			case sl.offset >= 0:
 				n := tensor.NumElements(shape) * t.DType.Size()
 				outs[i], err = tensor.FromBytes(t.DType, shape, arena[sl.offset:sl.offset+n])
-				if err == nil {
+				if err == nil && !st.overwrites { // arena bytes hold an earlier value's data
 					clear(outs[i].Bytes())
 				}
 			default:

@@ -35,6 +35,7 @@ func init() {
 		"KernelFunc":       reflect.ValueOf((*backends.KernelFunc)(nil)),
 		"KernelProvider":   reflect.ValueOf((*backends.KernelProvider)(nil)),
 		"Kind":             reflect.ValueOf((*backends.Kind)(nil)),
+		"OutputOverwriter": reflect.ValueOf((*backends.OutputOverwriter)(nil)),
 		"Provider":         reflect.ValueOf((*backends.Provider)(nil)),
 		"Reading":          reflect.ValueOf((*backends.Reading)(nil)),
 		"Registry":         reflect.ValueOf((*backends.Registry)(nil)),
@@ -45,6 +46,7 @@ func init() {
 		"_Device":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Device)(nil)),
 		"_Kernel":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Kernel)(nil)),
 		"_KernelProvider":   reflect.ValueOf((*_github_com_lightiam_lightos_backends_KernelProvider)(nil)),
+		"_OutputOverwriter": reflect.ValueOf((*_github_com_lightiam_lightos_backends_OutputOverwriter)(nil)),
 	}
 }
 
@@ -102,4 +104,14 @@ func (W _github_com_lightiam_lightos_backends_KernelProvider) Kernel(n *graph.No
 }
 func (W _github_com_lightiam_lightos_backends_KernelProvider) Telemetry() (backends.Telemetry, error) {
 	return W.WTelemetry()
+}
+
+// _github_com_lightiam_lightos_backends_OutputOverwriter is an interface wrapper for OutputOverwriter type
+type _github_com_lightiam_lightos_backends_OutputOverwriter struct {
+	IValue             interface{}
+	WOverwritesOutputs func() bool
+}
+
+func (W _github_com_lightiam_lightos_backends_OutputOverwriter) OverwritesOutputs() bool {
+	return W.WOverwritesOutputs()
 }

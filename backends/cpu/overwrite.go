@@ -1,0 +1,29 @@
+package cpu
+
+import (
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/ops"
+)
+
+// overwritingOps are the operators whose kernels write every element of every output
+// (no accumulation into the output, no elements left untouched), so the executor can
+// skip zeroing their arena buffers before each run (backends.OutputOverwriter). Each
+// is checked by TestOverwritingKernelsWriteEveryElement, which runs it on outputs
+// filled with garbage and compares with zeroed ones. Kernels not listed get zeroed
+// outputs, the safe default.
+var overwritingOps = map[opKey]bool{
+	{ops.DomainLightOS, ops.FusedMatMul}: true, {ops.DomainLightOS, ops.Attention}: true,
+	{ops.DomainLightOS, ops.LayerNormAttention}: true,
+	{"", "MatMul"}: true, {"", "LayerNormalization"}: true, {"", "Softmax"}: true,
+	{"", "Add"}: true, {"", "Sub"}: true, {"", "Mul"}: true, {"", "Div"}: true,
+	{"", "Relu"}: true, {"", "Gelu"}: true, {"", "Erf"}: true, {"", "Sigmoid"}: true, {"", "Tanh"}: true,
+	{"", "Transpose"}: true, {"", "Gather"}: true, {"", "Concat"}: true, {"", "Cast"}: true,
+}
+
+// overwriting marks a kernel of overwritingOps as a backends.OutputOverwriter.
+type overwriting struct{ backends.Kernel }
+
+// OverwritesOutputs reports true: see overwritingOps.
+func (overwriting) OverwritesOutputs() bool { return true }
+
+var _ backends.OutputOverwriter = overwriting{}
