@@ -8,8 +8,9 @@ import (
 
 // Fallback runs each node on Primary when it has a kernel for it, and on Secondary
 // (normally the host CPU) when Primary reports ErrUnsupported. Both kernels work on
-// host tensors, so a graph can mix them node by node: a GPU without convolution still
-// runs ResNet-50, with the convolutions on the CPU.
+// host tensors, so a graph can mix them node by node: a graph with an operator the GPU
+// lacks (CumSum, a 3-D convolution) still runs, that node on the CPU
+// (backends/cuda's TestFallbackRunsWhatTheGPULacks checks it on a GPU).
 type Fallback struct {
 	Primary   KernelProvider
 	Secondary KernelProvider

@@ -1,9 +1,13 @@
 # GPU (backends/cuda): test and benchmark binaries built here with CGO_ENABLED=0,
 # carried to an NVIDIA machine and run there (no Go toolchain or CUDA SDK needed
-# there; libcuda, libcublasLt and libnvrtc are loaded at run time).
+# there; libcuda, libcublasLt, libnvrtc and, when present, libcudnn.so.9 are loaded at
+# run time).
 #   make gpu-test                        builds bin/gpu/cuda.test and bin/gpu/gpubench
 #   bin/gpu/cuda.test -test.v            (on the GPU machine) every GPU op against the CPU
 #   bench/gpu/run.sh                     (on the GPU machine) timings against PyTorch
+#   bench/gpu/device.sh tests bench:resnet torchc:resnet ...
+#                                        (on the GPU machine) the same, with the NVIDIA
+#                                        wheels' library folders set for cuDNN
 # Without a GPU the tests skip, saying why.
 
 .PHONY: gpu-test

@@ -1,5 +1,5 @@
 // Package cuda runs engine graphs on NVIDIA GPUs through the CUDA driver API
-// (libcuda.so.1), cuBLASLt and NVRTC, all loaded at run time with
+// (libcuda.so.1), cuBLASLt, NVRTC and (when installed) cuDNN 9, all loaded at run time with
 // github.com/ebitengine/purego: nothing of CUDA is needed at build time, and a
 // CGO_ENABLED=0 binary built on a machine without a GPU runs on one with a GPU.
 //
@@ -18,21 +18,34 @@
 //   - attention.go: a fused attention kernel (online softmax, K/V through shared
 //     memory, strided operands so heads need no transposes), compiled per head size;
 //     shapes it does not cover use batched products and a row softmax.
+//   - cudnn.go: cuDNN 9's legacy convolution API (descriptors, FindEx once per shape and
+//     device, cudnnConvolutionForward, cudnnConvolutionBiasActivationForward).
+//   - conv.go: Conv and FusedConv (bias, residual, ReLU/LeakyRelu), MaxPool, AveragePool,
+//     Global{Average,Max}Pool. Each convolution's candidates are timed while the plan is
+//     built and the fastest kept: cuDNN as one fused bias+ReLU(+residual) call, cuDNN
+//     plus an epilogue kernel, a 1x1 convolution as one cuBLASLt product (bias, residual
+//     as C, ReLU in the epilogue), im2col plus that product; without cuDNN (or for
+//     what it refuses), a direct NVRTC kernel. With cuDNN, values that flow only between
+//     convolutions and pooling are kept NHWC (PlanOptions.NoChannelsLast turns it off).
+//   - buffer.go: Buffer, device memory the caller owns (Upload, Download) or a plan's
+//     own input and output buffers (Plan.Input, Plan.Output, Plan.RunDevice: feeds
+//     already on the device, read in place).
 //   - bench.go: TimeGEMM, cuBLASLt timing on device-resident random data.
 //   - plan.go: Plan, a graph compiled for fixed input shapes: every intermediate stays
-//     in device memory taken from the pool when the plan is built; a run copies the
-//     feeds in through pinned staging, launches each step (or replays the whole plan as
-//     one CUDA graph), and copies the outputs out.
+//     in device memory taken from the pool when the plan is built, a buffer reused by
+//     later values once its last reader is built (liveness in node order;
+//     PlanOptions.NoReuse turns it off); a run copies the feeds in through pinned
+//     staging, launches each step (or replays the whole plan as one CUDA graph), and
+//     copies the outputs out.
 //   - device.go: Device, a backends.KernelProvider, so exec.Session can use the GPU
 //     node by node (each node a one-node Plan: correct but copying per node; use Plan
 //     for speed), and the registry provider.
 //
-// What is not here: convolution (no cuDNN binding, no implicit-GEMM kernel), operators
-// outside the table in ops.go (they return errors wrapping backends.ErrUnsupported),
-// float16/bfloat16 outside MatMul, liveness-based reuse of device buffers inside a plan
-// (each value has its own buffer), feeds already in device memory (every Run copies
-// its feeds in), and multi-GPU placement (one Device per GPU exists; nothing schedules
-// across them).
+// What is not here: operators outside the table in ops.go (they return errors wrapping
+// backends.ErrUnsupported; backends.Fallback runs those nodes on the CPU), 1-D and 3-D
+// convolution and pooling, MaxPool's Indices output, float16/bfloat16 outside MatMul,
+// tensor-core attention (the fused kernel is float32 on CUDA cores), and multi-GPU
+// placement (one Device per GPU exists; nothing schedules across them).
 //
 // Libraries are found by soname first, then in LIGHTOS_CUDA_LIBS (a colon-separated
 // list of folders), the CUDA toolkit's folders and the NVIDIA wheels of Python
