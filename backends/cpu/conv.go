@@ -24,8 +24,10 @@ func init() {
 //
 // Bias (one value per output channel; float32 or float64 like the tensors) and Act
 // run inside the float32 GEMM's epilogue while the tile is in cache. Residual, if set,
-// has the output's shape and dtype; with it the GEMM adds the bias only, and the
-// residual and Act follow in one vectorized pass over contiguous runs of planes. Post, if set,
+// has the output's shape and dtype; with it the GEMM adds the bias only, and package
+// gemm adds the residual and applies Act on its workers, while copying the output out
+// of its scratch where it has one (batched small planes, 7x7 outputs), else in one
+// vectorized pass over the output (float32 1-D/2-D; convFinish otherwise). Post, if set,
 // runs once per output plane (one image, one channel, all spatial positions) after
 // the whole convolution, for epilogues the GEMM cannot fuse (LeakyRelu, Clip, a
 // residual Add). Exactly one of Post32 and Post64 is used, by the tensors' dtype.
@@ -190,18 +192,10 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 			return err
 		}
 	}
-	p := gemm.Conv2DParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(epi.Bias), Act: epi.Act, Y: y.Float32s()}
-	if epi.Residual != nil {
-		p.Act = gemm.ActNone
-	}
+	p := gemm.Conv2DParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(epi.Bias),
+		Residual: tensorF32(epi.Residual), Act: epi.Act, Y: y.Float32s()}
 	if err := gemm.Conv2D(env.GEMM(), p); err != nil {
 		return err
-	}
-	if epi.Residual != nil {
-		yv, rv := y.Float32s(), epi.Residual.Float32s()
-		env.Parallel(len(yv), 1<<14, func(lo, hi int) {
-			gemm.AddAct(yv[lo:hi], yv[lo:hi], rv[lo:hi], epi.Act)
-		})
 	}
 	if epi.Post32 != nil {
 		plane := y.Len() / (xs[0] * ws[0])

@@ -157,14 +157,17 @@ func PackConv2DWeights(ctx *Context, s Conv2DShape, w []float32) (*PackedWeights
 	return pw, nil
 }
 
-// Conv2DParams is one convolution call: Y = Act(conv(X, W) + Bias).
+// Conv2DParams is one convolution call: Y = Act(conv(X, W) + Bias + Residual).
 type Conv2DParams struct {
 	Conv2DShape
 	X    []float32      // N×C×H×W
 	W    *PackedWeights // from PackConv2DWeights with the same weight shape
 	Bias []float32      // M values, or nil
-	Act  Activation
-	Y    []float32 // N×M×OH×OW, overwritten
+	// Residual, if not nil, has Y's shape and is added before Act (a ResNet
+	// shortcut); it must not overlap Y.
+	Residual []float32
+	Act      Activation
+	Y        []float32 // N×M×OH×OW, overwritten
 	// MaxThreads caps the workers used, as in Params.
 	MaxThreads int
 }
@@ -190,6 +193,9 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 	}
 	if n := s.N * s.M * oh * ow; len(p.Y) != n {
 		return fmt.Errorf("gemm: %v: Y has %d elements, want %d×%d×%d×%d = %d: %w", s, len(p.Y), s.N, s.M, oh, ow, n, ErrInvalid)
+	}
+	if p.Residual != nil && len(p.Residual) != len(p.Y) {
+		return fmt.Errorf("gemm: %v: Residual has %d elements, want %d: %w", s, len(p.Residual), len(p.Y), ErrInvalid)
 	}
 	if p.Bias != nil && len(p.Bias) != s.M {
 		return fmt.Errorf("gemm: %v: Bias has %d elements, want %d: %w", s, len(p.Bias), s.M, ErrInvalid)
@@ -226,6 +232,9 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 	}()
 	if p.W.dw != nil {
 		ctx.depthwise(&ctx.conv.p, parts)
+		if p.Residual != nil {
+			ctx.parallelFor(forResidual, parts, s.N*s.M, len(p.Y))
+		}
 		return nil
 	}
 	ctx.convGemm(&ctx.conv.p, parts)

@@ -11,6 +11,8 @@ type convScratch struct {
 	cb     convB
 	prob   problem   // the current GEMM, for forConvCols
 	col    []float32 // pixels-as-rows path: the K×P gathered input (im2col)
+	// forBase is added to the items of a parallel loop (see parallelForFrom).
+	forBase int
 
 	// The current chunk (images n0..n0+nb of group g) and its layout; see convGemm.
 	n0, nb, g      int
@@ -31,6 +33,7 @@ const (
 	forConvCols          // GEMM column panels [lo, hi) of sc.prob (nr columns each)
 	forGather            // pixels-as-rows: gather rows [lo, hi) of the K×P input
 	forTranspose         // pixels-as-rows: output channels [lo, hi) from the P×M product to Y
+	forResidual          // Y planes [lo, hi) (image·M + channel) = Act(Y + Residual)
 )
 
 // parallelFor runs c.forRange(kind, ...) over [0, n) split across up to
@@ -44,10 +47,27 @@ func (c *Context) parallelFor(kind forKind, parts, n, work int) {
 	c.runJob()
 }
 
+// parallelForFrom is parallelFor over items [lo, hi).
+func (c *Context) parallelForFrom(kind forKind, parts, lo, hi, work int) {
+	c.conv.forBase = lo
+	c.parallelFor(kind, parts, hi-lo, work)
+	c.conv.forBase = 0
+}
+
+// gemmAct is the activation the GEMM's epilogue applies: none when a
+// residual is added afterwards (the activation follows the sum).
+func gemmAct(p *Conv2DParams) Activation {
+	if p.Residual != nil {
+		return ActNone
+	}
+	return p.Act
+}
+
 // forRange runs items [lo, hi) of a parallel loop on worker w.
 func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 	sc := &c.conv
 	s := &sc.p.Conv2DShape
+	lo, hi = lo+sc.forBase, hi+sc.forBase
 	switch kind {
 	case forPad:
 		cg := s.C / s.Group
@@ -62,14 +82,18 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 		mg, outPlane, imgStride := s.M/s.Group, sc.oh*sc.ow, sc.planeQ
 		for r := lo; r < hi; r++ {
 			for i := 0; i < sc.nb; i++ {
-				y := sc.p.Y[((sc.n0+i)*s.M+sc.g*mg+r)*outPlane:][:outPlane]
+				at := ((sc.n0+i)*s.M + sc.g*mg + r) * outPlane
+				y := sc.p.Y[at:][:outPlane]
 				src := sc.ct[r*sc.ldc+i*imgStride:]
 				if sc.wq == sc.ow {
 					copy(y, src[:outPlane])
-					continue
+				} else {
+					for oy := 0; oy < sc.oh; oy++ {
+						copy(y[oy*sc.ow:(oy+1)*sc.ow], src[oy*sc.wq:])
+					}
 				}
-				for oy := 0; oy < sc.oh; oy++ {
-					copy(y[oy*sc.ow:(oy+1)*sc.ow], src[oy*sc.wq:])
+				if res := sc.p.Residual; res != nil {
+					AddAct(y, y, res[at:][:outPlane], sc.p.Act) // y is in cache
 				}
 			}
 		}
@@ -101,8 +125,14 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 				for j := range y {
 					y[j] = src[j*mg]
 				}
+				if res := sc.p.Residual; res != nil {
+					AddAct(y, y, sc.p.Residual[((sc.n0+i)*s.M+sc.g*mg+m)*outPlane:][:outPlane], sc.p.Act)
+				}
 			}
 		}
+	case forResidual:
+		plane := len(sc.p.Y) / (s.N * s.M)
+		AddAct(sc.p.Y[lo*plane:hi*plane], sc.p.Y[lo*plane:hi*plane], sc.p.Residual[lo*plane:hi*plane], sc.p.Act)
 	case forConvCols:
 		nr := c.kern.nr
 		c.kern.run(&c.ws[w], &sc.prob, 0, sc.prob.m, lo*nr, min(hi*nr, sc.prob.n))
@@ -224,11 +254,15 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 				c.convPixelRows(p, parts, nbc*outPlane, kg, copied)
 				continue
 			}
-			prob := problem{m: mg, n: ncols, k: kg, pa: p.W.groups[g], cb: &sc.cb, c: out, ldc: ldc, act: p.Act}
+			prob := problem{m: mg, n: ncols, k: kg, pa: p.W.groups[g], cb: &sc.cb, c: out, ldc: ldc, act: gemmAct(p)}
 			if p.Bias != nil {
 				prob.rowBias = p.Bias[g*mg : (g+1)*mg]
 			}
 			c.convProduct(prob, parts, false)
+			if !scatter && p.Residual != nil {
+				first := n0*s.M + g*mg // output planes of this image and group
+				c.parallelForFrom(forResidual, parts, first, first+mg, mg*outPlane)
+			}
 			if scatter {
 				sc.ldc = ldc
 				c.parallelFor(forCompact, parts, mg, mg*nbc*outPlane)
@@ -255,7 +289,7 @@ func (c *Context) convPixelRows(p *Conv2DParams, parts, np, kg int, copied bool)
 		a = matrix{data: sc.col, ld: np, trans: true}
 	}
 	sc.ct = grow(sc.ct, np*mg)
-	prob := problem{m: np, n: mg, k: kg, a: a, pb: p.W.transposed(), c: sc.ct, ldc: mg, act: p.Act}
+	prob := problem{m: np, n: mg, k: kg, a: a, pb: p.W.transposed(), c: sc.ct, ldc: mg, act: gemmAct(p)}
 	if p.Bias != nil {
 		prob.colBias = p.Bias[:mg]
 	}
@@ -392,10 +426,11 @@ func depthwisePlane(p *Conv2DParams, i int, ws *workspace) {
 	for oy := 0; oy < oh; oy++ {
 		yr := y[oy*ow : (oy+1)*ow]
 		copy(yr, acc[oy*wq:])
-		if p.Act == ActReLU {
+		switch act := gemmAct(p); {
+		case act == ActReLU:
 			biasAct(&yr[0], nil, 0, len(yr), flagReLU)
-		} else if p.Act != ActNone {
-			applyAct(p.Act, yr)
+		case act != ActNone:
+			applyAct(act, yr)
 		}
 	}
 }

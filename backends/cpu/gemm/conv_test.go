@@ -10,7 +10,7 @@ import (
 
 // refConv2D is a float64 direct convolution (ONNX Conv semantics) returning
 // the expected output and an error bound per element.
-func refConv2D(s Conv2DShape, x, w, bias []float32, act Activation) (want, bound []float64) {
+func refConv2D(s Conv2DShape, x, w, bias, residual []float32, act Activation) (want, bound []float64) {
 	s.defaults()
 	oh, ow := s.OutH(), s.OutW()
 	cg, mg := s.C/s.Group, s.M/s.Group
@@ -43,6 +43,10 @@ func refConv2D(s Conv2DShape, x, w, bias []float32, act Activation) (want, bound
 						}
 					}
 					i := ((n*s.M+m)*oh+oy)*ow + ox
+					if residual != nil {
+						sum += float64(residual[i])
+						mag += math.Abs(float64(residual[i]))
+					}
 					want[i] = refAct(act, sum)
 					bound[i] = 1e-5 + float64(cg*s.KH*s.KW+2)*3e-7*mag
 				}
@@ -109,8 +113,12 @@ func TestConv2D(t *testing.T) {
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {
-			for _, withBias := range []bool{true, false} {
-				t.Run(fmt.Sprintf("%d/%v/bias%v", ci, act, withBias), func(t *testing.T) {
+			for _, extra := range []string{"bias", "none", "bias+residual"} {
+				if extra == "bias+residual" && act == ActGELU {
+					continue // the residual path is the same for every activation
+				}
+				withBias := extra != "none"
+				t.Run(fmt.Sprintf("%d/%v/%s", ci, act, extra), func(t *testing.T) {
 					r := rand.New(rand.NewPCG(uint64(ci), uint64(act)))
 					s.defaults()
 					x := randSlice(r, s.N*s.C*s.H*s.W)
@@ -119,14 +127,18 @@ func TestConv2D(t *testing.T) {
 					if withBias {
 						bias = randSlice(r, s.M)
 					}
-					want, bound := refConv2D(s, x, w, bias, act)
+					var residual []float32
+					if extra == "bias+residual" {
+						residual = randSlice(r, s.N*s.M*s.OutH()*s.OutW())
+					}
+					want, bound := refConv2D(s, x, w, bias, residual, act)
 					for _, cx := range ctxs {
 						pw, err := PackConv2DWeights(cx, s, w)
 						if err != nil {
 							t.Fatal(err)
 						}
 						y, full := guarded(len(want), nil)
-						p := Conv2DParams{Conv2DShape: s, X: x, W: pw, Bias: bias, Act: act, Y: y}
+						p := Conv2DParams{Conv2DShape: s, X: x, W: pw, Bias: bias, Residual: residual, Act: act, Y: y}
 						// Run twice: the second run reuses the scratch and packed weights.
 						for run := 0; run < 2; run++ {
 							if err := Conv2D(cx, p); err != nil {
@@ -165,6 +177,7 @@ func TestConv2DErrors(t *testing.T) {
 		"group":        func(p *Conv2DParams) { p.Group = 3 },
 		"weights":      func(p *Conv2DParams) { p.M = 4 },
 		"nil weights":  func(p *Conv2DParams) { p.W = nil },
+		"residual":     func(p *Conv2DParams) { p.Residual = make([]float32, 5) },
 		"stride":       func(p *Conv2DParams) { p.StrideH = -1 },
 		"act":          func(p *Conv2DParams) { p.Act = 7 },
 		"huge":         func(p *Conv2DParams) { p.H = 1 << 40 },
