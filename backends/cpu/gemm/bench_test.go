@@ -194,3 +194,36 @@ func BenchmarkGemv(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMLP64: the three products of the MLP 784-512-512-10 at batch 64
+// (weights packed, bias and ReLU fused) in sequence, as a model run does.
+func BenchmarkMLP64(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, threads := range []int{1, 2} {
+		ctx := NewContext(threads)
+		sizes := []int{784, 512, 512, 10}
+		var ps []Params
+		x := randSlice(r, 64*784)
+		for i := 0; i+1 < len(sizes); i++ {
+			k, n := sizes[i], sizes[i+1]
+			pb, err := PackB(ctx, k, n, randSlice(r, k*n), 0, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p := Params{M: 64, N: n, K: k, A: x, C: make([]float32, 64*n), Bias: randSlice(r, n), Act: ActReLU, PackedB: pb}
+			ps = append(ps, p)
+			x = p.C
+		}
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			for b.Loop() {
+				for _, p := range ps {
+					if err := Sgemm(ctx, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(2*64*(784*512+512*512+512*10)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		ctx.Close()
+	}
+}
