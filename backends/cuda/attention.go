@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -36,6 +37,22 @@ __device__ __forceinline__ float wmax(float v) {
   return v;
 }
 
+// Asynchronous 4-byte copy global -> shared (zero-filled when !ok): a thread's copies
+// are all in flight together instead of one load's latency after another.
+__device__ __forceinline__ void cp4(float* dst, const float* src, bool ok) {
+#if __CUDA_ARCH__ >= 800
+  unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(d), "l"(src), "r"(ok ? 4 : 0) : "memory");
+#else
+  *dst = ok ? *src : 0.f;
+#endif
+}
+__device__ __forceinline__ void cpWait() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
 extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__ q, const float* __restrict__ k,
     const float* __restrict__ v, const float* __restrict__ mask, float* __restrict__ y, AInfo a) {
   __shared__ __align__(16) float Qs[QB][D];
@@ -50,7 +67,7 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
   for (int idx = tid; idx < QB * D; idx += blockDim.x) {
     int r = idx / D, d = idx % D;
     long long i = i0 + r;
-    Qs[r][d] = i < a.sq ? qb[i * a.qs[2] + d] * a.scale : 0.f;
+    cp4(&Qs[r][d], i < a.sq ? qb + i * a.qs[2] + d : qb, i < a.sq);
   }
   float m[QPW], l[QPW], acc[QPW][NDV];
 #pragma unroll
@@ -65,13 +82,14 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
     for (int idx = tid; idx < KC * D; idx += blockDim.x) {
       int r = idx / D, d = idx % D;
       long long j = j0 + r;
-      Kt[d][r] = j < a.sk ? kb[j * a.ks[2] + d * a.ks[3]] : 0.f;
+      cp4(&Kt[d][r], j < a.sk ? kb + j * a.ks[2] + d * a.ks[3] : kb, j < a.sk);
     }
     for (int idx = tid; idx < KC * DV; idx += blockDim.x) {
       int r = idx / DV, d = idx % DV;
       long long j = j0 + r;
-      Vs[r][d] = j < a.sk ? vb[j * a.vs[2] + d] : 0.f;
+      cp4(&Vs[r][d], j < a.sk ? vb + j * a.vs[2] + d : vb, j < a.sk);
     }
+    cpWait();
     __syncthreads();
     const long long j = j0 + lane;
     float sc[QPW];
@@ -87,6 +105,8 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
         sc[t] += qv.x * k0 + qv.y * k1 + qv.z * k2 + qv.w * k3;
       }
     }
+#pragma unroll
+    for (int t = 0; t < QPW; t++) sc[t] *= a.scale;
 #else
 #pragma unroll 8
     for (int d = 0; d < D; d++) {
@@ -94,6 +114,8 @@ extern "C" __global__ void __launch_bounds__(256) attn(const float* __restrict__
 #pragma unroll
       for (int t = 0; t < QPW; t++) sc[t] += Qs[warp + NW * t][d] * kv;
     }
+#pragma unroll
+    for (int t = 0; t < QPW; t++) sc[t] *= a.scale;
 #endif
 #pragma unroll
     for (int t = 0; t < QPW; t++) {
@@ -248,6 +270,31 @@ func fusedAttention(p *Plan, n *graph.Node, in []*dval, out *dval) (func() error
 		cands = append(cands, candidate{fmt.Sprintf("attention fused, %d rows a warp", qpw), func() error {
 			return p.launchArgs(f, grid, [3]int{256, 1, 1}, &qp, &kp, &vp, &maskPtr, &yp, &ai)
 		}})
+	}
+	if p.d.opts.TF32 && p.d.g.ccMajor >= 8 && d%8 == 0 && dv%8 == 0 && d <= 64 && dv <= 64 {
+		src := fmt.Sprintf("#define D %d\n#define DV %d\n", d, dv) + attnTCSource
+		mod, err := p.d.g.module(&p.d.mods, fmt.Sprintf("attention_tc_d%d_dv%d", d, dv), src, "attn_tc")
+		if err != nil {
+			return nil, err
+		}
+		f := mod.funcs["attn_tc"]
+		grid := [3]int{(sq + 63) / 64, hs, bs}
+		qp, kp, vp, yp := q.ptr, k.ptr, v.ptr, out.ptr
+		cands = append(cands, candidate{"attention tensor-core TF32", func() error {
+			return p.launchArgs(f, grid, [3]int{128, 1, 1}, &qp, &kp, &vp, &maskPtr, &yp, &ai)
+		}})
+	}
+	if p.d.attnOnly != "" {
+		var keep []candidate
+		for _, c := range cands {
+			if strings.HasPrefix(c.name, p.d.attnOnly) {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == 0 {
+			return nil, fmt.Errorf("no attention kernel %q for these shapes", p.d.attnOnly)
+		}
+		cands = keep
 	}
 	c, err := p.fastest(cands)
 	if err != nil {

@@ -55,6 +55,9 @@ type Device struct {
 	dnnH      uintptr
 	dnnMu     sync.Mutex
 	dnnAlgos  map[string]dnnPerf // cuDNN's algorithm choice per convolution shape
+	// attnOnly, when set (by tests), keeps only the fused attention kernels whose
+	// name starts with it.
+	attnOnly string
 	// tele reads the sensors (the nvml device of the same GPU), when found.
 	tele backends.Device
 

@@ -309,3 +309,66 @@ func TestFallbackRunsWhatTheGPULacks(t *testing.T) {
 		t.Errorf("relative error %.3g", e)
 	}
 }
+
+// TestTensorCoreAttention checks the TF32 tensor-core attention kernel (forced; the
+// plan would otherwise keep whichever kernel is fastest) against the CPU engine.
+func TestTensorCoreAttention(t *testing.T) {
+	gpu(t, false)
+	d, err := cuda.Open(0, cuda.Options{TF32: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cuda.SetAttentionKernel(d, "attention tensor-core")
+	r := rand.New(rand.NewPCG(16, 17))
+	for _, c := range []struct {
+		name       string
+		q, k, v, m []int
+		attrs      graph.Attrs
+	}{
+		{"bert-like+mask", []int{3, 130, 256}, []int{3, 130, 256}, []int{3, 130, 256}, []int{3, 1, 1, 130}, graph.Attrs{"num_heads": graph.Int(4)}},
+		{"heads+causal", []int{2, 19, 32}, []int{2, 23, 32}, []int{2, 23, 64}, nil, graph.Attrs{"num_heads": graph.Int(4), "causal": graph.Int(1)}},
+		{"3d+transK+causal", []int{5, 33, 8}, []int{5, 8, 70}, []int{5, 70, 16}, nil, graph.Attrs{"transpose_k": graph.Int(1), "causal": graph.Int(1)}},
+		{"4d+mask d24 dv48", []int{2, 3, 67, 24}, []int{2, 3, 65, 24}, []int{2, 3, 65, 48}, []int{2, 1, 67, 65}, graph.Attrs{"scale": graph.Float(0.2)}},
+	} {
+		b := graph.NewBuilder(c.name)
+		names := []string{"q", "k", "v"}
+		shapes := map[string][]int{"q": c.q, "k": c.k, "v": c.v}
+		if c.m != nil {
+			names = append(names, "m")
+			shapes["m"] = c.m
+		}
+		feeds := map[string]*tensor.Tensor{}
+		for _, n := range names {
+			b.Input(n, tensor.Float32, graph.ShapeOf(shapes[n]...))
+			feeds[n] = randT(r, shapes[n], false)
+		}
+		if err := lop(b, "Attention", names, "y", c.attrs); err != nil {
+			t.Fatal(err)
+		}
+		b.Output("y")
+		g, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := cpuRun(t, g, feeds)["y"]
+		p, err := d.Compile(g, nil, cuda.PlanOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := p.Run(context.Background(), feeds)
+		kinds := p.Kernels()
+		p.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if kinds["attention tensor-core TF32"] != 1 {
+			t.Fatalf("%s: kernels %v", c.name, kinds)
+		}
+		e := relErr(got["y"].Float32s(), want.Float32s())
+		if !(e <= 1e-3) {
+			t.Errorf("%s: relative error %.3g > 1e-3", c.name, e)
+		}
+		t.Logf("%s: relative error %.3g", c.name, e)
+	}
+}
