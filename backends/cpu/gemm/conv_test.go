@@ -104,6 +104,7 @@ func TestConv2D(t *testing.T) {
 		// (gathered; in place for an unpadded 1x1; several images; strided).
 		{N: 1, C: 20, H: 7, W: 7, M: 140, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 1, C: 33, H: 7, W: 7, M: 130, KH: 1, KW: 1},
+		{N: 1, C: 24, H: 14, W: 13, M: 130, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 		{N: 1, C: 12, H: 9, W: 9, M: 129, KH: 3, KW: 3},
 		{N: 1, C: 10, H: 14, W: 13, M: 150, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
 		{N: 3, C: 9, H: 4, W: 4, M: 133, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
