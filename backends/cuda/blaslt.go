@@ -110,7 +110,8 @@ type gemm struct {
 	spec        gemmSpec
 	desc        uintptr
 	la, lb, lc  uintptr
-	heur        [96]byte // cublasLtMatmulHeuristicResult_t; the algo is its first 64 bytes
+	heur        [96]byte   // cublasLtMatmulHeuristicResult_t; the algo is its first 64 bytes
+	heurs       [][96]byte // the heuristic's ranked results (heur is one of them)
 	alpha, beta float32
 }
 
@@ -219,17 +220,27 @@ func (d *Device) newGemm(s gemmSpec) (*gemm, error) {
 		return nil, err
 	}
 	var found int32
+	var heurs [maxHeuristics][96]byte
 	if err := lt.check("cublasLtMatmulAlgoGetHeuristic", call(lt.heuristic, d.blas, gm.desc, gm.lb, gm.la, gm.lc, gm.lc,
-		pref, 1, uintptr(unsafe.Pointer(&gm.heur[0])), uintptr(unsafe.Pointer(&found)))); err != nil {
+		pref, maxHeuristics, uintptr(unsafe.Pointer(&heurs[0][0])), uintptr(unsafe.Pointer(&found)))); err != nil {
 		gm.destroy()
 		return nil, err
 	}
-	if found == 0 {
+	for _, h := range heurs[:found] {
+		if *(*int32)(unsafe.Pointer(&h[72])) == 0 { // state: CUBLAS_STATUS_SUCCESS
+			gm.heurs = append(gm.heurs, h)
+		}
+	}
+	if len(gm.heurs) == 0 {
 		gm.destroy()
 		return nil, fmt.Errorf("cuda: cuBLASLt has no algorithm for %+v: %w", s, errUnsupported)
 	}
+	gm.heur = gm.heurs[0]
 	return gm, nil
 }
+
+// maxHeuristics is how many of cuBLASLt's ranked algorithms a plan times (tune).
+const maxHeuristics = 6
 
 // run enqueues C = epilogue(alpha·op(A)·op(B) + bias) on the device's stream.
 func (gm *gemm) run(d *Device, a, b, c, bias uintptr) error { return gm.runC(d, a, b, c, c, bias) }

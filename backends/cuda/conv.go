@@ -321,7 +321,11 @@ func (p *Plan) convCore(s convShape, geo *ops.Geometry, xp, wp, bp, zp uintptr, 
 			if zp != 0 {
 				cin = zp
 			}
-			cands = append(cands, candidate{"conv 1x1 cublaslt", func() error { return gm.runC(p.d, xp, wp, cin, yp, bp) }})
+			run := func() error { return gm.runC(p.d, xp, wp, cin, yp, bp) }
+			if err := p.tune(gm, run); err != nil {
+				return nil, err
+			}
+			cands = append(cands, candidate{"conv 1x1 cublaslt", run})
 		}
 	}
 	info := cInfo{N: int32(s.n), C: int32(s.c), H: int32(s.h), W: int32(s.w), K: int32(s.k), R: int32(s.r), S: int32(s.s),

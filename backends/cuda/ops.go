@@ -497,7 +497,7 @@ func buildMatMul(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	if post >= 0 {
 		postRun = p.unaryLauncher(post, 0, cp, cp, out.len())
 	}
-	return func() error {
+	run := func() error {
 		if err := gm.run(p.d, ap, bp, cp, biasPtr); err != nil {
 			return err
 		}
@@ -505,7 +505,39 @@ func buildMatMul(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 			return postRun()
 		}
 		return nil
-	}, nil
+	}
+	return run, p.tune(gm, run)
+}
+
+// tune times run with each of gm's ranked cuBLASLt algorithms (a few runs each,
+// between CUDA events, while the plan is built) and keeps the fastest. run must
+// read gm's algorithm when called (gemm.run does).
+func (p *Plan) tune(gm *gemm, run func() error) error {
+	if len(gm.heurs) < 2 {
+		return nil
+	}
+	best, bestMs := -1, 0.0
+	for i, h := range gm.heurs {
+		gm.heur = h
+		var ms []float64
+		if err := timeEvents(p.d.g, 2, 5, run, &ms); err != nil {
+			if err := p.d.g.sync(); err != nil {
+				return err
+			}
+			continue
+		}
+		if m := ms[len(ms)/2]; best < 0 || m < bestMs {
+			best, bestMs = i, m
+		}
+	}
+	if best < 0 {
+		return fmt.Errorf("cuBLASLt: none of %d algorithms ran", len(gm.heurs))
+	}
+	gm.heur = gm.heurs[best]
+	if best > 0 {
+		p.kinds["gemm: heuristic's algorithm replaced by a faster one"]++
+	}
+	return nil
 }
 
 func prod(s []int) int {
@@ -562,7 +594,8 @@ func buildGemm(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 		return nil, err
 	}
 	ap, bp, cp := a.ptr, b.ptr, out.ptr
-	return func() error { return gm.run(p.d, ap, bp, cp, biasPtr) }, nil
+	run := func() error { return gm.run(p.d, ap, bp, cp, biasPtr) }
+	return run, p.tune(gm, run)
 }
 
 // buildAttention runs lightos.Attention as: (with num_heads) Q, K, V transposed to
