@@ -323,7 +323,19 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 				c.sharedA.pack(prob.a.data, prob.a.ld, prob.m, prob.k, k.mr)
 				prob.pa = &c.sharedA
 			}
-			c.cur = job{prob: prob, threads: parts, parts: min(nt, sharesPerThread*parts)}
+			shares := 1
+			switch {
+			case parts == 1:
+			case prob.m == 1:
+				shares = min(nt, sharesPerThread*parts)
+			default:
+				// One panel per share: the loop order over B panels is
+				// the same as one thread's, and a thread that is slow
+				// (its core shared with other processes) holds back
+				// only the panel it is on.
+				shares = nt
+			}
+			c.cur = job{prob: prob, threads: parts, parts: shares}
 			c.runJob()
 			return
 		case splitM && parts > 1 && prob.pb == nil && prob.pa == nil && prob.cb == nil &&
