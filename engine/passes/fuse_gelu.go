@@ -63,7 +63,18 @@ func fuseGelu(c *Context, erf *graph.Node) (bool, error) {
 	default:
 		return false, nil
 	}
-	if !sameShape(x, y) || y.DType != x.DType {
+	// y has x's shape when inference says so, or when every constant of the pattern
+	// is a rank-0 scalar (broadcasting it changes no shape; exporters that compute
+	// shapes at run time leave x's dimensions unknown).
+	scalars := true
+	for _, n := range matched {
+		for _, v := range n.Inputs {
+			if v != nil && v.Const != nil && v.Const.Rank() != 0 {
+				scalars = false
+			}
+		}
+	}
+	if !(sameShape(x, y) || scalars) || y.DType != x.DType {
 		return false, nil
 	}
 	if !c.CanFuse(y.Producer, matched...) {

@@ -461,6 +461,32 @@ func TestDumpAfterEnvironment(t *testing.T) {
 	}
 }
 
+// TestGeluOnUnknownDims: torch.onnx computes reshape targets at run time, so x's
+// dimensions are unknown and unnamed; with rank-0 constants (as torch writes them) the
+// GELU still fuses, with a [1] constant (which could broadcast) it is left alone.
+func TestGeluOnUnknownDims(t *testing.T) {
+	for _, rank0 := range []bool{true, false} {
+		g := newGB(t, 145)
+		if _, err := g.b.Input("x", tensor.Float32, graph.Shape{{Size: -1}, {Size: 7}}); err != nil {
+			t.Fatal(err)
+		}
+		one := g.scalar("one", 1)
+		if !rank0 {
+			one = g.konst("one1", tensor.New(tensor.Float32, []int{1}))
+			one = g.op("Add", nil, one, g.scalar("one0", 1)) // folded to a [1] constant
+		}
+		x := g.op("Relu", nil, "x")
+		phi := g.op("Add", nil, g.op("Erf", nil, g.op("Div", nil, x, g.scalar("sqrt2", 1.4142135))), one)
+		y := g.op("Mul", nil, g.op("Mul", nil, x, phi), g.scalar("half", 0.5))
+		rep, got := optimizeAndCompare(t, g.finish(y), passes.Options{})
+		want := map[string]int{"gelu": 0}
+		if rank0 {
+			want["gelu"] = 1
+		}
+		expectCounts(t, rep, got, want, map[string]int{"Erf": 1 - want["gelu"]})
+	}
+}
+
 func TestGeluChainThenMatMulFusion(t *testing.T) {
 	for i, halfOnX := range []bool{false, true} {
 		g := newGB(t, uint64(140+i))
