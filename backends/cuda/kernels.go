@@ -176,21 +176,29 @@ extern "C" __global__ void softmax_warp(const float* __restrict__ x, float* __re
   }
 }
 
-// One warp per row for rows of at most 1024 values. Same results as layernorm.
-extern "C" __global__ void layernorm_warp(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ y, long long rows, int cols, float eps) {
-  long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (row >= rows) return;
-  int lane = threadIdx.x & 31;
-  const float* xr = x + row * cols;
-  float* yr = y + row * cols;
-  float v[32];
-  float s = 0.f;
-#pragma unroll
-  for (int k = 0; k < 32; k++) {
-    int j = lane + 32 * k;
-    v[k] = j < cols ? xr[j] : 0.f;
-    s += v[k];
-  }
+// One warp per row for rows of at most 1024 values. Same results as layernorm. With
+// ADD, the row normalized is x + r (a residual Add fused in, rounded as the separate
+// Add would round it); layernorm_warp and layernorm_add_warp are its two versions.
+#define LN_WARP(NAME, ADD) \
+extern "C" __global__ void NAME(const float* __restrict__ x, const float* __restrict__ r, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ y, long long rows, int cols, float eps) { \
+  long long row = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5); \
+  if (row >= rows) return; \
+  int lane = threadIdx.x & 31; \
+  const float* xr = x + row * cols; \
+  const float* rr = r + (ADD ? row * cols : 0); \
+  float* yr = y + row * cols; \
+  float v[32]; \
+  float s = 0.f; \
+  _Pragma("unroll") \
+  for (int k = 0; k < 32; k++) { \
+    int j = lane + 32 * k; \
+    v[k] = j < cols ? (ADD ? xr[j] + rr[j] : xr[j]) : 0.f; \
+    s += v[k]; \
+  } \
+  layernormRow(v, s, g, b, yr, lane, cols, eps); \
+}
+
+__device__ __forceinline__ void layernormRow(float* v, float s, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ yr, int lane, int cols, float eps) {
   float mean = warpSum(s) / (float)cols;
   float q = 0.f;
 #pragma unroll
@@ -211,6 +219,8 @@ extern "C" __global__ void layernorm_warp(const float* __restrict__ x, const flo
     }
   }
 }
+LN_WARP(layernorm_warp, 0)
+LN_WARP(layernorm_add_warp, 1)
 
 extern "C" __global__ void layernorm(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ b, float* __restrict__ y, long long cols, float eps) {
   __shared__ float sh[32];
@@ -284,7 +294,7 @@ extern "C" __global__ void fill_uniform_bf16(unsigned short* y, long long n, uns
 `
 
 var coreFuncs = []string{"unary", "binary", "binary_tail", "transpose", "softmax", "layernorm", "reduce_rows",
-	"softmax_warp", "layernorm_warp",
+	"softmax_warp", "layernorm_warp", "layernorm_add_warp",
 	"f32_to_bf16", "bf16_to_f32", "fill_uniform_f32", "fill_uniform_bf16"}
 
 const maxRank = 6

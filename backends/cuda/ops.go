@@ -191,6 +191,12 @@ func buildBinary(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("%d inputs: %w", len(in), errUnsupported)
 	}
+	if p.addLN[n] { // the LayerNormalization that reads the sum adds it
+		v := n.Outputs[0]
+		p.vals[v] = &dval{name: v.Name, dt: v.DType, shape: v.Shape.Ints(), addOf: [2]*dval{in[0], in[1]}}
+		p.kinds["Add fused into LayerNormalization"]++
+		return func() error { return nil }, nil
+	}
 	out, err := p.alloc(n.Outputs[0])
 	if err != nil {
 		return nil, err
@@ -287,11 +293,19 @@ func buildLayerNorm(p *Plan, n *graph.Node, in []*dval) (func() error, error) {
 	xp, yp, c := x.ptr, out.ptr, int64(cols)
 	rows := x.len() / max(cols, 1)
 	if cols <= 1024 {
-		r64, c32 := int64(rows), int32(cols)
+		var rp uintptr
 		f := p.core("layernorm_warp")
+		if x.addOf[0] != nil { // x = a + b, the Add fused into this kernel
+			xp, rp = x.addOf[0].ptr, x.addOf[1].ptr
+			f = p.core("layernorm_add_warp")
+		}
+		r64, c32 := int64(rows), int32(cols)
 		return func() error {
-			return p.launchArgs(f, [3]int{(rows + 3) / 4, 1, 1}, [3]int{128, 1, 1}, &xp, &g, &b, &yp, &r64, &c32, &eps)
+			return p.launchArgs(f, [3]int{(rows + 3) / 4, 1, 1}, [3]int{128, 1, 1}, &xp, &rp, &g, &b, &yp, &r64, &c32, &eps)
 		}, nil
+	}
+	if x.addOf[0] != nil {
+		return nil, fmt.Errorf("cuda: Add fused into a layer normalization of %d columns", cols)
 	}
 	f := p.core("layernorm")
 	return func() error {

@@ -36,6 +36,9 @@ type dval struct {
 	ptr   uintptr
 	buf   *dbuf // the buffer holding it (shared by aliases)
 	nhwc  bool  // a 4-D value stored channels-last (its shape stays NCHW)
+	// addOf, when set, means the value is addOf[0] + addOf[1], never stored: an Add
+	// whose only reader, a LayerNormalization, adds it (plan.addLN).
+	addOf [2]*dval
 }
 
 // dbuf is one device allocation of a plan.
@@ -80,6 +83,7 @@ type Plan struct {
 	lastUse  map[*graph.Value]int
 	reuse    bool
 	chLast   map[*graph.Value]bool // values kept NHWC between convolutions
+	addLN    map[*graph.Node]bool  // Adds that the LayerNormalization reading them performs
 	kinds    map[string]int        // how many steps took each implementation (Kernels)
 	stage    pinned
 	exec     uintptr
@@ -136,6 +140,7 @@ func (d *Device) Compile(g *graph.Graph, shapes map[string][]int, o PlanOptions)
 	for _, v := range g.Outputs {
 		p.lastUse[v] = len(g.Nodes)
 	}
+	p.addLN = addIntoLayerNorm(g, p.lastUse)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	err = d.g.do(func() error {
@@ -319,6 +324,44 @@ func (p *Plan) Kernels() map[string]int {
 	return out
 }
 
+// addIntoLayerNorm finds the float32 Adds of two same-shape values whose sum only a
+// LayerNormalization over the last axis of at most 1024 values reads (and that is no
+// graph output): that kernel adds them (layernorm_warp's r), so the sum is never
+// stored. The operands' last use moves to the LayerNormalization.
+func addIntoLayerNorm(g *graph.Graph, lastUse map[*graph.Value]int) map[*graph.Node]bool {
+	idx := map[*graph.Node]int{}
+	for i, n := range g.Nodes {
+		idx[n] = i
+	}
+	cons := g.Consumers()
+	out := map[*graph.Node]bool{}
+	for _, n := range g.Nodes {
+		if qualName(n) != "Add" || len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil || len(n.Outputs) != 1 {
+			continue
+		}
+		a, b, s := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+		if !a.HasShape || !b.HasShape || !s.HasShape || !a.Shape.Known() || !b.Shape.Known() ||
+			!sameInts(a.Shape.Ints(), b.Shape.Ints()) || !sameInts(a.Shape.Ints(), s.Shape.Ints()) ||
+			a.DType != tensor.Float32 || b.DType != tensor.Float32 || lastUse[s] >= len(g.Nodes) || len(cons[s]) != 1 {
+			continue
+		}
+		ln := cons[s][0]
+		r := len(s.Shape)
+		if qualName(ln) != "LayerNormalization" || ln.Inputs[0] != s || r == 0 || s.Shape.Ints()[r-1] > 1024 ||
+			normAxis(int(ln.Attrs.GetInt("axis", -1)), r) != r-1 {
+			continue
+		}
+		if (len(ln.Inputs) > 1 && ln.Inputs[1] == s) || (len(ln.Inputs) > 2 && ln.Inputs[2] == s) {
+			continue
+		}
+		out[n] = true
+		for _, v := range []*graph.Value{a, b} {
+			lastUse[v] = max(lastUse[v], idx[ln])
+		}
+	}
+	return out
+}
+
 // channelsLast picks the values to store NHWC: 4-D outputs of Conv, FusedConv,
 // MaxPool and AveragePool that are not graph outputs and that only convolutions
 // (as X or the residual), pooling and global pooling read.
@@ -373,16 +416,27 @@ func (p *Plan) releaseAfter(i int, n *graph.Node) {
 			continue
 		}
 		dv := p.vals[v]
-		if dv == nil || dv.buf == nil {
+		if dv != nil && dv.addOf[0] != nil { // a fused Add's operands die with its reader
+			for _, o := range dv.addOf {
+				p.releaseBuf(o, i)
+			}
 			continue
 		}
-		b := dv.buf
-		if b.pinned || b.free || b.last > i {
-			continue
-		}
-		b.free = true
-		p.freeBufs = append(p.freeBufs, b)
+		p.releaseBuf(dv, i)
 	}
+}
+
+// releaseBuf puts dv's buffer on the free list if node i is its last reader.
+func (p *Plan) releaseBuf(dv *dval, i int) {
+	if dv == nil || dv.buf == nil {
+		return
+	}
+	b := dv.buf
+	if b.pinned || b.free || b.last > i {
+		return
+	}
+	b.free = true
+	p.freeBufs = append(p.freeBufs, b)
 }
 
 // scratchBuf is device memory for a step's temporaries.

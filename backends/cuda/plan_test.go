@@ -372,3 +372,99 @@ func TestTensorCoreAttention(t *testing.T) {
 		t.Logf("%s: relative error %.3g", c.name, e)
 	}
 }
+
+// TestAddLayerNorm checks the residual Add fused into the LayerNormalization that
+// reads it (and left alone where the sum has another reader) against the CPU engine.
+func TestAddLayerNorm(t *testing.T) {
+	d := gpu(t, false)
+	r := rand.New(rand.NewPCG(18, 19))
+	b := graph.NewBuilder("addln")
+	for _, n := range []string{"x", "h"} {
+		b.Input(n, tensor.Float32, graph.ShapeOf(3, 17, 200))
+	}
+	constT(b, r, "g", 200)
+	constT(b, r, "bb", 200)
+	steps := []struct {
+		op  string
+		in  []string
+		out string
+	}{
+		{"Add", []string{"x", "h"}, "s1"},
+		{"LayerNormalization", []string{"s1", "g", "bb"}, "n1"}, // fused
+		{"Add", []string{"n1", "x"}, "s2"},
+		{"LayerNormalization", []string{"s2", "g"}, "n2"}, // not fused: s2 is read twice
+		{"Mul", []string{"s2", "n2"}, "y"},
+	}
+	for _, st := range steps {
+		if err := op(b, st.op, st.in, st.out, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Output("y")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds := map[string]*tensor.Tensor{"x": randT(r, []int{3, 17, 200}, false), "h": randT(r, []int{3, 17, 200}, false)}
+	want := cpuRun(t, g, feeds)["y"]
+	for _, noGraph := range []bool{false, true} {
+		p, err := d.Compile(g, nil, cuda.PlanOptions{NoGraph: noGraph})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Run(context.Background(), feeds)
+		k := p.Kernels()
+		p.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k["Add fused into LayerNormalization"] != 1 {
+			t.Errorf("kernels %v, want one fused Add", k)
+		}
+		if e := relErr(got["y"].Float32s(), want.Float32s()); !(e <= 1e-5) {
+			t.Errorf("relative error %.3g", e)
+		}
+	}
+}
+
+// TestEncoderMatchesCPU runs two BERT-base layers (sequence 128, batch 3) as the
+// optimizer leaves them (FusedMatMul with exact GELU, Attention, Add fused into
+// LayerNormalization) on the GPU, full float32 and TF32, against the CPU engine.
+func TestEncoderMatchesCPU(t *testing.T) {
+	gpu(t, false)
+	if testing.Short() {
+		t.Skip("short")
+	}
+	g, _, err := cudatest.Encoder(2, 768, 12, 3072, 128, "Gelu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := []int{3, 128, 768}
+	feeds := map[string]*tensor.Tensor{"x": randT(rand.New(rand.NewPCG(20, 21)), shape, false)}
+	want := cpuRun(t, g, feeds)
+	var name string
+	for n := range want {
+		name = n
+	}
+	for _, c := range []struct {
+		name string
+		d    *cuda.Device
+		tol  float64
+	}{{"float32", gpu(t, false), 1e-4}, {"tf32", gpu(t, true), 1e-2}} {
+		p, err := c.d.Compile(g, map[string][]int{"x": shape}, cuda.PlanOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := p.Run(context.Background(), feeds)
+		k := p.Kernels()
+		p.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		e := relErr(got[name].Float32s(), want[name].Float32s())
+		if !(e <= c.tol) {
+			t.Errorf("%s: relative error %.3g > %.0g", c.name, e, c.tol)
+		}
+		t.Logf("%s: relative error %.3g, %v", c.name, e, k)
+	}
+}

@@ -279,36 +279,17 @@ func mlp(batch, width, layers int) (*graph.Graph, float64) {
 	return gr, float64(2 * batch * width * width * layers)
 }
 
-// encoder is a post-LN BERT encoder as the optimizer leaves it: FusedMatMul for the
-// projections (exact GELU in the FFN), Attention with num_heads, Add and
-// LayerNormalization. flops counts the products per sequence.
+// encoder is cudatest.Encoder with exact GELU in the FFN.
 func encoder(layers, e, heads, ffn, seq int) (*graph.Graph, float64) {
 	return encoderAct(layers, e, heads, ffn, seq, ops.ActGelu)
 }
 
-// encoderAct is encoder with the FFN activation act (GeluTanh runs in cuBLASLt's
-// epilogue; exact Gelu as a second pass).
+// encoderAct is cudatest.Encoder with the FFN activation act (GeluTanh runs in
+// cuBLASLt's epilogue; exact Gelu as a second pass).
 func encoderAct(layers, e, heads, ffn, seq int, act string) (*graph.Graph, float64) {
-	g := &gb{b: graph.NewBuilder("encoder"), r: rand.New(rand.NewPCG(2, 2))}
-	g.b.Input("x", tensor.Float32, graph.Shape{{Size: -1, Param: "batch"}, graph.Dim{Size: int64(seq)}, graph.Dim{Size: int64(e)}})
-	x := "x"
-	ln := func(x string) string {
-		gamma, beta := g.konst([]int{e}, 0.1), g.konst([]int{e}, 0.1)
-		return g.op("", "LayerNormalization", []string{x, gamma, beta}, graph.Attrs{"axis": graph.Int(-1), "epsilon": graph.Float(1e-12)})
-	}
-	for i := 0; i < layers; i++ {
-		q, k, v := g.linear(x, e, e, ""), g.linear(x, e, e, ""), g.linear(x, e, e, "")
-		a := g.op(ops.DomainLightOS, ops.Attention, []string{q, k, v}, graph.Attrs{"num_heads": graph.Int(int64(heads))})
-		o := g.linear(a, e, e, "")
-		h := ln(g.op("", "Add", []string{x, o}, nil))
-		f := g.linear(g.linear(h, e, ffn, act), ffn, e, "")
-		x = ln(g.op("", "Add", []string{h, f}, nil))
-	}
-	g.b.Output(x)
-	gr, err := g.b.Finish()
+	g, flops, err := cudatest.Encoder(layers, e, heads, ffn, seq, act)
 	if err != nil {
 		panic(err)
 	}
-	perLayer := 2*float64(seq)*float64(e)*float64(e)*4 + 2*2*float64(seq)*float64(e)*float64(ffn) + 2*2*float64(seq)*float64(seq)*float64(e)
-	return gr, perLayer * float64(layers)
+	return g, flops
 }
