@@ -46,8 +46,14 @@ type job struct {
 	parts   int
 	threads int
 	splitM  bool
-	packB   bool    // the shares pack B's column panels into c.sharedB
-	batch   Strided // Batch > 0: split the batch items across the parts
+	packB   bool // the shares pack B's column panels into c.sharedB
+	// packAFrom: with packB, shares from packAFrom on pack A's row panels
+	// into c.sharedA instead.
+	packAFrom int
+	// grid > 0: share i is block (i/grid, i%grid) of C, in blocks of the
+	// rows (split in equal runs of mr) and grid column blocks (of nr).
+	grid  int
+	batch Strided // Batch > 0: split the batch items across the parts
 	// forKind, if not forNone, is a parallel loop: part w runs c.forRange
 	// over its share of [0, forN).
 	forKind forKind
@@ -298,6 +304,7 @@ const (
 	smallM          = 128
 	sharesPerThread = 4
 	sharedBMax      = 1 << 22
+	sharedCols      = 128
 )
 
 // dispatch splits prob (or its batch items) into parts and runs them, part 0
@@ -339,19 +346,34 @@ func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 			c.runJob()
 			return
 		case splitM && parts > 1 && prob.pb == nil && prob.pa == nil && prob.cb == nil &&
-			prob.k > 0 && prob.k*nt*k.nr <= sharedBMax:
-			// Many rows, B given unpacked: the threads first pack B
-			// together into one buffer (each packing a range of its
-			// panels), then split the rows into several shares per thread
-			// that all read it. Without this each thread packs all of B
-			// for its rows, and a late thread keeps the others waiting
-			// for a whole half of the product.
+			prob.k > 0 && prob.k*nt*k.nr <= sharedBMax && prob.k*mt*k.mr <= sharedBMax:
+			// Many rows, operands given unpacked: the threads first pack
+			// B, and A unless it is transposed, together into shared
+			// buffers (each packing a range of panels), then split C into
+			// blocks of about mc rows by sharedCols columns that all read
+			// them. Without this each thread packs all of B for its rows,
+			// and a late thread keeps the others waiting for a whole half
+			// of the product.
 			c.sharedB.k, c.sharedB.n, c.sharedB.kern = prob.k, prob.n, k
 			c.sharedB.data = grow(c.sharedB.data, prob.k*nt*k.nr)
-			c.cur = job{prob: prob, threads: parts, parts: min(nt, sharesPerThread*parts), packB: true}
+			bShares, aShares := min(nt, sharesPerThread*parts), 0
+			if !prob.a.trans {
+				c.sharedA.m, c.sharedA.k, c.sharedA.mr = prob.m, prob.k, k.mr
+				c.sharedA.data = grow(c.sharedA.data, prob.k*mt*k.mr)
+				aShares = min(mt, sharesPerThread*parts)
+			}
+			c.cur = job{prob: prob, threads: parts, parts: bShares + aShares, packB: true, packAFrom: bShares}
 			c.runJob()
 			prob.pb = &c.sharedB
-			c.cur = job{prob: prob, threads: parts, parts: min(mt, sharesPerThread*parts), splitM: true}
+			if aShares == 0 {
+				c.cur = job{prob: prob, threads: parts, parts: min(mt, sharesPerThread*parts), splitM: true}
+				c.runJob()
+				return
+			}
+			prob.pa = &c.sharedA
+			rb := ceilDiv(mt*k.mr, k.mc)                 // row blocks of at most mc rows
+			cb := ceilDiv(prob.n, max(k.nr, sharedCols)) // column blocks
+			c.cur = job{prob: prob, threads: parts, parts: rb * cb, grid: cb}
 			c.runJob()
 			return
 		case splitM:
@@ -433,12 +455,37 @@ func (c *Context) runPart(w, i int) {
 	}
 	ws := &c.ws[w]
 	p := &j.prob
+	if j.packB && j.packAFrom > 0 && i >= j.packAFrom {
+		mr, n := c.kern.mr, j.parts-j.packAFrom
+		t, i := (p.m+mr-1)/mr, i-j.packAFrom
+		a := &c.sharedA
+		for q := i * t / n; q < (i+1)*t/n; q++ {
+			packRowsA(a.data[q*mr*p.k:], p.a.data[q*mr*p.a.ld:], p.a.ld, min(mr, p.m-q*mr), p.k, mr)
+		}
+		return
+	}
 	if j.packB {
 		nr := c.kern.nr
+		n := j.parts
+		if j.packAFrom > 0 {
+			n = j.packAFrom
+		}
 		t := (p.n + nr - 1) / nr
-		lo, hi := i*t/j.parts, (i+1)*t/j.parts
+		lo, hi := i*t/n, (i+1)*t/n
 		if lo < hi {
 			p.packB(c.sharedB.data[lo*p.k*nr:], 0, p.k, lo*nr, min(p.n, hi*nr)-lo*nr, nr)
+		}
+		return
+	}
+	if j.grid > 0 {
+		rb := j.parts / j.grid
+		r, q := i/j.grid, i%j.grid
+		mt := (p.m + c.kern.mr - 1) / c.kern.mr
+		nt := (p.n + c.kern.nr - 1) / c.kern.nr
+		m0, m1 := r*mt/rb*c.kern.mr, min(p.m, (r+1)*mt/rb*c.kern.mr)
+		n0, n1 := q*nt/j.grid*c.kern.nr, min(p.n, (q+1)*nt/j.grid*c.kern.nr)
+		if m0 < m1 && n0 < n1 {
+			c.kern.run(ws, p, m0, m1, n0, n1)
 		}
 		return
 	}
