@@ -15,9 +15,12 @@
 //   - kernels.go: the CUDA C of the elementwise, activation, softmax, layernorm,
 //     reduction, transpose and cast kernels.
 //   - ops.go: the operator table: which graph nodes the GPU runs and how.
-//   - attention.go: a fused attention kernel (online softmax, K/V through shared
-//     memory, strided operands so heads need no transposes), compiled per head size;
-//     shapes it does not cover use batched products and a row softmax.
+//   - attention.go, attention_tc.go: fused attention kernels (online softmax, K/V
+//     copied to shared memory with cp.async, strided operands so heads need no
+//     transposes), compiled per head size: a float32 CUDA-core kernel (1, 4 or 8 rows
+//     a warp) and, when TF32 is allowed and head sizes are multiples of 8 up to 64, a
+//     tensor-core kernel (mma.sync TF32); the plan times them and keeps the fastest.
+//     Shapes they do not cover use batched products and a row softmax.
 //   - cudnn.go: cuDNN 9's legacy convolution API (descriptors, FindEx once per shape and
 //     device, cudnnConvolutionForward, cudnnConvolutionBiasActivationForward).
 //   - conv.go: Conv and FusedConv (bias, residual, ReLU/LeakyRelu), MaxPool, AveragePool,
@@ -34,17 +37,20 @@
 //   - plan.go: Plan, a graph compiled for fixed input shapes: every intermediate stays
 //     in device memory taken from the pool when the plan is built, a buffer reused by
 //     later values once its last reader is built (liveness in node order;
-//     PlanOptions.NoReuse turns it off); a run copies the feeds in through pinned
-//     staging, launches each step (or replays the whole plan as one CUDA graph), and
-//     copies the outputs out.
+//     PlanOptions.NoReuse turns it off); a residual Add read only by a
+//     LayerNormalization is added inside that kernel; each cuBLASLt product keeps the
+//     fastest of the heuristic's first algorithms (timed while building). A run copies
+//     the feeds in through pinned staging, launches each step (or replays the whole
+//     plan as one CUDA graph), and copies the outputs out. Plan.Kernels reports the
+//     choices made.
 //   - device.go: Device, a backends.KernelProvider, so exec.Session can use the GPU
 //     node by node (each node a one-node Plan: correct but copying per node; use Plan
 //     for speed), and the registry provider.
 //
 // What is not here: operators outside the table in ops.go (they return errors wrapping
 // backends.ErrUnsupported; backends.Fallback runs those nodes on the CPU), 1-D and 3-D
-// convolution and pooling, MaxPool's Indices output, float16/bfloat16 outside MatMul,
-// tensor-core attention (the fused kernel is float32 on CUDA cores), and multi-GPU
+// convolution and pooling, MaxPool's Indices output, float16/bfloat16 outside MatMul
+// (models run float32, with TF32 tensor cores when Options.TF32), and multi-GPU
 // placement (one Device per GPU exists; nothing schedules across them).
 //
 // Libraries are found by soname first, then in LIGHTOS_CUDA_LIBS (a colon-separated
