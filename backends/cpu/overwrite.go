@@ -18,6 +18,7 @@ var overwritingOps = map[opKey]bool{
 	{"", "Add"}: true, {"", "Sub"}: true, {"", "Mul"}: true, {"", "Div"}: true,
 	{"", "Relu"}: true, {"", "Gelu"}: true, {"", "Erf"}: true, {"", "Sigmoid"}: true, {"", "Tanh"}: true,
 	{"", "Transpose"}: true, {"", "Gather"}: true, {"", "Concat"}: true, {"", "Cast"}: true,
+	{"", "Conv"}: true, {ops.DomainLightOS, ops.FusedConv}: true, {"", "MaxPool"}: true,
 }
 
 // overwriting marks a kernel of overwritingOps as a backends.OutputOverwriter.

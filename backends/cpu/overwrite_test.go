@@ -75,6 +75,17 @@ func TestOverwritingKernelsWriteEveryElement(t *testing.T) {
 		{"", "Concat", graph.Attrs{"axis": graph.Int(1)}, 1, []owInput{f(2, 3), f(2, 5), f(2, 1)}},
 		{"", "Cast", graph.Attrs{"to": graph.Int(int64(tensor.Float16))}, 1, []owInput{f(11)}},
 		{"", "Cast", graph.Attrs{"to": graph.Int(int64(tensor.Int64))}, 1, []owInput{f(3, 3)}},
+		{"", "Conv", graph.Attrs{"pads": graph.Ints(1, 1, 1, 1)}, 1, []owInput{f(2, 3, 9, 7), c(5, 3, 3, 3), c(5)}},
+		{"", "Conv", graph.Attrs{"strides": graph.Ints(2, 2), "group": graph.Int(4)}, 1, []owInput{f(1, 4, 11, 10), c(4, 1, 3, 3)}},
+		{"", "Conv", graph.Attrs{"pads": graph.Ints(1, 0, 1, 1, 0, 1)}, 1, []owInput{f(1, 2, 4, 5, 6), c(3, 2, 3, 2, 3)}},
+		{"", "Conv", nil, 1, []owInput{f(2, 40, 7, 7), c(130, 40, 1, 1)}},
+		{lightos, ops.FusedConv, graph.Attrs{"activation": graph.String("Relu"), "pads": graph.Ints(1, 1, 1, 1)}, 1,
+			[]owInput{f(3, 6, 7, 7), c(70, 6, 3, 3), c(70), f(3, 70, 7, 7)}},
+		{lightos, ops.FusedConv, graph.Attrs{"activation": graph.String("LeakyRelu"), "alpha": graph.Float(0.1)}, 1,
+			[]owInput{f(1, 5, 8, 9), c(6, 5, 1, 1), c(6)}},
+		{"", "MaxPool", graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}, 1,
+			[]owInput{f(2, 3, 13, 12)}},
+		{"", "MaxPool", graph.Attrs{"kernel_shape": graph.Ints(2, 2)}, 2, []owInput{f(1, 2, 6, 5)}},
 	}
 	covered := map[opKey]bool{}
 	dev := New(Options{Threads: 2})
