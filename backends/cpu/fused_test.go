@@ -392,11 +392,14 @@ func TestLayerNormAttention(t *testing.T) {
 	for _, tc := range []struct {
 		b, s, c, e, ev, heads int
 		mask, causal, biases  bool
+		fed                   int // 0: constant weights and biases (one packed GEMM); 1: fed weights; 2: one fed bias
 	}{
-		{2, 5, 6, 8, 8, 2, true, false, true},
-		{1, 7, 3, 4, 6, 0, false, true, false},
-		{3, 1, 1, 1, 1, 1, false, false, true},
-		{2, 3, 0, 4, 4, 2, false, false, true}, // no channels: Q, K, V are the biases
+		{2, 5, 6, 8, 8, 2, true, false, true, 0},
+		{1, 7, 3, 4, 6, 0, false, true, false, 0},
+		{3, 1, 1, 1, 1, 1, false, false, true, 0},
+		{2, 3, 0, 4, 4, 2, false, false, true, 0}, // no channels: Q, K, V are the biases
+		{2, 9, 12, 8, 6, 2, true, false, true, 1},
+		{1, 6, 5, 4, 4, 1, false, true, true, 2},
 	} {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			x := randF32(r, tc.b, tc.s, tc.c)
@@ -404,6 +407,12 @@ func TestLayerNormAttention(t *testing.T) {
 			wq, wk, wv := randF32(r, tc.c, tc.e), randF32(r, tc.c, tc.e), randF32(r, tc.c, tc.ev)
 			bq, bk, bv := randF32(r, tc.e), randF32(r, tc.e), randF32(r, tc.ev)
 			ins := []nodeInput{feed(x), konst(gamma), konst(beta), konst(wq), konst(bq), konst(wk), konst(bk), konst(wv), konst(bv)}
+			switch tc.fed {
+			case 1:
+				ins[3], ins[5], ins[7] = feed(wq), feed(wk), feed(wv)
+			case 2:
+				ins[6] = feed(bk)
+			}
 			if !tc.biases {
 				ins[2], ins[4], ins[6], ins[8] = omitted, omitted, omitted, omitted
 			}
