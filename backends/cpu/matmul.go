@@ -72,9 +72,11 @@ func gemmGeneric[T gemmNum](env *Env, transA, transB bool, m, n, k int, a []T, l
 
 // smallGEMM reports whether an m×k·k×n product should run on the calling goroutine:
 // a few rows (batch 1 inference) against at most a few million multiply-adds take
-// 10-50 us on one core, about what waking gemm's sleeping workers costs when the
-// caller comes from outside Go (the Python module), so a second thread only adds
-// latency. Measured on the MLP 784-512-512-10 of bench/python (batch 1).
+// 10-50 us on one core (one row: gemm's GEMV kernel, bound by streaming the weights
+// from L3). A second thread halves that only when its core is free; on a loaded
+// machine a worker that takes a share and is then descheduled makes the call wait,
+// and the MLP 784-512-512-10 of bench/python (batch 1) measured 54-71 us on two
+// threads against 42-57 us on one.
 func smallGEMM(m, n, k int) bool {
 	return m <= 4 && m*n*k <= 1<<21
 }
