@@ -297,13 +297,16 @@ func (c *Context) do(prob problem, maxThreads int, batch *Strided) error {
 	return nil
 }
 
-// Products of at most smallM rows with a pre-packed B split their columns
-// into sharesPerThread shares per thread; larger ones whose B (packed) fits
-// in sharedBMax floats pack it once, together, and split their rows so.
+// How dispatch shares out a product (see there): products of at most smallM
+// rows with a pre-packed B split their columns, one panel per share; larger
+// ones whose packed A and B each fit in sharedBMax floats (4 MB: up to
+// 1024x1024; larger ones keep per-thread packing, and the Context's buffers
+// stay bounded) pack both once, together, and share C in blocks of sharedCols
+// columns. sharesPerThread is the share count per thread elsewhere.
 const (
 	smallM          = 128
 	sharesPerThread = 4
-	sharedBMax      = 1 << 22
+	sharedBMax      = 1 << 20
 	sharedCols      = 128
 )
 
