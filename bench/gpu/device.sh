@@ -20,7 +20,6 @@ PY
 )
 export LIGHTOS_CUDA_LIBS=$libs LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 ls $(echo "$libs" | tr ':' '\n' | grep cudnn) 2>/dev/null | head -20
-git rev-parse --short HEAD 2>/dev/null
 for step in "$@"; do
   t0=$(date +%s)
   case $step in
