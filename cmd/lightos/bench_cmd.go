@@ -44,7 +44,11 @@ func benchCommand(args []string) error {
 		}
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
-	sess, err := exec.NewSession(g, dev, exec.Options{HeapOutputs: true, Profile: *profile})
+	opts := exec.Options{HeapOutputs: true, Profile: *profile}
+	if *optimize {
+		opts.Specialize = specializeGraph
+	}
+	sess, err := exec.NewSession(g, dev, opts)
 	if err != nil {
 		return err
 	}

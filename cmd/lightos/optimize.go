@@ -15,6 +15,14 @@ func optimizeGraph(g *graph.Graph) (*passes.Report, error) {
 	return passes.Optimize(g, passes.Options{Eval: cpufold.New()})
 }
 
+// specializeGraph optimizes a plan's copy of the graph again once its input shapes are
+// known (exec.Options.Specialize): the fusions that need shapes an exporter computes at
+// run time fire then (torch.onnx's attention head reshapes).
+func specializeGraph(g *graph.Graph) error {
+	_, err := optimizeGraph(g)
+	return err
+}
+
 // parseInterleaved parses flags that may come before or after positional arguments
 // ("lightos convert model.onnx -o out.lightos") and returns the positional ones.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -100,7 +100,11 @@ func runCommand(args []string) error {
 		return err
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
-	sess, err := exec.NewSession(g, dev, exec.Options{HeapOutputs: true, Profile: *profile})
+	opts := exec.Options{HeapOutputs: true, Profile: *profile}
+	if !*noOpt {
+		opts.Specialize = specializeGraph
+	}
+	sess, err := exec.NewSession(g, dev, opts)
 	if err != nil {
 		return err
 	}

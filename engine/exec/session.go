@@ -26,6 +26,13 @@ type Options struct {
 	// copy their input into a buffer of their own. By default their output shares the
 	// input's buffer (never for a graph output); the setting is for tests and debugging.
 	NoAlias bool
+	// Specialize, if set, rewrites each plan's private copy of the graph once its input
+	// shapes are concrete, before the plan is built: typically the optimizer
+	// (passes.Optimize), so that fusions needing known shapes fire on models whose
+	// shapes are computed at run time (torch.onnx's Shape/Gather/Concat reshape targets).
+	// It must keep the graph's inputs, outputs and meaning. It runs once per distinct
+	// set of input shapes, possibly concurrently on different copies.
+	Specialize func(g *graph.Graph) error
 }
 
 // Session runs one graph on one device, compiling a plan per distinct set of input
@@ -139,7 +146,7 @@ func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error
 			in.Shape = graph.ShapeOf(shapes[in.Name]...)
 			in.HasShape = true
 		}
-		e.plan, e.err = compileSafe(g, s.dev, s.opts.NoAlias)
+		e.plan, e.err = compileSafe(g, s.dev, s.opts)
 		if e.err == nil {
 			s.mu.Lock()
 			size := e.plan.arenaSize
@@ -150,13 +157,18 @@ func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error
 	return e.plan, e.err
 }
 
-func compileSafe(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (p *Plan, err error) {
+func compileSafe(g *graph.Graph, dev backends.KernelProvider, opts Options) (p *Plan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("exec: compiling graph %q panicked: %v", g.Name, r)
 		}
 	}()
-	p, err = compile(g, dev, noAlias)
+	if opts.Specialize != nil {
+		if err := opts.Specialize(g); err != nil {
+			return nil, fmt.Errorf("exec: graph %q: specializing for its input shapes: %w", g.Name, err)
+		}
+	}
+	p, err = compile(g, dev, opts.NoAlias)
 	if err != nil {
 		return nil, fmt.Errorf("exec: graph %q: %w", g.Name, err)
 	}
