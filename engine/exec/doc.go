@@ -17,4 +17,8 @@
 // NumPy). Views of graph inputs and constants are only read: no kernel writes its
 // inputs, and the executor never gives a kernel an output buffer that a live value
 // (or an alias of one) still occupies. Options.NoAlias turns aliasing off.
+//
+// Options.Specialize rewrites each plan's private copy of the graph once the input
+// shapes are concrete (the CLI passes the optimizer), so that rewrites needing shapes
+// an exporter computes at run time still happen; the session's graph is not touched.
 package exec
