@@ -171,10 +171,11 @@ const chunkCols = 2048
 // wq-OW extra columns per row are junk, dropped when copying to Y.
 //
 // Images with tiny outputs (fewer than four column panels: ResNet's 7x7
-// stage) go several to a GEMM: the buffer holds, per channel and phase, the
-// chunk's images one after another (hq×wq each), so that a B row runs across
-// them, the column panels are full and the weights are streamed once per
-// chunk instead of once per image. (On 14x14 and 28x28 planes, where the
+// stage) go several to a GEMM when that fills the columns better: the buffer
+// holds, per channel and phase, the chunk's images one after another (hq×wq
+// each), so that a B row runs across them, the column panels are full and
+// the weights are streamed once per chunk instead of once per image. (On
+// 14x14 and 28x28 planes, where the
 // panels are nearly full anyway, the copies in and out cost as much as this
 // saved or more: ResNet-50's 1x1 128->512 at 28x28, batch 8, took 1.08-1.21x
 // the time.) An unpadded unit-stride
@@ -190,6 +191,7 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 	hp, wp := s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight
 	hq, wq := (hp+sh-1)/sh, (wp+sw-1)/sw
 	planeQ := hq * wq // one phase plane of one image
+	outPlane := oh * ow
 	// The phases the kernel taps read, numbered in order of first use.
 	sc.phases = 0
 	sc.phaseOf = growInts(sc.phaseOf, sh*sw)
@@ -208,11 +210,23 @@ func (c *Context) convGemm(p *Conv2DParams, parts int) {
 	pads := s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0
 	nb := 1 // images per GEMM
 	if per := (oh-1)*wq + ow; s.N > 1 && per < 4*c.kern.nr {
-		nb = min(s.N, max(1, chunkCols/planeQ))
+		// Side by side, each image brings its whole phase plane (padding
+		// rows and columns are junk): worth it only where that wastes less
+		// than one image alone (1x1 convolutions, not padded 3x3 ones).
+		n := min(s.N, max(1, chunkCols/planeQ))
+		useful := n * outPlane
+		merged := float64(useful) / float64(roundUp((n-1)*planeQ+per, c.kern.nr))
+		single := float64(outPlane) / float64(roundUp(per, c.kern.nr))
+		if s.Group == 1 && s.M/s.Group >= 4*c.kern.nr { // convPixelRows's fill
+			single = max(single, float64(outPlane)/float64(roundUp(outPlane, c.kern.mr)))
+		}
+		if merged > single {
+			nb = n
+		}
 	}
 	copied := pads || sh*sw > 1 || nb > 1
 	sc.hq, sc.wq, sc.planeQ, sc.oh, sc.ow = hq, wq, planeQ, oh, ow
-	inPlane, outPlane := s.H*s.W, oh*ow
+	inPlane := s.H * s.W
 	for n0 := 0; n0 < s.N; n0 += nb {
 		nbc := min(nb, s.N-n0)
 		// Offsets of B's rows: channel ch, tap (ky, kx), in the chunk's buffer.

@@ -97,9 +97,12 @@ func TestConv2D(t *testing.T) {
 		{N: 2, C: 4, H: 6, W: 7, M: 6, KH: 3, KW: 3},
 		{N: 3, C: 6, H: 9, W: 9, M: 9, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2, Group: 3},
 		{N: 40, C: 3, H: 9, W: 9, M: 4, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2},
-		{N: 6, C: 16, H: 7, W: 7, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // merged, column split
-		{N: 2, C: 40, H: 7, W: 7, M: 300, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},  // weight-heavy: row split
-		{N: 1, C: 20, H: 30, W: 40, M: 8, KH: 1, KW: 1, StrideH: 3, StrideW: 2},                            // strided 1x1, one phase of six
+		{N: 6, C: 16, H: 7, W: 7, M: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+		{N: 8, C: 64, H: 7, W: 7, M: 24, KH: 1, KW: 1},                                                    // merged, column split
+		{N: 100, C: 3, H: 5, W: 5, M: 4, KH: 1, KW: 1},                                                    // merged in two chunks
+		{N: 8, C: 20, H: 7, W: 7, M: 140, KH: 1, KW: 1},                                                   // merged, many channels
+		{N: 2, C: 40, H: 7, W: 7, M: 300, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, // weight-heavy: row split
+		{N: 1, C: 20, H: 30, W: 40, M: 8, KH: 1, KW: 1, StrideH: 3, StrideW: 2},                           // strided 1x1, one phase of six
 		// Few output pixels, many channels: the pixels are the GEMM's rows
 		// (gathered; in place for an unpadded 1x1; several images; strided).
 		{N: 1, C: 20, H: 7, W: 7, M: 140, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
