@@ -22,6 +22,11 @@ import (
 type graphObj struct {
 	g    *graph.Graph
 	file io.Closer // set when the weights are borrowed from a mapped file (.lightos, .pt)
+	// optimized is set by GraphOptimize; sessions of an optimized graph optimize each
+	// plan's copy again once the input shapes are known (exec.Options.Specialize), with
+	// the same passes disabled.
+	optimized bool
+	disabled  []string
 }
 
 func (o *graphObj) close() error {
@@ -207,6 +212,7 @@ func GraphOptimize(h int64, disableCSV string) (s string, err error) {
 	if err != nil {
 		return "", classify(err, KindGraph)
 	}
+	o.optimized, o.disabled = true, opts.Disable
 	type fired struct {
 		Pass   string   `json:"pass"`
 		Nodes  []string `json:"nodes"`
@@ -409,4 +415,18 @@ func inferred(g *graph.Graph) *graph.Graph {
 		_ = ops.Infer(c, ops.InferOptions{})
 	}
 	return c
+}
+
+// specialize returns the exec.Options.Specialize function for sessions of graph o: nil
+// unless the graph was optimized, else the same optimization (fresh options per call,
+// since plans for different shapes may compile concurrently).
+func (o *graphObj) specialize() func(*graph.Graph) error {
+	if !o.optimized {
+		return nil
+	}
+	disabled := o.disabled
+	return func(g *graph.Graph) error {
+		_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New(), Disable: disabled})
+		return err
+	}
 }

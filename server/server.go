@@ -35,7 +35,9 @@ type Options struct {
 	// Scheduler decides when and where runs happen (default DirectScheduler).
 	Scheduler Scheduler
 	// Prepare, when set, transforms each loaded graph (the optimizer) unless the
-	// model's config says "optimize": false.
+	// model's config says "optimize": false; it then also runs on each plan's copy of
+	// the graph once a request fixes the input shapes (exec.Options.Specialize), so it
+	// must be safe to call concurrently on different graphs.
 	Prepare func(*graph.Graph) error
 	// MaxMessageBytes bounds a request's size (default 64 MiB).
 	MaxMessageBytes int
@@ -159,7 +161,11 @@ func (s *Server) AddModel(name string, g *graph.Graph, cfg Config) error {
 }
 
 func (s *Server) prepare(f *found, g *graph.Graph, closer io.Closer) (*Model, error) {
+	eo := exec.Options{HeapOutputs: true}
 	if s.opts.Prepare != nil && (f.config.Optimize == nil || *f.config.Optimize) {
+		// Plans for concrete input shapes are prepared again: the fusions that need
+		// shapes an exporter computes at run time fire then.
+		eo.Specialize = s.opts.Prepare
 		if err := s.opts.Prepare(g); err != nil {
 			return nil, errorf(codes.InvalidArgument, "model %q: optimizing: %v", f.name, err)
 		}
@@ -169,7 +175,7 @@ func (s *Server) prepare(f *found, g *graph.Graph, closer io.Closer) (*Model, er
 	}
 	// Infer output types for metadata; shapes depending on data stay dynamic.
 	_ = ops.Infer(g, ops.InferOptions{})
-	sess, err := exec.NewSession(g, s.opts.Device, exec.Options{HeapOutputs: true})
+	sess, err := exec.NewSession(g, s.opts.Device, eo)
 	if err != nil {
 		return nil, errorf(codes.InvalidArgument, "model %q: %v", f.name, err)
 	}

@@ -462,7 +462,11 @@ class ExecutionGraph:
     # ---- optimizing and running -------------------------------------------------------
 
     def optimize(self, disable=()):
-        """Run the optimizer (fusions, constant folding, dead code, ...) and return its report."""
+        """Run the optimizer (fusions, constant folding, dead code, ...) and return its report.
+
+        Once optimized, a graph is optimized again for each set of concrete input shapes
+        it runs with (a symbolic batch becomes known), so fusions that need those shapes
+        fire too; the report describes the shape-independent pass."""
         with self._lock:
             if self._sess is not None:
                 self._sess.close()
