@@ -67,12 +67,18 @@
 // contiguous run of a padded plane if the output is computed on the padded
 // width (the extra columns are dropped when the result is copied out); strided
 // convolutions first split the padded planes into stride-phase planes, which
-// makes their taps unit-stride too. Unpadded unit-stride convolutions (1x1)
-// read the input in place. Depthwise convolutions (group = C = M) use a
-// direct per-channel loop on the same layout: one long axpy per kernel tap.
-// Bias (per output channel) and the activation are fused into the same
-// epilogue. 1-D convolutions are
-// 2-D ones with H = KH = 1.
+// makes their taps unit-stride too (only the phases some tap reads are
+// kept). Unpadded unit-stride convolutions (1x1) read the input in place.
+// Two workers split the output pixels, each packing only its columns of B,
+// unless the weights are the larger operand. Outputs of fewer pixels than
+// four column panels (7x7) make the pixels the GEMM's rows instead
+// (Yᵀ = Bᵀ·Wᵀ, with the weights packed transposed on first use), or, in a
+// batch where it fills the columns better, put several images side by side
+// in one GEMM. Depthwise convolutions (group = C = M) use a direct
+// per-channel loop on the same layout: one long axpy per kernel tap. Bias
+// (per output channel) and the activation are fused into the same epilogue;
+// a residual (Conv2DParams.Residual) is added before the activation. 1-D
+// convolutions are 2-D ones with H = KH = 1.
 //
 // # Row helpers
 //
