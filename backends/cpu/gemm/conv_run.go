@@ -133,7 +133,7 @@ func (c *Context) forRange(w int, kind forKind, lo, hi int) {
 					y[j] = src[j*mg]
 				}
 				if res := sc.p.Residual; res != nil {
-					AddAct(y, y, sc.p.Residual[((sc.n0+i)*s.M+sc.g*mg+m)*outPlane:][:outPlane], sc.p.Act)
+					AddAct(y, y, res[((sc.n0+i)*s.M+sc.g*mg+m)*outPlane:][:outPlane], sc.p.Act)
 				}
 			}
 		}
