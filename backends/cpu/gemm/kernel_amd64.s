@@ -5097,7 +5097,23 @@ DATA expconsts<>+784(SB)/4, $0x3f800000
 DATA expconsts<>+788(SB)/4, $0x3f800000
 DATA expconsts<>+792(SB)/4, $0x3f800000
 DATA expconsts<>+796(SB)/4, $0x3f800000
-GLOBL expconsts<>(SB), RODATA|NOPTR, $800
+DATA expconsts<>+800(SB)/4, $0x41100000
+DATA expconsts<>+804(SB)/4, $0x41100000
+DATA expconsts<>+808(SB)/4, $0x41100000
+DATA expconsts<>+812(SB)/4, $0x41100000
+DATA expconsts<>+816(SB)/4, $0x41100000
+DATA expconsts<>+820(SB)/4, $0x41100000
+DATA expconsts<>+824(SB)/4, $0x41100000
+DATA expconsts<>+828(SB)/4, $0x41100000
+DATA expconsts<>+832(SB)/4, $0xc2a00000
+DATA expconsts<>+836(SB)/4, $0xc2a00000
+DATA expconsts<>+840(SB)/4, $0xc2a00000
+DATA expconsts<>+844(SB)/4, $0xc2a00000
+DATA expconsts<>+848(SB)/4, $0xc2a00000
+DATA expconsts<>+852(SB)/4, $0xc2a00000
+DATA expconsts<>+856(SB)/4, $0xc2a00000
+DATA expconsts<>+860(SB)/4, $0xc2a00000
+GLOBL expconsts<>(SB), RODATA|NOPTR, $864
 
 // func geluAVX2(x *float32, n int, tanh bool)
 // Requires: AVX, AVX2, FMA3
@@ -5116,6 +5132,7 @@ gelu_erf:
 	VMOVUPS      (AX), Y0
 	VANDPS       expconsts<>+672(SB), Y0, Y1
 	VMULPS       expconsts<>+576(SB), Y1, Y1
+	VMINPS       expconsts<>+800(SB), Y1, Y1
 	VMOVUPS      expconsts<>+384(SB), Y2
 	VFMADD213PS  expconsts<>+352(SB), Y1, Y2
 	VMOVUPS      expconsts<>+352(SB), Y5
@@ -5166,6 +5183,7 @@ gelu_tanh:
 	VMULPS       expconsts<>+736(SB), Y1, Y1
 	VFMADD213PS  Y0, Y0, Y1
 	VMULPS       expconsts<>+704(SB), Y1, Y1
+	VMAXPS       expconsts<>+832(SB), Y1, Y1
 	VMINPS       Y1, Y6, Y1
 	VMAXPS       Y1, Y7, Y1
 	VMULPS       expconsts<>+64(SB), Y1, Y8

@@ -119,14 +119,23 @@ func TestExpSumAgainstTwin(t *testing.T) {
 // twins, on lengths around the vector width.
 func TestGELU(t *testing.T) {
 	r := rand.New(rand.NewPCG(61, 62))
-	for _, n := range []int{1, 7, 8, 9, 16, 17, 100} {
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 100, 203} {
 		x := make([]float32, n)
 		for i := range x {
 			x[i] = float32(r.NormFloat64() * 4)
+			if n > 100 {
+				// Large magnitudes (a GEMM's outputs at K = 512): where
+				// the erf form caps |x|/√2 at 9 and the tanh form its
+				// exponent at ±80.
+				x[i] = float32(r.Float64()*240 - 120)
+			}
 		}
 		x[0] = -9
 		if n > 2 {
 			x[1], x[2] = 9, 0
+		}
+		if n > 100 {
+			copy(x[3:], []float32{-12.72, 12.72, -12.74, -13, -9.6, 9.6, -20, 20, -1e4, 1e4, -3e38, 3e38})
 		}
 		for _, act := range []Activation{ActGELU, ActGELUTanh} {
 			got, full := guarded(n, x)

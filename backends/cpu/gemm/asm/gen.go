@@ -545,6 +545,14 @@ var expConsts = []struct {
 	{"half", 0.5}, {"absmask", math.Float32frombits(0x7fffffff)},
 	{"tanhk", -2 * 0.7978845608028654}, {"tanhc", 0.044715},
 	{"bias127", math.Float32frombits(127 << 23)},
+	// GELU's u = |x|/√2 is capped at 9: exp(-81)·t·poly stays a normal
+	// float (beyond about 9.3 it would be subnormal, and subnormal
+	// multiplies take a microcode assist: GELU on outputs of magnitude 20
+	// ran at 1.85 ns per element against 0.85 at magnitude 1).
+	{"umax", 9},
+	// The tanh form's exponent w is kept above -80 for the same reason
+	// (its exp: large positive x; negative x give |x|/exp(w) ≥ 1e-37).
+	{"wmin", -80},
 }
 
 func genRowHelpers() {
@@ -608,6 +616,7 @@ func genRowHelpers() {
 			VMOVUPS(Mem{Base: x}, xv)
 			VANDPS(k("absmask"), xv, u)
 			VMULPS(k("rsqrt2"), u, u) // u = |x|/√2
+			VMINPS(k("umax"), u, u)   // u = min(u, 9)
 			VMOVUPS(k("erfp"), t)
 			VFMADD213PS(k("one"), u, t) // t = 1 + p·u
 			VMOVUPS(k("one"), reg.Y5)
@@ -642,6 +651,7 @@ func genRowHelpers() {
 			VMULPS(k("tanhc"), w, w)
 			VFMADD213PS(xv, xv, w)   // w = x + c·x³
 			VMULPS(k("tanhk"), w, w) // w = -2·√(2/π)·(x + c·x³)
+			VMAXPS(k("wmin"), w, w)  // w ≥ -80
 			expInto(w, e)
 			VADDPS(k("one"), e, e)
 			VDIVPS(e, xv, xv) // x / (1 + exp(w))
