@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/engine/graph"
@@ -36,6 +37,9 @@ type poolParams struct {
 	colMajor     bool    // MaxPool storage_order 1 (indices column-major per plane)
 	wantIndices  bool
 	planes, inSz int
+	// generic turns off the float32 max fast path (maxPlaneRowsF32), so tests and
+	// benchmarks can compare it with the general loops in the same run.
+	generic bool
 }
 
 // poolFactory prepares MaxPool, AveragePool or LpPool (1 to 3 spatial axes): each
@@ -91,12 +95,23 @@ func poolRun[T float32 | float64](env *Env, g *geo3, q poolParams, x, y []T, idx
 		taps[a] = axisTaps(g.in[a], g.out[a], g.k[a], g.s[a], g.d[a], g.pb[a], g.pe[a])
 	}
 	rows := g.in[0] == 1 && g.k[0] == 1 && !q.wantIndices && q.kind != poolLp
+	_, f32 := any(x).([]float32)
+	keys := rows && f32 && q.kind == poolMax && g.d[1] == 1 && g.d[2] == 1 && !q.generic
 	env.Parallel(q.planes, max(1, 8192/max(1, outSz*g.kernelSize())), func(lo, hi int) {
 		var tmp []T
-		if rows {
-			tmp = make([]T, max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1))
+		var ktmp []uint32
+		width := max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1)
+		switch {
+		case keys:
+			ktmp = make([]uint32, width)
+		case rows:
+			tmp = make([]T, width)
 		}
 		for pl := lo; pl < hi; pl++ {
+			if keys {
+				maxPlaneRowsF32(g, &taps, f32Bits(x[pl*inSz:(pl+1)*inSz]), f32Bits(y[pl*outSz:(pl+1)*outSz]), ktmp)
+				continue
+			}
 			if rows {
 				poolPlaneRows(g, q, &taps, x[pl*inSz:(pl+1)*inSz], y[pl*outSz:(pl+1)*outSz], tmp)
 				continue
@@ -183,6 +198,102 @@ func poolPlaneRows[T float32 | float64](g *geo3, q poolParams, taps *[3][]tapRan
 	}
 }
 
+// f32Bits views float32 data as its IEEE bit patterns (the same memory); it is
+// only called on []float32 (T is float32 where maxPlaneRowsF32 runs).
+func f32Bits[T float32 | float64](x []T) []uint32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&x[0])), len(x)*int(unsafe.Sizeof(x[0]))/4)
+}
+
+// maxKey maps a float32 bit pattern to an unsigned key whose order is the float
+// order with every NaN (either sign) above +Inf, and -Inf at 0. An integer max of
+// keys is then a float max that propagates NaN (as NumPy's max and PyTorch's
+// max_pool do), in two integer instructions instead of Go's eight-instruction
+// float max; 0 is the padding.
+func maxKey(b uint32) uint32 {
+	return (b ^ uint32(int32(b)>>31)&0x7fffffff) + 0x7f800001
+}
+
+// maxUnkey inverts maxKey.
+func maxUnkey(k uint32) uint32 {
+	k -= 0x7f800001
+	return k ^ uint32(int32(k)>>31)&0x7fffffff
+}
+
+// maxPlaneRowsF32 is poolPlaneRows for float32 MaxPool without dilation, in maxKey
+// space: each output row takes the keyed max of its (up to 3 at once) input rows
+// into the padded scratch row in one pass, then the max of each output column's
+// window, with loops specialized for the common kernel/stride pairs. x and y are
+// the plane's float32 bits; tmp holds the padded row.
+func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, tmp []uint32) {
+	w, pw := g.in[2], g.pb[2]
+	clear(tmp[:pw])
+	clear(tmp[pw+w:])
+	mid := tmp[pw : pw+w]
+	for oh := 0; oh < g.out[1]; oh++ {
+		th := taps[1][oh]
+		at := (oh*g.s[1] - g.pb[1] + th.lo) * w
+		switch th.hi - th.lo {
+		case 0:
+			clear(mid)
+		case 1:
+			r0 := x[at : at+w]
+			for i, v := range r0 {
+				mid[i] = maxKey(v)
+			}
+		case 2:
+			r0, r1 := x[at:at+w], x[at+w:at+2*w]
+			for i, v := range r0 {
+				mid[i] = max(maxKey(v), maxKey(r1[i]))
+			}
+		default:
+			r0, r1, r2 := x[at:at+w], x[at+w:at+2*w], x[at+2*w:at+3*w]
+			for i, v := range r0 {
+				mid[i] = max(maxKey(v), maxKey(r1[i]), maxKey(r2[i]))
+			}
+			for kh := 3; kh < th.hi-th.lo; kh++ {
+				r := x[at+kh*w : at+(kh+1)*w]
+				for i, v := range r {
+					mid[i] = max(mid[i], maxKey(v))
+				}
+			}
+		}
+		maxRowKeys(tmp, y[oh*g.out[2]:(oh+1)*g.out[2]], g.k[2], g.s[2])
+	}
+}
+
+// maxRowKeys sets out[o] to the float bits of the max of keys t[o*s : o*s+k].
+func maxRowKeys(t, out []uint32, k, s int) {
+	switch {
+	case k == 3 && s == 2:
+		t = t[:2*len(out)+1]
+		for o := range out {
+			out[o] = maxUnkey(max(t[2*o], t[2*o+1], t[2*o+2]))
+		}
+	case k == 3 && s == 1:
+		t = t[:len(out)+2]
+		for o := range out {
+			out[o] = maxUnkey(max(t[o], t[o+1], t[o+2]))
+		}
+	case k == 2 && s == 2:
+		t = t[:2*len(out)]
+		for o := range out {
+			out[o] = maxUnkey(max(t[2*o], t[2*o+1]))
+		}
+	default:
+		for o := range out {
+			win := t[o*s : o*s+k]
+			best := win[0]
+			for _, v := range win[1:] {
+				best = max(best, v)
+			}
+			out[o] = maxUnkey(best)
+		}
+	}
+}
+
 // tapRange is, for one output coordinate on one axis, the kernel taps [lo, hi) that
 // fall inside the input, and pad, the number of taps inside the padded input (never
 // beyond the end padding that ceil_mode may add), for count_include_pad.
@@ -237,7 +348,7 @@ func poolPlane[T float32 | float64](g *geo3, q poolParams, taps *[3][]tapRange, 
 							row := x[rowAt : rowAt+g.in[2]]
 							for kw := tw.lo; kw < tw.hi; kw++ {
 								iw := sw + kw*g.d[2]
-								if v := row[iw]; v > best || (bestAt < 0 && v != v) {
+								if v := row[iw]; v > best || (v != v && best == best) {
 									best, bestAt = v, rowAt+iw
 								}
 							}
