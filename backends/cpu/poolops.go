@@ -103,7 +103,7 @@ func poolRun[T float32 | float64](env *Env, g *geo3, q poolParams, x, y []T, idx
 		width := max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1)
 		switch {
 		case keys:
-			ktmp = make([]uint32, width)
+			ktmp = make([]uint32, g.in[1]*g.out[2])
 		case rows:
 			tmp = make([]T, width)
 		}
@@ -223,73 +223,115 @@ func maxUnkey(k uint32) uint32 {
 }
 
 // maxPlaneRowsF32 is poolPlaneRows for float32 MaxPool without dilation, in maxKey
-// space: each output row takes the keyed max of its (up to 3 at once) input rows
-// into the padded scratch row in one pass, then the max of each output column's
-// window, with loops specialized for the common kernel/stride pairs. x and y are
-// the plane's float32 bits; tmp holds the padded row.
-func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, tmp []uint32) {
-	w, pw := g.in[2], g.pb[2]
-	clear(tmp[:pw])
-	clear(tmp[pw+w:])
-	mid := tmp[pw : pw+w]
+// space and in the other order: first each input row's max over every output
+// column's window (keying each input once, loops specialized for the common
+// kernel/stride pairs) into h, one row of h per input row, then each output row's
+// max over its window's rows of h. x and y are the plane's float32 bits; h holds
+// in[1]·out[2] keys.
+func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, h []uint32) {
+	w, ow := g.in[2], g.out[2]
+	// [oLo, oHi): output columns whose window lies inside the row.
+	oLo := min((g.pb[2]+g.s[2]-1)/g.s[2], ow)
+	oHi := oLo
+	if w+g.pb[2] >= g.k[2] {
+		oHi = max(oLo, min(ow, (w+g.pb[2]-g.k[2])/g.s[2]+1))
+	}
+	for r := 0; r < g.in[1]; r++ {
+		row, hr := x[r*w:(r+1)*w], h[r*ow:(r+1)*ow]
+		if oLo < oHi {
+			maxRowInterior(row[oLo*g.s[2]-g.pb[2]:], hr[oLo:oHi], g.k[2], g.s[2])
+		}
+		for o := 0; o < oLo; o++ {
+			hr[o] = maxEdgeKey(row, taps[2][o], o*g.s[2]-g.pb[2])
+		}
+		for o := oHi; o < ow; o++ {
+			hr[o] = maxEdgeKey(row, taps[2][o], o*g.s[2]-g.pb[2])
+		}
+	}
 	for oh := 0; oh < g.out[1]; oh++ {
 		th := taps[1][oh]
-		at := (oh*g.s[1] - g.pb[1] + th.lo) * w
+		at := (oh*g.s[1] - g.pb[1] + th.lo) * ow
+		out := y[oh*ow : (oh+1)*ow]
 		switch th.hi - th.lo {
 		case 0:
-			clear(mid)
+			for i := range out {
+				out[i] = maxUnkey(0)
+			}
 		case 1:
-			r0 := x[at : at+w]
-			for i, v := range r0 {
-				mid[i] = maxKey(v)
+			for i, v := range h[at : at+ow] {
+				out[i] = maxUnkey(v)
 			}
 		case 2:
-			r0, r1 := x[at:at+w], x[at+w:at+2*w]
-			for i, v := range r0 {
-				mid[i] = max(maxKey(v), maxKey(r1[i]))
+			h0, h1 := h[at:at+ow], h[at+ow:at+2*ow]
+			for i, v := range h0 {
+				out[i] = maxUnkey(max(v, h1[i]))
 			}
 		default:
-			r0, r1, r2 := x[at:at+w], x[at+w:at+2*w], x[at+2*w:at+3*w]
-			for i, v := range r0 {
-				mid[i] = max(maxKey(v), maxKey(r1[i]), maxKey(r2[i]))
+			h0, h1, h2 := h[at:at+ow], h[at+ow:at+2*ow], h[at+2*ow:at+3*ow]
+			if th.hi-th.lo == 3 {
+				for i, v := range h0 {
+					out[i] = maxUnkey(max(v, h1[i], h2[i]))
+				}
+				continue
+			}
+			for i, v := range h0 {
+				out[i] = max(v, h1[i], h2[i])
 			}
 			for kh := 3; kh < th.hi-th.lo; kh++ {
-				r := x[at+kh*w : at+(kh+1)*w]
-				for i, v := range r {
-					mid[i] = max(mid[i], maxKey(v))
+				for i, v := range h[at+kh*ow : at+(kh+1)*ow] {
+					out[i] = max(out[i], v)
 				}
 			}
+			for i, v := range out {
+				out[i] = maxUnkey(v)
+			}
 		}
-		maxRowKeys(tmp, y[oh*g.out[2]:(oh+1)*g.out[2]], g.k[2], g.s[2])
 	}
 }
 
-// maxRowKeys sets out[o] to the float bits of the max of keys t[o*s : o*s+k].
-func maxRowKeys(t, out []uint32, k, s int) {
+// maxEdgeKey is the max key of a window that starts at column at and reaches into
+// the padding: the taps t of row.
+func maxEdgeKey(row []uint32, t tapRange, at int) uint32 {
+	m := uint32(0)
+	for kw := t.lo; kw < t.hi; kw++ {
+		m = max(m, maxKey(row[at+kw]))
+	}
+	return m
+}
+
+// maxRowInterior sets hr[o] to the max key of row[o*s : o*s+k], windows that lie
+// inside row.
+func maxRowInterior(row, hr []uint32, k, s int) {
 	switch {
 	case k == 3 && s == 2:
-		t = t[:2*len(out)+1]
-		for o := range out {
-			out[o] = maxUnkey(max(t[2*o], t[2*o+1], t[2*o+2]))
+		// taps 2o, 2o+1, 2o+2: the last is the next window's first, keyed once
+		row = row[:2*len(hr)+1]
+		prev := maxKey(row[0])
+		for o := range hr {
+			a, b := maxKey(row[2*o+1]), maxKey(row[2*o+2])
+			hr[o] = max(prev, a, b)
+			prev = b
 		}
 	case k == 3 && s == 1:
-		t = t[:len(out)+2]
-		for o := range out {
-			out[o] = maxUnkey(max(t[o], t[o+1], t[o+2]))
+		row = row[:len(hr)+2]
+		p0, p1 := maxKey(row[0]), maxKey(row[1])
+		for o, v := range row[2:] {
+			p2 := maxKey(v)
+			hr[o] = max(p0, p1, p2)
+			p0, p1 = p1, p2
 		}
 	case k == 2 && s == 2:
-		t = t[:2*len(out)]
-		for o := range out {
-			out[o] = maxUnkey(max(t[2*o], t[2*o+1]))
+		row = row[:2*len(hr)]
+		for o := range hr {
+			hr[o] = max(maxKey(row[2*o]), maxKey(row[2*o+1]))
 		}
 	default:
-		for o := range out {
-			win := t[o*s : o*s+k]
-			best := win[0]
-			for _, v := range win[1:] {
-				best = max(best, v)
+		for o := range hr {
+			m := uint32(0)
+			for _, v := range row[o*s : o*s+k] {
+				m = max(m, maxKey(v))
 			}
-			out[o] = maxUnkey(best)
+			hr[o] = m
 		}
 	}
 }

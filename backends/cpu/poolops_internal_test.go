@@ -139,6 +139,32 @@ func TestMaxPoolFastPath(t *testing.T) {
 	}
 }
 
+// TestMaxPoolFastPathRandom runs the fast path on random small geometries (kernel
+// 1-5, stride 1-3, pads up to kernel-1, ceil_mode either way) against the reference.
+func TestMaxPoolFastPathRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 4))
+	for i := 0; i < 300; i++ {
+		c := maxPoolShape{n: 1, c: 1 + r.IntN(2), h: 1 + r.IntN(9), w: 1 + r.IntN(12),
+			kh: 1 + r.IntN(5), kw: 1 + r.IntN(5), sh: 1 + r.IntN(3), sw: 1 + r.IntN(3),
+			ceil: r.IntN(2) == 1, nanRate: 0.02 * float64(r.IntN(3))}
+		c.kh, c.kw = min(c.kh, c.h+1), min(c.kw, c.w+1)
+		c.pads = [4]int{r.IntN(c.kh), r.IntN(c.kw), r.IntN(c.kh), r.IntN(c.kw)}
+		if c.h+c.pads[0]+c.pads[2] < c.kh || c.w+c.pads[1]+c.pads[3] < c.kw {
+			continue
+		}
+		g := c.geometry(t)
+		x := c.input(r)
+		want := refMaxPool2D(&g, c.n*c.c, x)
+		y := make([]float32, len(want))
+		poolRun(&Env{Threads: 1}, &g, poolParams{kind: poolMax, planes: c.n * c.c, inSz: c.h * c.w}, x, y, nil)
+		for j, v := range y {
+			if w := want[j]; math.IsNaN(w) != math.IsNaN(float64(v)) || !math.IsNaN(w) && float64(v) != w {
+				t.Fatalf("%+v: y[%d] = %v, want %v", c, j, v, w)
+			}
+		}
+	}
+}
+
 // TestMaxKey checks that maxKey orders float32 values as floats, with every NaN
 // above +Inf, and that maxUnkey inverts it.
 func TestMaxKey(t *testing.T) {
