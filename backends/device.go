@@ -135,3 +135,24 @@ type KernelFunc func(ctx context.Context, inputs, outputs []*tensor.Tensor) erro
 func (f KernelFunc) Run(ctx context.Context, inputs, outputs []*tensor.Tensor) error {
 	return f(ctx, inputs, outputs)
 }
+
+// GraphCompiler is an optional ability of a device: it compiles a whole graph into one
+// GraphPlan that keeps every intermediate on the device, instead of running it node by
+// node through Kernel (exec.Session uses it when the device has it). The graph's
+// inputs carry concrete shapes and its output types are inferred; the compiler must
+// not keep or change g after it returns (copy what it needs). A graph with an
+// operator, dtype or attribute the device cannot run gives an error wrapping
+// ErrUnsupported, and the caller then runs the graph node by node.
+type GraphCompiler interface {
+	CompileGraph(g *graph.Graph) (GraphPlan, error)
+}
+
+// GraphPlan is a graph compiled by a GraphCompiler for one set of input shapes.
+type GraphPlan interface {
+	// Run copies feeds (host tensors, by input name, of the compiled shapes) to the
+	// device, runs the graph and returns every graph output by name as a new host
+	// tensor the caller owns. It is safe for concurrent use (runs may be serialized).
+	Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error)
+	// Close frees the plan's device memory; Run fails afterwards. Close is idempotent.
+	Close() error
+}

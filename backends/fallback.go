@@ -2,6 +2,7 @@ package backends
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/lightiam/lightos/engine/graph"
 )
@@ -16,7 +17,10 @@ type Fallback struct {
 	Secondary KernelProvider
 }
 
-var _ KernelProvider = (*Fallback)(nil)
+var (
+	_ KernelProvider = (*Fallback)(nil)
+	_ GraphCompiler  = (*Fallback)(nil)
+)
 
 // Info describes the primary device.
 func (f *Fallback) Info() Info { return f.Primary.Info() }
@@ -31,4 +35,16 @@ func (f *Fallback) Kernel(n *graph.Node) (Kernel, error) {
 		return k, err
 	}
 	return f.Secondary.Kernel(n)
+}
+
+// CompileGraph compiles g whole on the primary device when it is a GraphCompiler. It
+// gives an error wrapping ErrUnsupported when the primary is not one or lacks an
+// operator of g: the caller then runs g node by node through Kernel, which puts what
+// the primary lacks on the secondary.
+func (f *Fallback) CompileGraph(g *graph.Graph) (GraphPlan, error) {
+	gc, ok := f.Primary.(GraphCompiler)
+	if !ok {
+		return nil, fmt.Errorf("backends: %s compiles no whole graphs: %w", f.Primary.Info(), ErrUnsupported)
+	}
+	return gc.CompileGraph(g)
 }

@@ -67,6 +67,8 @@ type Device struct {
 
 var (
 	_ backends.KernelProvider = (*Device)(nil)
+	_ backends.GraphCompiler  = (*Device)(nil)
+	_ backends.GraphPlan      = (*Plan)(nil)
 	_ io.Closer               = (*Device)(nil)
 )
 
@@ -181,6 +183,19 @@ func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
 	}
 	nk := &nodeKernel{d: d, n: n, plans: map[string]cachedPlan{}}
 	return nk, nil
+}
+
+// CompileGraph compiles g, whose inputs carry their shapes, into one Plan (Compile with
+// the default PlanOptions: one CUDA graph, channels-last convolutions, reused buffers;
+// the Device's Options, TF32 among them, apply). exec.Session calls it for each set of
+// input shapes, so the whole graph stays on the GPU instead of copying per node. A
+// node the GPU lacks gives an error wrapping backends.ErrUnsupported.
+func (d *Device) CompileGraph(g *graph.Graph) (backends.GraphPlan, error) {
+	p, err := d.Compile(g, nil, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // nodeKernel runs one node through one-node plans, one per input shapes.

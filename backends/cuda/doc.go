@@ -43,9 +43,12 @@
 //     the feeds in through pinned staging, launches each step (or replays the whole
 //     plan as one CUDA graph), and copies the outputs out. Plan.Kernels reports the
 //     choices made.
-//   - device.go: Device, a backends.KernelProvider, so exec.Session can use the GPU
-//     node by node (each node a one-node Plan: correct but copying per node; use Plan
-//     for speed), and the registry provider.
+//   - device.go: Device, a backends.GraphCompiler and a backends.KernelProvider, and
+//     the registry provider. exec.Session (the server, the Python module, lightos run)
+//     compiles each set of input shapes into one whole-graph Plan through CompileGraph;
+//     only a graph with an operator the GPU lacks runs node by node through Kernel
+//     (each node a one-node Plan, copying per node), normally behind backends.Fallback
+//     so that those operators run on the CPU.
 //
 // What is not here: operators outside the table in ops.go (they return errors wrapping
 // backends.ErrUnsupported; backends.Fallback runs those nodes on the CPU), 1-D and 3-D

@@ -8,6 +8,11 @@
 //	                    batch 1 and 32, float32 (TF32)
 //	gpu -case resnet    ResNet-50 v1.5 (optimized graph: FusedConv through cuDNN),
 //	                    batch 1 and 64, float32 (TF32)
+//	gpu -case session-resnet
+//	                    ResNet-50 through exec.Session (what the server and the Python
+//	                    module use: the device's whole-graph plan) against cuda.Plan.Run,
+//	                    host clock with copies, batch 1 and 64, alternating rounds; batch
+//	                    1 also node by node (the session's path before GraphCompiler)
 package main
 
 import (
@@ -21,8 +26,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cuda"
 	"github.com/lightiam/lightos/backends/cuda/cudatest"
+	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/passes"
@@ -41,7 +48,7 @@ type result struct {
 }
 
 func main() {
-	which := flag.String("case", "all", "gemm, mlp, encoder, resnet, matmul512 or all")
+	which := flag.String("case", "all", "gemm, mlp, encoder, resnet, matmul512, session-resnet or all")
 	reps := flag.Int("reps", 50, "timed repetitions")
 	layers := flag.Int("layers", 12, "encoder layers")
 	flag.Parse()
@@ -120,6 +127,11 @@ func run(which string, reps, layers int) error {
 			}
 			emit(result{Case: c, Impl: "lightos-plan-graph-nchw", Device: name, MedianMs: ms[len(ms)/2], MinMs: ms[0],
 				TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: reps})
+		}
+	}
+	if which == "session-resnet" || which == "all" {
+		if err := sessionResNet(d, reps, name); err != nil {
+			return fmt.Errorf("session-resnet: %w", err)
 		}
 	}
 	if which == "encoder" || which == "all" {
@@ -292,4 +304,92 @@ func encoderAct(layers, e, heads, ffn, seq int, act string) (*graph.Graph, float
 		panic(err)
 	}
 	return g, flops
+}
+
+// nodeOnly hides a device's GraphCompiler: exec.Session then runs node by node.
+type nodeOnly struct{ backends.KernelProvider }
+
+// sessionResNet times ResNet-50 Runs (host clock, copies in and out included) through
+// exec.Session on d, with the optimizer as Specialize as the server does, against the
+// optimized graph's cuda.Plan.Run: rounds alternate, each reps/2 runs after a warm one.
+func sessionResNet(d *cuda.Device, reps int, dev string) error {
+	opt := func(g *graph.Graph) error {
+		_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New()})
+		return err
+	}
+	timeRuns := func(n int, run func() error) ([]float64, error) {
+		var ms []float64
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			if err := run(); err != nil {
+				return nil, err
+			}
+			ms = append(ms, float64(time.Since(t0).Microseconds())/1000)
+		}
+		return ms, nil
+	}
+	for _, b := range []int{1, 64} {
+		g, flops, err := cudatest.ResNet50(b, 1)
+		if err != nil {
+			return err
+		}
+		c := fmt.Sprintf("resnet50-b%d", b)
+		feeds := map[string]*tensor.Tensor{"x": randT(rand.New(rand.NewPCG(9, 9)), []int{b, 3, 224, 224}, 1)}
+		og := g.Clone()
+		if err := opt(og); err != nil {
+			return err
+		}
+		p, err := d.Compile(og, nil, cuda.PlanOptions{})
+		if err != nil {
+			return err
+		}
+		s, err := exec.NewSession(g, d, exec.Options{HeapOutputs: true, Specialize: opt})
+		if err != nil {
+			p.Close()
+			return err
+		}
+		impls := []struct {
+			name string
+			run  func() error
+		}{
+			{"lightos-plan-graph+copies", func() error { _, err := p.Run(context.Background(), feeds); return err }},
+			{"lightos-session-whole", func() error { _, err := s.Run(context.Background(), feeds, nil); return err }},
+		}
+		if b == 1 {
+			sn, err := exec.NewSession(og, nodeOnly{d}, exec.Options{HeapOutputs: true})
+			if err != nil {
+				return err
+			}
+			impls = append(impls, struct {
+				name string
+				run  func() error
+			}{"lightos-session-node-by-node", func() error { _, err := sn.Run(context.Background(), feeds, nil); return err }})
+		}
+		all := make([][]float64, len(impls))
+		for round := 0; round < 2; round++ {
+			for i, im := range impls {
+				n := max(reps/4, 3)
+				if im.name == "lightos-session-node-by-node" {
+					n = 3
+				}
+				if _, err := timeRuns(1, im.run); err != nil { // warm (first: compiles)
+					return fmt.Errorf("%s %s: %w", c, im.name, err)
+				}
+				ms, err := timeRuns(n, im.run)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", c, im.name, err)
+				}
+				all[i] = append(all[i], ms...)
+			}
+		}
+		for i, im := range impls {
+			ms := all[i]
+			sort.Float64s(ms)
+			emit(result{Case: c, Impl: im.name, Device: dev, MedianMs: ms[len(ms)/2], MinMs: ms[0],
+				TFLOPs: flops / ms[len(ms)/2] / 1e9, Reps: len(ms)})
+		}
+		p.Close()
+		s.Close()
+	}
+	return nil
 }

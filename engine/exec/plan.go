@@ -57,6 +57,9 @@ type Plan struct {
 	ioSlots   int   // inputs plus outputs over all steps (one scratch slice per run)
 	arenaSize int
 	stats     Stats
+	// whole, when set, runs the entire graph (a device's GraphCompiler compiled it);
+	// the plan then has no steps and no arena.
+	whole backends.GraphPlan
 }
 
 // Stats summarizes a plan.

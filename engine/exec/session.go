@@ -37,6 +37,12 @@ type Options struct {
 
 // Session runs one graph on one device, compiling a plan per distinct set of input
 // shapes (dynamic batch) and caching it. Run is safe for concurrent use.
+//
+// When the device is a backends.GraphCompiler (the cuda backend), each plan is the
+// whole graph compiled by the device, every intermediate staying in device memory;
+// when that compiler reports backends.ErrUnsupported (an operator the device lacks),
+// the plan runs node by node through the device's kernels instead. Close frees what
+// such plans hold on the device.
 type Session struct {
 	g    *graph.Graph
 	dev  backends.KernelProvider
@@ -45,6 +51,8 @@ type Session struct {
 	mu     sync.Mutex
 	plans  map[string]*planEntry
 	arenas map[*Plan]*sync.Pool
+	closed bool
+	wholes []backends.GraphPlan // the device's whole-graph plans, closed by Close
 }
 
 type planEntry struct {
@@ -147,14 +155,48 @@ func (s *Session) plan(key []byte, shapes func() map[string][]int) (*Plan, error
 			in.HasShape = true
 		}
 		e.plan, e.err = compileSafe(g, s.dev, s.opts)
-		if e.err == nil {
-			s.mu.Lock()
-			size := e.plan.arenaSize
-			s.arenas[e.plan] = &sync.Pool{New: func() any { b := makeAligned(size); return &b }}
-			s.mu.Unlock()
+		if e.err != nil {
+			return
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if e.plan.whole != nil {
+			if s.closed { // Close ran while this plan compiled
+				_ = e.plan.whole.Close()
+				e.plan, e.err = nil, fmt.Errorf("exec: graph %q: %w", s.g.Name, errClosed)
+				return
+			}
+			s.wholes = append(s.wholes, e.plan.whole)
+			return
+		}
+		size := e.plan.arenaSize
+		s.arenas[e.plan] = &sync.Pool{New: func() any { b := makeAligned(size); return &b }}
 	})
 	return e.plan, e.err
+}
+
+// errClosed is wrapped by the errors of runs after Close on a session that held
+// whole-graph device plans.
+var errClosed = errors.New("session closed")
+
+// Close frees the device memory of the session's whole-graph plans (see Session);
+// later runs that need one fail. Sessions on devices without a GraphCompiler hold
+// nothing to free, and Close leaves them usable. Close is idempotent.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	wholes := s.wholes
+	s.wholes, s.closed = nil, true
+	s.mu.Unlock()
+	var errs []error
+	for _, w := range wholes {
+		if err := w.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("exec: closing graph %q's device plans: %w", s.g.Name, errors.Join(errs...))
+	}
+	return nil
 }
 
 func compileSafe(g *graph.Graph, dev backends.KernelProvider, opts Options) (p *Plan, err error) {
@@ -168,9 +210,60 @@ func compileSafe(g *graph.Graph, dev backends.KernelProvider, opts Options) (p *
 			return nil, fmt.Errorf("exec: graph %q: specializing for its input shapes: %w", g.Name, err)
 		}
 	}
+	if gc, ok := dev.(backends.GraphCompiler); ok {
+		p, err := compileWhole(g.Clone(), dev, gc)
+		switch {
+		case err == nil:
+			return p, nil
+		case !errors.Is(err, backends.ErrUnsupported):
+			return nil, fmt.Errorf("exec: graph %q on %s: %w", g.Name, dev.Info(), err)
+		}
+		// An operator the device lacks: node by node below.
+	}
 	p, err = compile(g, dev, opts.NoAlias)
 	if err != nil {
 		return nil, fmt.Errorf("exec: graph %q: %w", g.Name, err)
+	}
+	return p, nil
+}
+
+// compileWhole infers g's types (folding constants through dev's kernels, as compile
+// does) and has the device compile the whole graph.
+func compileWhole(g *graph.Graph, dev backends.KernelProvider, gc backends.GraphCompiler) (*Plan, error) {
+	if err := g.TopoSort(); err != nil {
+		return nil, err
+	}
+	eval := func(n *graph.Node, ins []*tensor.Tensor, types []graph.Type) ([]*tensor.Tensor, error) {
+		k, err := dev.Kernel(n)
+		if err != nil {
+			return nil, err
+		}
+		outs := make([]*tensor.Tensor, len(types))
+		for i, t := range types {
+			if i < len(n.Outputs) && n.Outputs[i] != nil {
+				outs[i] = tensor.New(t.DType, t.Shape.Ints())
+			}
+		}
+		if err := safeRun(context.Background(), k, ins, outs); err != nil {
+			return nil, err
+		}
+		return outs, nil
+	}
+	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
+		return nil, err
+	}
+	w, err := gc.CompileGraph(g)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{g: g, whole: w}
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs {
+			if v != nil && v.Const == nil {
+				p.stats.Nodes++ // a node not folded at plan time
+				break
+			}
+		}
 	}
 	return p, nil
 }
@@ -261,6 +354,9 @@ func (s *Session) Run(ctx context.Context, feeds map[string]*tensor.Tensor, opts
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.whole != nil {
+		return s.runWhole(ctx, p, feeds, opts)
 	}
 	s.mu.Lock()
 	pool := s.arenas[p]
@@ -450,6 +546,89 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 	}
 	ok = true
 	return res, nil
+}
+
+// wholeOp is the operator name of a whole-graph plan's one profile entry.
+const wholeOp = "GraphPlan"
+
+// runWhole runs a plan that a device compiled whole. Outputs land where runPlan puts
+// them: in the caller's tensors of RunOptions.Outputs, else on the heap or in memory
+// maps as Options.HeapOutputs says. A profile has one entry, op "GraphPlan", named
+// after the graph, timing the device run with its copies.
+func (s *Session) runWhole(ctx context.Context, p *Plan, feeds map[string]*tensor.Tensor, opts *RunOptions) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("exec: graph %q canceled before its run: %w", p.g.Name, context.Cause(ctx))
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("exec: graph %q: %w", p.g.Name, errClosed)
+	}
+	start := time.Now()
+	got, err := p.whole.Run(ctx, feeds)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("exec: graph %q canceled: %w", p.g.Name, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("exec: graph %q on %s: %w", p.g.Name, s.dev.Info(), err)
+	}
+	elapsed := time.Since(start)
+	res := &Result{}
+	var mapped []*tensor.Tensor // released on failure (never the caller's tensors)
+	ok := false
+	defer func() {
+		if !ok {
+			for _, m := range mapped {
+				_ = m.Release()
+			}
+		}
+	}()
+	for _, v := range p.g.Outputs {
+		t := got[v.Name]
+		if t == nil {
+			return nil, fmt.Errorf("exec: graph %q: the device plan returned no output %q", p.g.Name, v.Name)
+		}
+		if v.HasShape && v.Shape.Known() && (t.DType() != v.DType || !equalInts(t.Shape(), v.Shape.Ints())) {
+			return nil, fmt.Errorf("exec: graph %q: the device plan's output %q is %v, expected %v", p.g.Name, v.Name, t, v.Type)
+		}
+		out := t
+		if dst, has := opts.output(v.Name); has {
+			if dst.DType() != t.DType() || !equalInts(dst.Shape(), t.Shape()) {
+				return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", v.Name, dst, v.Type)
+			}
+			copy(dst.Bytes(), t.Bytes())
+			out = dst
+		} else if !s.opts.HeapOutputs {
+			m, err := tensor.NewMapped(t.DType(), t.Shape())
+			if err != nil {
+				return nil, err
+			}
+			mapped = append(mapped, m)
+			copy(m.Bytes(), t.Bytes())
+			out = m
+		}
+		res.Names = append(res.Names, v.Name)
+		res.Outputs = append(res.Outputs, out)
+	}
+	if s.opts.Profile {
+		nt := NodeTime{Node: p.g.Name, Op: wholeOp, Duration: elapsed}
+		for _, t := range res.Outputs {
+			nt.OutputShapes = append(nt.OutputShapes, t.Shape())
+		}
+		res.Profile = &Profile{Nodes: []NodeTime{nt}}
+	}
+	ok = true
+	return res, nil
+}
+
+// output returns the caller's tensor for output name, if RunOptions gives one.
+func (o *RunOptions) output(name string) (*tensor.Tensor, bool) {
+	if o == nil || o.Outputs == nil {
+		return nil, false
+	}
+	t, ok := o.Outputs[name]
+	return t, ok && t != nil
 }
 
 // sharesStorage reports whether t's bytes overlap those of any tensor in ts.

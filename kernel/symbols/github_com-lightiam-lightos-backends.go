@@ -30,6 +30,8 @@ func init() {
 		"Device":           reflect.ValueOf((*backends.Device)(nil)),
 		"DiscoverOptions":  reflect.ValueOf((*backends.DiscoverOptions)(nil)),
 		"Fallback":         reflect.ValueOf((*backends.Fallback)(nil)),
+		"GraphCompiler":    reflect.ValueOf((*backends.GraphCompiler)(nil)),
+		"GraphPlan":        reflect.ValueOf((*backends.GraphPlan)(nil)),
 		"Info":             reflect.ValueOf((*backends.Info)(nil)),
 		"Kernel":           reflect.ValueOf((*backends.Kernel)(nil)),
 		"KernelFunc":       reflect.ValueOf((*backends.KernelFunc)(nil)),
@@ -44,6 +46,8 @@ func init() {
 		// interface wrapper definitions
 		"_AllocatingKernel": reflect.ValueOf((*_github_com_lightiam_lightos_backends_AllocatingKernel)(nil)),
 		"_Device":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Device)(nil)),
+		"_GraphCompiler":    reflect.ValueOf((*_github_com_lightiam_lightos_backends_GraphCompiler)(nil)),
+		"_GraphPlan":        reflect.ValueOf((*_github_com_lightiam_lightos_backends_GraphPlan)(nil)),
 		"_Kernel":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Kernel)(nil)),
 		"_KernelProvider":   reflect.ValueOf((*_github_com_lightiam_lightos_backends_KernelProvider)(nil)),
 		"_OutputOverwriter": reflect.ValueOf((*_github_com_lightiam_lightos_backends_OutputOverwriter)(nil)),
@@ -76,6 +80,30 @@ func (W _github_com_lightiam_lightos_backends_Device) Info() backends.Info {
 }
 func (W _github_com_lightiam_lightos_backends_Device) Telemetry() (backends.Telemetry, error) {
 	return W.WTelemetry()
+}
+
+// _github_com_lightiam_lightos_backends_GraphCompiler is an interface wrapper for GraphCompiler type
+type _github_com_lightiam_lightos_backends_GraphCompiler struct {
+	IValue        interface{}
+	WCompileGraph func(g *graph.Graph) (backends.GraphPlan, error)
+}
+
+func (W _github_com_lightiam_lightos_backends_GraphCompiler) CompileGraph(g *graph.Graph) (backends.GraphPlan, error) {
+	return W.WCompileGraph(g)
+}
+
+// _github_com_lightiam_lightos_backends_GraphPlan is an interface wrapper for GraphPlan type
+type _github_com_lightiam_lightos_backends_GraphPlan struct {
+	IValue interface{}
+	WClose func() error
+	WRun   func(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error)
+}
+
+func (W _github_com_lightiam_lightos_backends_GraphPlan) Close() error {
+	return W.WClose()
+}
+func (W _github_com_lightiam_lightos_backends_GraphPlan) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	return W.WRun(ctx, feeds)
 }
 
 // _github_com_lightiam_lightos_backends_Kernel is an interface wrapper for Kernel type
