@@ -368,3 +368,46 @@ func TestPackedB(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedBShares runs products against packed weights on every kernel and
+// 1-3 threads, against float64: few rows (A packed by all threads, column
+// shares), many rows (row shares), K over one KC block (the epilogue and
+// GELU on accumulated full tiles), with bias, beta and every activation.
+func TestPackedBShares(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	cases := [][3]int{{2, 100, 300}, {13, 64, 513}, {128, 100, 300}, {129, 33, 7}, {300, 100, 513}, {1031, 48, 40}}
+	for _, name := range Kernels() {
+		for _, threads := range []int{1, 2, 3} {
+			ctx, err := NewContextKernel(threads, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for ci, s := range cases {
+				m, n, k := s[0], s[1], s[2]
+				act := Activation((ci + threads) % 4)
+				b := randSlice(r, k*n)
+				pb, err := PackB(ctx, k, n, b, 0, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := Params{M: m, N: n, K: k, A: randSlice(r, m*k), LDA: k, B: b, LDB: n, LDC: n,
+					Bias: randSlice(r, n), Act: act, Beta: float32(ci % 2)}
+				c0 := randSlice(r, m*n)
+				want, bound := refGemm(p, c0)
+				c, full := guarded(m*n, c0)
+				p.C, p.B, p.LDB, p.PackedB = c, nil, 0, pb
+				if err := Sgemm(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				checkGuards(t, full, m*n)
+				for i := range want {
+					if !(math.Abs(float64(c[i])-want[i]) <= bound[i]) {
+						t.Fatalf("%s threads=%d %v act=%v beta=%v: C[%d] = %v, want %v",
+							name, threads, s, act, p.Beta, i, c[i], want[i])
+					}
+				}
+			}
+			ctx.Close()
+		}
+	}
+}
