@@ -263,11 +263,13 @@ func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, h []uint32) {
 			}
 		case 2:
 			h0, h1 := h[at:at+ow], h[at+ow:at+2*ow]
+			h1, out = h1[:len(h0)], out[:len(h0)]
 			for i, v := range h0 {
 				out[i] = maxUnkey(max(v, h1[i]))
 			}
 		default:
 			h0, h1, h2 := h[at:at+ow], h[at+ow:at+2*ow], h[at+2*ow:at+3*ow]
+			h1, h2, out = h1[:len(h0)], h2[:len(h0)], out[:len(h0)]
 			if th.hi-th.lo == 3 {
 				for i, v := range h0 {
 					out[i] = maxUnkey(max(v, h1[i], h2[i]))
@@ -289,6 +291,15 @@ func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, h []uint32) {
 	}
 }
 
+// pairs views x (of even length) as consecutive pairs, the same memory, so that
+// stride-2 loops index it without bounds checks.
+func pairs(x []uint32) [][2]uint32 {
+	if len(x) < 2 {
+		return nil
+	}
+	return unsafe.Slice((*[2]uint32)(unsafe.Pointer(&x[0])), len(x)/2)
+}
+
 // maxEdgeKey is the max key of a window that starts at column at and reaches into
 // the padding: the taps t of row.
 func maxEdgeKey(row []uint32, t tapRange, at int) uint32 {
@@ -307,13 +318,16 @@ func maxRowInterior(row, hr []uint32, k, s int) {
 		// taps 2o, 2o+1, 2o+2: the last is the next window's first, keyed once
 		row = row[:2*len(hr)+1]
 		prev := maxKey(row[0])
-		for o := range hr {
-			a, b := maxKey(row[2*o+1]), maxKey(row[2*o+2])
+		ps := pairs(row[1:])
+		hr = hr[:len(ps)]
+		for o := range ps {
+			a, b := maxKey(ps[o][0]), maxKey(ps[o][1])
 			hr[o] = max(prev, a, b)
 			prev = b
 		}
 	case k == 3 && s == 1:
 		row = row[:len(hr)+2]
+		hr = hr[:len(row)-2]
 		p0, p1 := maxKey(row[0]), maxKey(row[1])
 		for o, v := range row[2:] {
 			p2 := maxKey(v)
@@ -321,9 +335,10 @@ func maxRowInterior(row, hr []uint32, k, s int) {
 			p0, p1 = p1, p2
 		}
 	case k == 2 && s == 2:
-		row = row[:2*len(hr)]
-		for o := range hr {
-			hr[o] = max(maxKey(row[2*o]), maxKey(row[2*o+1]))
+		ps := pairs(row[:2*len(hr)])
+		hr = hr[:len(ps)]
+		for o := range ps {
+			hr[o] = max(maxKey(ps[o][0]), maxKey(ps[o][1]))
 		}
 	default:
 		for o := range hr {
