@@ -43,7 +43,7 @@ func main() {
 	concs := flag.String("conc", "1,4,16,64", "client concurrencies")
 	onnxPath := flag.String("onnx", "", "an ONNX model to serve as well (input batch dimension 1)")
 	useGov := flag.Bool("governor", true, "run every job through the PowerGovernor, as lightos serve does")
-	device := flag.String("device", "cpu", "cpu, or cuda (the first NVIDIA GPU, node by node through exec.Session)")
+	device := flag.String("device", "cpu", "cpu, or cuda (the first NVIDIA GPU through exec.Session: one whole-graph plan per batch size)")
 	flag.Parse()
 	if err := run(*duration, *concs, *onnxPath, *useGov, *device); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)
