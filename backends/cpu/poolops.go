@@ -100,12 +100,11 @@ func poolRun[T float32 | float64](env *Env, g *geo3, q poolParams, x, y []T, idx
 	env.Parallel(q.planes, max(1, 8192/max(1, outSz*g.kernelSize())), func(lo, hi int) {
 		var tmp []T
 		var ktmp []uint32
-		width := max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1)
 		switch {
 		case keys:
 			ktmp = make([]uint32, g.in[1]*g.out[2])
 		case rows:
-			tmp = make([]T, width)
+			tmp = make([]T, max(g.in[2]+g.pb[2]+g.pe[2], (g.out[2]-1)*g.s[2]+(g.k[2]-1)*g.d[2]+1))
 		}
 		for pl := lo; pl < hi; pl++ {
 			if keys {
@@ -210,8 +209,9 @@ func f32Bits[T float32 | float64](x []T) []uint32 {
 // maxKey maps a float32 bit pattern to an unsigned key whose order is the float
 // order with every NaN (either sign) above +Inf, and -Inf at 0. An integer max of
 // keys is then a float max that propagates NaN (as NumPy's max and PyTorch's
-// max_pool do), in two integer instructions instead of Go's eight-instruction
-// float max; 0 is the padding.
+// max_pool do): a compare and a conditional move per pair instead of Go's
+// eight-instruction float max, plus four instructions to key each input once; 0 is
+// the padding. Go does not vectorize either, so this stays a scalar loop.
 func maxKey(b uint32) uint32 {
 	return (b ^ uint32(int32(b)>>31)&0x7fffffff) + 0x7f800001
 }
@@ -224,8 +224,8 @@ func maxUnkey(k uint32) uint32 {
 
 // maxPlaneRowsF32 is poolPlaneRows for float32 MaxPool without dilation, in maxKey
 // space and in the other order: first each input row's max over every output
-// column's window (keying each input once, loops specialized for the common
-// kernel/stride pairs) into h, one row of h per input row, then each output row's
+// column's window (loops specialized for the common kernel/stride pairs key each
+// input once) into h, one row of h per input row, then each output row's
 // max over its window's rows of h. x and y are the plane's float32 bits; h holds
 // in[1]·out[2] keys.
 func maxPlaneRowsF32(g *geo3, taps *[3][]tapRange, x, y, h []uint32) {
