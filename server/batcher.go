@@ -25,6 +25,9 @@ type batcher struct {
 	maxBatch  int
 	preferred []int
 	delay     time.Duration
+	// buckets, when set, are the batch sizes batches are padded up to (ascending,
+	// ending at maxBatch); see Options.BatchBuckets.
+	buckets []int
 
 	queue chan *pending
 	done  chan struct{}
@@ -46,15 +49,79 @@ type batchReply struct {
 	err       error
 }
 
-func newBatcher(m *Model, c Config, sched Scheduler, metrics *metrics) *batcher {
+func newBatcher(m *Model, c Config, sched Scheduler, metrics *metrics, pad bool) *batcher {
 	b := &batcher{model: m, sched: sched, metrics: metrics, maxBatch: c.MaxBatchSize,
 		preferred: append([]int(nil), c.DynamicBatching.PreferredBatchSizes...),
 		delay:     time.Duration(c.DynamicBatching.MaxQueueDelayMicroseconds) * time.Microsecond,
 		queue:     make(chan *pending, 1024), done: make(chan struct{})}
 	sort.Ints(b.preferred)
+	if pad {
+		b.buckets = batchBuckets(b.maxBatch, b.preferred)
+	}
 	b.wg.Add(1)
 	go b.loop()
 	return b
+}
+
+// batchBuckets returns the padded batch sizes: the powers of two below maxBatch, the
+// preferred sizes up to it, and maxBatch itself, ascending and without repeats.
+func batchBuckets(maxBatch int, preferred []int) []int {
+	set := map[int]bool{maxBatch: true}
+	for n := 1; n < maxBatch; n *= 2 {
+		set[n] = true
+	}
+	for _, p := range preferred {
+		if p > 0 && p <= maxBatch {
+			set[p] = true
+		}
+	}
+	out := make([]int, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// bucket returns the batch size a batch of n rows runs at: n without buckets, else the
+// smallest bucket of at least n.
+func (b *batcher) bucket(n int) int {
+	for _, s := range b.buckets {
+		if s >= n {
+			return s
+		}
+	}
+	return n
+}
+
+// warm compiles the model's plan for every bucket size, so that no request waits for
+// a compilation. Models with an unknown non-batch input dimension are left to compile
+// on first use.
+func (b *batcher) warm() error {
+	for _, in := range b.model.Inputs {
+		if !in.HasShape || len(in.Shape) == 0 {
+			return nil
+		}
+		for _, d := range in.Shape[1:] {
+			if d < 0 {
+				return nil
+			}
+		}
+	}
+	for _, n := range b.buckets {
+		shapes := map[string][]int{}
+		for _, in := range b.model.Inputs {
+			shape := []int{n}
+			for _, d := range in.Shape[1:] {
+				shape = append(shape, int(d))
+			}
+			shapes[in.Name] = shape
+		}
+		if _, err := b.model.session.Plan(shapes); err != nil {
+			return fmt.Errorf("compiling the plan for batch %d: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // shapeKey is the request's input signature without the batch dimension.
@@ -209,15 +276,17 @@ func (b *batcher) runBatch(batch []*pending) {
 	if b.metrics != nil {
 		b.metrics.batchSize.WithLabelValues(b.model.Name).Observe(float64(total))
 	}
+	// With buckets, zero rows pad the batch to its bucket; their outputs are dropped.
+	rows := b.bucket(total)
 	feeds := batch[0].feeds
-	if len(batch) > 1 {
+	if len(batch) > 1 || rows > total {
 		feeds = map[string]*tensor.Tensor{}
 		for _, in := range b.model.Inputs {
 			parts := make([]*tensor.Tensor, len(batch))
 			for i, p := range batch {
 				parts[i] = p.feeds[in.Name]
 			}
-			feeds[in.Name] = concatFirst(parts, total)
+			feeds[in.Name] = concatFirst(parts, rows)
 		}
 	}
 	out, err := b.model.runSlotHeld(context.Background(), b.sched, feeds)
@@ -225,10 +294,10 @@ func (b *batcher) runBatch(batch []*pending) {
 	for _, p := range batch {
 		r := batchReply{err: err, queueTime: start.Sub(p.queued)}
 		if err == nil {
-			if len(batch) == 1 {
+			if len(batch) == 1 && rows == total {
 				r.out = out
 			} else {
-				r.out, r.err = sliceFirst(out, offset, p.batch, total, b.model.Name)
+				r.out, r.err = sliceFirst(out, offset, p.batch, rows, b.model.Name)
 			}
 		}
 		offset += p.batch
@@ -236,7 +305,8 @@ func (b *batcher) runBatch(batch []*pending) {
 	}
 }
 
-// concatFirst joins tensors of equal trailing shape along dimension 0.
+// concatFirst joins tensors of equal trailing shape along dimension 0 into a tensor of
+// total rows; rows beyond the parts' are zero.
 func concatFirst(parts []*tensor.Tensor, total int) *tensor.Tensor {
 	shape := append([]int{total}, parts[0].Shape()[1:]...)
 	out := tensor.New(parts[0].DType(), shape)

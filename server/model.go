@@ -45,7 +45,8 @@ func metaOf(v *graph.Value) TensorMeta {
 }
 
 // newModel wraps a session; the graph's outputs must have inferred types.
-func newModel(f *found, s *exec.Session, closer io.Closer, sched Scheduler, metrics *metrics) *Model {
+// With buckets, its batcher pads batches to bucket sizes (Options.BatchBuckets).
+func newModel(f *found, s *exec.Session, closer io.Closer, sched Scheduler, metrics *metrics, buckets bool) *Model {
 	g := s.Graph()
 	m := &Model{Name: f.name, Version: f.version, Platform: f.platform, Config: f.config, session: s, closer: closer}
 	for _, v := range g.Inputs {
@@ -60,7 +61,7 @@ func newModel(f *found, s *exec.Session, closer io.Closer, sched Scheduler, metr
 	}
 	m.slots = make(chan struct{}, n)
 	if f.config.DynamicBatching != nil && f.config.MaxBatchSize > 0 {
-		m.batcher = newBatcher(m, f.config, sched, metrics)
+		m.batcher = newBatcher(m, f.config, sched, metrics, buckets)
 	}
 	return m
 }

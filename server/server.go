@@ -39,6 +39,13 @@ type Options struct {
 	// the graph once a request fixes the input shapes (exec.Options.Specialize), so it
 	// must be safe to call concurrently on different graphs.
 	Prepare func(*graph.Graph) error
+	// BatchBuckets pads each dynamic batch with zero rows up to the next bucket (a
+	// preferred batch size, a power of two, or max_batch_size) and compiles the plans
+	// of every bucket when the model loads. For devices that compile a plan per input
+	// shape (GPUs: cuDNN and cuBLASLt time their algorithms per shape), so that a new
+	// batch size never compiles while requests wait. lightos serve sets it for
+	// --devices nvidia.
+	BatchBuckets bool
 	// MaxMessageBytes bounds a request's size (default 64 MiB).
 	MaxMessageBytes int
 	// Logger receives load/unload events (default: log.Default()).
@@ -179,7 +186,14 @@ func (s *Server) prepare(f *found, g *graph.Graph, closer io.Closer) (*Model, er
 	if err != nil {
 		return nil, errorf(codes.InvalidArgument, "model %q: %v", f.name, err)
 	}
-	return newModel(f, sess, closer, s.opts.Scheduler, s.metrics), nil
+	m := newModel(f, sess, closer, s.opts.Scheduler, s.metrics, s.opts.BatchBuckets)
+	if m.batcher != nil && s.opts.BatchBuckets {
+		if err := m.batcher.warm(); err != nil {
+			m.close()
+			return nil, errorf(codes.InvalidArgument, "model %q: %v", f.name, err)
+		}
+	}
+	return m, nil
 }
 
 // UnloadModel stops serving a model; requests in its batch queue still complete.

@@ -158,6 +158,7 @@ func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
 		}
 	}
 	srv, err := New(Options{
+		BatchBuckets:    f.Devices == "nvidia",
 		Scheduler:       &GovernorScheduler{Governor: gov},
 		ModelRepository: f.ModelRepository,
 		Loaders:         loaders,

@@ -129,7 +129,7 @@ func run(duration time.Duration, concList, onnxPath string, useGov bool, device 
 		defer gov.Close()
 		sched = &server.GovernorScheduler{Governor: gov}
 	}
-	srv, err := server.New(server.Options{Device: dev, Logger: log.New(io.Discard, "", 0), Scheduler: sched,
+	srv, err := server.New(server.Options{Device: dev, Logger: log.New(io.Discard, "", 0), Scheduler: sched, BatchBuckets: device == "cuda",
 		Prepare: func(g *graph.Graph) error { _, err := passes.Optimize(g, passes.Options{}); return err }})
 	if err != nil {
 		return err
