@@ -25,6 +25,9 @@ type sessObj struct {
 	outs    sync.Map // input shapes key -> []*graph.Value: the plan's outputs (typed)
 }
 
+// close frees the session's device plans (GPU memory); the CPU holds none.
+func (o *sessObj) close() error { return o.sess.Close() }
+
 // outputTypes returns the typed graph outputs of the plan for the feeds' shapes. The
 // session caches plans itself; this cache only skips building its key (with fmt) twice
 // per run, which matters for small graphs called from Python.

@@ -66,11 +66,13 @@ func newModel(f *found, s *exec.Session, closer io.Closer, sched Scheduler, metr
 	return m
 }
 
-// close stops the batcher (after it drains) and releases the model file.
+// close stops the batcher (after it drains), frees the session's device plans and
+// releases the model file.
 func (m *Model) close() {
 	if m.batcher != nil {
 		m.batcher.stop()
 	}
+	m.session.Close()
 	if m.closer != nil {
 		m.closer.Close()
 	}
