@@ -63,14 +63,22 @@ func TestGovernorPlacesJobsAcrossGPUs(t *testing.T) {
 		job  *governor.Job
 		want []float32
 	}
-	var subs []sub
+	// The CPU references first, so that the jobs arrive as one burst (a job takes well
+	// under a millisecond on a GPU: submitted one by one, each would end before the
+	// next arrived and the coolest idle GPU would take them all).
+	var feeds []map[string]*tensor.Tensor
+	var want [][]float32
 	for i := 0; i < 48; i++ {
-		feeds := map[string]*tensor.Tensor{"x": randT(r, []int{64 + i%3, 1024}, false)}
-		j, err := gov.Submit(governor.JobSpec{Name: "mlp", Runner: runner, Feeds: feeds})
+		f := map[string]*tensor.Tensor{"x": randT(r, []int{64 + i%3, 1024}, false)}
+		feeds, want = append(feeds, f), append(want, cpuRun(t, g, f)["y"].Float32s())
+	}
+	var subs []sub
+	for i, f := range feeds {
+		j, err := gov.Submit(governor.JobSpec{Name: "mlp", Runner: runner, Feeds: f})
 		if err != nil {
 			t.Fatal(err)
 		}
-		subs = append(subs, sub{j, cpuRun(t, g, feeds)["y"].Float32s()})
+		subs = append(subs, sub{j, want[i]})
 	}
 	ran := map[int]int{}
 	for _, s := range subs {
