@@ -53,8 +53,10 @@
 // What is not here: operators outside the table in ops.go (they return errors wrapping
 // backends.ErrUnsupported; backends.Fallback runs those nodes on the CPU), 1-D and 3-D
 // convolution and pooling, MaxPool's Indices output, float16/bfloat16 outside MatMul
-// (models run float32, with TF32 tensor cores when Options.TF32), and multi-GPU
-// placement (one Device per GPU exists; nothing schedules across them).
+// (models run float32, with TF32 tensor cores when Options.TF32), and splitting one
+// graph over several GPUs. Several GPUs are one Device each (the registry opens them
+// all); a PowerGovernor over them places whole jobs on them (governor_test.go, run on
+// two H200s: a burst of 48 jobs ran on both).
 //
 // Libraries are found by soname first, then in LIGHTOS_CUDA_LIBS (a colon-separated
 // list of folders), the CUDA toolkit's folders and the NVIDIA wheels of Python
