@@ -101,11 +101,11 @@ func aliasable(n *graph.Node) bool {
 	return n.Inputs[0].DType == n.Outputs[0].DType && n.Outputs[0].DType != tensor.Invalid
 }
 
-// compile builds a plan for g, whose inputs already carry concrete shapes. With
-// noAlias set, view operators copy their input like any other kernel.
-func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, error) {
+// inferTypes sorts g and infers every value's type for its concrete input shapes,
+// folding what depends on data (shape computations) through dev's kernels.
+func inferTypes(g *graph.Graph, dev backends.KernelProvider) error {
 	if err := g.TopoSort(); err != nil {
-		return nil, err
+		return err
 	}
 	eval := func(n *graph.Node, ins []*tensor.Tensor, types []graph.Type) ([]*tensor.Tensor, error) {
 		k, err := dev.Kernel(n)
@@ -123,7 +123,13 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 		}
 		return outs, nil
 	}
-	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
+	return ops.Infer(g, ops.InferOptions{Eval: eval})
+}
+
+// compile builds a plan for g, whose inputs already carry concrete shapes. With
+// noAlias set, view operators copy their input like any other kernel.
+func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, error) {
+	if err := inferTypes(g, dev); err != nil {
 		return nil, err
 	}
 	p := &Plan{g: g}

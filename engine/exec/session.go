@@ -230,26 +230,7 @@ func compileSafe(g *graph.Graph, dev backends.KernelProvider, opts Options) (p *
 // compileWhole infers g's types (folding constants through dev's kernels, as compile
 // does) and has the device compile the whole graph.
 func compileWhole(g *graph.Graph, dev backends.KernelProvider, gc backends.GraphCompiler) (*Plan, error) {
-	if err := g.TopoSort(); err != nil {
-		return nil, err
-	}
-	eval := func(n *graph.Node, ins []*tensor.Tensor, types []graph.Type) ([]*tensor.Tensor, error) {
-		k, err := dev.Kernel(n)
-		if err != nil {
-			return nil, err
-		}
-		outs := make([]*tensor.Tensor, len(types))
-		for i, t := range types {
-			if i < len(n.Outputs) && n.Outputs[i] != nil {
-				outs[i] = tensor.New(t.DType, t.Shape.Ints())
-			}
-		}
-		if err := safeRun(context.Background(), k, ins, outs); err != nil {
-			return nil, err
-		}
-		return outs, nil
-	}
-	if err := ops.Infer(g, ops.InferOptions{Eval: eval}); err != nil {
+	if err := inferTypes(g, dev); err != nil {
 		return nil, err
 	}
 	w, err := gc.CompileGraph(g)
