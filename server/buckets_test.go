@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/lightiam/lightos/backends/cpu"
-	"github.com/lightiam/lightos/engine/formats/native"
-	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/server"
 	pb "github.com/lightiam/lightos/server/inferpb"
 )
@@ -51,13 +49,7 @@ func TestBatchBucketsPadBatches(t *testing.T) {
 			Scheduler:       rec,
 			BatchBuckets:    tc.buckets,
 			Logger:          log.New(io.Discard, "", 0),
-			Loaders: map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
-				f, err := native.Open(p)
-				if err != nil {
-					return nil, nil, err
-				}
-				return f.Graph, f, nil
-			}},
+			Loaders:         nativeLoaders(),
 		})
 		if err != nil {
 			t.Fatal(err)

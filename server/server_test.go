@@ -98,19 +98,24 @@ func writeRepo(t *testing.T) (string, mlpWeights) {
 	return dir, mlpWeights{append([]float32(nil), wt.Float32s()...), append([]float32(nil), bt.Float32s()...)}
 }
 
+// nativeLoaders loads model.lightos files (memory-mapped).
+func nativeLoaders() map[string]server.Loader {
+	return map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
+		f, err := native.Open(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f.Graph, f, nil
+	}}
+}
+
 func newServer(t *testing.T) (*server.Server, mlpWeights) {
 	dir, w := writeRepo(t)
 	srv, err := server.New(server.Options{
 		ModelRepository: dir,
 		Device:          cpu.New(cpu.Options{}),
 		Logger:          log.New(io.Discard, "", 0),
-		Loaders: map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
-			f, err := native.Open(p)
-			if err != nil {
-				return nil, nil, err
-			}
-			return f.Graph, f, nil
-		}},
+		Loaders:         nativeLoaders(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/lightiam/lightos/backends/cpu"
-	"github.com/lightiam/lightos/engine/formats/native"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/passes"
 	"github.com/lightiam/lightos/server"
@@ -28,13 +27,7 @@ func TestPlansAreSpecializedWithPrepare(t *testing.T) {
 		ModelRepository: dir,
 		Device:          cpu.New(cpu.Options{}),
 		Logger:          log.New(io.Discard, "", 0),
-		Loaders: map[string]server.Loader{"model.lightos": func(p string) (*graph.Graph, io.Closer, error) {
-			f, err := native.Open(p)
-			if err != nil {
-				return nil, nil, err
-			}
-			return f.Graph, f, nil
-		}},
+		Loaders:         nativeLoaders(),
 		Prepare: func(g *graph.Graph) error {
 			mu.Lock()
 			batches = append(batches, g.Inputs[0].Shape.Ints())
