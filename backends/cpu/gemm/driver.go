@@ -199,6 +199,10 @@ func packRowsA(dst, src []float32, lda, rows, kc, mr int) {
 		}
 		return
 	}
+	if mr == 12 && rows == 12 {
+		packRows12(dst, src, lda, kc)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		row := src[r*lda : r*lda+kc]
 		d := dst[r:]
@@ -210,6 +214,29 @@ func packRowsA(dst, src []float32, lda, rows, kc, mr int) {
 		for k := 0; k < kc; k++ {
 			dst[k*mr+r] = 0
 		}
+	}
+}
+
+// packRows12 is packRowsA for 12 full rows, through the assembly transpose
+// where there is one (the scatter of packRowsA took 180 us for 512x512, 6% of
+// the product on two cores; this Go loop, 220 us; the assembly, see
+// bench/gemm/README.md), the Go loop for the last kc%8 values.
+func packRows12(dst, src []float32, lda, kc int) {
+	if blocks := kc / 8; blocks > 0 && packA12Asm(dst, src, lda, kc) {
+		k0 := blocks * 8
+		dst, src, kc = dst[k0*12:], src[k0:], kc-k0
+		if kc == 0 {
+			return
+		}
+	}
+	r0, r1, r2, r3 := src[:kc], src[lda:lda+kc], src[2*lda:2*lda+kc], src[3*lda:3*lda+kc]
+	r4, r5, r6, r7 := src[4*lda:4*lda+kc], src[5*lda:5*lda+kc], src[6*lda:6*lda+kc], src[7*lda:7*lda+kc]
+	r8, r9, r10, r11 := src[8*lda:8*lda+kc], src[9*lda:9*lda+kc], src[10*lda:10*lda+kc], src[11*lda:11*lda+kc]
+	for k := range r0 {
+		d := (*[12]float32)(dst[k*12 : k*12+12])
+		d[0], d[1], d[2], d[3] = r0[k], r1[k], r2[k], r3[k]
+		d[4], d[5], d[6], d[7] = r4[k], r5[k], r6[k], r7[k]
+		d[8], d[9], d[10], d[11] = r8[k], r9[k], r10[k], r11[k]
 	}
 }
 

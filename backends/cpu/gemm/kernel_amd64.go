@@ -92,6 +92,18 @@ func packStridedAsm(dst, src *float32, ld, kc, nr int) bool {
 	return true
 }
 
+// packA12Asm packs 8*(kc/8) columns of 12 rows of A (row r at src[r*lda:])
+// into dst[k*12+r] if the CPU has AVX, checking the bounds first.
+func packA12Asm(dst, src []float32, lda, kc int) bool {
+	blocks := kc / 8
+	if !hasAVX || blocks == 0 {
+		return false
+	}
+	_, _ = src[11*lda+blocks*8-1], dst[blocks*8*12-1]
+	packA12(&dst[0], &src[0], lda, blocks)
+	return true
+}
+
 // packOffsetsAsm is packStridedAsm with row k at src+offs[k].
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool {
 	switch {

@@ -4609,6 +4609,92 @@ packOffsets32_done:
 	VZEROUPPER
 	RET
 
+// func packA12(dst *float32, src *float32, lda int, blocks int)
+// Requires: AVX
+TEXT ·packA12(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lda+16(FP), DX
+	MOVQ  blocks+24(FP), BX
+	SHLQ  $0x02, DX
+	LEAQ  (DX)(DX*2), SI
+	LEAQ  (CX)(DX*4), DI
+	LEAQ  (DI)(DX*4), R8
+	TESTQ BX, BX
+	JZ    packA12_done
+
+packA12_loop:
+	VMOVUPS      (CX), Y0
+	VMOVUPS      (CX)(DX*1), Y1
+	VMOVUPS      (CX)(DX*2), Y2
+	VMOVUPS      (CX)(SI*1), Y3
+	VUNPCKLPS    Y1, Y0, Y4
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VSHUFPS      $0x44, Y1, Y4, Y3
+	VSHUFPS      $0xee, Y1, Y4, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y4
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VMOVUPS      (DI), Y2
+	VMOVUPS      (DI)(DX*1), Y5
+	VMOVUPS      (DI)(DX*2), Y6
+	VMOVUPS      (DI)(SI*1), Y7
+	VUNPCKLPS    Y5, Y2, Y8
+	VUNPCKHPS    Y5, Y2, Y2
+	VUNPCKLPS    Y7, Y6, Y5
+	VUNPCKHPS    Y7, Y6, Y6
+	VSHUFPS      $0x44, Y5, Y8, Y7
+	VSHUFPS      $0xee, Y5, Y8, Y5
+	VSHUFPS      $0x44, Y6, Y2, Y8
+	VSHUFPS      $0xee, Y6, Y2, Y2
+	VPERM2F128   $0x20, Y7, Y3, Y6
+	VMOVUPS      Y6, (AX)
+	VPERM2F128   $0x31, Y7, Y3, Y6
+	VMOVUPS      Y6, 192(AX)
+	VPERM2F128   $0x20, Y5, Y1, Y3
+	VMOVUPS      Y3, 48(AX)
+	VPERM2F128   $0x31, Y5, Y1, Y3
+	VMOVUPS      Y3, 240(AX)
+	VPERM2F128   $0x20, Y8, Y4, Y1
+	VMOVUPS      Y1, 96(AX)
+	VPERM2F128   $0x31, Y8, Y4, Y1
+	VMOVUPS      Y1, 288(AX)
+	VPERM2F128   $0x20, Y2, Y0, Y1
+	VMOVUPS      Y1, 144(AX)
+	VPERM2F128   $0x31, Y2, Y0, Y1
+	VMOVUPS      Y1, 336(AX)
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DX*1), Y1
+	VMOVUPS      (R8)(DX*2), Y2
+	VMOVUPS      (R8)(SI*1), Y3
+	VUNPCKLPS    Y1, Y0, Y4
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VSHUFPS      $0x44, Y1, Y4, Y3
+	VSHUFPS      $0xee, Y1, Y4, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y4
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VMOVUPS      X3, 32(AX)
+	VEXTRACTF128 $0x01, Y3, 224(AX)
+	VMOVUPS      X1, 80(AX)
+	VEXTRACTF128 $0x01, Y1, 272(AX)
+	VMOVUPS      X4, 128(AX)
+	VEXTRACTF128 $0x01, Y4, 320(AX)
+	VMOVUPS      X0, 176(AX)
+	VEXTRACTF128 $0x01, Y0, 368(AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DI
+	ADDQ         $0x20, R8
+	ADDQ         $0x00000180, AX
+	DECQ         BX
+	JNZ          packA12_loop
+
+packA12_done:
+	VZEROUPPER
+	RET
+
 // func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
 // Requires: AVX, FMA3
 TEXT ·gemvAVX2x16(SB), NOSPLIT, $0-56

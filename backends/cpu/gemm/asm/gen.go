@@ -41,6 +41,7 @@ func main() {
 		genPackRows(fmt.Sprintf("packStrided%d", nr), nr, false)
 		genPackRows(fmt.Sprintf("packOffsets%d", nr), nr, true)
 	}
+	genPackA12()
 	genGemv("gemvAVX2x16", 16, 4, avx2Regs())
 	genGemv("gemvAVX512x16", 16, 8, avx512Regs())
 	genGemv("gemvAVX512x32", 32, 4, avx512Regs())
@@ -524,6 +525,84 @@ func genPackRows(name string, nr int, offsets bool) {
 	DECQ(kc)
 	JNZ(LabelRef(name + "_loop"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genPackA12 generates packA12, which packs 12 rows of A for the 12-row
+// kernel 8 k values at a time: rows 0-7 through an 8x8 transpose (unpack,
+// shuffle, lane permute) and rows 8-11 through two 4x4 transposes per
+// 128-bit lane, each k's 12 values stored as one run of 48 bytes.
+func genPackA12() {
+	TEXT("packA12", NOSPLIT, "func(dst, src *float32, lda, blocks int)")
+	Doc("packA12 writes dst[k*12+r] = src[r*lda+k] for r < 12 and k < 8*blocks (AVX).")
+	dst := Load(Param("dst"), GP64())
+	p0 := Load(Param("src"), GP64())
+	ld := Load(Param("lda"), GP64())
+	n := Load(Param("blocks"), GP64())
+	SHLQ(U8(2), ld)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	p4, p8 := GP64(), GP64()
+	LEAQ(Mem{Base: p0, Index: ld, Scale: 4}, p4)
+	LEAQ(Mem{Base: p4, Index: ld, Scale: 4}, p8)
+	TESTQ(n, n)
+	JZ(LabelRef("packA12_done"))
+	Label("packA12_loop")
+	rowMem := func(base reg.Register, r int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: ld, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: ld, Scale: 2}
+		}
+		return Mem{Base: base, Index: ld3, Scale: 1}
+	}
+	// quad transposes the 4 rows at base: out[i] holds rows 0-3 at k = i in
+	// its low lane and at k = i+4 in its high lane.
+	quad := func(base reg.Register) [4]reg.VecVirtual {
+		var r [4]reg.VecVirtual
+		for i := range r {
+			r[i] = YMM()
+			VMOVUPS(rowMem(base, i), r[i])
+		}
+		t0, t1, t2, t3 := YMM(), YMM(), YMM(), YMM()
+		VUNPCKLPS(r[1], r[0], t0) // r0k0 r1k0 r0k1 r1k1 | k4 k5
+		VUNPCKHPS(r[1], r[0], t1) // k2 k3 | k6 k7
+		VUNPCKLPS(r[3], r[2], t2)
+		VUNPCKHPS(r[3], r[2], t3)
+		var s [4]reg.VecVirtual
+		for i := range s {
+			s[i] = YMM()
+		}
+		VSHUFPS(U8(0x44), t2, t0, s[0]) // rows 0-3 at k0 | k4
+		VSHUFPS(U8(0xEE), t2, t0, s[1]) // k1 | k5
+		VSHUFPS(U8(0x44), t3, t1, s[2]) // k2 | k6
+		VSHUFPS(U8(0xEE), t3, t1, s[3]) // k3 | k7
+		return s
+	}
+	lo, hi := quad(p0), quad(p4)
+	for i := 0; i < 4; i++ {
+		o := YMM()
+		VPERM2F128(U8(0x20), hi[i], lo[i], o)
+		VMOVUPS(o, Mem{Base: dst, Disp: 48 * i})
+		VPERM2F128(U8(0x31), hi[i], lo[i], o)
+		VMOVUPS(o, Mem{Base: dst, Disp: 48 * (i + 4)})
+	}
+	tail := quad(p8)
+	for i := 0; i < 4; i++ {
+		VMOVUPS(tail[i].AsX(), Mem{Base: dst, Disp: 48*i + 32})
+		VEXTRACTF128(U8(1), tail[i], Mem{Base: dst, Disp: 48*(i+4) + 32})
+	}
+	ADDQ(U8(32), p0)
+	ADDQ(U8(32), p4)
+	ADDQ(U8(32), p8)
+	ADDQ(U32(8*48), dst)
+	DECQ(n)
+	JNZ(LabelRef("packA12_loop"))
+	Label("packA12_done")
 	VZEROUPPER()
 	RET()
 }
