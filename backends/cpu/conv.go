@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu/gemm"
@@ -49,6 +50,13 @@ type convCore struct {
 	dtype  tensor.DType
 	packed *gemm.PackedWeights // float32 1-D/2-D with constant W: packed once
 	wShape []int               // the shape packed was made for
+
+	// Winograd (winograd.go): constant weights transformed on first use, and the
+	// scratch of the calls.
+	winoOnce    sync.Once
+	wino        *winogradWeights
+	winoErr     error
+	winoScratch sync.Pool
 }
 
 // prepareConv checks n's dtype and weights and pre-packs constant float32 weights for
@@ -139,6 +147,8 @@ func (c *convCore) run(env *Env, x, w, y *tensor.Tensor, epi convEpilogue) error
 		return nil
 	}
 	switch {
+	case x.DType() == tensor.Float32 && winogradApplies(env, g, xs, ws, epi):
+		err = c.runWinograd(env, g, x, w, y, epi)
 	case x.DType() == tensor.Float32 && len(xs) <= 4:
 		err = c.runGemm2D(env, g, x, w, y, epi)
 	case x.DType() == tensor.Float32:
@@ -195,6 +205,33 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 	p := gemm.Conv2DParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(epi.Bias),
 		Residual: tensorF32(epi.Residual), Act: epi.Act, Y: y.Float32s()}
 	if err := gemm.Conv2D(env.GEMM(), p); err != nil {
+		return err
+	}
+	if epi.Post32 != nil {
+		plane := y.Len() / (xs[0] * ws[0])
+		yv := y.Float32s()
+		env.Parallel(xs[0]*ws[0], max(1, 16384/max(plane, 1)), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				epi.Post32(i/ws[0], i%ws[0], yv[i*plane:(i+1)*plane])
+			}
+		})
+	}
+	return nil
+}
+
+// runWinograd runs a float32 3x3 stride-1 convolution through Winograd F(2x2, 3x3)
+// (winograd.go), transforming constant weights once.
+func (c *convCore) runWinograd(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, epi convEpilogue) error {
+	xs, ws := x.Shape(), w.Shape()
+	var ww *winogradWeights
+	if c.packed != nil && fmt.Sprint(c.wShape) == fmt.Sprint(ws) {
+		c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], ws[1]) })
+		if c.winoErr != nil {
+			return c.winoErr
+		}
+		ww = c.wino
+	}
+	if err := runWinograd(env, g, xs, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &c.winoScratch); err != nil {
 		return err
 	}
 	if epi.Post32 != nil {

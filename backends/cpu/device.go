@@ -22,6 +22,9 @@ var _ backends.KernelProvider = (*Device)(nil)
 type Options struct {
 	// Threads is the intra-op parallelism (0: runtime.GOMAXPROCS).
 	Threads int
+	// NoWinograd runs 3x3 stride-1 convolutions as implicit GEMMs instead of
+	// through Winograd F(2x2, 3x3) (for comparisons and tests).
+	NoWinograd bool
 }
 
 // New returns the CPU device.
@@ -30,7 +33,7 @@ func New(opts Options) *Device {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	return &Device{env: Env{Threads: threads}, info: describe(), sens: newSensors("/sys", "/proc")}
+	return &Device{env: Env{Threads: threads, NoWinograd: opts.NoWinograd}, info: describe(), sens: newSensors("/sys", "/proc")}
 }
 
 // Info describes the processor.

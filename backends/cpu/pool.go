@@ -11,6 +11,10 @@ import (
 type Env struct {
 	// Threads is the intra-op parallelism; 1 runs everything on the calling goroutine.
 	Threads int
+	// NoWinograd turns off the Winograd path of 3x3 convolutions (winograd.go).
+	NoWinograd bool
+	// winogradMinChannels, if positive, replaces winogradMinChannels (for tests).
+	winogradMinChannels int
 
 	gemmOnce sync.Once
 	gemmCtx  *gemm.Context

@@ -1,0 +1,365 @@
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/lightiam/lightos/backends/cpu/gemm"
+	"github.com/lightiam/lightos/engine/ops"
+)
+
+// Winograd F(2x2, 3x3) for float32 3x3 stride-1 convolutions (Lavin and Gray, 2015).
+//
+// Each 2x2 block of output pixels (a tile) of one output channel is
+//
+//	Y = Aᵀ · [Σ_c (G·g_mc·Gᵀ) ⊙ (Bᵀ·d_c·B)] · A
+//
+// with d_c the 4x4 input patch of channel c under the tile. Element by element of the
+// 4x4 transformed tile this is 16 independent GEMMs: for position ξ, the
+// [tiles × C] transformed inputs V_ξ times the [C × M] transformed weights U_ξ, 16
+// products of tiles·C·M against the direct convolution's 36 (2.25x fewer). The
+// weights are transformed and packed once (PackB) when they are constant; tiles of
+// all images of a batch form the GEMMs' rows, in chunks that keep V and the product
+// in cache. Bias, residual and ReLU are applied in the output transform.
+
+// winogradMinChannels is the smallest input and output channel count for which
+// Winograd is used (unless Env.winogradMinChannels sets another): below it the
+// transforms, O(tiles·(C+M)), are too large a share. Measured on ResNet-50's
+// shapes (docs/onnx.md): 64 channels take 1.3 to 1.5x the implicit GEMM's time,
+// 128 and more 0.6 to 0.9x.
+const winogradMinChannels = 128
+
+// winogradChunkBytes bounds the scratch of one chunk of tiles (the 16 transformed
+// input matrices and the 16 products), so that it stays in the L2 cache, unless
+// that would make chunks of fewer than winogradMinChunk tiles: each chunk streams
+// all 16 transformed weight matrices (16·C·M floats) once.
+const (
+	winogradChunkBytes = 1 << 20
+	winogradMinChunk   = 128
+)
+
+// Threads split a convolution's tiles between them (each streaming all of the
+// transformed weights) when each gets at least winogradThreadTiles tiles and C+M
+// is at most winogradThreadChannels; otherwise they split each GEMM and transform.
+const (
+	winogradThreadTiles    = 64
+	winogradThreadChannels = 512
+)
+
+// winogradWeights are a convolution's transformed weights: u[ξ] is the C×M matrix
+// U_ξ[c][m] = (G·g_mc·Gᵀ)[ξ], packed as a GEMM B operand.
+type winogradWeights struct {
+	c, m int
+	u    [16]*gemm.PackedB
+}
+
+// winogradApplies reports whether a convolution of geometry g, input shape xs and
+// weight shape ws with epilogue epi runs through Winograd F(2x2, 3x3).
+func winogradApplies(env *Env, g *ops.Geometry, xs, ws []int, epi convEpilogue) bool {
+	if env.NoWinograd || len(xs) != 4 || g.Group != 1 {
+		return false
+	}
+	if epi.Act != gemm.ActNone && epi.Act != gemm.ActReLU {
+		return false
+	}
+	for i := 0; i < 2; i++ {
+		if g.Kernel[i] != 3 || g.Strides[i] != 1 || g.Dilations[i] != 1 || g.PadsBegin[i] > 2 || g.PadsEnd[i] > 2 {
+			return false
+		}
+	}
+	minC := winogradMinChannels
+	if env.winogradMinChannels > 0 {
+		minC = env.winogradMinChannels
+	}
+	return xs[1] >= minC && ws[0] >= minC
+}
+
+// newWinogradWeights transforms the M×C×3×3 weights w and packs them for ctx.
+func newWinogradWeights(ctx *gemm.Context, w []float32, m, c int) (*winogradWeights, error) {
+	if len(w) != m*c*9 {
+		return nil, fmt.Errorf("winograd: %d weights, want %d×%d×3×3", len(w), m, c)
+	}
+	u := make([]float32, 16*c*m)
+	for mi := 0; mi < m; mi++ {
+		for ci := 0; ci < c; ci++ {
+			g := w[(mi*c+ci)*9 : (mi*c+ci)*9+9]
+			// t = G·g (4×3), then t·Gᵀ (4×4), in float64.
+			var t [4][3]float64
+			for j := 0; j < 3; j++ {
+				g0, g1, g2 := float64(g[j]), float64(g[3+j]), float64(g[6+j])
+				t[0][j], t[1][j], t[2][j], t[3][j] = g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+			}
+			for i := 0; i < 4; i++ {
+				t0, t1, t2 := t[i][0], t[i][1], t[i][2]
+				r := [4]float64{t0, (t0 + t1 + t2) / 2, (t0 - t1 + t2) / 2, t2}
+				for j, v := range r {
+					u[(i*4+j)*c*m+ci*m+mi] = float32(v)
+				}
+			}
+		}
+	}
+	ww := &winogradWeights{c: c, m: m}
+	for xi := range ww.u {
+		pb, err := gemm.PackB(ctx, c, m, u[xi*c*m:(xi+1)*c*m], m, false)
+		if err != nil {
+			return nil, fmt.Errorf("winograd: packing U[%d]: %w", xi, err)
+		}
+		ww.u[xi] = pb
+	}
+	return ww, nil
+}
+
+// winogradConv is one Winograd convolution call's operands.
+type winogradConv struct {
+	n, c, h, w, m  int // input N×C×H×W, M output channels
+	oh, ow, th, tw int // output size and tiles per column and row
+	pt, pl         int // top and left padding
+	x, y           []float32
+	bias, residual []float32
+	relu           bool
+}
+
+// runWinograd computes y = epilogue(conv(x, w)) for a convolution winogradApplies
+// accepted. ww, if non-nil, are w's prepared transformed weights.
+func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *sync.Pool) error {
+	wc := winogradConv{n: xs[0], c: xs[1], h: xs[2], w: xs[3], m: m, oh: g.Out[0], ow: g.Out[1],
+		pt: g.PadsBegin[0], pl: g.PadsBegin[1], x: x, y: y,
+		bias: tensorF32(epi.Bias), residual: tensorF32(epi.Residual), relu: epi.Act == gemm.ActReLU}
+	wc.th, wc.tw = (wc.oh+1)/2, (wc.ow+1)/2
+	if ww == nil || ww.c != wc.c || ww.m != m {
+		var err error
+		if ww, err = newWinogradWeights(env.GEMM(), w, m, wc.c); err != nil {
+			return err
+		}
+	}
+	tiles := wc.n * wc.th * wc.tw
+	chunk := min(tiles, max(winogradMinChunk, winogradChunkBytes/(16*4*(wc.c+m))))
+	threads := env.GEMM().Threads()
+	if threads > 1 && tiles >= threads*winogradThreadTiles && wc.c+m <= winogradThreadChannels {
+		// Enough tiles for every thread, and weights small enough for each thread
+		// to stream all of them: each runs whole chunks (transforms and GEMMs) on
+		// its own single-thread GEMM context, with no hand-offs.
+		chunk = min(chunk, (tiles+threads-1)/threads)
+		chunks := (tiles + chunk - 1) / chunk
+		errs := make([]error, threads)
+		var wg sync.WaitGroup
+		for w := 0; w < threads; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				sc := winogradGetScratch(scratch, 16*chunk*(wc.c+m))
+				defer scratch.Put(sc)
+				for q := w; q < chunks && errs[w] == nil; q += threads {
+					errs[w] = wc.runChunk(sc.ctx, ww, sc.buf, chunk, q*chunk, nil)
+				}
+			}(w)
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	sc := winogradGetScratch(scratch, 16*chunk*(wc.c+m))
+	defer scratch.Put(sc)
+	for t0 := 0; t0 < tiles; t0 += chunk {
+		if err := wc.runChunk(env.GEMM(), ww, sc.buf, chunk, t0, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// winogradScratch is one thread's scratch: the transformed inputs and products of
+// a chunk of tiles, and a single-thread GEMM context with its packing buffers.
+type winogradScratch struct {
+	ctx *gemm.Context
+	buf []float32
+}
+
+// winogradGetScratch takes a scratch of at least n floats from pool.
+func winogradGetScratch(pool *sync.Pool, n int) *winogradScratch {
+	sc, _ := pool.Get().(*winogradScratch)
+	if sc == nil {
+		sc = &winogradScratch{ctx: gemm.NewContext(1)}
+	}
+	if len(sc.buf) < n {
+		sc.buf = make([]float32, n)
+	}
+	return sc
+}
+
+// runChunk computes the output of tiles t0 ... t0+chunk-1 (fewer at the end):
+// input transform, 16 GEMMs on ctx, output transform. With env the transforms
+// run on env's threads, else on the calling goroutine.
+func (wc *winogradConv) runChunk(ctx *gemm.Context, ww *winogradWeights, buf []float32, chunk, t0 int, env *Env) error {
+	nt := min(chunk, wc.n*wc.th*wc.tw-t0)
+	v, prod := buf[:16*chunk*wc.c], buf[16*chunk*wc.c:16*chunk*(wc.c+wc.m)]
+	parallel := func(fn func(lo, hi int)) {
+		if env == nil {
+			fn(0, nt)
+		} else {
+			env.Parallel(nt, max(1, 2048/(wc.c+wc.m)), fn)
+		}
+	}
+	parallel(func(lo, hi int) { wc.inputTransform(v, chunk, t0, lo, hi) })
+	for xi := 0; xi < 16; xi++ {
+		err := gemm.Sgemm(ctx, gemm.Params{M: nt, N: wc.m, K: wc.c,
+			A: v[xi*chunk*wc.c:], LDA: wc.c, PackedB: ww.u[xi], C: prod[xi*chunk*wc.m:], LDC: wc.m})
+		if err != nil {
+			return fmt.Errorf("winograd: GEMM %d: %w", xi, err)
+		}
+	}
+	parallel(func(lo, hi int) { wc.outputTransform(prod, chunk, t0, lo, hi) })
+	return nil
+}
+
+// tile returns the image and the top-left input position (before padding) of tile t.
+func (wc *winogradConv) tile(t int) (img, r0, c0 int) {
+	per := wc.th * wc.tw
+	img, t = t/per, t%per
+	return img, 2*(t/wc.tw) - wc.pt, 2*(t%wc.tw) - wc.pl
+}
+
+// vAdd is z = x + y and vSub z = x - y, element by element (AVX2 where available).
+func vAdd(z, x, y []float32) {
+	if !arithF32(aAdd, z, x, y, true, true) {
+		arithVV(aAdd, z, x, y)
+	}
+}
+
+func vSub(z, x, y []float32) {
+	if !arithF32(aSub, z, x, y, true, true) {
+		arithVV(aSub, z, x, y)
+	}
+}
+
+// inputTransform writes v[ξ][t-t0][c] = (Bᵀ·d·B)[ξ] for the tiles t0+lo ... t0+hi-1,
+// d the 4x4 patch of channel c under the tile (zero outside the input). The patch
+// is gathered for all channels at once, and the transform runs on vectors of
+// channels.
+func (wc *winogradConv) inputTransform(v []float32, chunk, t0, lo, hi int) {
+	plane := wc.h * wc.w
+	stride := chunk * wc.c
+	c := wc.c
+	tmp := make([]float32, 32*c)
+	var d, b [16][]float32 // d: the gathered patch; b: Bᵀ·d
+	for k := range d {
+		d[k], b[k] = tmp[k*c:(k+1)*c], tmp[(16+k)*c:(17+k)*c]
+	}
+	for t := lo; t < hi; t++ {
+		img, r0, c0 := wc.tile(t0 + t)
+		x := wc.x[img*c*plane : (img+1)*c*plane]
+		if r0 >= 0 && c0 >= 0 && r0+4 <= wc.h && c0+4 <= wc.w {
+			for i := 0; i < 4; i++ {
+				off := (r0+i)*wc.w + c0
+				d0, d1, d2, d3 := d[4*i], d[4*i+1], d[4*i+2], d[4*i+3]
+				for ci := range d0 {
+					row := x[ci*plane+off : ci*plane+off+4]
+					d0[ci], d1[ci], d2[ci], d3[ci] = row[0], row[1], row[2], row[3]
+				}
+			}
+		} else {
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					dk := d[4*i+j]
+					r, col := r0+i, c0+j
+					if r < 0 || r >= wc.h || col < 0 || col >= wc.w {
+						clear(dk)
+						continue
+					}
+					off := r*wc.w + col
+					for ci := range dk {
+						dk[ci] = x[ci*plane+off]
+					}
+				}
+			}
+		}
+		// Bᵀ·d: rows d0-d2, d1+d2, d2-d1, d1-d3.
+		for j := 0; j < 4; j++ {
+			vSub(b[j], d[j], d[8+j])
+			vAdd(b[4+j], d[4+j], d[8+j])
+			vSub(b[8+j], d[8+j], d[4+j])
+			vSub(b[12+j], d[4+j], d[12+j])
+		}
+		// (Bᵀ·d)·B: the same on the columns, into the 16 matrices.
+		for i := 0; i < 4; i++ {
+			o := 4*i*stride + t*c
+			vSub(v[o:o+c], b[4*i], b[4*i+2])
+			o += stride
+			vAdd(v[o:o+c], b[4*i+1], b[4*i+2])
+			o += stride
+			vSub(v[o:o+c], b[4*i+2], b[4*i+1])
+			o += stride
+			vSub(v[o:o+c], b[4*i+1], b[4*i+3])
+		}
+	}
+}
+
+// outputTransform writes the output pixels of tiles t0+lo ... t0+hi-1:
+// Aᵀ·P·A of the 4x4 products P of each output channel, plus the bias and the
+// residual, through ReLU if asked. The transform runs on vectors of output
+// channels.
+func (wc *winogradConv) outputTransform(prod []float32, chunk, t0, lo, hi int) {
+	plane := wc.oh * wc.ow
+	stride := chunk * wc.m
+	m := wc.m
+	tmp := make([]float32, 12*m)
+	var a [8][]float32 // Aᵀ·P
+	var o [4][]float32 // Aᵀ·P·A
+	for k := range a {
+		a[k] = tmp[k*m : (k+1)*m]
+	}
+	for k := range o {
+		o[k] = tmp[(8+k)*m : (9+k)*m]
+	}
+	for t := lo; t < hi; t++ {
+		img, r0, c0 := wc.tile(t0 + t)
+		r0, c0 = r0+wc.pt, c0+wc.pl // the tile's output position
+		rows, cols := min(2, wc.oh-r0), min(2, wc.ow-c0)
+		var p [16][]float32
+		for k := range p {
+			p[k] = prod[k*stride+t*m : k*stride+t*m+m]
+		}
+		// Aᵀ·P: rows p0+p1+p2 and p1-p2-p3.
+		for j := 0; j < 4; j++ {
+			vAdd(a[j], p[j], p[4+j])
+			vAdd(a[j], a[j], p[8+j])
+			vSub(a[4+j], p[4+j], p[8+j])
+			vSub(a[4+j], a[4+j], p[12+j])
+		}
+		// ·A: the same on the columns.
+		for i := 0; i < 2; i++ {
+			vAdd(o[2*i], a[4*i], a[4*i+1])
+			vAdd(o[2*i], o[2*i], a[4*i+2])
+			vSub(o[2*i+1], a[4*i+1], a[4*i+2])
+			vSub(o[2*i+1], o[2*i+1], a[4*i+3])
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				ok := o[2*i+j]
+				if wc.bias != nil {
+					vAdd(ok, ok, wc.bias)
+				}
+				pos := img*m*plane + (r0+i)*wc.ow + c0 + j
+				y := wc.y[pos:]
+				if wc.residual != nil {
+					res := wc.residual[pos:]
+					for mi, val := range ok {
+						ok[mi] = val + res[mi*plane]
+					}
+				}
+				if wc.relu {
+					for mi, val := range ok {
+						if val < 0 {
+							val = 0
+						}
+						y[mi*plane] = val
+					}
+				} else {
+					for mi, val := range ok {
+						y[mi*plane] = val
+					}
+				}
+			}
+		}
+	}
+}
