@@ -92,15 +92,20 @@ func packStridedAsm(dst, src *float32, ld, kc, nr int) bool {
 	return true
 }
 
-// packA12Asm packs 8*(kc/8) columns of 12 rows of A (row r at src[r*lda:])
-// into dst[k*12+r] if the CPU has AVX, checking the bounds first.
-func packA12Asm(dst, src []float32, lda, kc int) bool {
+// packAAsm packs the first 8*(kc/8) columns of mr (6 or 12) full rows of A
+// (row r at src[r*lda:]) into dst[k*mr+r] if an assembly version exists,
+// checking the bounds first; it reports whether it did.
+func packAAsm(dst, src []float32, lda, kc, mr int) bool {
 	blocks := kc / 8
-	if !hasAVX || blocks == 0 {
+	if !hasAVX || blocks == 0 || mr != 6 && mr != 12 {
 		return false
 	}
-	_, _ = src[11*lda+blocks*8-1], dst[blocks*8*12-1]
-	packA12(&dst[0], &src[0], lda, blocks)
+	_, _ = src[(mr-1)*lda+blocks*8-1], dst[blocks*8*mr-1]
+	if mr == 6 {
+		packA6(&dst[0], &src[0], lda, blocks)
+	} else {
+		packA12(&dst[0], &src[0], lda, blocks)
+	}
 	return true
 }
 

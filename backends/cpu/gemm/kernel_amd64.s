@@ -4695,6 +4695,64 @@ packA12_done:
 	VZEROUPPER
 	RET
 
+// func packA6(dst *float32, src *float32, lda int, blocks int)
+// Requires: AVX
+TEXT ·packA6(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  lda+16(FP), DX
+	MOVQ  blocks+24(FP), BX
+	SHLQ  $0x02, DX
+	LEAQ  (DX)(DX*2), SI
+	LEAQ  (CX)(DX*4), DI
+	TESTQ BX, BX
+	JZ    packA6_done
+
+packA6_loop:
+	VMOVUPS      (CX), Y0
+	VMOVUPS      (CX)(DX*1), Y1
+	VMOVUPS      (CX)(DX*2), Y2
+	VMOVUPS      (CX)(SI*1), Y3
+	VUNPCKLPS    Y1, Y0, Y4
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VSHUFPS      $0x44, Y1, Y4, Y3
+	VSHUFPS      $0xee, Y1, Y4, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y4
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VMOVUPS      X3, (AX)
+	VEXTRACTF128 $0x01, Y3, 96(AX)
+	VMOVUPS      X1, 24(AX)
+	VEXTRACTF128 $0x01, Y1, 120(AX)
+	VMOVUPS      X4, 48(AX)
+	VEXTRACTF128 $0x01, Y4, 144(AX)
+	VMOVUPS      X0, 72(AX)
+	VEXTRACTF128 $0x01, Y0, 168(AX)
+	VMOVUPS      (DI), Y0
+	VMOVUPS      (DI)(DX*1), Y1
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y0
+	VMOVLPS      X2, 16(AX)
+	VMOVHPS      X2, 40(AX)
+	VEXTRACTF128 $0x01, Y2, X1
+	VMOVLPS      X1, 112(AX)
+	VMOVHPS      X1, 136(AX)
+	VMOVLPS      X0, 64(AX)
+	VMOVHPS      X0, 88(AX)
+	VEXTRACTF128 $0x01, Y0, X1
+	VMOVLPS      X1, 160(AX)
+	VMOVHPS      X1, 184(AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DI
+	ADDQ         $0x000000c0, AX
+	DECQ         BX
+	JNZ          packA6_loop
+
+packA6_done:
+	VZEROUPPER
+	RET
+
 // func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
 // Requires: AVX, FMA3
 TEXT ·gemvAVX2x16(SB), NOSPLIT, $0-56

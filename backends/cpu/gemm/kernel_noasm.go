@@ -14,7 +14,7 @@ var (
 
 func packStridedAsm(dst, src *float32, ld, kc, nr int) bool        { return false }
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool { return false }
-func packA12Asm(dst, src []float32, lda, kc int) bool              { return false }
+func packAAsm(dst, src []float32, lda, kc, mr int) bool            { return false }
 
 const hasRowAsm = false
 

@@ -73,6 +73,9 @@ func packOffsets32(dst *float32, src *float32, offs *int, kc int)
 // packA12 writes dst[k*12+r] = src[r*lda+k] for r < 12 and k < 8*blocks (AVX).
 func packA12(dst *float32, src *float32, lda int, blocks int)
 
+// packA6 writes dst[k*6+r] = src[r*lda+k] for r < 6 and k < 8*blocks (AVX).
+func packA6(dst *float32, src *float32, lda int, blocks int)
+
 // gemvAVX2x16 computes c[p*16+j] = flags(Σ_k x[k]·b[(p*k+k)*16+j]) for panels p of B packed 16 columns wide; see gemvGo.
 func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
 

@@ -42,6 +42,7 @@ func main() {
 		genPackRows(fmt.Sprintf("packOffsets%d", nr), nr, true)
 	}
 	genPackA12()
+	genPackA6()
 	genGemv("gemvAVX2x16", 16, 4, avx2Regs())
 	genGemv("gemvAVX512x16", 16, 8, avx512Regs())
 	genGemv("gemvAVX512x32", 32, 4, avx512Regs())
@@ -603,6 +604,76 @@ func genPackA12() {
 	DECQ(n)
 	JNZ(LabelRef("packA12_loop"))
 	Label("packA12_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genPackA6 generates packA6, packA12's twin for the 6-row kernel: rows 0-3
+// through 4x4 transposes per 128-bit lane, rows 4-5 interleaved in pairs,
+// each k's 6 values stored as 16 + 8 bytes.
+func genPackA6() {
+	TEXT("packA6", NOSPLIT, "func(dst, src *float32, lda, blocks int)")
+	Doc("packA6 writes dst[k*6+r] = src[r*lda+k] for r < 6 and k < 8*blocks (AVX).")
+	dst := Load(Param("dst"), GP64())
+	p0 := Load(Param("src"), GP64())
+	ld := Load(Param("lda"), GP64())
+	n := Load(Param("blocks"), GP64())
+	SHLQ(U8(2), ld)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	p4 := GP64()
+	LEAQ(Mem{Base: p0, Index: ld, Scale: 4}, p4)
+	TESTQ(n, n)
+	JZ(LabelRef("packA6_done"))
+	Label("packA6_loop")
+	var r [4]reg.VecVirtual
+	for i := range r {
+		r[i] = YMM()
+	}
+	VMOVUPS(Mem{Base: p0}, r[0])
+	VMOVUPS(Mem{Base: p0, Index: ld, Scale: 1}, r[1])
+	VMOVUPS(Mem{Base: p0, Index: ld, Scale: 2}, r[2])
+	VMOVUPS(Mem{Base: p0, Index: ld3, Scale: 1}, r[3])
+	t0, t1, t2, t3 := YMM(), YMM(), YMM(), YMM()
+	VUNPCKLPS(r[1], r[0], t0)
+	VUNPCKHPS(r[1], r[0], t1)
+	VUNPCKLPS(r[3], r[2], t2)
+	VUNPCKHPS(r[3], r[2], t3)
+	var s [4]reg.VecVirtual
+	for i := range s {
+		s[i] = YMM()
+	}
+	VSHUFPS(U8(0x44), t2, t0, s[0]) // rows 0-3 at k0 | k4
+	VSHUFPS(U8(0xEE), t2, t0, s[1]) // k1 | k5
+	VSHUFPS(U8(0x44), t3, t1, s[2]) // k2 | k6
+	VSHUFPS(U8(0xEE), t3, t1, s[3]) // k3 | k7
+	for i := 0; i < 4; i++ {
+		VMOVUPS(s[i].AsX(), Mem{Base: dst, Disp: 24 * i})
+		VEXTRACTF128(U8(1), s[i], Mem{Base: dst, Disp: 24 * (i + 4)})
+	}
+	r4, r5 := YMM(), YMM()
+	VMOVUPS(Mem{Base: p4}, r4)
+	VMOVUPS(Mem{Base: p4, Index: ld, Scale: 1}, r5)
+	lo, hi := YMM(), YMM()
+	VUNPCKLPS(r5, r4, lo) // r4k0 r5k0 r4k1 r5k1 | k4 k5
+	VUNPCKHPS(r5, r4, hi) // k2 k3 | k6 k7
+	x := XMM()
+	for _, q := range []struct {
+		v reg.VecVirtual
+		k int
+	}{{lo, 0}, {hi, 2}} {
+		VMOVLPS(q.v.AsX(), Mem{Base: dst, Disp: 24*q.k + 16})
+		VMOVHPS(q.v.AsX(), Mem{Base: dst, Disp: 24*(q.k+1) + 16})
+		VEXTRACTF128(U8(1), q.v, x)
+		VMOVLPS(x, Mem{Base: dst, Disp: 24*(q.k+4) + 16})
+		VMOVHPS(x, Mem{Base: dst, Disp: 24*(q.k+5) + 16})
+	}
+	ADDQ(U8(32), p0)
+	ADDQ(U8(32), p4)
+	ADDQ(U32(8*24), dst)
+	DECQ(n)
+	JNZ(LabelRef("packA6_loop"))
+	Label("packA6_done")
 	VZEROUPPER()
 	RET()
 }
