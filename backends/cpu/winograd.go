@@ -232,131 +232,154 @@ func vSub(z, x, y []float32) {
 	}
 }
 
+// winogradGroup is how many tiles the transforms take at once: their vector
+// operations run over the channels of all of them (about 1024 elements).
+func winogradGroup(channels int) int { return max(1, min(16, 1024/channels)) }
+
 // inputTransform writes v[ξ][t-t0][c] = (Bᵀ·d·B)[ξ] for the tiles t0+lo ... t0+hi-1,
-// d the 4x4 patch of channel c under the tile (zero outside the input). The patch
-// is gathered for all channels at once, and the transform runs on vectors of
-// channels.
+// d the 4x4 patch of channel c under the tile (zero outside the input). The patches
+// of a group of tiles are gathered for all channels, and the transform runs on
+// vectors of (tile, channel), which is v's layout.
 func (wc *winogradConv) inputTransform(v []float32, chunk, t0, lo, hi int) {
-	plane := wc.h * wc.w
 	stride := chunk * wc.c
 	c := wc.c
-	tmp := make([]float32, 32*c)
-	var d, b [16][]float32 // d: the gathered patch; b: Bᵀ·d
+	group := winogradGroup(c)
+	gc := group * c
+	tmp := make([]float32, 32*gc)
+	var d, b [16][]float32 // d: the gathered patches; b: Bᵀ·d
 	for k := range d {
-		d[k], b[k] = tmp[k*c:(k+1)*c], tmp[(16+k)*c:(17+k)*c]
+		d[k], b[k] = tmp[k*gc:(k+1)*gc], tmp[(16+k)*gc:(17+k)*gc]
 	}
-	for t := lo; t < hi; t++ {
-		img, r0, c0 := wc.tile(t0 + t)
-		x := wc.x[img*c*plane : (img+1)*c*plane]
-		if r0 >= 0 && c0 >= 0 && r0+4 <= wc.h && c0+4 <= wc.w {
-			for i := 0; i < 4; i++ {
-				off := (r0+i)*wc.w + c0
-				d0, d1, d2, d3 := d[4*i], d[4*i+1], d[4*i+2], d[4*i+3]
-				for ci := range d0 {
-					row := x[ci*plane+off : ci*plane+off+4]
-					d0[ci], d1[ci], d2[ci], d3[ci] = row[0], row[1], row[2], row[3]
-				}
-			}
-		} else {
-			for i := 0; i < 4; i++ {
-				for j := 0; j < 4; j++ {
-					dk := d[4*i+j]
-					r, col := r0+i, c0+j
-					if r < 0 || r >= wc.h || col < 0 || col >= wc.w {
-						clear(dk)
-						continue
-					}
-					off := r*wc.w + col
-					for ci := range dk {
-						dk[ci] = x[ci*plane+off]
-					}
-				}
-			}
+	for tg := lo; tg < hi; tg += group {
+		nq := min(group, hi-tg)
+		for q := 0; q < nq; q++ {
+			wc.gather(&d, q*c, t0+tg+q)
 		}
+		n := nq * c
 		// Bᵀ·d: rows d0-d2, d1+d2, d2-d1, d1-d3.
 		for j := 0; j < 4; j++ {
-			vSub(b[j], d[j], d[8+j])
-			vAdd(b[4+j], d[4+j], d[8+j])
-			vSub(b[8+j], d[8+j], d[4+j])
-			vSub(b[12+j], d[4+j], d[12+j])
+			vSub(b[j][:n], d[j], d[8+j])
+			vAdd(b[4+j][:n], d[4+j], d[8+j])
+			vSub(b[8+j][:n], d[8+j], d[4+j])
+			vSub(b[12+j][:n], d[4+j], d[12+j])
 		}
 		// (Bᵀ·d)·B: the same on the columns, into the 16 matrices.
 		for i := 0; i < 4; i++ {
-			o := 4*i*stride + t*c
-			vSub(v[o:o+c], b[4*i], b[4*i+2])
+			o := 4*i*stride + tg*c
+			vSub(v[o:o+n], b[4*i], b[4*i+2])
 			o += stride
-			vAdd(v[o:o+c], b[4*i+1], b[4*i+2])
+			vAdd(v[o:o+n], b[4*i+1], b[4*i+2])
 			o += stride
-			vSub(v[o:o+c], b[4*i+2], b[4*i+1])
+			vSub(v[o:o+n], b[4*i+2], b[4*i+1])
 			o += stride
-			vSub(v[o:o+c], b[4*i+1], b[4*i+3])
+			vSub(v[o:o+n], b[4*i+1], b[4*i+3])
+		}
+	}
+}
+
+// gather writes the 4x4 input patch of tile t, channel by channel, to
+// d[k][off:off+C] (k = 4·row + column of the patch).
+func (wc *winogradConv) gather(d *[16][]float32, off, t int) {
+	plane := wc.h * wc.w
+	c := wc.c
+	img, r0, c0 := wc.tile(t)
+	x := wc.x[img*c*plane : (img+1)*c*plane]
+	if r0 >= 0 && c0 >= 0 && r0+4 <= wc.h && c0+4 <= wc.w {
+		for i := 0; i < 4; i++ {
+			p := (r0+i)*wc.w + c0
+			d0, d1, d2, d3 := d[4*i][off:off+c], d[4*i+1][off:off+c], d[4*i+2][off:off+c], d[4*i+3][off:off+c]
+			for ci := range d0 {
+				row := x[ci*plane+p : ci*plane+p+4]
+				d0[ci], d1[ci], d2[ci], d3[ci] = row[0], row[1], row[2], row[3]
+			}
+		}
+		return
+	}
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			dk := d[4*i+j][off : off+c]
+			r, col := r0+i, c0+j
+			if r < 0 || r >= wc.h || col < 0 || col >= wc.w {
+				clear(dk)
+				continue
+			}
+			p := r*wc.w + col
+			for ci := range dk {
+				dk[ci] = x[ci*plane+p]
+			}
 		}
 	}
 }
 
 // outputTransform writes the output pixels of tiles t0+lo ... t0+hi-1:
 // Aᵀ·P·A of the 4x4 products P of each output channel, plus the bias and the
-// residual, through ReLU if asked. The transform runs on vectors of output
-// channels.
+// residual, through ReLU if asked. The transform runs on vectors of (tile, output
+// channel) over a group of tiles, which is the products' layout.
 func (wc *winogradConv) outputTransform(prod []float32, chunk, t0, lo, hi int) {
 	plane := wc.oh * wc.ow
 	stride := chunk * wc.m
 	m := wc.m
-	tmp := make([]float32, 12*m)
+	group := winogradGroup(m)
+	gm := group * m
+	tmp := make([]float32, 12*gm)
 	var a [8][]float32 // Aᵀ·P
 	var o [4][]float32 // Aᵀ·P·A
 	for k := range a {
-		a[k] = tmp[k*m : (k+1)*m]
+		a[k] = tmp[k*gm : (k+1)*gm]
 	}
 	for k := range o {
-		o[k] = tmp[(8+k)*m : (9+k)*m]
+		o[k] = tmp[(8+k)*gm : (9+k)*gm]
 	}
-	for t := lo; t < hi; t++ {
-		img, r0, c0 := wc.tile(t0 + t)
-		r0, c0 = r0+wc.pt, c0+wc.pl // the tile's output position
-		rows, cols := min(2, wc.oh-r0), min(2, wc.ow-c0)
+	for tg := lo; tg < hi; tg += group {
+		nq := min(group, hi-tg)
+		n := nq * m
 		var p [16][]float32
 		for k := range p {
-			p[k] = prod[k*stride+t*m : k*stride+t*m+m]
+			p[k] = prod[k*stride+tg*m : k*stride+tg*m+n]
 		}
 		// Aᵀ·P: rows p0+p1+p2 and p1-p2-p3.
 		for j := 0; j < 4; j++ {
-			vAdd(a[j], p[j], p[4+j])
-			vAdd(a[j], a[j], p[8+j])
-			vSub(a[4+j], p[4+j], p[8+j])
-			vSub(a[4+j], a[4+j], p[12+j])
+			vAdd(a[j][:n], p[j], p[4+j])
+			vAdd(a[j][:n], a[j], p[8+j])
+			vSub(a[4+j][:n], p[4+j], p[8+j])
+			vSub(a[4+j][:n], a[4+j], p[12+j])
 		}
 		// ·A: the same on the columns.
 		for i := 0; i < 2; i++ {
-			vAdd(o[2*i], a[4*i], a[4*i+1])
-			vAdd(o[2*i], o[2*i], a[4*i+2])
-			vSub(o[2*i+1], a[4*i+1], a[4*i+2])
-			vSub(o[2*i+1], o[2*i+1], a[4*i+3])
+			vAdd(o[2*i][:n], a[4*i], a[4*i+1])
+			vAdd(o[2*i][:n], o[2*i], a[4*i+2])
+			vSub(o[2*i+1][:n], a[4*i+1], a[4*i+2])
+			vSub(o[2*i+1][:n], o[2*i+1], a[4*i+3])
 		}
-		for i := 0; i < rows; i++ {
-			for j := 0; j < cols; j++ {
-				ok := o[2*i+j]
-				if wc.bias != nil {
-					vAdd(ok, ok, wc.bias)
-				}
-				pos := img*m*plane + (r0+i)*wc.ow + c0 + j
-				y := wc.y[pos:]
-				if wc.residual != nil {
-					res := wc.residual[pos:]
-					for mi, val := range ok {
-						ok[mi] = val + res[mi*plane]
+		for q := 0; q < nq; q++ {
+			img, r0, c0 := wc.tile(t0 + tg + q)
+			r0, c0 = r0+wc.pt, c0+wc.pl // the tile's output position
+			rows, cols := min(2, wc.oh-r0), min(2, wc.ow-c0)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					ok := o[2*i+j][q*m : (q+1)*m]
+					if wc.bias != nil {
+						vAdd(ok, ok, wc.bias)
 					}
-				}
-				if wc.relu {
-					for mi, val := range ok {
-						if val < 0 {
-							val = 0
+					pos := img*m*plane + (r0+i)*wc.ow + c0 + j
+					y := wc.y[pos:]
+					if wc.residual != nil {
+						res := wc.residual[pos:]
+						for mi, val := range ok {
+							ok[mi] = val + res[mi*plane]
 						}
-						y[mi*plane] = val
 					}
-				} else {
-					for mi, val := range ok {
-						y[mi*plane] = val
+					if wc.relu {
+						for mi, val := range ok {
+							if val < 0 {
+								val = 0
+							}
+							y[mi*plane] = val
+						}
+					} else {
+						for mi, val := range ok {
+							y[mi*plane] = val
+						}
 					}
 				}
 			}
