@@ -16,7 +16,8 @@
 // matters when M is small (batch-64 MLPs).
 //
 // The structure is BLIS/GotoBLAS: B is packed into KC×NR column panels, A into
-// MR×KC row panels (64-byte aligned buffers reused across calls), and a
+// MR×KC row panels (64-byte aligned buffers reused across calls; full 6- and
+// 12-row panels of A through AVX transposes, packA6 and packA12), and a
 // register-blocked micro-kernel multiplies one A panel by one B panel. The
 // epilogue (bias, ReLU) runs in the micro-kernel on the tile's last K panel,
 // while the tile is in registers; GELU runs in Go on the same tile right after,
