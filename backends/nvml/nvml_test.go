@@ -194,3 +194,22 @@ func TestRealNVML(t *testing.T) {
 		}
 	}
 }
+
+// TestSetPowerLimitNeedsOptIn: even with the setter bound, a library opened without
+// AllowSet never calls it; with the opt-in it is called with milliwatts.
+func TestSetPowerLimitNeedsOptIn(t *testing.T) {
+	var calls []uint32
+	lib := &Lib{}
+	lib.f.setLimit = func(_ uintptr, mw uint32) uint32 { calls = append(calls, mw); return success }
+	d := &CappableDevice{&Device{lib: lib}}
+	if err := d.SetPowerLimitW(300); !errors.Is(err, ErrSetNotAllowed) || len(calls) != 0 {
+		t.Fatalf("without AllowSet: err %v, calls %v", err, calls)
+	}
+	lib.allowSet = true
+	if err := d.SetPowerLimitW(0); err == nil || len(calls) != 0 {
+		t.Fatalf("a 0 W limit: err %v, calls %v", err, calls)
+	}
+	if err := d.SetPowerLimitW(312.5); err != nil || len(calls) != 1 || calls[0] != 312500 {
+		t.Fatalf("with AllowSet: err %v, calls %v", err, calls)
+	}
+}
