@@ -101,13 +101,35 @@ type Device struct {
 
 var _ backends.KernelProvider = (*Device)(nil)
 
-// Wrap returns dev with custom nodes served from reg.
-func Wrap(dev backends.KernelProvider, reg *Registry) *Device {
-	return &Device{KernelProvider: dev, reg: reg}
+// Wrap returns dev with custom nodes served from reg. When dev compiles whole graphs
+// (backends.GraphCompiler, the GPU backend), so does the result, for graphs without
+// custom nodes: exec.Session then runs them as one device plan, as on dev itself.
+func Wrap(dev backends.KernelProvider, reg *Registry) backends.KernelProvider {
+	d := &Device{KernelProvider: dev, reg: reg}
+	if gc, ok := dev.(backends.GraphCompiler); ok {
+		return &compilingDevice{Device: d, gc: gc}
+	}
+	return d
 }
 
-// Registry returns the registry the device serves custom nodes from.
-func (d *Device) Registry() *Registry { return d.reg }
+// compilingDevice is a Device over a backends.GraphCompiler.
+type compilingDevice struct {
+	*Device
+	gc backends.GraphCompiler
+}
+
+// CompileGraph compiles g on the wrapped device unless g has a custom node (those run
+// on the host through the registry), which it reports as backends.ErrUnsupported so
+// that the caller runs g node by node.
+func (d *compilingDevice) CompileGraph(g *graph.Graph) (backends.GraphPlan, error) {
+	for _, n := range g.Nodes {
+		if ops.IsCustom(n) {
+			return nil, fmt.Errorf("custom: graph %q: custom node %q runs on the host: %w", g.Name, n.Name, backends.ErrUnsupported)
+		}
+	}
+	return d.gc.CompileGraph(g)
+}
+
 
 // Kernel returns the registry's kernel for custom nodes and the wrapped device's otherwise.
 func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
