@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/lightiam/lightos/backends"
@@ -197,7 +198,7 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 		s.H, s.PadTop, s.PadBottom, s.StrideH, s.DilationH = g.In[0], g.PadsBegin[0], g.PadsEnd[0], g.Strides[0], g.Dilations[0]
 	}
 	pw := c.packed
-	if pw == nil || fmt.Sprint(c.wShape) != fmt.Sprint(ws) {
+	if pw == nil || !slices.Equal(c.wShape, ws) {
 		if pw, err = gemm.PackConv2DWeights(env.GEMM(), s, w.Float32s()); err != nil {
 			return err
 		}
@@ -207,16 +208,22 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 	if err := gemm.Conv2D(env.GEMM(), p); err != nil {
 		return err
 	}
-	if epi.Post32 != nil {
-		plane := y.Len() / (xs[0] * ws[0])
-		yv := y.Float32s()
-		env.Parallel(xs[0]*ws[0], max(1, 16384/max(plane, 1)), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				epi.Post32(i/ws[0], i%ws[0], yv[i*plane:(i+1)*plane])
-			}
-		})
-	}
+	runPost32(env, epi, y, xs[0], ws[0])
 	return nil
+}
+
+// runPost32 runs epi.Post32, if set, on each output plane of y (n images, m channels).
+func runPost32(env *Env, epi convEpilogue, y *tensor.Tensor, n, m int) {
+	if epi.Post32 == nil {
+		return
+	}
+	plane := y.Len() / (n * m)
+	yv := y.Float32s()
+	env.Parallel(n*m, max(1, 16384/max(plane, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			epi.Post32(i/m, i%m, yv[i*plane:(i+1)*plane])
+		}
+	})
 }
 
 // runWinograd runs a float32 3x3 stride-1 convolution through Winograd F(2x2, 3x3)
@@ -224,7 +231,7 @@ func (c *convCore) runGemm2D(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, 
 func (c *convCore) runWinograd(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor, epi convEpilogue) error {
 	xs, ws := x.Shape(), w.Shape()
 	var ww *winogradWeights
-	if c.packed != nil && fmt.Sprint(c.wShape) == fmt.Sprint(ws) {
+	if c.packed != nil && slices.Equal(c.wShape, ws) {
 		c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], ws[1]) })
 		if c.winoErr != nil {
 			return c.winoErr
@@ -234,15 +241,7 @@ func (c *convCore) runWinograd(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor
 	if err := runWinograd(env, g, xs, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &c.winoScratch); err != nil {
 		return err
 	}
-	if epi.Post32 != nil {
-		plane := y.Len() / (xs[0] * ws[0])
-		yv := y.Float32s()
-		env.Parallel(xs[0]*ws[0], max(1, 16384/max(plane, 1)), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				epi.Post32(i/ws[0], i%ws[0], yv[i*plane:(i+1)*plane])
-			}
-		})
-	}
+	runPost32(env, epi, y, xs[0], ws[0])
 	return nil
 }
 
