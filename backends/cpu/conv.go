@@ -138,7 +138,7 @@ func (c *convCore) run(env *Env, x, w, y *tensor.Tensor, epi convEpilogue) error
 	}
 	xs, ws := x.Shape(), w.Shape()
 	want := append([]int{xs[0], ws[0]}, g.Out...)
-	if fmt.Sprint(y.Shape()) != fmt.Sprint(want) {
+	if !slices.Equal(y.Shape(), want) {
 		return fmt.Errorf("cpu: node %q: output %v, expected %v", c.name, y, want)
 	}
 	if epi.Bias != nil && (epi.Bias.Len() != ws[0] || epi.Bias.DType() != x.DType()) {
