@@ -3,48 +3,15 @@ package custom_test
 import (
 	"context"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 
-	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/custom"
 	"github.com/lightiam/lightos/engine/exec"
+	"github.com/lightiam/lightos/engine/exec/exectest"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
 )
-
-// compilingCPU is a CPU device that also compiles whole graphs, as the GPU backend
-// does; each plan runs the graph through a plain CPU session. It counts compilations.
-type compilingCPU struct {
-	*cpu.Device
-	compiles atomic.Int32
-}
-
-func (d *compilingCPU) CompileGraph(g *graph.Graph) (backends.GraphPlan, error) {
-	d.compiles.Add(1)
-	s, err := exec.NewSession(g.Clone(), d.Device, exec.Options{HeapOutputs: true})
-	if err != nil {
-		return nil, err
-	}
-	return sessionPlan{s}, nil
-}
-
-type sessionPlan struct{ s *exec.Session }
-
-func (p sessionPlan) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	res, err := p.s.Run(ctx, feeds, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]*tensor.Tensor{}
-	for i, name := range res.Names {
-		out[name] = res.Outputs[i]
-	}
-	return out, nil
-}
-
-func (p sessionPlan) Close() error { return p.s.Close() }
 
 // TestWrapKeepsWholeGraphCompilation: wrapping a device that compiles whole graphs
 // keeps that ability for graphs without custom nodes (one compilation, one
@@ -81,7 +48,7 @@ func TestWrapKeepsWholeGraphCompilation(t *testing.T) {
 		{"no custom node", plain, 1, "GraphPlan"},
 		{"a custom node", buildGraph(t, "Negate", 9, 5, w, nil), 0, "MatMul"},
 	} {
-		dev := &compilingCPU{Device: cpu.New(cpu.Options{})}
+		dev := exectest.NewWholeDevice()
 		s, err := exec.NewSession(tc.g, custom.Wrap(dev, reg), exec.Options{HeapOutputs: true, Profile: true})
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +66,7 @@ func TestWrapKeepsWholeGraphCompilation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := dev.compiles.Load(); n != tc.compiles {
+		if n := dev.Compiles.Load(); n != tc.compiles {
 			t.Errorf("%s: %d whole-graph compilations, want %d", tc.name, n, tc.compiles)
 		}
 		if op := got.Profile.Nodes[0].Op; op != tc.profile {

@@ -130,7 +130,6 @@ func (d *compilingDevice) CompileGraph(g *graph.Graph) (backends.GraphPlan, erro
 	return d.gc.CompileGraph(g)
 }
 
-
 // Kernel returns the registry's kernel for custom nodes and the wrapped device's otherwise.
 func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
 	if !ops.IsCustom(n) {

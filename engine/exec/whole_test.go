@@ -7,90 +7,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/exec"
-	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/exec/exectest"
 	"github.com/lightiam/lightos/engine/tensor"
 )
-
-// wholeDev is a CPU device that also compiles whole graphs (backends.GraphCompiler),
-// as the cuda backend does: each GraphPlan runs the graph through a plain CPU Session.
-// It counts compilations, runs and closes, records the input shapes it compiled for,
-// and reports lacks (an operator) as unsupported or fails with fail.
-type wholeDev struct {
-	*cpu.Device
-	lacks string
-	fail  error
-
-	compiles, runs, closes atomic.Int32
-	mu                     sync.Mutex
-	shapes                 []string
-}
-
-func (d *wholeDev) CompileGraph(g *graph.Graph) (backends.GraphPlan, error) {
-	d.compiles.Add(1)
-	if d.fail != nil {
-		return nil, d.fail
-	}
-	for _, n := range g.Nodes {
-		if n.Op == d.lacks {
-			return nil, fmt.Errorf("fake: node %q: operator %s: %w", n.Name, n.Op, backends.ErrUnsupported)
-		}
-	}
-	var key string
-	for _, in := range g.Inputs {
-		if !in.HasShape || !in.Shape.Known() {
-			return nil, fmt.Errorf("fake: input %q has no concrete shape", in.Name)
-		}
-		key += fmt.Sprint(in.Shape.Ints())
-	}
-	for _, v := range g.Outputs {
-		if !v.HasShape || !v.Shape.Known() {
-			return nil, fmt.Errorf("fake: output %q was not inferred", v.Name)
-		}
-	}
-	d.mu.Lock()
-	d.shapes = append(d.shapes, key)
-	d.mu.Unlock()
-	s, err := exec.NewSession(g.Clone(), d.Device, exec.Options{HeapOutputs: true})
-	if err != nil {
-		return nil, err
-	}
-	return &wholePlan{d: d, s: s}, nil
-}
-
-type wholePlan struct {
-	d      *wholeDev
-	s      *exec.Session
-	closed atomic.Bool
-}
-
-func (p *wholePlan) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
-	if p.closed.Load() {
-		return nil, errors.New("fake: plan closed")
-	}
-	p.d.runs.Add(1)
-	res, err := p.s.Run(ctx, feeds, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]*tensor.Tensor{}
-	for i, n := range res.Names {
-		out[n] = res.Outputs[i]
-	}
-	return out, nil
-}
-
-func (p *wholePlan) Close() error {
-	if !p.closed.Swap(true) {
-		p.d.closes.Add(1)
-	}
-	return nil
-}
 
 func checkMLP(t *testing.T, res *exec.Result, x, w, b *tensor.Tensor) {
 	t.Helper()
@@ -110,7 +34,7 @@ func TestSessionUsesGraphCompilerPerShape(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	w, b := randTensor(r, 29, 11), randTensor(r, 11)
 	for _, heap := range []bool{false, true} {
-		dev := &wholeDev{Device: cpu.New(cpu.Options{})}
+		dev := exectest.NewWholeDevice()
 		sess, err := exec.NewSession(mlp(t, w, b), dev, exec.Options{Profile: true, HeapOutputs: heap})
 		if err != nil {
 			t.Fatal(err)
@@ -128,11 +52,11 @@ func TestSessionUsesGraphCompilerPerShape(t *testing.T) {
 			}
 			res.Release()
 		}
-		if c, n := dev.compiles.Load(), dev.runs.Load(); c != 3 || n != int32(len(batches)) {
+		if c, n := dev.Compiles.Load(), dev.Runs.Load(); c != 3 || n != int32(len(batches)) {
 			t.Errorf("heap %v: %d compilations and %d runs, want 3 and %d", heap, c, n, len(batches))
 		}
-		if fmt.Sprint(dev.shapes) != "[[3 29] [5 29] [1 29]]" {
-			t.Errorf("compiled for %v", dev.shapes)
+		if fmt.Sprint(dev.Shapes()) != "[[3 29] [5 29] [1 29]]" {
+			t.Errorf("compiled for %v", dev.Shapes())
 		}
 		p, err := sess.Plan(map[string][]int{"x": {5, 29}})
 		if err != nil {
@@ -147,7 +71,7 @@ func TestSessionUsesGraphCompilerPerShape(t *testing.T) {
 		if err := sess.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if c := dev.closes.Load(); c != 3 {
+		if c := dev.Closes.Load(); c != 3 {
 			t.Errorf("Close closed %d device plans, want 3", c)
 		}
 		if _, err := sess.Run(context.Background(), map[string]*tensor.Tensor{"x": randTensor(r, 3, 29)}, nil); err == nil {
@@ -163,9 +87,9 @@ func TestSessionFallsBackWhenGraphCompilerLacksAnOp(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	w, b := randTensor(r, 17, 9), randTensor(r, 9)
 	devs := map[string]backends.KernelProvider{
-		"lacks Relu":          &wholeDev{Device: cpu.New(cpu.Options{}), lacks: "Relu"},
+		"lacks Relu":          &exectest.WholeDevice{Device: cpu.New(cpu.Options{}), Lacks: "Relu"},
 		"fallback, cpu first": &backends.Fallback{Primary: cpu.New(cpu.Options{}), Secondary: cpu.New(cpu.Options{})},
-		"fallback, lacks":     &backends.Fallback{Primary: &wholeDev{Device: cpu.New(cpu.Options{}), lacks: "MatMul"}, Secondary: cpu.New(cpu.Options{})},
+		"fallback, lacks":     &backends.Fallback{Primary: &exectest.WholeDevice{Device: cpu.New(cpu.Options{}), Lacks: "MatMul"}, Secondary: cpu.New(cpu.Options{})},
 	}
 	for name, dev := range devs {
 		t.Run(name, func(t *testing.T) {
@@ -189,7 +113,7 @@ func TestSessionFallsBackWhenGraphCompilerLacksAnOp(t *testing.T) {
 		})
 	}
 	// Through Fallback, a primary that compiles the graph is used whole.
-	wd := &wholeDev{Device: cpu.New(cpu.Options{})}
+	wd := exectest.NewWholeDevice()
 	sess, err := exec.NewSession(mlp(t, w, b), &backends.Fallback{Primary: wd, Secondary: cpu.New(cpu.Options{})}, exec.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -200,19 +124,19 @@ func TestSessionFallsBackWhenGraphCompilerLacksAnOp(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkMLP(t, res, x, w, b)
-	if wd.runs.Load() != 1 {
-		t.Errorf("Fallback's primary ran %d whole plans, want 1", wd.runs.Load())
+	if wd.Runs.Load() != 1 {
+		t.Errorf("Fallback's primary ran %d whole plans, want 1", wd.Runs.Load())
 	}
 	sess.Close()
-	if wd.closes.Load() != 1 {
-		t.Errorf("Close closed %d plans, want 1", wd.closes.Load())
+	if wd.Closes.Load() != 1 {
+		t.Errorf("Close closed %d plans, want 1", wd.Closes.Load())
 	}
 }
 
 func TestSessionReturnsGraphCompilerErrors(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	boom := errors.New("out of device memory")
-	sess, err := exec.NewSession(mlp(t, randTensor(r, 5, 3), randTensor(r, 3)), &wholeDev{Device: cpu.New(cpu.Options{}), fail: boom}, exec.Options{})
+	sess, err := exec.NewSession(mlp(t, randTensor(r, 5, 3), randTensor(r, 3)), &exectest.WholeDevice{Device: cpu.New(cpu.Options{}), Fail: boom}, exec.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +149,7 @@ func TestSessionReturnsGraphCompilerErrors(t *testing.T) {
 func TestSessionWholeGraphCallerOutputs(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	w, b := randTensor(r, 23, 7), randTensor(r, 7)
-	sess, err := exec.NewSession(mlp(t, w, b), &wholeDev{Device: cpu.New(cpu.Options{})}, exec.Options{})
+	sess, err := exec.NewSession(mlp(t, w, b), exectest.NewWholeDevice(), exec.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +173,7 @@ func TestSessionWholeGraphCallerOutputs(t *testing.T) {
 func TestSessionWholeGraphConcurrentRuns(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	w, b := randTensor(r, 19, 13), randTensor(r, 13)
-	dev := &wholeDev{Device: cpu.New(cpu.Options{})}
+	dev := exectest.NewWholeDevice()
 	sess, err := exec.NewSession(mlp(t, w, b), dev, exec.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +203,7 @@ func TestSessionWholeGraphConcurrentRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if c, n := dev.compiles.Load(), dev.runs.Load(); c != 3 || n != 160 {
+	if c, n := dev.Compiles.Load(), dev.Runs.Load(); c != 3 || n != 160 {
 		t.Errorf("%d compilations and %d whole runs, want 3 and 160", c, n)
 	}
 }
