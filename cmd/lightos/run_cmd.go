@@ -40,6 +40,7 @@ func runCommand(args []string) error {
 	save := fs.String("save", "", "a directory to write each output to as NAME.npy")
 	loadOnly := fs.Int("load-only", 0, "only load the model this many times and print the fastest load time")
 	profile := fs.Bool("profile", false, "print the time per operator of the last run")
+	profileNodes := fs.Bool("profile-nodes", false, "print the time of every node of the last run, in execution order")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: lightos run MODEL.onnx|MODEL.lightos [--input NAME=FILE.npy ...] [flags]")
 		fs.PrintDefaults()
@@ -100,7 +101,7 @@ func runCommand(args []string) error {
 		return err
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
-	opts := exec.Options{HeapOutputs: true, Profile: *profile}
+	opts := exec.Options{HeapOutputs: true, Profile: *profile || *profileNodes}
 	if !*noOpt {
 		opts.Specialize = specializeGraph
 	}
@@ -126,6 +127,11 @@ func runCommand(args []string) error {
 		times = append(times, time.Since(start))
 		last = r.Profile
 		r.Release()
+	}
+	if last != nil && *profileNodes {
+		for _, n := range last.Nodes {
+			fmt.Printf("node       %-40s %-18s %10s %v\n", n.Node, n.Op, n.Duration.Round(time.Microsecond), n.OutputShapes)
+		}
 	}
 	if last != nil {
 		total := last.Total()
