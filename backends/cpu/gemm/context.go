@@ -34,8 +34,9 @@ type Context struct {
 	done      chan struct{} // a worker finishing a job's last share sends once
 	cur       job
 	conv      convScratch
-	sharedA   packedA // A packed once for a column split (see dispatch)
-	sharedB   PackedB // B packed once, by all threads, for a row split
+	nhwc      nhwcScratch // ConvNHWC's scratch and current call (conv_nhwc.go)
+	sharedA   packedA     // A packed once for a column split (see dispatch)
+	sharedB   PackedB     // B packed once, by all threads, for a row split
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -463,7 +464,11 @@ func (c *Context) runPart(w, i int) {
 	j := &c.cur
 	if j.forKind != forNone {
 		if lo, hi := i*j.forN/j.parts, (i+1)*j.forN/j.parts; lo < hi {
-			c.forRange(w, j.forKind, lo, hi)
+			if j.forKind >= forNHWCFirst {
+				c.nhwcRange(w, j.forKind, lo, hi)
+			} else {
+				c.forRange(w, j.forKind, lo, hi)
+			}
 		}
 		return
 	}

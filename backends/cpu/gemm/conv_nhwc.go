@@ -1,0 +1,443 @@
+package gemm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnsupported is wrapped by errors for valid arguments that a function
+// does not handle (ConvNHWC's grouped convolutions other than depthwise).
+var ErrUnsupported = errors.New("gemm: unsupported")
+
+// PackedNHWCWeights holds convolution weights packed for ConvNHWC.
+//
+// Ungrouped weights are split into column panels of the kernel's width nr
+// (output channels), zero-padded in the last one to a whole number of
+// vectors, and each panel into K blocks of input channels: panel q, block
+// [c0, c1) holds W[q·nr+j][c][kh][kw] at ((kh·KW+kw)·(c1-c0) + c-c0)·width + j,
+// the blocks one after another, so the micro-kernel streams each block
+// contiguously. Depthwise weights are stored tap-major, KH·KW rows of C.
+type PackedNHWCWeights struct {
+	m, c, kh, kw, group int
+	kern                *nhwcKernel
+	cb                  int       // input channels per K block (the last block may be shorter)
+	data                []float32 // group 1: the panels; depthwise: the taps×C weights
+}
+
+// panelWidth returns the stored width of panel q (a multiple of the vector).
+func (pw *PackedNHWCWeights) panelWidth(q int) int {
+	nr := pw.kern.nr
+	return min(nr, roundUp(pw.m-q*nr, pw.kern.lanes))
+}
+
+// nhwcWeightBudget bounds one panel's K block, in floats: 128 K floats
+// (512 KB) for a 64-wide panel, half of Zen 4's L2, so that the block stays
+// there while the pixels stream past it.
+const nhwcWeightBudget = 1 << 17
+
+// PackConvNHWCWeights packs w, given as ONNX gives it (M×(C/Group)×KH×KW,
+// OIHW), for ConvNHWC calls of shape s on ctx (nil: default kernel). Only the
+// weight dimensions of s matter (M, C, KH, KW, Group). Group must be 1 or
+// depthwise (Group == C == M); other groupings return an error wrapping
+// ErrUnsupported.
+func PackConvNHWCWeights(ctx *Context, s Conv2DShape, w []float32) (*PackedNHWCWeights, error) {
+	t := s
+	t.N, t.H, t.W = 0, max(s.H, s.KH), max(s.W, s.KW) // only weight dimensions matter here
+	t.PadTop, t.PadBottom, t.PadLeft, t.PadRight = 0, 0, 0, 0
+	t.DilationH, t.DilationW, t.StrideH, t.StrideW = 1, 1, 1, 1
+	t, err := t.checked()
+	if err != nil {
+		return nil, err
+	}
+	if t.Group != 1 && !t.depthwise() {
+		return nil, fmt.Errorf("gemm: ConvNHWC: %v: group %d is neither 1 nor depthwise: %w", t, t.Group, ErrUnsupported)
+	}
+	cg := t.C / t.Group
+	taps := t.KH * t.KW
+	if len(w) != t.M*cg*taps {
+		return nil, fmt.Errorf("gemm: ConvNHWC: weights have %d elements, want %d×%d×%d×%d = %d: %w",
+			len(w), t.M, cg, t.KH, t.KW, t.M*cg*taps, ErrInvalid)
+	}
+	pw := &PackedNHWCWeights{m: t.M, c: t.C, kh: t.KH, kw: t.KW, group: t.Group, kern: nhwcKernelFor(ctx)}
+	if t.Group > 1 { // depthwise: data[tap·C + c] = w[c][tap]
+		pw.data = make([]float32, taps*t.C)
+		for c := 0; c < t.C; c++ {
+			for tap := 0; tap < taps; tap++ {
+				pw.data[tap*t.C+c] = w[c*taps+tap]
+			}
+		}
+		return pw, nil
+	}
+	nr := pw.kern.nr
+	pw.cb = t.C
+	if taps*t.C*nr > nhwcWeightBudget {
+		blocks := ceilDiv(taps*t.C*nr, nhwcWeightBudget)
+		pw.cb = ceilDiv(t.C, blocks)
+	}
+	panels := ceilDiv(t.M, nr)
+	total := 0
+	for q := 0; q < panels; q++ {
+		total += pw.panelWidth(q) * taps * t.C
+	}
+	pw.data = alignedFloats(total)
+	d := pw.data
+	for q := 0; q < panels; q++ {
+		width := pw.panelWidth(q)
+		cols := min(nr, t.M-q*nr)
+		for c0 := 0; c0 < t.C; c0 += pw.cb {
+			c1 := min(t.C, c0+pw.cb)
+			for tap := 0; tap < taps; tap++ {
+				for c := c0; c < c1; c++ {
+					row := d[:width]
+					for j := 0; j < cols; j++ {
+						row[j] = w[((q*nr+j)*t.C+c)*taps+tap]
+					}
+					d = d[width:]
+				}
+			}
+		}
+	}
+	return pw, nil
+}
+
+// ConvNHWCParams is one convolution over channels-last tensors:
+// Y = Act(conv(X, W) + Bias + Residual).
+type ConvNHWCParams struct {
+	Conv2DShape           // same meaning as for Conv2D (sizes, pads, strides, dilations, group)
+	X           []float32 // N×H×W×C
+	W           *PackedNHWCWeights
+	Bias        []float32 // M values, or nil
+	Residual    []float32 // N×OH×OW×M or nil; must not overlap Y
+	Act         Activation
+	Y           []float32 // N×OH×OW×M, overwritten
+	// MaxThreads caps the workers used, as in Params.
+	MaxThreads int
+}
+
+// nhwcScratch is a Context's ConvNHWC state: the call being run and the
+// reusable buffers the parallel loops read (kept here, not in closures, so a
+// warm call does not allocate).
+type nhwcScratch struct {
+	p      ConvNHWCParams
+	in     []float32 // what the kernels read: X, or xpad
+	xpad   []float32 // zero-padded input, N×Hp×Wp×C
+	hp, wp int       // the dimensions of in
+	oh, ow int
+	pix    [][8]int // per worker: the pixel offsets of a tile
+	// The tap table of a K block: ntaps offsets into in (from a pixel's
+	// first input), each the start of kl contiguous floats.
+	toff      []int
+	ntaps, kl int
+	// The split of the work: share i is pixel chunk i/panels, panel i%panels;
+	// pixel chunk r is tiles [r·tiles/chunks, (r+1)·tiles/chunks).
+	tiles, chunks, panels int
+}
+
+// The parallel loops of ConvNHWC (see Context.runPart): kinds from
+// forNHWCFirst on are run by nhwcRange.
+const (
+	forNHWCFirst forKind = 100 + iota
+	forNHWCPad           = forNHWCFirst     // copy input rows [lo, hi) (image·H + row) into xpad
+	forNHWCTiles         = forNHWCFirst + 1 // shares [lo, hi) of the direct convolution
+	forNHWCDepth         = forNHWCFirst + 2 // depthwise output rows [lo, hi) (image·OH + row)
+)
+
+// ConvNHWC runs p on ctx's workers (nil: the calling goroutine only).
+//
+// Ungrouped convolutions run as an implicit GEMM whose A operand is the
+// input read in place: output pixels are rows, taps×C the K dimension and
+// output channels the columns. A micro-kernel computes a tile of mr pixels
+// (which may span output rows) by one weight panel, with one input pointer
+// per pixel and a table of tap offsets; where a kernel row's taps are one
+// contiguous run of the input (undilated columns, unblocked channels) the
+// taps of a row merge into one run of KW·C floats. Padded inputs are first
+// copied once into a zero-bordered buffer, so the kernel needs no bounds
+// checks. Depthwise convolutions run a direct loop over channels.
+func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
+	s, err := p.Conv2DShape.checked()
+	if err != nil {
+		return err
+	}
+	p.Conv2DShape = s
+	oh, ow := s.OutH(), s.OutW()
+	switch w := p.W; {
+	case w == nil:
+		return fmt.Errorf("gemm: ConvNHWC: %v: nil weights: %w", s, ErrInvalid)
+	case w.m != s.M || w.c != s.C || w.kh != s.KH || w.kw != s.KW || w.group != s.Group:
+		return fmt.Errorf("gemm: ConvNHWC: %v: weights were packed for M %d, C %d, kernel %dx%d, group %d: %w",
+			s, w.m, w.c, w.kh, w.kw, w.group, ErrInvalid)
+	}
+	if n := s.N * s.H * s.W * s.C; len(p.X) != n {
+		return fmt.Errorf("gemm: ConvNHWC: %v: X has %d elements, want %d: %w", s, len(p.X), n, ErrInvalid)
+	}
+	if n := s.N * oh * ow * s.M; len(p.Y) != n {
+		return fmt.Errorf("gemm: ConvNHWC: %v: Y has %d elements, want %d×%d×%d×%d = %d: %w", s, len(p.Y), s.N, oh, ow, s.M, n, ErrInvalid)
+	}
+	if p.Residual != nil && len(p.Residual) != len(p.Y) {
+		return fmt.Errorf("gemm: ConvNHWC: %v: Residual has %d elements, want %d: %w", s, len(p.Residual), len(p.Y), ErrInvalid)
+	}
+	if p.Bias != nil && len(p.Bias) != s.M {
+		return fmt.Errorf("gemm: ConvNHWC: %v: Bias has %d elements, want %d: %w", s, len(p.Bias), s.M, ErrInvalid)
+	}
+	if p.Act < ActNone || p.Act > ActGELUTanh {
+		return fmt.Errorf("gemm: ConvNHWC: unknown activation %d: %w", int(p.Act), ErrInvalid)
+	}
+	if p.MaxThreads < 0 {
+		return fmt.Errorf("gemm: ConvNHWC: MaxThreads %d is negative: %w", p.MaxThreads, ErrInvalid)
+	}
+	if s.N == 0 {
+		return nil
+	}
+	if ctx == nil {
+		ctx = &Context{kern: kernels[0], threads: 1, ws: make([]workspace, 1)}
+	}
+	ctx.mu.Lock()
+	defer ctx.mu.Unlock()
+	if ctx.closed {
+		return ErrClosed
+	}
+	parts := ctx.threads
+	if p.MaxThreads > 0 {
+		parts = min(parts, p.MaxThreads)
+	}
+	sc := &ctx.nhwc
+	sc.p, sc.oh, sc.ow = p, oh, ow
+	defer func() { sc.p, sc.in = ConvNHWCParams{}, nil }() // drop the caller's slices
+	work := s.N * oh * ow * s.M * s.C / s.Group * s.KH * s.KW
+	if work < parallelMin {
+		parts = 1
+	}
+	if s.Group > 1 {
+		ctx.nhwcFor(forNHWCDepth, parts, s.N*oh, parts)
+		return nil
+	}
+	ctx.nhwcConv(parts)
+	return nil
+}
+
+// nhwcFor runs nhwcRange(kind) over [0, n) in shares shares on up to parts
+// threads.
+func (c *Context) nhwcFor(kind forKind, parts, n, shares int) {
+	shares = max(1, min(n, shares))
+	if parts <= 1 || shares == 1 {
+		c.nhwcRange(0, kind, 0, n)
+		return
+	}
+	c.cur = job{parts: shares, threads: parts, forN: n, forKind: kind}
+	c.runJob()
+}
+
+// nhwcConv runs the ungrouped convolution in c.nhwc.p on up to parts threads.
+func (c *Context) nhwcConv(parts int) {
+	sc := &c.nhwc
+	p := &sc.p
+	s := &p.Conv2DShape
+	pw := p.W
+	kern := pw.kern
+	sc.in, sc.hp, sc.wp = p.X, s.H, s.W
+	if s.PadTop+s.PadBottom+s.PadLeft+s.PadRight > 0 {
+		sc.hp, sc.wp = s.H+s.PadTop+s.PadBottom, s.W+s.PadLeft+s.PadRight
+		sc.xpad = grow(sc.xpad, s.N*sc.hp*sc.wp*s.C)
+		sc.in = sc.xpad
+		c.nhwcFor(forNHWCPad, parts, s.N*s.H, 4*parts)
+	}
+	// The tap table (the same for every K block: a block's kernel reads
+	// from in[c0:]).
+	if pw.cb == s.C && s.DilationW == 1 {
+		sc.ntaps, sc.kl = s.KH, s.KW*s.C
+		sc.toff = growInts(sc.toff, s.KH)
+		for ky := 0; ky < s.KH; ky++ {
+			sc.toff[ky] = ky * s.DilationH * sc.wp * s.C
+		}
+	} else {
+		sc.ntaps, sc.kl = s.KH*s.KW, pw.cb
+		sc.toff = growInts(sc.toff, s.KH*s.KW)
+		for ky := 0; ky < s.KH; ky++ {
+			for kx := 0; kx < s.KW; kx++ {
+				sc.toff[ky*s.KW+kx] = (ky*s.DilationH*sc.wp + kx*s.DilationW) * s.C
+			}
+		}
+	}
+	if len(sc.pix) < c.threads {
+		sc.pix = make([][8]int, c.threads)
+	}
+	sc.tiles = ceilDiv(s.N*sc.oh*sc.ow, kern.mr)
+	sc.panels = ceilDiv(s.M, kern.nr)
+	sc.chunks = 1
+	if parts > 1 && sc.panels < 2*parts && !(sc.panels >= parts && sc.tiles < 4*parts) {
+		// Few panels: split the pixels too, several chunks per thread.
+		sc.chunks = min(sc.tiles, 4*parts)
+	}
+	c.nhwcFor(forNHWCTiles, parts, sc.chunks*sc.panels, sc.chunks*sc.panels)
+}
+
+// nhwcRange runs items [lo, hi) of a ConvNHWC parallel loop on worker w.
+func (c *Context) nhwcRange(w int, kind forKind, lo, hi int) {
+	sc := &c.nhwc
+	switch kind {
+	case forNHWCPad:
+		nhwcPadRows(sc, lo, hi)
+	case forNHWCTiles:
+		for i := lo; i < hi; i++ {
+			r, q := i/sc.panels, i%sc.panels
+			c.nhwcShare(w, r*sc.tiles/sc.chunks, (r+1)*sc.tiles/sc.chunks, q)
+		}
+	case forNHWCDepth:
+		nhwcDepthwiseRows(&sc.p, sc.oh, sc.ow, lo, hi)
+	}
+}
+
+// nhwcPadRows copies input rows [lo, hi) (image·H + row) into the padded
+// buffer, zeroing the padding next to them (and, for each image's first and
+// last row, the padding rows above and below).
+func nhwcPadRows(sc *nhwcScratch, lo, hi int) {
+	s := &sc.p.Conv2DShape
+	c, wp := s.C, sc.wp
+	rowLen := wp * c
+	for r := lo; r < hi; r++ {
+		n, iy := r/s.H, r%s.H
+		img := sc.xpad[n*sc.hp*rowLen : (n+1)*sc.hp*rowLen]
+		if iy == 0 {
+			clear(img[:s.PadTop*rowLen])
+		}
+		if iy == s.H-1 {
+			clear(img[(s.PadTop+s.H)*rowLen:])
+		}
+		dst := img[(s.PadTop+iy)*rowLen : (s.PadTop+iy+1)*rowLen]
+		clear(dst[:s.PadLeft*c])
+		copy(dst[s.PadLeft*c:], sc.p.X[r*s.W*c:(r+1)*s.W*c])
+		clear(dst[(s.PadLeft+s.W)*c:])
+	}
+}
+
+// nhwcShare computes tiles [t0, t1) (mr pixels each) of output panel q on
+// worker w: for each K block, every tile, accumulating into Y after the first
+// block; bias, residual and ReLU in the last block's epilogue.
+func (c *Context) nhwcShare(w, t0, t1, q int) {
+	sc := &c.nhwc
+	p := &sc.p
+	s := &p.Conv2DShape
+	pw := p.W
+	kern := pw.kern
+	nr, mr := kern.nr, kern.mr
+	width := pw.panelWidth(q)
+	cols := min(nr, s.M-q*nr)
+	nvec := width / kern.lanes
+	taps := s.KH * s.KW
+	npix := s.N * sc.oh * sc.ow
+	pix := &sc.pix[w]
+	// Offset of the panel's first K block.
+	wOff := 0
+	for j := 0; j < q; j++ {
+		wOff += pw.panelWidth(j) * taps * s.C
+	}
+	var bias *float32
+	if p.Bias != nil {
+		bias = &p.Bias[q*nr]
+	}
+	for c0 := 0; c0 < s.C; c0 += pw.cb {
+		cb := min(pw.cb, s.C-c0)
+		kl := sc.kl
+		if sc.kl == pw.cb {
+			kl = cb
+		}
+		wk := &pw.data[wOff+c0*taps*width]
+		last := c0+cb == s.C
+		flags := 0
+		if c0 > 0 {
+			flags |= flagAccum
+		}
+		var res *float32
+		if last {
+			if bias != nil {
+				flags |= flagColBias
+			}
+			if p.Residual != nil {
+				flags |= flagResidual
+			}
+			if p.Act == ActReLU {
+				flags |= flagReLU
+			}
+		}
+		x := sc.in[c0:]
+		for t := t0; t < t1; t++ {
+			p0 := t * mr
+			rows := min(mr, npix-p0)
+			sc.pixOffsets(pix[:rows], p0)
+			y := &p.Y[p0*s.M+q*nr]
+			if flags&flagResidual != 0 {
+				res = &p.Residual[p0*s.M+q*nr]
+			}
+			kern.tile[rows][nvec](&x[0], &pix[0], &sc.toff[0], sc.ntaps, kl, wk, y, s.M, bias, res, flags, cols)
+			if last && p.Act != ActNone && p.Act != ActReLU {
+				for i := 0; i < rows; i++ {
+					applyAct(p.Act, p.Y[(p0+i)*s.M+q*nr:][:cols])
+				}
+			}
+		}
+	}
+}
+
+// pixOffsets sets off[i] to the offset in sc.in of the first input (tap 0,
+// channel 0) of output pixel p0+i (pixels numbered image by image, row by
+// row).
+func (sc *nhwcScratch) pixOffsets(off []int, p0 int) {
+	s := &sc.p.Conv2DShape
+	plane := sc.oh * sc.ow
+	n, r := p0/plane, p0%plane
+	oy, ox := r/sc.ow, r%sc.ow
+	for i := range off {
+		off[i] = ((n*sc.hp+oy*s.StrideH)*sc.wp + ox*s.StrideW) * s.C
+		if ox++; ox == sc.ow {
+			ox = 0
+			if oy++; oy == sc.oh {
+				oy = 0
+				n++
+			}
+		}
+	}
+}
+
+// nhwcDepthwiseRows computes output rows [lo, hi) (image·OH + row) of the
+// depthwise convolution p: per output pixel, the sum over taps of the input
+// pixel's channels times the tap's weights, vectorized over channels; taps
+// outside the input (padding) are skipped.
+func nhwcDepthwiseRows(p *ConvNHWCParams, oh, ow, lo, hi int) {
+	s := &p.Conv2DShape
+	c := s.C
+	wd := p.W.data
+	for r := lo; r < hi; r++ {
+		n, oy := r/oh, r%oh
+		for ox := 0; ox < ow; ox++ {
+			at := ((n*oh+oy)*ow + ox) * c
+			y := p.Y[at : at+c]
+			if p.Bias != nil {
+				copy(y, p.Bias)
+			} else {
+				clear(y)
+			}
+			for ky := 0; ky < s.KH; ky++ {
+				iy := oy*s.StrideH - s.PadTop + ky*s.DilationH
+				if iy < 0 || iy >= s.H {
+					continue
+				}
+				for kx := 0; kx < s.KW; kx++ {
+					ix := ox*s.StrideW - s.PadLeft + kx*s.DilationW
+					if ix < 0 || ix >= s.W {
+						continue
+					}
+					x := p.X[((n*s.H+iy)*s.W+ix)*c:][:c]
+					w := wd[(ky*s.KW+kx)*c:][:c]
+					for j := range y {
+						y[j] += x[j] * w[j]
+					}
+				}
+			}
+			if p.Residual != nil {
+				AddAct(y, y, p.Residual[at:at+c], p.Act)
+			} else if p.Act != ActNone {
+				applyAct(p.Act, y)
+			}
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package gemm
+
+import "unsafe"
+
+// flagResidual (a ConvNHWC micro-kernel flag, beside kernel.go's) adds
+// res[i*ldy+j] before ReLU.
+const flagResidual = 16
+
+// nhwcTileFunc is the signature of the ConvNHWC micro-kernels. Each computes
+// a tile of rows output pixels by width = nvec·lanes output channels (the
+// kernel's variant), of which the first cols are stored:
+//
+//	for i < rows, j < cols:
+//		s := 0
+//		for t < ntaps, k < kl: s += x[pix[i] + toff[t] + k] * w[(t*kl + k)*width + j]
+//		if flags&flagAccum    { s += y[i*ldy+j] }
+//		if flags&flagColBias  { s += bias[j] }
+//		if flags&flagResidual { s += res[i*ldy+j] }
+//		if flags&flagReLU     { s = max(s, 0) }
+//		y[i*ldy+j] = s
+//
+// pix, toff and ldy count floats; ntaps and kl are positive. nhwcTileGo is
+// the Go twin of exactly this loop; the assembly fuses each multiply-add and
+// the twin may not, so they agree to rounding.
+type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols int)
+
+// nhwcKernel is a set of ConvNHWC micro-kernels: tile[rows][nvec] for
+// 1 <= rows <= mr and 1 <= nvec <= nr/lanes.
+type nhwcKernel struct {
+	name   string
+	mr, nr int // pixels per tile, widest panel (output channels)
+	lanes  int // floats per vector: panels are zero-padded to a multiple of it
+	tile   [][]nhwcTileFunc
+}
+
+// nhwcKernelGo is the pure-Go kernel set, with the shape of the AVX-512 one.
+var nhwcKernelGo = newNHWCKernelGo("go-6x64", 6, 64, 16)
+
+func newNHWCKernelGo(name string, mr, nr, lanes int) *nhwcKernel {
+	k := &nhwcKernel{name: name, mr: mr, nr: nr, lanes: lanes, tile: make([][]nhwcTileFunc, mr+1)}
+	for rows := 1; rows <= mr; rows++ {
+		k.tile[rows] = make([]nhwcTileFunc, nr/lanes+1)
+		for nvec := 1; nvec <= nr/lanes; nvec++ {
+			k.tile[rows][nvec] = nhwcTileGo(rows, nvec*lanes)
+		}
+	}
+	return k
+}
+
+// nhwcKernelFor returns the ConvNHWC kernel set for ctx: the Go twin on a
+// Context that runs the Go GEMM kernel, else the assembly one that matches its
+// instruction set (the fastest one on a default Context).
+func nhwcKernelFor(ctx *Context) *nhwcKernel {
+	switch {
+	case ctx == nil || ctx.kern == kernels[0]:
+		return nhwcKernels[0]
+	case ctx.kern == kernelGo:
+		return nhwcKernelGo
+	}
+	return nhwcKernelMatching(ctx.kern)
+}
+
+// nhwcTileGo returns the Go twin of the rows×width micro-kernel.
+func nhwcTileGo(rows, width int) nhwcTileFunc {
+	return func(xp *float32, pixp, toffp *int, ntaps, kl int, wp, yp *float32, ldy int, biasp, resp *float32, flags, cols int) {
+		pix := unsafe.Slice(pixp, rows)
+		toff := unsafe.Slice(toffp, ntaps)
+		w := unsafe.Slice(wp, ntaps*kl*width)
+		var acc [6 * 64]float32 // rows <= 6, width <= 64
+		for i := 0; i < rows; i++ {
+			t := acc[i*width : (i+1)*width]
+			for tap, off := range toff {
+				x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(xp), 4*(pix[i]+off))), kl)
+				for k, xv := range x {
+					wk := w[(tap*kl+k)*width : (tap*kl+k+1)*width]
+					for j, wv := range wk {
+						t[j] += xv * wv
+					}
+				}
+			}
+		}
+		y := unsafe.Slice(yp, (rows-1)*ldy+cols)
+		var bias, res []float32
+		if flags&flagColBias != 0 {
+			bias = unsafe.Slice(biasp, cols)
+		}
+		if flags&flagResidual != 0 {
+			res = unsafe.Slice(resp, (rows-1)*ldy+cols)
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				s := acc[i*width+j]
+				if flags&flagAccum != 0 {
+					s += y[i*ldy+j]
+				}
+				if flags&flagColBias != 0 {
+					s += bias[j]
+				}
+				if flags&flagResidual != 0 {
+					s += res[i*ldy+j]
+				}
+				if flags&flagReLU != 0 && s < 0 {
+					s = 0
+				}
+				y[i*ldy+j] = s
+			}
+		}
+	}
+}
