@@ -37,6 +37,7 @@ type Context struct {
 	nhwc      nhwcScratch // ConvNHWC's scratch and current call (conv_nhwc.go)
 	sharedA   packedA     // A packed once for a column split (see dispatch)
 	sharedB   PackedB     // B packed once, by all threads, for a row split
+	jit       jitState    // ready flags of packing done inside compute shares (driver.go)
 }
 
 // job is the call being run, read by the workers between wake and Done.
@@ -60,6 +61,8 @@ type job struct {
 	// over its share of [0, forN).
 	forKind forKind
 	forN    int
+	// fn, if non-nil, runs share i on worker w (driver.go's jobs).
+	fn func(w, i int)
 }
 
 // workspace is one worker's packing buffers, 64-byte aligned and reused.
@@ -316,6 +319,9 @@ const (
 // on the calling goroutine.
 func (c *Context) dispatch(prob problem, parts int, batch Strided) {
 	k := c.kern
+	if batch.Batch == 0 && c.dispatchJIT(prob, parts) {
+		return
+	}
 	if batch.Batch == 0 {
 		work := prob.m * prob.n * max(prob.k, 1)
 		mt := (prob.m + k.mr - 1) / k.mr
@@ -462,6 +468,10 @@ func (c *Context) runJob() {
 // runPart runs share i of c.cur on worker w (with w's buffers).
 func (c *Context) runPart(w, i int) {
 	j := &c.cur
+	if j.fn != nil {
+		j.fn(w, i)
+		return
+	}
 	if j.forKind != forNone {
 		if lo, hi := i*j.forN/j.parts, (i+1)*j.forN/j.parts; lo < hi {
 			if j.forKind >= forNHWCFirst {
