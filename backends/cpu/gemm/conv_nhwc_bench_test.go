@@ -1,0 +1,126 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// resnet50Convs are ResNet-50's convolution shapes at batch 1 (the stem, and
+// one of each kind per stage).
+var resnet50Convs = []struct {
+	name string
+	s    Conv2DShape
+}{
+	{"stem7x7s2", Conv2DShape{N: 1, C: 3, H: 224, W: 224, M: 64, KH: 7, KW: 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3, StrideH: 2, StrideW: 2}},
+	{"1x1_64-64@56", Conv2DShape{N: 1, C: 64, H: 56, W: 56, M: 64, KH: 1, KW: 1}},
+	{"1x1_64-256@56", Conv2DShape{N: 1, C: 64, H: 56, W: 56, M: 256, KH: 1, KW: 1}},
+	{"1x1_256-64@56", Conv2DShape{N: 1, C: 256, H: 56, W: 56, M: 64, KH: 1, KW: 1}},
+	{"3x3_64@56", Conv2DShape{N: 1, C: 64, H: 56, W: 56, M: 64, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	{"3x3_128@28", Conv2DShape{N: 1, C: 128, H: 28, W: 28, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	{"3x3_128s2@56", Conv2DShape{N: 1, C: 128, H: 56, W: 56, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2}},
+	{"1x1_256-1024@14", Conv2DShape{N: 1, C: 256, H: 14, W: 14, M: 1024, KH: 1, KW: 1}},
+	{"3x3_256@14", Conv2DShape{N: 1, C: 256, H: 14, W: 14, M: 256, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+	{"1x1_512-2048@7", Conv2DShape{N: 1, C: 512, H: 7, W: 7, M: 2048, KH: 1, KW: 1}},
+	{"3x3_512@7", Conv2DShape{N: 1, C: 512, H: 7, W: 7, M: 512, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+}
+
+// BenchmarkConvNHWC runs ResNet-50's layer shapes (batch 1, bias + ReLU) on a
+// two-thread Context, alternating ConvNHWC and today's NCHW Conv2D call by
+// call, and reports each one's GFLOP/s (from its median call) and their
+// ratio, nhwc/nchw (above 1: ConvNHWC is faster).
+func BenchmarkConvNHWC(b *testing.B) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	for _, tc := range resnet50Convs {
+		b.Run(tc.name, func(b *testing.B) {
+			s := tc.s
+			s.defaults()
+			r := rand.New(rand.NewPCG(1, 2))
+			w := randSlice(r, s.M*s.C/s.Group*s.KH*s.KW)
+			x := randSlice(r, s.N*s.C*s.H*s.W)
+			bias := randSlice(r, s.M)
+			ny := s.N * s.M * s.OutH() * s.OutW()
+			pw, err := PackConv2DWeights(ctx, s, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pn, err := PackConvNHWCWeights(ctx, s, w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pc := Conv2DParams{Conv2DShape: s, X: x, W: pw, Bias: bias, Act: ActReLU, Y: make([]float32, ny)}
+			pnhwc := ConvNHWCParams{Conv2DShape: s, X: x, W: pn, Bias: bias, Act: ActReLU, Y: make([]float32, ny)}
+			var tc, tn []time.Duration
+			run := func() {
+				t0 := time.Now()
+				if err := Conv2D(ctx, pc); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := ConvNHWC(ctx, pnhwc); err != nil {
+					b.Fatal(err)
+				}
+				tc, tn = append(tc, t1.Sub(t0)), append(tn, time.Since(t1))
+			}
+			run() // warm up: scratch buffers, transposed weights
+			tc, tn = tc[:0], tn[:0]
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				run()
+			}
+			flops := 2 * float64(ny) * float64(s.C/s.Group*s.KH*s.KW)
+			median := func(d []time.Duration) float64 {
+				slices.Sort(d)
+				return d[len(d)/2].Seconds()
+			}
+			mc, mn := median(tc), median(tn)
+			b.ReportMetric(flops/mc/1e9, "nchw-GFLOP/s")
+			b.ReportMetric(flops/mn/1e9, "nhwc-GFLOP/s")
+			b.ReportMetric(mc/mn, "nhwc/nchw")
+			b.ReportMetric(mn*1e3, "nhwc-ms")
+		})
+	}
+}
+
+// BenchmarkConvNHWCDepthwise runs MobileNetV2's depthwise 3x3 shapes against
+// Conv2D's NCHW depthwise loop, as BenchmarkConvNHWC does.
+func BenchmarkConvNHWCDepthwise(b *testing.B) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	for _, tc := range []struct {
+		c, h, stride int
+	}{{96, 112, 2}, {144, 56, 1}, {192, 28, 1}, {384, 14, 1}, {960, 7, 1}} {
+		b.Run(fmt.Sprintf("%dch@%ds%d", tc.c, tc.h, tc.stride), func(b *testing.B) {
+			s := Conv2DShape{N: 1, C: tc.c, H: tc.h, W: tc.h, M: tc.c, KH: 3, KW: 3, PadTop: 1, PadLeft: 1,
+				PadBottom: 1, PadRight: 1, StrideH: tc.stride, StrideW: tc.stride, Group: tc.c}
+			s.defaults()
+			r := rand.New(rand.NewPCG(1, 3))
+			w := randSlice(r, s.M*9)
+			x := randSlice(r, s.C*s.H*s.W)
+			bias := randSlice(r, s.M)
+			ny := s.M * s.OutH() * s.OutW()
+			pw, _ := PackConv2DWeights(ctx, s, w)
+			pn, _ := PackConvNHWCWeights(ctx, s, w)
+			pc := Conv2DParams{Conv2DShape: s, X: x, W: pw, Bias: bias, Act: ActReLU, Y: make([]float32, ny)}
+			pnhwc := ConvNHWCParams{Conv2DShape: s, X: x, W: pn, Bias: bias, Act: ActReLU, Y: make([]float32, ny)}
+			var tc, tn []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				_ = Conv2D(ctx, pc)
+				t1 := time.Now()
+				_ = ConvNHWC(ctx, pnhwc)
+				tc, tn = append(tc, t1.Sub(t0)), append(tn, time.Since(t1))
+			}
+			slices.Sort(tc)
+			slices.Sort(tn)
+			mc, mn := tc[len(tc)/2].Seconds(), tn[len(tn)/2].Seconds()
+			b.ReportMetric(mc*1e6, "nchw-us")
+			b.ReportMetric(mn*1e6, "nhwc-us")
+			b.ReportMetric(mc/mn, "nhwc/nchw")
+		})
+	}
+}
