@@ -19,6 +19,8 @@ var overwritingOps = map[opKey]bool{
 	{"", "Relu"}: true, {"", "Gelu"}: true, {"", "Erf"}: true, {"", "Sigmoid"}: true, {"", "Tanh"}: true,
 	{"", "Transpose"}: true, {"", "Gather"}: true, {"", "Concat"}: true, {"", "Cast"}: true,
 	{"", "Conv"}: true, {ops.DomainLightOS, ops.FusedConv}: true, {"", "MaxPool"}: true,
+	{ops.DomainLightOS, ops.NhwcConv}: true, {ops.DomainLightOS, ops.NhwcMaxPool}: true,
+	{ops.DomainLightOS, ops.NhwcAveragePool}: true, {ops.DomainLightOS, ops.NhwcGlobalAveragePool}: true,
 }
 
 // overwriting marks a kernel of overwritingOps as a backends.OutputOverwriter.

@@ -86,6 +86,16 @@ func TestOverwritingKernelsWriteEveryElement(t *testing.T) {
 		{"", "MaxPool", graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}, 1,
 			[]owInput{f(2, 3, 13, 12)}},
 		{"", "MaxPool", graph.Attrs{"kernel_shape": graph.Ints(2, 2)}, 2, []owInput{f(1, 2, 6, 5)}},
+		{lightos, ops.NhwcConv, graph.Attrs{"activation": graph.String("Relu"), "pads": graph.Ints(1, 1, 1, 1)}, 1,
+			[]owInput{f(2, 7, 6, 5), c(19, 5, 3, 3), c(19), f(2, 7, 6, 19)}},
+		{lightos, ops.NhwcConv, graph.Attrs{"activation": graph.String("Clip"), "min": graph.Float(0), "max": graph.Float(6),
+			"group": graph.Int(9), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}, 1,
+			[]owInput{f(1, 9, 8, 9), c(9, 1, 3, 3), c(9)}},
+		{lightos, ops.NhwcMaxPool, graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}, 1,
+			[]owInput{f(2, 13, 12, 11)}},
+		{lightos, ops.NhwcAveragePool, graph.Attrs{"kernel_shape": graph.Ints(3, 2), "ceil_mode": graph.Int(1), "strides": graph.Ints(2, 2)}, 1,
+			[]owInput{f(2, 8, 9, 5)}},
+		{lightos, ops.NhwcGlobalAveragePool, nil, 1, []owInput{f(2, 3, 5, 300)}},
 	}
 	covered := map[opKey]bool{}
 	dev := New(Options{Threads: 2})

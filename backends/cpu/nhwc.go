@@ -1,0 +1,143 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/backends/cpu/gemm"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// Kernels of the channels-last operators (engine/ops/nhwc.go), which the optimizer's
+// channels-last pass produces for the CPU: NhwcConv runs package gemm's direct
+// convolution over N×H×W×C tensors (ConvNHWC); the pools are in nhwc_pool.go.
+
+func init() {
+	register(ops.DomainLightOS, ops.NhwcConv, newNhwcConv)
+	register(ops.DomainLightOS, ops.NhwcMaxPool, newNhwcPool)
+	register(ops.DomainLightOS, ops.NhwcAveragePool, newNhwcPool)
+	register(ops.DomainLightOS, ops.NhwcGlobalAveragePool, newNhwcGlobalAveragePool)
+}
+
+// nhwcConv is a prepared NhwcConv node: constant weights packed once for
+// gemm.ConvNHWC, the activation split between the GEMM's epilogue (Relu) and a pass
+// over the output (LeakyRelu, Clip).
+type nhwcConv struct {
+	name   string
+	attrs  graph.Attrs
+	act    gemm.Activation
+	post   func(y []float32) // nil: none
+	packed *gemm.PackedNHWCWeights
+	wShape []int // the shape packed was made for
+}
+
+// newNhwcConv prepares an NhwcConv node (float32; group 1 or depthwise, as
+// gemm.ConvNHWC).
+func newNhwcConv(n *graph.Node, env *Env) (backends.Kernel, error) {
+	if err := requireF32(n); err != nil {
+		return nil, err
+	}
+	c := &nhwcConv{name: n.Name, attrs: n.Attrs}
+	switch act := n.Attrs.GetString("activation", ""); act {
+	case ops.ActNone:
+	case ops.ActRelu:
+		c.act = gemm.ActReLU
+	case ops.ActLeakyRelu:
+		alpha := n.Attrs.GetFloat("alpha", 0.01)
+		c.post = func(y []float32) { leakyReluF32(y, y, alpha) }
+	case ops.ActClip:
+		lo, hi := n.Attrs.GetFloat("min", 0), n.Attrs.GetFloat("max", 0)
+		c.post = func(y []float32) { clampF32(y, lo, hi) }
+	default:
+		return nil, unsupported(n, "activation %q", act)
+	}
+	if w := n.Inputs[1]; w.Const != nil {
+		ws := w.Const.Shape()
+		s, err := nhwcWeightShape(ws, int(n.Attrs.GetInt("group", 1)))
+		if err == nil {
+			c.packed, err = gemm.PackConvNHWCWeights(env.GEMM(), s, w.Const.Float32s())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cpu: node %q (%s): packing weights: %w", n.Name, n.Op, err)
+		}
+		c.wShape = slices.Clone(ws)
+	}
+	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+		var bias, res *tensor.Tensor
+		if len(in) > 2 {
+			bias = in[2]
+		}
+		if len(in) > 3 {
+			res = in[3]
+		}
+		if err := c.run(env, in[0], in[1], bias, res, out[0]); err != nil {
+			return fmt.Errorf("cpu: node %q (NhwcConv): %w", c.name, err)
+		}
+		return nil
+	}), nil
+}
+
+// nhwcWeightShape is the weight part of a gemm.Conv2DShape for OIHW weights ws.
+func nhwcWeightShape(ws []int, group int) (gemm.Conv2DShape, error) {
+	if len(ws) != 4 {
+		return gemm.Conv2DShape{}, fmt.Errorf("weights of shape %v; expected [M, C/group, KH, KW]", ws)
+	}
+	return conv2DWeightShape(ws, group)
+}
+
+// run computes out = act(conv(x, w) + bias + res) over NHWC tensors.
+func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		return fmt.Errorf("X %v must be [N, H, W, C] and W %v [M, C/group, KH, KW]", xs, ws)
+	}
+	g, err := ops.ConvGeometry(c.attrs, xs[1:3], ws[2:])
+	if err != nil {
+		return err
+	}
+	if xs[3] != ws[1]*g.Group || ws[0]%g.Group != 0 {
+		return fmt.Errorf("X has %d channels, W %v with group %d expects %d", xs[3], ws, g.Group, ws[1]*g.Group)
+	}
+	if want := []int{xs[0], g.Out[0], g.Out[1], ws[0]}; !slices.Equal(y.Shape(), want) {
+		return fmt.Errorf("output %v, expected %v", y, want)
+	}
+	if bias != nil && bias.Len() != ws[0] {
+		return fmt.Errorf("bias %v, expected %d values", bias, ws[0])
+	}
+	if res != nil && !slices.Equal(res.Shape(), y.Shape()) {
+		return fmt.Errorf("residual %v, expected the output's shape %v", res, y.Shape())
+	}
+	s, err := nhwcWeightShape(ws, g.Group)
+	if err != nil {
+		return err
+	}
+	s.N, s.H, s.W = xs[0], xs[1], xs[2]
+	s.PadTop, s.PadLeft, s.PadBottom, s.PadRight = g.PadsBegin[0], g.PadsBegin[1], g.PadsEnd[0], g.PadsEnd[1]
+	s.StrideH, s.StrideW, s.DilationH, s.DilationW = g.Strides[0], g.Strides[1], g.Dilations[0], g.Dilations[1]
+	pw := c.packed
+	if pw == nil || !slices.Equal(c.wShape, ws) {
+		if pw, err = gemm.PackConvNHWCWeights(env.GEMM(), s, w.Float32s()); err != nil {
+			return err
+		}
+	}
+	if y.Len() == 0 {
+		return nil
+	}
+	p := gemm.ConvNHWCParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(bias),
+		Residual: tensorF32(res), Act: c.act, Y: y.Float32s()}
+	if err := gemm.ConvNHWC(env.GEMM(), p); err != nil {
+		return err
+	}
+	if c.post != nil {
+		yv := y.Float32s()
+		env.Parallel(len(yv), 1<<15, func(lo, hi int) { c.post(yv[lo:hi]) })
+	}
+	return nil
+}
+
+// clampF32 clamps y to [lo, hi] in place (Clip; ReLU6).
+func clampF32(y []float32, lo, hi float32) { clampAffineF32(y, y, 1, 0, lo, hi, false) }

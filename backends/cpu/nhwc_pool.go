@@ -1,0 +1,209 @@
+package cpu
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// Channels-last pools (engine/ops/nhwc.go). In N×H×W×C a pixel's channels are one
+// contiguous row, so every loop runs over channel rows: a max pool reduces the
+// window's input rows into a scratch row (vertical pass, rows of W·C floats) and then
+// the window's columns of that row into each output pixel (horizontal pass, rows of C
+// floats), both through maxWindow, vectorized over channels.
+
+// newNhwcPool prepares NhwcMaxPool or NhwcAveragePool (float32, 2-D).
+func newNhwcPool(n *graph.Node, env *Env) (backends.Kernel, error) {
+	if err := requireF32(n); err != nil {
+		return nil, err
+	}
+	kind := poolMax
+	if n.Op == ops.NhwcAveragePool {
+		kind = poolAvg
+	}
+	includePad := n.Attrs.GetInt("count_include_pad", 0) != 0
+	name, op, attrs := n.Name, n.Op, n.Attrs
+	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+		xs := in[0].Shape()
+		if len(xs) != 4 {
+			return fmt.Errorf("cpu: node %q (%s): X %v must be [N, H, W, C]", name, op, xs)
+		}
+		g, err := ops.PoolGeometry(attrs, xs[1:3])
+		if err != nil {
+			return fmt.Errorf("cpu: node %q (%s): %w", name, op, err)
+		}
+		if want := []int{xs[0], g.Out[0], g.Out[1], xs[3]}; !slices.Equal(out[0].Shape(), want) {
+			return fmt.Errorf("cpu: node %q (%s): output %v, expected %v", name, op, out[0], want)
+		}
+		nhwcPool(env, kind, includePad, g, xs, in[0].Float32s(), out[0].Float32s())
+		return nil
+	}), nil
+}
+
+// nhwcPool pools x (N×H×W×C) into y (N×OH×OW×C), output rows split across threads.
+func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []int, x, y []float32) {
+	n, h, w, c := xs[0], xs[1], xs[2], xs[3]
+	oh, ow := g.Out[0], g.Out[1]
+	if n*oh*ow*c == 0 {
+		return
+	}
+	th := axisTaps(h, oh, g.Kernel[0], g.Strides[0], g.Dilations[0], g.PadsBegin[0], g.PadsEnd[0])
+	tw := axisTaps(w, ow, g.Kernel[1], g.Strides[1], g.Dilations[1], g.PadsBegin[1], g.PadsEnd[1])
+	dh, dw := g.Dilations[0], g.Dilations[1]
+	rowIn, rowOut := w*c, ow*c
+	work := ow * c * g.Kernel[0] * g.Kernel[1]
+	env.Parallel(n*oh, max(1, 32768/max(work, 1)), func(lo, hi int) {
+		var tmp []float32
+		for r := lo; r < hi; r++ {
+			img, o := r/oh, r%oh
+			dst := y[r*rowOut : (r+1)*rowOut]
+			t := th[o]
+			rows := t.hi - t.lo
+			if rows == 0 {
+				fillNoTaps(dst, kind)
+				continue
+			}
+			first := (img*h + o*g.Strides[0] - g.PadsBegin[0] + t.lo*dh) * rowIn
+			if kind == poolMax {
+				// Vertical pass: the window's rows reduced into one row (or read in
+				// place when the window has one row).
+				src := x[first : first+rowIn]
+				if rows > 1 {
+					if tmp == nil {
+						tmp = make([]float32, rowIn)
+					}
+					maxWindow(tmp, x[first:], rowIn, rows, dh*rowIn)
+					src = tmp
+				}
+				for j := range ow {
+					u := tw[j]
+					out := dst[j*c : (j+1)*c]
+					if u.hi == u.lo {
+						fillNoTaps(out, kind)
+						continue
+					}
+					col := j*g.Strides[1] - g.PadsBegin[1] + u.lo*dw
+					maxWindow(out, src[col*c:], c, u.hi-u.lo, dw*c)
+				}
+				continue
+			}
+			for j := range ow {
+				u := tw[j]
+				out := dst[j*c : (j+1)*c]
+				clear(out)
+				col := j*g.Strides[1] - g.PadsBegin[1] + u.lo*dw
+				for kh := 0; kh < rows; kh++ {
+					for kw := 0; kw < u.hi-u.lo; kw++ {
+						p := first + kh*dh*rowIn + (col+kw*dw)*c
+						for i, v := range x[p : p+c] {
+							out[i] += v
+						}
+					}
+				}
+				div := rows * (u.hi - u.lo)
+				if includePad {
+					div = t.pad * u.pad
+				}
+				scale := 1 / float32(max(div, 1))
+				for i := range out {
+					out[i] *= scale
+				}
+			}
+		}
+	})
+}
+
+// fillNoTaps writes what a window without input taps gives: -Inf for max, 0 for
+// average (as the NCHW kernels).
+func fillNoTaps(y []float32, kind poolKind) {
+	v := float32(0)
+	if kind == poolMax {
+		v = float32(math.Inf(-1))
+	}
+	for i := range y {
+		y[i] = v
+	}
+}
+
+// maxWindow sets z[i] = max over t in [0, k) of x[t·step + i] for i < n (k ≥ 1); a
+// NaN among the taps gives NaN. The AVX2 loop runs the multiple-of-8 prefix where
+// available (nhwc_pool_amd64.s), maxWindowGo the rest.
+func maxWindow(z, x []float32, n, k, step int) {
+	if n <= 0 {
+		return
+	}
+	z = z[:n]
+	_ = x[(k-1)*step+n-1] // the AVX2 loop reads up to here
+	done := maxWindowAsm(z, x, n, k, step)
+	maxWindowGo(z[done:], x[done:], n-done, k, step)
+}
+
+// maxWindowGo is the reference loop of maxWindow.
+func maxWindowGo(z, x []float32, n, k, step int) {
+	for i := range z[:n] {
+		m := x[i]
+		for t := 1; t < k; t++ {
+			if v := x[t*step+i]; v > m || v != v {
+				m = v
+			}
+		}
+		z[i] = m
+	}
+}
+
+// newNhwcGlobalAveragePool prepares NhwcGlobalAveragePool (float32): each image's
+// H·W channel rows summed in float64, in chunks of channels across threads.
+func newNhwcGlobalAveragePool(n *graph.Node, env *Env) (backends.Kernel, error) {
+	if err := requireF32(n); err != nil {
+		return nil, err
+	}
+	name := n.Name
+	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
+		xs := in[0].Shape()
+		if len(xs) != 4 {
+			return fmt.Errorf("cpu: node %q (NhwcGlobalAveragePool): X %v must be [N, H, W, C]", name, xs)
+		}
+		if want := []int{xs[0], 1, 1, xs[3]}; !slices.Equal(out[0].Shape(), want) {
+			return fmt.Errorf("cpu: node %q (NhwcGlobalAveragePool): output %v, expected %v", name, out[0], want)
+		}
+		nhwcGlobalAverage(env, xs[0], xs[1]*xs[2], xs[3], in[0].Float32s(), out[0].Float32s())
+		return nil
+	}), nil
+}
+
+// nhwcGlobalAverageChunk is how many channels one task of the global pool sums.
+const nhwcGlobalAverageChunk = 256
+
+// nhwcGlobalAverage sets y[img][ch] to the mean of x[img][p][ch] over the hw pixels p.
+func nhwcGlobalAverage(env *Env, n, hw, c int, x, y []float32) {
+	chunks := (c + nhwcGlobalAverageChunk - 1) / nhwcGlobalAverageChunk
+	if n*chunks == 0 {
+		return
+	}
+	env.Parallel(n*chunks, max(1, 65536/max(1, hw*nhwcGlobalAverageChunk)), func(lo, hi int) {
+		acc := make([]float64, nhwcGlobalAverageChunk)
+		for t := lo; t < hi; t++ {
+			img, c0 := t/chunks, (t%chunks)*nhwcGlobalAverageChunk
+			c1 := min(c0+nhwcGlobalAverageChunk, c)
+			a := acc[:c1-c0]
+			clear(a)
+			for p := 0; p < hw; p++ {
+				row := x[(img*hw+p)*c+c0 : (img*hw+p)*c+c1]
+				done := accumF32(a, row, false)
+				for i, v := range row[done:] {
+					a[done+i] += float64(v)
+				}
+			}
+			inv := 1 / float64(max(hw, 1))
+			for i, v := range a {
+				y[img*c+c0+i] = float32(v * inv)
+			}
+		}
+	})
+}

@@ -1,0 +1,233 @@
+package cpu_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/lightiam/lightos/backends/cpu"
+	"github.com/lightiam/lightos/engine/exec"
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// runDomainOp runs one node of op in domain on the CPU device (threads workers) and
+// returns its first output.
+func runDomainOp(t *testing.T, threads int, domain, op string, attrs graph.Attrs, inputs ...nodeInput) *tensor.Tensor {
+	t.Helper()
+	b := graph.NewBuilder("test_" + op)
+	names := make([]string, len(inputs))
+	feeds := map[string]*tensor.Tensor{}
+	for i, in := range inputs {
+		if in.T == nil {
+			continue
+		}
+		names[i] = fmt.Sprintf("in%d", i)
+		var err error
+		if in.Const {
+			_, err = b.Const(names[i], in.T)
+		} else {
+			_, err = b.Input(names[i], in.T.DType(), graph.ShapeOf(in.T.Shape()...))
+			feeds[names[i]] = in.T
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := b.Op(op, "node_"+op, names, []string{"out0"}, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Domain = domain
+	b.Output("out0")
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := exec.NewSession(g, cpu.New(cpu.Options{Threads: threads}), exec.Options{HeapOutputs: true})
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	res, err := sess.Run(context.Background(), feeds, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	return res.Outputs[0]
+}
+
+// permute4 returns the float32 4-D tensor x with its axes permuted (out axis i is x's
+// axis perm[i]).
+func permute4(x *tensor.Tensor, perm []int) *tensor.Tensor {
+	xs := x.Shape()
+	os := []int{xs[perm[0]], xs[perm[1]], xs[perm[2]], xs[perm[3]]}
+	y := tensor.New(tensor.Float32, os)
+	src, dst := x.Float32s(), y.Float32s()
+	strides := []int{xs[1] * xs[2] * xs[3], xs[2] * xs[3], xs[3], 1}
+	i := 0
+	for a := 0; a < os[0]; a++ {
+		for b := 0; b < os[1]; b++ {
+			for c := 0; c < os[2]; c++ {
+				for d := 0; d < os[3]; d++ {
+					dst[i] = src[a*strides[perm[0]]+b*strides[perm[1]]+c*strides[perm[2]]+d*strides[perm[3]]]
+					i++
+				}
+			}
+		}
+	}
+	return y
+}
+
+// sameFloats fails unless got and want agree element by element (NaN equal to NaN)
+// within tol relative to max(1, |want|).
+func sameFloats(t *testing.T, what string, got, want *tensor.Tensor, tol float64) {
+	t.Helper()
+	if fmt.Sprint(got.Shape()) != fmt.Sprint(want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	g, w := got.Float32s(), want.Float32s()
+	for i := range w {
+		a, b := float64(g[i]), float64(w[i])
+		if math.IsNaN(a) || math.IsNaN(b) {
+			if math.IsNaN(a) != math.IsNaN(b) {
+				t.Fatalf("%s: element %d is %v, want %v", what, i, a, b)
+			}
+			continue
+		}
+		if math.Abs(a-b) > tol*max(1, math.Abs(b)) {
+			t.Fatalf("%s: element %d is %v, want %v", what, i, a, b)
+		}
+	}
+}
+
+// TestNhwcPoolsMatchNCHW runs NhwcMaxPool, NhwcAveragePool and NhwcGlobalAveragePool
+// on random inputs of awkward sizes (channels around the 8- and 32-lane widths,
+// strides, pads, dilations, ceil_mode, count_include_pad) and compares them with the
+// NCHW pools on the same data: max pooling exactly (NaN where a window holds one),
+// averages to float32 rounding.
+func TestNhwcPoolsMatchNCHW(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 11))
+	ints := graph.Ints
+	cases := []struct {
+		op    string
+		shape []int // NCHW
+		attrs graph.Attrs
+	}{
+		{"MaxPool", []int{1, 64, 112, 112}, graph.Attrs{"kernel_shape": ints(3, 3), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1)}},
+		{"MaxPool", []int{2, 13, 11, 9}, graph.Attrs{"kernel_shape": ints(3, 3), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1), "ceil_mode": graph.Int(1)}},
+		{"MaxPool", []int{1, 1, 7, 8}, graph.Attrs{"kernel_shape": ints(2, 2)}},
+		{"MaxPool", []int{3, 37, 10, 12}, graph.Attrs{"kernel_shape": ints(3, 2), "strides": ints(1, 3), "pads": ints(0, 1, 2, 1)}},
+		{"MaxPool", []int{1, 40, 9, 9}, graph.Attrs{"kernel_shape": ints(2, 3), "dilations": ints(2, 2), "pads": ints(1, 2, 1, 0)}},
+		{"MaxPool", []int{2, 8, 5, 6}, graph.Attrs{"kernel_shape": ints(2, 2), "auto_pad": graph.String("SAME_UPPER"), "strides": ints(2, 2)}},
+		{"MaxPool", []int{1, 33, 6, 5}, graph.Attrs{"kernel_shape": ints(1, 1), "strides": ints(2, 2)}},
+		{"AveragePool", []int{2, 13, 11, 9}, graph.Attrs{"kernel_shape": ints(3, 3), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1)}},
+		{"AveragePool", []int{2, 13, 11, 9}, graph.Attrs{"kernel_shape": ints(3, 3), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1), "count_include_pad": graph.Int(1)}},
+		{"AveragePool", []int{1, 31, 8, 7}, graph.Attrs{"kernel_shape": ints(3, 2), "strides": ints(2, 2), "ceil_mode": graph.Int(1), "count_include_pad": graph.Int(1), "pads": ints(1, 0, 1, 1)}},
+		{"AveragePool", []int{1, 9, 7, 7}, graph.Attrs{"kernel_shape": ints(7, 7)}},
+		{"GlobalAveragePool", []int{2, 2048, 7, 7}, nil},
+		{"GlobalAveragePool", []int{3, 300, 5, 3}, nil},
+		{"GlobalAveragePool", []int{1, 7, 1, 1}, nil},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprintf("%d/%s%v", i, tc.op, tc.shape), func(t *testing.T) {
+			x := randTensor(r, tensor.Float32, tc.shape...)
+			if tc.op == "MaxPool" && i == 1 {
+				x.Float32s()[r.IntN(x.Len())] = float32(math.NaN())
+			}
+			want := permute4(runDomainOp(t, 2, "", tc.op, tc.attrs, feed(x)), ops.NCHWToNHWC)
+			for _, threads := range []int{1, 3} {
+				got := runDomainOp(t, threads, ops.DomainLightOS, "Nhwc"+tc.op, tc.attrs, feed(permute4(x, ops.NCHWToNHWC)))
+				tol := 2e-6
+				if tc.op == "MaxPool" {
+					tol = 0
+				}
+				sameFloats(t, fmt.Sprintf("Nhwc%s (%d threads)", tc.op, threads), got, want, tol)
+			}
+		})
+	}
+}
+
+// TestNhwcConvMatchesConv runs NhwcConv on transposed inputs and compares it with
+// the NCHW Conv (plus the residual and activation computed here in float64): group 1
+// and depthwise, strides, pads, dilations, with and without bias, each activation.
+func TestNhwcConvMatchesConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 13))
+	ints := graph.Ints
+	cases := []struct {
+		x, w     []int // NCHW, OIHW
+		attrs    graph.Attrs
+		bias     bool
+		residual bool
+		act      graph.Attrs
+	}{
+		{[]int{1, 3, 23, 21}, []int{16, 3, 7, 7}, graph.Attrs{"strides": ints(2, 2), "pads": ints(3, 3, 3, 3)}, true, false, graph.Attrs{"activation": graph.String("Relu")}},
+		{[]int{2, 19, 9, 10}, []int{37, 19, 1, 1}, nil, true, true, graph.Attrs{"activation": graph.String("Relu")}},
+		{[]int{1, 24, 8, 7}, []int{24, 1, 3, 3}, graph.Attrs{"group": graph.Int(24), "pads": ints(1, 1, 1, 1)}, true, false,
+			graph.Attrs{"activation": graph.String("Clip"), "min": graph.Float(0), "max": graph.Float(6)}},
+		{[]int{2, 13, 11, 9}, []int{13, 1, 3, 3}, graph.Attrs{"group": graph.Int(13), "strides": ints(2, 2), "pads": ints(0, 1, 1, 1)}, false, false, nil},
+		{[]int{1, 9, 10, 11}, []int{5, 9, 3, 2}, graph.Attrs{"dilations": ints(2, 1), "pads": ints(2, 1, 1, 0)}, false, true,
+			graph.Attrs{"activation": graph.String("LeakyRelu"), "alpha": graph.Float(0.2)}},
+		{[]int{1, 64, 14, 14}, []int{70, 64, 3, 3}, graph.Attrs{"auto_pad": graph.String("SAME_UPPER"), "strides": ints(2, 2)}, true, true, nil},
+	}
+	for i, tc := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			x := randTensor(r, tensor.Float32, tc.x...)
+			w := randTensor(r, tensor.Float32, tc.w...)
+			var b *tensor.Tensor
+			inputs := []nodeInput{feed(x), konst(w)}
+			nhwcIn := []nodeInput{feed(permute4(x, ops.NCHWToNHWC)), konst(w)}
+			if tc.bias {
+				b = randTensor(r, tensor.Float32, tc.w[0])
+				inputs = append(inputs, konst(b))
+			}
+			want := runDomainOp(t, 2, "", "Conv", tc.attrs, inputs...)
+			want = permute4(want, ops.NCHWToNHWC)
+			var res *tensor.Tensor
+			if tc.residual {
+				res = randTensor(r, tensor.Float32, want.Shape()...)
+			}
+			wv := want.Float32s()
+			lo, hi := tc.act.GetFloat("min", 0), tc.act.GetFloat("max", 0)
+			alpha := tc.act.GetFloat("alpha", 0.01)
+			for j := range wv {
+				v := float64(wv[j])
+				if res != nil {
+					v += float64(res.Float32s()[j])
+				}
+				switch tc.act.GetString("activation", "") {
+				case "Relu":
+					v = max(v, 0)
+				case "LeakyRelu":
+					if v < 0 {
+						v *= float64(alpha)
+					}
+				case "Clip":
+					v = min(max(v, float64(lo)), float64(hi))
+				}
+				wv[j] = float32(v)
+			}
+			attrs := tc.attrs.Clone()
+			if attrs == nil {
+				attrs = graph.Attrs{}
+			}
+			for k, v := range tc.act {
+				attrs[k] = v
+			}
+			if b != nil {
+				nhwcIn = append(nhwcIn, konst(b))
+			}
+			if res != nil {
+				if b == nil {
+					nhwcIn = append(nhwcIn, omitted)
+				}
+				nhwcIn = append(nhwcIn, feed(res))
+			}
+			for _, threads := range []int{1, 2} {
+				got := runDomainOp(t, threads, ops.DomainLightOS, ops.NhwcConv, attrs, nhwcIn...)
+				sameFloats(t, fmt.Sprintf("NhwcConv (%d threads)", threads), got, want, 1e-4)
+			}
+		})
+	}
+}
