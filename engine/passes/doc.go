@@ -21,6 +21,8 @@
 //	matmul-fusion        MatMul [+ Add bias] [+ Relu/Gelu] -> FusedMatMul
 //	gemm-fusion          Gemm + Relu/Gelu -> FusedMatMul where equivalent
 //	layout               transposes inside conv chains moved to the chains' ends
+//	channels-last        conv/pool/elementwise regions -> NhwcConv, NhwcMaxPool, ... with
+//	                     transposes at the regions' edges (only with Options.ChannelsLast, for the CPU)
 //
 // Optimize runs the list until a whole round fires nothing (at most MaxRounds).
 // Types are inferred (ops.Infer) before and after; with Options.Verify the graph

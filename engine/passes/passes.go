@@ -39,6 +39,10 @@ type Options struct {
 	MaxRounds int
 	// Pipeline replaces the default list of passes (nil: Default()).
 	Pipeline []Pass
+	// ChannelsLast turns on the channels-last pass: convolution chains rewritten into
+	// the NHWC operators of engine/ops/nhwc.go. Only the CPU backend implements them,
+	// so callers set it when the graph will run on the CPU (off: the graph keeps NCHW).
+	ChannelsLast bool
 }
 
 // Fired records one rewrite: which pass, on which nodes, producing which node.
@@ -78,7 +82,8 @@ type Pass struct {
 
 // Default is the optimizer's pipeline, in order. Cleanup comes first so that fusions
 // see folded constants; attention is matched before MatMul fusion would take its
-// MatMuls, and LayerNorm chains before LayerNorm+attention.
+// MatMuls, and LayerNorm chains before LayerNorm+attention. ChannelsLast comes last, on
+// convolutions already fused with their batch norms, activations and residuals.
 func Default() []Pass {
 	return []Pass{
 		ConstantFolding,
@@ -96,6 +101,7 @@ func Default() []Pass {
 		MatMulFusion,
 		GemmFusion,
 		Layout,
+		ChannelsLast,
 	}
 }
 
