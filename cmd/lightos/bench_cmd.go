@@ -23,6 +23,7 @@ func benchCommand(args []string) error {
 	batch := fs.Int("batch", 1, "size of symbolic dimensions (the batch)")
 	threads := fs.Int("threads", 0, "CPU threads (0: all cores)")
 	optimize := fs.Bool("optimize", true, "run the optimizer first")
+	channelsLast := fs.Bool("channels-last", true, "let the optimizer run convolution chains channels-last (NHWC) on the CPU")
 	profile := fs.Bool("profile", false, "print the per-operator time of the last run")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -39,14 +40,14 @@ func benchCommand(args []string) error {
 	defer closeFn()
 	fmt.Printf("load: %v\n", time.Since(loadStart).Round(time.Microsecond))
 	if *optimize {
-		if _, err := optimizeGraph(g); err != nil {
+		if _, err := optimizeGraph(g, *channelsLast); err != nil {
 			return err
 		}
 	}
 	dev := cpu.New(cpu.Options{Threads: *threads})
 	opts := exec.Options{HeapOutputs: true, Profile: *profile}
 	if *optimize {
-		opts.Specialize = specializeGraph
+		opts.Specialize = specializer(*channelsLast)
 	}
 	sess, err := exec.NewSession(g, dev, opts)
 	if err != nil {

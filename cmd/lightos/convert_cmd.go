@@ -41,7 +41,7 @@ func convertCommand(args []string) error {
 	defer closeFn()
 	fmt.Printf("loaded %s: %d nodes, %d initializers in %v\n", in, len(g.Nodes), len(g.Initializers), time.Since(start).Round(time.Microsecond))
 	if *optimize {
-		rep, err := optimizeGraph(g)
+		rep, err := optimizeGraph(g, false) // the file may run on any device
 		if err != nil {
 			return err
 		}

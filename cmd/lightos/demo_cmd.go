@@ -84,7 +84,7 @@ func demoCommand(args []string) error {
 	// 2. Optimize.
 	fmt.Println("\n== 2. optimizer")
 	model := f.Graph
-	report, err := optimizeGraph(model)
+	report, err := optimizeGraph(model, true) // the demo runs on the CPU
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ func runCommand(args []string) error {
 	fs.Var(&inputs, "input", "an input as NAME=FILE.npy (repeatable); inputs not given are random")
 	fs.Var(&dims, "dim", "the size of a symbolic dimension for random inputs, as NAME=SIZE (repeatable; default 1)")
 	noOpt := fs.Bool("no-optimize", false, "run the graph as loaded, without engine/passes.Optimize")
+	channelsLast := fs.Bool("channels-last", true, "let the optimizer run convolution chains channels-last (NHWC) on the CPU")
 	threads := fs.Int("threads", 0, "intra-op threads (0: every core)")
 	repeat := fs.Int("repeat", 10, "timed runs after the first (which includes compiling the plan)")
 	seed := fs.Uint64("seed", 1, "seed of the random inputs")
@@ -89,7 +90,7 @@ func runCommand(args []string) error {
 		path, len(g.Nodes), len(g.Inputs), len(g.Outputs), g.Opset, loadTime.Round(time.Microsecond))
 	if !*noOpt {
 		start = time.Now()
-		rep, err := optimizeGraph(g)
+		rep, err := optimizeGraph(g, *channelsLast)
 		if err != nil {
 			return fmt.Errorf("optimize: %w", err)
 		}
@@ -103,7 +104,7 @@ func runCommand(args []string) error {
 	dev := cpu.New(cpu.Options{Threads: *threads})
 	opts := exec.Options{HeapOutputs: true, Profile: *profile || *profileNodes}
 	if !*noOpt {
-		opts.Specialize = specializeGraph
+		opts.Specialize = specializer(*channelsLast)
 	}
 	sess, err := exec.NewSession(g, dev, opts)
 	if err != nil {
