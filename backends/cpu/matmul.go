@@ -70,17 +70,6 @@ func gemmGeneric[T gemmNum](env *Env, transA, transB bool, m, n, k int, a []T, l
 	})
 }
 
-// smallGEMM reports whether an m×k·k×n product should run on the calling goroutine:
-// a few rows (batch 1 inference) against at most a few million multiply-adds take
-// 10-50 us on one core (one row: gemm's GEMV kernel, bound by streaming the weights
-// from L3). A second thread halves that only when its core is free; on a loaded
-// machine a worker that takes a share and is then descheduled makes the call wait,
-// and the MLP 784-512-512-10 of bench/python (batch 1) measured 54-71 us on two
-// threads against 42-57 us on one.
-func smallGEMM(m, n, k int) bool {
-	return m <= 4 && m*n*k <= 1<<21
-}
-
 // sgemm runs a float32 product through package gemm on env's worker pool.
 func sgemm(env *Env, p gemm.Params) error { return gemm.Sgemm(env.GEMM(), p) }
 
@@ -249,9 +238,11 @@ func matmulF32(env *Env, a, b, c []float32, d matmulDims, pb *gemm.PackedB, bias
 		if pb != nil && pb.K() == k && pb.N() == n {
 			p.B, p.PackedB = nil, pb
 		}
-		if smallGEMM(p.M, n, k) {
-			p.MaxThreads = 1
-		}
+		// Few rows run on every thread too (gemm keeps products under
+		// its parallelMin on one): on an idle 2-core Xeon the batch-1 MLP
+		// 784-512-512-10 takes 17-18 us on two threads against 73-78 us on
+		// one, because each core then streams only its half of the weights,
+		// which stays in its own L2.
 		return sgemm(env, p)
 	case d.batchA == total && d.batchB == total:
 		return gemm.SgemmStrided(env.GEMM(), p, gemm.Strided{Batch: total, StrideA: m * k, StrideB: k * n, StrideC: m * n})
