@@ -19,7 +19,22 @@ var nhwcKernelAVX512 = &nhwcKernel{name: "avx512-6x64", mr: 6, nr: 64, lanes: 16
 	{nil, nhwcAVX512x6x16, nhwcAVX512x6x32, nhwcAVX512x6x48, nhwcAVX512x6x64},
 }}
 
-// nhwcKernels lists the ConvNHWC kernel sets this CPU can run, fastest first.
+// nhwcKernelAVX2 is the AVX2+FMA ConvNHWC kernel set: 6 pixels by up to 16
+// channels, 12 ymm accumulators.
+var nhwcKernelAVX2 = &nhwcKernel{name: "avx2-6x16", mr: 6, nr: 16, lanes: 8, tile: [][]nhwcTileFunc{
+	nil,
+	{nil, nhwcAVX2x1x8, nhwcAVX2x1x16},
+	{nil, nhwcAVX2x2x8, nhwcAVX2x2x16},
+	{nil, nhwcAVX2x3x8, nhwcAVX2x3x16},
+	{nil, nhwcAVX2x4x8, nhwcAVX2x4x16},
+	{nil, nhwcAVX2x5x8, nhwcAVX2x5x16},
+	{nil, nhwcAVX2x6x8, nhwcAVX2x6x16},
+}}
+
+// nhwcKernels lists the ConvNHWC kernel sets this CPU can run, fastest first:
+// AVX-512 wherever it exists, Zen 4 included (the GEMM prefers AVX2 there
+// because of its packing; these kernels pack nothing, and the 6×64 tile
+// measured 100-115 GFLOP/s of a 118 GFLOP/s peak on one Zen 4 core).
 var nhwcKernels = availableNHWCKernels()
 
 func availableNHWCKernels() []*nhwcKernel {
@@ -27,9 +42,17 @@ func availableNHWCKernels() []*nhwcKernel {
 	if cpu.X86.HasAVX512F {
 		ks = append(ks, nhwcKernelAVX512)
 	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, nhwcKernelAVX2)
+	}
 	return append(ks, nhwcKernelGo)
 }
 
 // nhwcKernelMatching returns the ConvNHWC kernel set with the instruction
-// set of the GEMM kernel k (the fastest one for the AVX kernels, for now).
-func nhwcKernelMatching(k *kernel) *nhwcKernel { return nhwcKernels[0] }
+// set of the GEMM kernel k.
+func nhwcKernelMatching(k *kernel) *nhwcKernel {
+	if k == kernelAVX2 {
+		return nhwcKernelAVX2
+	}
+	return nhwcKernels[0]
+}

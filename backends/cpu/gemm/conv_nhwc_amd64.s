@@ -4,15 +4,27 @@
 
 #include "textflag.h"
 
+DATA nhwcMask<>+0(SB)/4, $0xffffffff
+DATA nhwcMask<>+4(SB)/4, $0xffffffff
+DATA nhwcMask<>+8(SB)/4, $0xffffffff
+DATA nhwcMask<>+12(SB)/4, $0xffffffff
+DATA nhwcMask<>+16(SB)/4, $0xffffffff
+DATA nhwcMask<>+20(SB)/4, $0xffffffff
+DATA nhwcMask<>+24(SB)/4, $0xffffffff
+DATA nhwcMask<>+28(SB)/4, $0xffffffff
+DATA nhwcMask<>+32(SB)/4, $0x00000000
+DATA nhwcMask<>+36(SB)/4, $0x00000000
+DATA nhwcMask<>+40(SB)/4, $0x00000000
+DATA nhwcMask<>+44(SB)/4, $0x00000000
+DATA nhwcMask<>+48(SB)/4, $0x00000000
+DATA nhwcMask<>+52(SB)/4, $0x00000000
+DATA nhwcMask<>+56(SB)/4, $0x00000000
+DATA nhwcMask<>+60(SB)/4, $0x00000000
+GLOBL nhwcMask<>(SB), RODATA|NOPTR, $64
+
 // func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), CX
@@ -43,6 +55,13 @@ nhwcAVX512x1x16_k:
 	ADDQ         $0x08, AX
 	DECQ         DX
 	JNZ          nhwcAVX512x1x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -50,8 +69,8 @@ nhwcAVX512x1x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x16_noaccum
 	MOVQ         DX, CX
-	VMOVUPS.Z    (CX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (CX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 
 nhwcAVX512x1x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -64,14 +83,14 @@ nhwcAVX512x1x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x16_nores
 	MOVQ      res+72(FP), CX
-	VMOVUPS.Z (CX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (CX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 
 nhwcAVX512x1x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x1x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
 
 nhwcAVX512x1x16_norelu:
 	MOVQ    DX, CX
@@ -82,12 +101,6 @@ nhwcAVX512x1x16_norelu:
 // func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), CX
@@ -121,6 +134,13 @@ nhwcAVX512x1x32_k:
 	ADDQ         $0x08, AX
 	DECQ         DX
 	JNZ          nhwcAVX512x1x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -128,10 +148,10 @@ nhwcAVX512x1x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x32_noaccum
 	MOVQ         DX, CX
-	VMOVUPS      (CX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(CX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (CX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(CX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 
 nhwcAVX512x1x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -146,17 +166,17 @@ nhwcAVX512x1x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x32_nores
 	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(CX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (CX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(CX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 
 nhwcAVX512x1x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x1x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
 
 nhwcAVX512x1x32_norelu:
 	MOVQ    DX, CX
@@ -168,12 +188,6 @@ nhwcAVX512x1x32_norelu:
 // func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), CX
@@ -210,6 +224,13 @@ nhwcAVX512x1x48_k:
 	ADDQ         $0x08, AX
 	DECQ         DX
 	JNZ          nhwcAVX512x1x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -217,12 +238,12 @@ nhwcAVX512x1x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x48_noaccum
 	MOVQ         DX, CX
-	VMOVUPS      (CX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(CX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(CX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (CX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(CX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(CX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 
 nhwcAVX512x1x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -239,20 +260,20 @@ nhwcAVX512x1x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x48_nores
 	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(CX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(CX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (CX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(CX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(CX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 
 nhwcAVX512x1x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x1x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
 
 nhwcAVX512x1x48_norelu:
 	MOVQ    DX, CX
@@ -265,12 +286,6 @@ nhwcAVX512x1x48_norelu:
 // func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), CX
@@ -310,6 +325,13 @@ nhwcAVX512x1x64_k:
 	ADDQ         $0x08, AX
 	DECQ         DX
 	JNZ          nhwcAVX512x1x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -317,14 +339,14 @@ nhwcAVX512x1x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x64_noaccum
 	MOVQ         DX, CX
-	VMOVUPS      (CX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(CX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(CX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(CX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (CX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(CX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(CX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(CX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 
 nhwcAVX512x1x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -343,23 +365,23 @@ nhwcAVX512x1x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x64_nores
 	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(CX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(CX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(CX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (CX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(CX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(CX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(CX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x1x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x1x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
 
 nhwcAVX512x1x64_norelu:
 	MOVQ    DX, CX
@@ -373,12 +395,6 @@ nhwcAVX512x1x64_norelu:
 // func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -415,6 +431,13 @@ nhwcAVX512x2x16_k:
 	ADDQ         $0x08, AX
 	DECQ         BX
 	JNZ          nhwcAVX512x2x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -422,11 +445,11 @@ nhwcAVX512x2x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x16_noaccum
 	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 
 nhwcAVX512x2x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -440,18 +463,18 @@ nhwcAVX512x2x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x16_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 
 nhwcAVX512x2x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x2x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
 
 nhwcAVX512x2x16_norelu:
 	MOVQ    BX, DX
@@ -464,12 +487,6 @@ nhwcAVX512x2x16_norelu:
 // func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -511,6 +528,13 @@ nhwcAVX512x2x32_k:
 	ADDQ         $0x08, AX
 	DECQ         BX
 	JNZ          nhwcAVX512x2x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -518,15 +542,15 @@ nhwcAVX512x2x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x32_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 
 nhwcAVX512x2x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -543,24 +567,24 @@ nhwcAVX512x2x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x32_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x2x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x2x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
 
 nhwcAVX512x2x32_norelu:
 	MOVQ    BX, DX
@@ -575,12 +599,6 @@ nhwcAVX512x2x32_norelu:
 // func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -627,6 +645,13 @@ nhwcAVX512x2x48_k:
 	ADDQ         $0x08, AX
 	DECQ         BX
 	JNZ          nhwcAVX512x2x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -634,19 +659,19 @@ nhwcAVX512x2x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x48_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z3, Z3
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 
 nhwcAVX512x2x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -666,30 +691,30 @@ nhwcAVX512x2x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x48_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z3, Z3
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x2x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x2x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
 
 nhwcAVX512x2x48_norelu:
 	MOVQ    BX, DX
@@ -706,12 +731,6 @@ nhwcAVX512x2x48_norelu:
 // func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -763,6 +782,13 @@ nhwcAVX512x2x64_k:
 	ADDQ         $0x08, AX
 	DECQ         BX
 	JNZ          nhwcAVX512x2x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -770,23 +796,23 @@ nhwcAVX512x2x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x64_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z5, Z5
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z5, Z5
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 
 nhwcAVX512x2x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -809,36 +835,36 @@ nhwcAVX512x2x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x64_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z5, Z5
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 
 nhwcAVX512x2x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x2x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
 
 nhwcAVX512x2x64_norelu:
 	MOVQ    BX, DX
@@ -857,12 +883,6 @@ nhwcAVX512x2x64_norelu:
 // func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -905,6 +925,13 @@ nhwcAVX512x3x16_k:
 	ADDQ         $0x08, AX
 	DECQ         SI
 	JNZ          nhwcAVX512x3x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -912,14 +939,14 @@ nhwcAVX512x3x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x16_noaccum
 	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 
 nhwcAVX512x3x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -934,22 +961,22 @@ nhwcAVX512x3x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x16_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 
 nhwcAVX512x3x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x3x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
 
 nhwcAVX512x3x16_norelu:
 	MOVQ    BX, DX
@@ -964,12 +991,6 @@ nhwcAVX512x3x16_norelu:
 // func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1019,6 +1040,13 @@ nhwcAVX512x3x32_k:
 	ADDQ         $0x08, AX
 	DECQ         SI
 	JNZ          nhwcAVX512x3x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1026,20 +1054,20 @@ nhwcAVX512x3x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x32_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 
 nhwcAVX512x3x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1058,31 +1086,31 @@ nhwcAVX512x3x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x32_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x3x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x3x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
 
 nhwcAVX512x3x32_norelu:
 	MOVQ    BX, DX
@@ -1100,12 +1128,6 @@ nhwcAVX512x3x32_norelu:
 // func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1162,6 +1184,13 @@ nhwcAVX512x3x48_k:
 	ADDQ         $0x08, AX
 	DECQ         SI
 	JNZ          nhwcAVX512x3x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1169,26 +1198,26 @@ nhwcAVX512x3x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x48_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z3, Z3
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z8, Z8
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z7, Z7
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z8, Z8
 
 nhwcAVX512x3x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1211,40 +1240,40 @@ nhwcAVX512x3x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x48_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z3, Z3
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z7, Z7
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z8, Z8
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
 
 nhwcAVX512x3x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x3x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
 
 nhwcAVX512x3x48_norelu:
 	MOVQ    BX, DX
@@ -1265,12 +1294,6 @@ nhwcAVX512x3x48_norelu:
 // func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1334,6 +1357,13 @@ nhwcAVX512x3x64_k:
 	ADDQ         $0x08, AX
 	DECQ         SI
 	JNZ          nhwcAVX512x3x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1341,32 +1371,32 @@ nhwcAVX512x3x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x64_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z5, Z5
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z5, Z5
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 
 nhwcAVX512x3x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1393,49 +1423,49 @@ nhwcAVX512x3x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x64_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z5, Z5
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x3x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x3x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
 
 nhwcAVX512x3x64_norelu:
 	MOVQ    BX, DX
@@ -1459,12 +1489,6 @@ nhwcAVX512x3x64_norelu:
 // func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1513,6 +1537,13 @@ nhwcAVX512x4x16_k:
 	ADDQ         $0x08, AX
 	DECQ         DI
 	JNZ          nhwcAVX512x4x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1520,17 +1551,17 @@ nhwcAVX512x4x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x16_noaccum
 	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 
 nhwcAVX512x4x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1546,26 +1577,26 @@ nhwcAVX512x4x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x16_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x4x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x4x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
 
 nhwcAVX512x4x16_norelu:
 	MOVQ    BX, DX
@@ -1582,12 +1613,6 @@ nhwcAVX512x4x16_norelu:
 // func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1645,6 +1670,13 @@ nhwcAVX512x4x32_k:
 	ADDQ         $0x08, AX
 	DECQ         DI
 	JNZ          nhwcAVX512x4x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1652,25 +1684,25 @@ nhwcAVX512x4x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x32_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 
 nhwcAVX512x4x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1691,38 +1723,38 @@ nhwcAVX512x4x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x32_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 
 nhwcAVX512x4x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x4x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
 
 nhwcAVX512x4x32_norelu:
 	MOVQ    BX, DX
@@ -1743,12 +1775,6 @@ nhwcAVX512x4x32_norelu:
 // func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -1815,6 +1841,13 @@ nhwcAVX512x4x48_k:
 	ADDQ         $0x08, AX
 	DECQ         DI
 	JNZ          nhwcAVX512x4x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -1822,33 +1855,33 @@ nhwcAVX512x4x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x48_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z3, Z3
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z8, Z8
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z7, Z7
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z8, Z8
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 
 nhwcAVX512x4x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1874,50 +1907,50 @@ nhwcAVX512x4x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x48_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z3, Z3
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z7, Z7
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z8, Z8
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x4x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x4x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
 
 nhwcAVX512x4x48_norelu:
 	MOVQ    BX, DX
@@ -1942,12 +1975,6 @@ nhwcAVX512x4x48_norelu:
 // func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -2023,6 +2050,13 @@ nhwcAVX512x4x64_k:
 	ADDQ         $0x08, AX
 	DECQ         DI
 	JNZ          nhwcAVX512x4x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -2030,41 +2064,41 @@ nhwcAVX512x4x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x64_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z5, Z5
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z5, Z5
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z12, Z12
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z13, Z13
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z15, Z15
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z12, Z12
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z13, Z13
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z14, Z14
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z15, Z15
 
 nhwcAVX512x4x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2095,62 +2129,62 @@ nhwcAVX512x4x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x64_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z5, Z5
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z12, Z12
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z13, Z13
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z14, Z14
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z15, Z15
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
 
 nhwcAVX512x4x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x4x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
-	VMAXPS Z15, Z30, Z15
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
+	VMAXPS Z15, Z28, Z15
 
 nhwcAVX512x4x64_norelu:
 	MOVQ    BX, DX
@@ -2179,12 +2213,6 @@ nhwcAVX512x4x64_norelu:
 // func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -2239,6 +2267,13 @@ nhwcAVX512x5x16_k:
 	ADDQ         $0x08, AX
 	DECQ         R8
 	JNZ          nhwcAVX512x5x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -2246,20 +2281,20 @@ nhwcAVX512x5x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x16_noaccum
 	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z4, Z4
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z4, Z4
 
 nhwcAVX512x5x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2276,30 +2311,30 @@ nhwcAVX512x5x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x16_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z4, Z4
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z4, Z4
 
 nhwcAVX512x5x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x5x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
 
 nhwcAVX512x5x16_norelu:
 	MOVQ    BX, DX
@@ -2318,12 +2353,6 @@ nhwcAVX512x5x16_norelu:
 // func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -2389,6 +2418,13 @@ nhwcAVX512x5x32_k:
 	ADDQ         $0x08, AX
 	DECQ         R8
 	JNZ          nhwcAVX512x5x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -2396,30 +2432,30 @@ nhwcAVX512x5x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x32_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z9, Z9
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z9, Z9
 
 nhwcAVX512x5x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2442,45 +2478,45 @@ nhwcAVX512x5x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x32_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z9, Z9
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z9, Z9
 
 nhwcAVX512x5x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x5x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
 
 nhwcAVX512x5x32_norelu:
 	MOVQ    BX, DX
@@ -2504,12 +2540,6 @@ nhwcAVX512x5x32_norelu:
 // func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -2586,6 +2616,13 @@ nhwcAVX512x5x48_k:
 	ADDQ         $0x08, AX
 	DECQ         R8
 	JNZ          nhwcAVX512x5x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -2593,40 +2630,40 @@ nhwcAVX512x5x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x48_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z3, Z3
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z8, Z8
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z7, Z7
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z8, Z8
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z12, Z12
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z13, Z13
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z14, Z14
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z12, Z12
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z13, Z13
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z14, Z14
 
 nhwcAVX512x5x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2655,60 +2692,60 @@ nhwcAVX512x5x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x48_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z3, Z3
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z7, Z7
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z8, Z8
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z12, Z12
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z13, Z13
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z14, Z14
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z14, Z14
 
 nhwcAVX512x5x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x5x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
 
 nhwcAVX512x5x48_norelu:
 	MOVQ    BX, DX
@@ -2737,12 +2774,6 @@ nhwcAVX512x5x48_norelu:
 // func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -2830,6 +2861,13 @@ nhwcAVX512x5x64_k:
 	ADDQ         $0x08, AX
 	DECQ         R8
 	JNZ          nhwcAVX512x5x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -2837,50 +2875,50 @@ nhwcAVX512x5x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x64_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z5, Z5
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z5, Z5
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z12, Z12
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z13, Z13
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z15, Z15
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z12, Z12
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z13, Z13
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z14, Z14
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z15, Z15
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z16, Z16
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z17, Z17
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z18, Z18
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z19, Z19
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z16, Z16
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z17, Z17
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z18, Z18
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z19, Z19
 
 nhwcAVX512x5x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2915,75 +2953,75 @@ nhwcAVX512x5x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x64_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z5, Z5
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z12, Z12
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z13, Z13
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z14, Z14
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z15, Z15
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z16, Z16
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z17, Z17
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z18, Z18
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z19, Z19
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z17, Z17
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z18, Z18
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z19, Z19
 
 nhwcAVX512x5x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x5x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
-	VMAXPS Z15, Z30, Z15
-	VMAXPS Z16, Z30, Z16
-	VMAXPS Z17, Z30, Z17
-	VMAXPS Z18, Z30, Z18
-	VMAXPS Z19, Z30, Z19
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
+	VMAXPS Z15, Z28, Z15
+	VMAXPS Z16, Z28, Z16
+	VMAXPS Z17, Z28, Z17
+	VMAXPS Z18, Z28, Z18
+	VMAXPS Z19, Z28, Z19
 
 nhwcAVX512x5x64_norelu:
 	MOVQ    BX, DX
@@ -3017,12 +3055,6 @@ nhwcAVX512x5x64_norelu:
 // func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000000, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -3083,6 +3115,13 @@ nhwcAVX512x6x16_k:
 	ADDQ         $0x08, AX
 	DECQ         R9
 	JNZ          nhwcAVX512x6x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -3090,23 +3129,23 @@ nhwcAVX512x6x16_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x16_noaccum
 	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z0, Z0
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z0, Z0
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z4, Z4
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z4, Z4
 	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS.Z    (DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 
 nhwcAVX512x6x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3124,34 +3163,34 @@ nhwcAVX512x6x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x16_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z0, Z0
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z4, Z4
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z4, Z4
 	ADDQ      CX, DX
-	VMOVUPS.Z (DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x6x16_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x6x16_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
 
 nhwcAVX512x6x16_norelu:
 	MOVQ    BX, DX
@@ -3172,12 +3211,6 @@ nhwcAVX512x6x16_norelu:
 // func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000010, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -3251,6 +3284,13 @@ nhwcAVX512x6x32_k:
 	ADDQ         $0x08, AX
 	DECQ         R9
 	JNZ          nhwcAVX512x6x32_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000010, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -3258,35 +3298,35 @@ nhwcAVX512x6x32_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x32_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z1, Z1
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z1, Z1
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z9, Z9
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z9, Z9
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    64(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    64(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 
 nhwcAVX512x6x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3311,52 +3351,52 @@ nhwcAVX512x6x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x32_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z1, Z1
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z9, Z9
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z9, Z9
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 64(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x6x32_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x6x32_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
 
 nhwcAVX512x6x32_norelu:
 	MOVQ    BX, DX
@@ -3383,12 +3423,6 @@ nhwcAVX512x6x32_norelu:
 // func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000020, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -3475,6 +3509,13 @@ nhwcAVX512x6x48_k:
 	ADDQ         $0x08, AX
 	DECQ         R9
 	JNZ          nhwcAVX512x6x48_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000020, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -3482,47 +3523,47 @@ nhwcAVX512x6x48_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x48_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z2, Z2
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z2, Z2
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z3, Z3
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z5, Z5
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z3, Z3
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z5, Z5
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z8, Z8
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z7, Z7
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z8, Z8
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z12, Z12
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z13, Z13
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z14, Z14
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z12, Z12
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z13, Z13
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z14, Z14
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z15, Z15
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z16, Z16
-	VMOVUPS.Z    128(DX), K1, Z30
-	VADDPS       Z30, Z17, Z17
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z15, Z15
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z16, Z16
+	VMOVUPS.Z    128(DX), K1, Z28
+	VADDPS       Z28, Z17, Z17
 
 nhwcAVX512x6x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3554,70 +3595,70 @@ nhwcAVX512x6x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x48_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z2, Z2
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z3, Z3
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z5, Z5
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z7, Z7
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z8, Z8
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z12, Z12
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z13, Z13
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z14, Z14
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z14, Z14
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z15, Z15
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z16, Z16
-	VMOVUPS.Z 128(DX), K1, Z30
-	VADDPS    Z30, Z17, Z17
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z15, Z15
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z17, Z17
 
 nhwcAVX512x6x48_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x6x48_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
-	VMAXPS Z15, Z30, Z15
-	VMAXPS Z16, Z30, Z16
-	VMAXPS Z17, Z30, Z17
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
+	VMAXPS Z15, Z28, Z15
+	VMAXPS Z16, Z28, Z16
+	VMAXPS Z17, Z28, Z17
 
 nhwcAVX512x6x48_norelu:
 	MOVQ    BX, DX
@@ -3650,12 +3691,6 @@ nhwcAVX512x6x48_norelu:
 // func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
 // Requires: AVX, AVX512F
 TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $0-96
-	MOVQ   cols+88(FP), CX
-	SUBQ   $0x00000030, CX
-	MOVL   $0x00000001, AX
-	SHLL   CL, AX
-	DECL   AX
-	KMOVW  AX, K1
 	MOVQ   x+0(FP), AX
 	MOVQ   pix+8(FP), CX
 	MOVQ   (CX), DX
@@ -3755,6 +3790,13 @@ nhwcAVX512x6x64_k:
 	ADDQ         $0x08, AX
 	DECQ         R9
 	JNZ          nhwcAVX512x6x64_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000030, AX
+	MOVQ         AX, CX
+	MOVL         $0x00000001, AX
+	SHLL         CL, AX
+	DECL         AX
+	KMOVW        AX, K1
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
@@ -3762,59 +3804,59 @@ nhwcAVX512x6x64_k:
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x64_noaccum
 	MOVQ         BX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z0, Z0
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z1, Z1
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z3, Z3
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z0, Z0
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z1, Z1
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z2, Z2
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z3, Z3
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z4, Z4
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z5, Z5
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z7, Z7
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z4, Z4
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z5, Z5
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z6, Z6
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z7, Z7
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z8, Z8
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z9, Z9
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z11, Z11
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z8, Z8
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z9, Z9
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z10, Z10
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z11, Z11
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z12, Z12
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z13, Z13
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z15, Z15
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z12, Z12
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z13, Z13
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z14, Z14
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z15, Z15
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z16, Z16
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z17, Z17
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z18, Z18
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z19, Z19
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z16, Z16
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z17, Z17
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z18, Z18
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z19, Z19
 	ADDQ         CX, DX
-	VMOVUPS      (DX), Z30
-	VADDPS       Z30, Z20, Z20
-	VMOVUPS      64(DX), Z30
-	VADDPS       Z30, Z21, Z21
-	VMOVUPS      128(DX), Z30
-	VADDPS       Z30, Z22, Z22
-	VMOVUPS.Z    192(DX), K1, Z30
-	VADDPS       Z30, Z23, Z23
+	VMOVUPS      (DX), Z28
+	VADDPS       Z28, Z20, Z20
+	VMOVUPS      64(DX), Z28
+	VADDPS       Z28, Z21, Z21
+	VMOVUPS      128(DX), Z28
+	VADDPS       Z28, Z22, Z22
+	VMOVUPS.Z    192(DX), K1, Z28
+	VADDPS       Z28, Z23, Z23
 
 nhwcAVX512x6x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3853,88 +3895,88 @@ nhwcAVX512x6x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x64_nores
 	MOVQ      res+72(FP), DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z0, Z0
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z1, Z1
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z2, Z2
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z3, Z3
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z4, Z4
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z5, Z5
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z6, Z6
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z7, Z7
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z8, Z8
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z9, Z9
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z10, Z10
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z11, Z11
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z12, Z12
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z13, Z13
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z14, Z14
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z15, Z15
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z16, Z16
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z17, Z17
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z18, Z18
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z19, Z19
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z17, Z17
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z18, Z18
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z19, Z19
 	ADDQ      CX, DX
-	VMOVUPS   (DX), Z30
-	VADDPS    Z30, Z20, Z20
-	VMOVUPS   64(DX), Z30
-	VADDPS    Z30, Z21, Z21
-	VMOVUPS   128(DX), Z30
-	VADDPS    Z30, Z22, Z22
-	VMOVUPS.Z 192(DX), K1, Z30
-	VADDPS    Z30, Z23, Z23
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z20, Z20
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z21, Z21
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z22, Z22
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z23, Z23
 
 nhwcAVX512x6x64_nores:
 	TESTQ  $0x00000008, AX
 	JZ     nhwcAVX512x6x64_norelu
-	VPXORD Z30, Z30, Z30
-	VMAXPS Z0, Z30, Z0
-	VMAXPS Z1, Z30, Z1
-	VMAXPS Z2, Z30, Z2
-	VMAXPS Z3, Z30, Z3
-	VMAXPS Z4, Z30, Z4
-	VMAXPS Z5, Z30, Z5
-	VMAXPS Z6, Z30, Z6
-	VMAXPS Z7, Z30, Z7
-	VMAXPS Z8, Z30, Z8
-	VMAXPS Z9, Z30, Z9
-	VMAXPS Z10, Z30, Z10
-	VMAXPS Z11, Z30, Z11
-	VMAXPS Z12, Z30, Z12
-	VMAXPS Z13, Z30, Z13
-	VMAXPS Z14, Z30, Z14
-	VMAXPS Z15, Z30, Z15
-	VMAXPS Z16, Z30, Z16
-	VMAXPS Z17, Z30, Z17
-	VMAXPS Z18, Z30, Z18
-	VMAXPS Z19, Z30, Z19
-	VMAXPS Z20, Z30, Z20
-	VMAXPS Z21, Z30, Z21
-	VMAXPS Z22, Z30, Z22
-	VMAXPS Z23, Z30, Z23
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
+	VMAXPS Z15, Z28, Z15
+	VMAXPS Z16, Z28, Z16
+	VMAXPS Z17, Z28, Z17
+	VMAXPS Z18, Z28, Z18
+	VMAXPS Z19, Z28, Z19
+	VMAXPS Z20, Z28, Z20
+	VMAXPS Z21, Z28, Z21
+	VMAXPS Z22, Z28, Z22
+	VMAXPS Z23, Z28, Z23
 
 nhwcAVX512x6x64_norelu:
 	MOVQ    BX, DX
@@ -3967,5 +4009,1574 @@ nhwcAVX512x6x64_norelu:
 	VMOVUPS Z21, 64(DX)
 	VMOVUPS Z22, 128(DX)
 	VMOVUPS Z23, K1, 192(DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), DX
+	MOVQ   kl+32(FP), BX
+	NEGQ   BX
+	MOVQ   BX, SI
+	MOVQ   w+40(FP), DI
+	VXORPS Y0, Y0, Y0
+
+nhwcAVX2x1x8_tap:
+	MOVQ (AX), R8
+	SUBQ SI, R8
+	ADDQ R8, SI
+	SHLQ $0x02, R8
+	ADDQ R8, CX
+	MOVQ BX, R8
+
+nhwcAVX2x1x8_k:
+	VMOVUPS      (DI), Y12
+	VBROADCASTSS (CX)(R8*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	ADDQ         $0x00000020, DI
+	INCQ         R8
+	JNZ          nhwcAVX2x1x8_k
+	ADDQ         $0x08, AX
+	DECQ         DX
+	JNZ          nhwcAVX2x1x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), DX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x1x8_noaccum
+	MOVQ         DX, CX
+	VMASKMOVPS   (CX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+
+nhwcAVX2x1x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x1x8_nobias
+	MOVQ       bias+64(FP), CX
+	VMASKMOVPS (CX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+
+nhwcAVX2x1x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x1x8_nores
+	MOVQ       res+72(FP), CX
+	VMASKMOVPS (CX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+
+nhwcAVX2x1x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x1x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+
+nhwcAVX2x1x8_norelu:
+	MOVQ       DX, CX
+	VMASKMOVPS Y0, Y15, (CX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), DX
+	MOVQ   kl+32(FP), BX
+	NEGQ   BX
+	MOVQ   BX, SI
+	MOVQ   w+40(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+nhwcAVX2x1x16_tap:
+	MOVQ (AX), R8
+	SUBQ SI, R8
+	ADDQ R8, SI
+	SHLQ $0x02, R8
+	ADDQ R8, CX
+	MOVQ BX, R8
+
+nhwcAVX2x1x16_k:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (CX)(R8*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	ADDQ         $0x00000040, DI
+	INCQ         R8
+	JNZ          nhwcAVX2x1x16_k
+	ADDQ         $0x08, AX
+	DECQ         DX
+	JNZ          nhwcAVX2x1x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), DX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x1x16_noaccum
+	MOVQ         DX, CX
+	VMOVUPS      (CX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(CX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+
+nhwcAVX2x1x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x1x16_nobias
+	MOVQ       bias+64(FP), CX
+	VMOVUPS    (CX), Y12
+	VMASKMOVPS 32(CX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+
+nhwcAVX2x1x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x1x16_nores
+	MOVQ       res+72(FP), CX
+	VMOVUPS    (CX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(CX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+
+nhwcAVX2x1x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x1x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+nhwcAVX2x1x16_norelu:
+	MOVQ       DX, CX
+	VMOVUPS    Y0, (CX)
+	VMASKMOVPS Y1, Y15, 32(CX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), BX
+	MOVQ   kl+32(FP), SI
+	NEGQ   SI
+	MOVQ   SI, DI
+	MOVQ   w+40(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+nhwcAVX2x2x8_tap:
+	MOVQ (AX), R9
+	SUBQ DI, R9
+	ADDQ R9, DI
+	SHLQ $0x02, R9
+	ADDQ R9, DX
+	ADDQ R9, CX
+	MOVQ SI, R9
+
+nhwcAVX2x2x8_k:
+	VMOVUPS      (R8), Y12
+	VBROADCASTSS (DX)(R9*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (CX)(R9*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	ADDQ         $0x00000020, R8
+	INCQ         R9
+	JNZ          nhwcAVX2x2x8_k
+	ADDQ         $0x08, AX
+	DECQ         BX
+	JNZ          nhwcAVX2x2x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x2x8_noaccum
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+
+nhwcAVX2x2x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x2x8_nobias
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y12, Y1, Y1
+
+nhwcAVX2x2x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x2x8_nores
+	MOVQ       res+72(FP), DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+
+nhwcAVX2x2x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x2x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+
+nhwcAVX2x2x8_norelu:
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y1, Y15, (DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), BX
+	MOVQ   kl+32(FP), SI
+	NEGQ   SI
+	MOVQ   SI, DI
+	MOVQ   w+40(FP), R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+nhwcAVX2x2x16_tap:
+	MOVQ (AX), R9
+	SUBQ DI, R9
+	ADDQ R9, DI
+	SHLQ $0x02, R9
+	ADDQ R9, DX
+	ADDQ R9, CX
+	MOVQ SI, R9
+
+nhwcAVX2x2x16_k:
+	VMOVUPS      (R8), Y12
+	VMOVUPS      32(R8), Y13
+	VBROADCASTSS (DX)(R9*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (CX)(R9*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	ADDQ         $0x00000040, R8
+	INCQ         R9
+	JNZ          nhwcAVX2x2x16_k
+	ADDQ         $0x08, AX
+	DECQ         BX
+	JNZ          nhwcAVX2x2x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x2x16_noaccum
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y2, Y2
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+
+nhwcAVX2x2x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x2x16_nobias
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y13, Y3, Y3
+
+nhwcAVX2x2x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x2x16_nores
+	MOVQ       res+72(FP), DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+
+nhwcAVX2x2x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x2x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+nhwcAVX2x2x16_norelu:
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y2, (DX)
+	VMASKMOVPS Y3, Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), SI
+	MOVQ   kl+32(FP), DI
+	NEGQ   DI
+	MOVQ   DI, R8
+	MOVQ   w+40(FP), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+
+nhwcAVX2x3x8_tap:
+	MOVQ (AX), R10
+	SUBQ R8, R10
+	ADDQ R10, R8
+	SHLQ $0x02, R10
+	ADDQ R10, DX
+	ADDQ R10, BX
+	ADDQ R10, CX
+	MOVQ DI, R10
+
+nhwcAVX2x3x8_k:
+	VMOVUPS      (R9), Y12
+	VBROADCASTSS (DX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R10*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (CX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	ADDQ         $0x00000020, R9
+	INCQ         R10
+	JNZ          nhwcAVX2x3x8_k
+	ADDQ         $0x08, AX
+	DECQ         SI
+	JNZ          nhwcAVX2x3x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x3x8_noaccum
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y2, Y2
+
+nhwcAVX2x3x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x3x8_nobias
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y12, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+
+nhwcAVX2x3x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x3x8_nores
+	MOVQ       res+72(FP), DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+
+nhwcAVX2x3x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x3x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+
+nhwcAVX2x3x8_norelu:
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y1, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y2, Y15, (DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), SI
+	MOVQ   kl+32(FP), DI
+	NEGQ   DI
+	MOVQ   DI, R8
+	MOVQ   w+40(FP), R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+nhwcAVX2x3x16_tap:
+	MOVQ (AX), R10
+	SUBQ R8, R10
+	ADDQ R10, R8
+	SHLQ $0x02, R10
+	ADDQ R10, DX
+	ADDQ R10, BX
+	ADDQ R10, CX
+	MOVQ DI, R10
+
+nhwcAVX2x3x16_k:
+	VMOVUPS      (R9), Y12
+	VMOVUPS      32(R9), Y13
+	VBROADCASTSS (DX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R10*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (CX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	ADDQ         $0x00000040, R9
+	INCQ         R10
+	JNZ          nhwcAVX2x3x16_k
+	ADDQ         $0x08, AX
+	DECQ         SI
+	JNZ          nhwcAVX2x3x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x3x16_noaccum
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y2, Y2
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y4, Y4
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y5, Y5
+
+nhwcAVX2x3x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x3x16_nobias
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y13, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+	VADDPS     Y13, Y5, Y5
+
+nhwcAVX2x3x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x3x16_nores
+	MOVQ       res+72(FP), DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+
+nhwcAVX2x3x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x3x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+nhwcAVX2x3x16_norelu:
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y2, (DX)
+	VMASKMOVPS Y3, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y4, (DX)
+	VMASKMOVPS Y5, Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), DI
+	MOVQ   kl+32(FP), R8
+	NEGQ   R8
+	MOVQ   R8, R9
+	MOVQ   w+40(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+nhwcAVX2x4x8_tap:
+	MOVQ (AX), R11
+	SUBQ R9, R11
+	ADDQ R11, R9
+	SHLQ $0x02, R11
+	ADDQ R11, DX
+	ADDQ R11, BX
+	ADDQ R11, SI
+	ADDQ R11, CX
+	MOVQ R8, R11
+
+nhwcAVX2x4x8_k:
+	VMOVUPS      (R10), Y12
+	VBROADCASTSS (DX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (CX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	ADDQ         $0x00000020, R10
+	INCQ         R11
+	JNZ          nhwcAVX2x4x8_k
+	ADDQ         $0x08, AX
+	DECQ         DI
+	JNZ          nhwcAVX2x4x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x4x8_noaccum
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y2, Y2
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+
+nhwcAVX2x4x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x4x8_nobias
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y12, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y12, Y3, Y3
+
+nhwcAVX2x4x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x4x8_nores
+	MOVQ       res+72(FP), DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+
+nhwcAVX2x4x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x4x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+
+nhwcAVX2x4x8_norelu:
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y1, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y2, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y3, Y15, (DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), DI
+	MOVQ   kl+32(FP), R8
+	NEGQ   R8
+	MOVQ   R8, R9
+	MOVQ   w+40(FP), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+nhwcAVX2x4x16_tap:
+	MOVQ (AX), R11
+	SUBQ R9, R11
+	ADDQ R11, R9
+	SHLQ $0x02, R11
+	ADDQ R11, DX
+	ADDQ R11, BX
+	ADDQ R11, SI
+	ADDQ R11, CX
+	MOVQ R8, R11
+
+nhwcAVX2x4x16_k:
+	VMOVUPS      (R10), Y12
+	VMOVUPS      32(R10), Y13
+	VBROADCASTSS (DX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (CX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	ADDQ         $0x00000040, R10
+	INCQ         R11
+	JNZ          nhwcAVX2x4x16_k
+	ADDQ         $0x08, AX
+	DECQ         DI
+	JNZ          nhwcAVX2x4x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x4x16_noaccum
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y2, Y2
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y4, Y4
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y5, Y5
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y6, Y6
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y7, Y7
+
+nhwcAVX2x4x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x4x16_nobias
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y13, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+	VADDPS     Y13, Y5, Y5
+	VADDPS     Y12, Y6, Y6
+	VADDPS     Y13, Y7, Y7
+
+nhwcAVX2x4x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x4x16_nores
+	MOVQ       res+72(FP), DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
+
+nhwcAVX2x4x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x4x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+
+nhwcAVX2x4x16_norelu:
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y2, (DX)
+	VMASKMOVPS Y3, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y4, (DX)
+	VMASKMOVPS Y5, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y6, (DX)
+	VMASKMOVPS Y7, Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), DI
+	LEAQ   (AX)(DI*4), DI
+	MOVQ   32(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), R8
+	MOVQ   kl+32(FP), R9
+	NEGQ   R9
+	MOVQ   R9, R10
+	MOVQ   w+40(FP), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+
+nhwcAVX2x5x8_tap:
+	MOVQ (AX), R12
+	SUBQ R10, R12
+	ADDQ R12, R10
+	SHLQ $0x02, R12
+	ADDQ R12, DX
+	ADDQ R12, BX
+	ADDQ R12, SI
+	ADDQ R12, DI
+	ADDQ R12, CX
+	MOVQ R9, R12
+
+nhwcAVX2x5x8_k:
+	VMOVUPS      (R11), Y12
+	VBROADCASTSS (DX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (DI)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	VBROADCASTSS (CX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	ADDQ         $0x00000020, R11
+	INCQ         R12
+	JNZ          nhwcAVX2x5x8_k
+	ADDQ         $0x08, AX
+	DECQ         R8
+	JNZ          nhwcAVX2x5x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x5x8_noaccum
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y2, Y2
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y4, Y4
+
+nhwcAVX2x5x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x5x8_nobias
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y12, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y12, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+
+nhwcAVX2x5x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x5x8_nores
+	MOVQ       res+72(FP), DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y4, Y4
+
+nhwcAVX2x5x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x5x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+
+nhwcAVX2x5x8_norelu:
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y1, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y2, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y3, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y4, Y15, (DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), DI
+	LEAQ   (AX)(DI*4), DI
+	MOVQ   32(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), R8
+	MOVQ   kl+32(FP), R9
+	NEGQ   R9
+	MOVQ   R9, R10
+	MOVQ   w+40(FP), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+
+nhwcAVX2x5x16_tap:
+	MOVQ (AX), R12
+	SUBQ R10, R12
+	ADDQ R12, R10
+	SHLQ $0x02, R12
+	ADDQ R12, DX
+	ADDQ R12, BX
+	ADDQ R12, SI
+	ADDQ R12, DI
+	ADDQ R12, CX
+	MOVQ R9, R12
+
+nhwcAVX2x5x16_k:
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VBROADCASTSS (DX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (DI)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	VBROADCASTSS (CX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y8
+	VFMADD231PS  Y14, Y13, Y9
+	ADDQ         $0x00000040, R11
+	INCQ         R12
+	JNZ          nhwcAVX2x5x16_k
+	ADDQ         $0x08, AX
+	DECQ         R8
+	JNZ          nhwcAVX2x5x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x5x16_noaccum
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y2, Y2
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y4, Y4
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y5, Y5
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y6, Y6
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y7, Y7
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y8, Y8
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y9, Y9
+
+nhwcAVX2x5x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x5x16_nobias
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y13, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+	VADDPS     Y13, Y5, Y5
+	VADDPS     Y12, Y6, Y6
+	VADDPS     Y13, Y7, Y7
+	VADDPS     Y12, Y8, Y8
+	VADDPS     Y13, Y9, Y9
+
+nhwcAVX2x5x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x5x16_nores
+	MOVQ       res+72(FP), DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y9, Y9
+
+nhwcAVX2x5x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x5x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+
+nhwcAVX2x5x16_norelu:
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y2, (DX)
+	VMASKMOVPS Y3, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y4, (DX)
+	VMASKMOVPS Y5, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y6, (DX)
+	VMASKMOVPS Y7, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y8, (DX)
+	VMASKMOVPS Y9, Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), DI
+	LEAQ   (AX)(DI*4), DI
+	MOVQ   32(CX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   40(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), R9
+	MOVQ   kl+32(FP), R10
+	NEGQ   R10
+	MOVQ   R10, R11
+	MOVQ   w+40(FP), R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+nhwcAVX2x6x8_tap:
+	MOVQ (AX), R13
+	SUBQ R11, R13
+	ADDQ R13, R11
+	SHLQ $0x02, R13
+	ADDQ R13, DX
+	ADDQ R13, BX
+	ADDQ R13, SI
+	ADDQ R13, DI
+	ADDQ R13, R8
+	ADDQ R13, CX
+	MOVQ R10, R13
+
+nhwcAVX2x6x8_k:
+	VMOVUPS      (R12), Y12
+	VBROADCASTSS (DX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (DI)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	VBROADCASTSS (R8)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VBROADCASTSS (CX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y5
+	ADDQ         $0x00000020, R12
+	INCQ         R13
+	JNZ          nhwcAVX2x6x8_k
+	ADDQ         $0x08, AX
+	DECQ         R9
+	JNZ          nhwcAVX2x6x8_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000000, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x6x8_noaccum
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y0, Y0
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y2, Y2
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y4, Y4
+	ADDQ         CX, DX
+	VMASKMOVPS   (DX), Y15, Y14
+	VADDPS       Y14, Y5, Y5
+
+nhwcAVX2x6x8_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x6x8_nobias
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y12, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y12, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+	VADDPS     Y12, Y5, Y5
+
+nhwcAVX2x6x8_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x6x8_nores
+	MOVQ       res+72(FP), DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y4, Y4
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+
+nhwcAVX2x6x8_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x6x8_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+
+nhwcAVX2x6x8_norelu:
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y1, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y2, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y3, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y4, Y15, (DX)
+	ADDQ       CX, DX
+	VMASKMOVPS Y5, Y15, (DX)
+	VZEROUPPER
+	RET
+
+// func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// Requires: AVX, FMA3
+TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $0-96
+	MOVQ   x+0(FP), AX
+	MOVQ   pix+8(FP), CX
+	MOVQ   (CX), DX
+	LEAQ   (AX)(DX*4), DX
+	MOVQ   8(CX), BX
+	LEAQ   (AX)(BX*4), BX
+	MOVQ   16(CX), SI
+	LEAQ   (AX)(SI*4), SI
+	MOVQ   24(CX), DI
+	LEAQ   (AX)(DI*4), DI
+	MOVQ   32(CX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   40(CX), CX
+	LEAQ   (AX)(CX*4), CX
+	MOVQ   toff+16(FP), AX
+	MOVQ   ntaps+24(FP), R9
+	MOVQ   kl+32(FP), R10
+	NEGQ   R10
+	MOVQ   R10, R11
+	MOVQ   w+40(FP), R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+nhwcAVX2x6x16_tap:
+	MOVQ (AX), R13
+	SUBQ R11, R13
+	ADDQ R13, R11
+	SHLQ $0x02, R13
+	ADDQ R13, DX
+	ADDQ R13, BX
+	ADDQ R13, SI
+	ADDQ R13, DI
+	ADDQ R13, R8
+	ADDQ R13, CX
+	MOVQ R10, R13
+
+nhwcAVX2x6x16_k:
+	VMOVUPS      (R12), Y12
+	VMOVUPS      32(R12), Y13
+	VBROADCASTSS (DX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (DI)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	VBROADCASTSS (R8)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y8
+	VFMADD231PS  Y14, Y13, Y9
+	VBROADCASTSS (CX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y10
+	VFMADD231PS  Y15, Y13, Y11
+	ADDQ         $0x00000040, R12
+	INCQ         R13
+	JNZ          nhwcAVX2x6x16_k
+	ADDQ         $0x08, AX
+	DECQ         R9
+	JNZ          nhwcAVX2x6x16_tap
+	MOVQ         cols+88(FP), AX
+	SUBQ         $0x00000008, AX
+	LEAQ         nhwcMask<>+0(SB), CX
+	NEGQ         AX
+	VMOVUPS      32(CX)(AX*4), Y15
+	MOVQ         flags+80(FP), AX
+	MOVQ         ldy+56(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         y+48(FP), BX
+	TESTQ        $0x00000001, AX
+	JZ           nhwcAVX2x6x16_noaccum
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y0, Y0
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y1, Y1
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y2, Y2
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y3, Y3
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y4, Y4
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y5, Y5
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y6, Y6
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y7, Y7
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y8, Y8
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y9, Y9
+	ADDQ         CX, DX
+	VMOVUPS      (DX), Y14
+	VADDPS       Y14, Y10, Y10
+	VMASKMOVPS   32(DX), Y15, Y14
+	VADDPS       Y14, Y11, Y11
+
+nhwcAVX2x6x16_noaccum:
+	TESTQ      $0x00000002, AX
+	JZ         nhwcAVX2x6x16_nobias
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
+	VADDPS     Y12, Y0, Y0
+	VADDPS     Y13, Y1, Y1
+	VADDPS     Y12, Y2, Y2
+	VADDPS     Y13, Y3, Y3
+	VADDPS     Y12, Y4, Y4
+	VADDPS     Y13, Y5, Y5
+	VADDPS     Y12, Y6, Y6
+	VADDPS     Y13, Y7, Y7
+	VADDPS     Y12, Y8, Y8
+	VADDPS     Y13, Y9, Y9
+	VADDPS     Y12, Y10, Y10
+	VADDPS     Y13, Y11, Y11
+
+nhwcAVX2x6x16_nobias:
+	TESTQ      $0x00000010, AX
+	JZ         nhwcAVX2x6x16_nores
+	MOVQ       res+72(FP), DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y11, Y11
+
+nhwcAVX2x6x16_nores:
+	TESTQ  $0x00000008, AX
+	JZ     nhwcAVX2x6x16_norelu
+	VXORPS Y14, Y14, Y14
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+nhwcAVX2x6x16_norelu:
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y2, (DX)
+	VMASKMOVPS Y3, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y4, (DX)
+	VMASKMOVPS Y5, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y6, (DX)
+	VMASKMOVPS Y7, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y8, (DX)
+	VMASKMOVPS Y9, Y15, 32(DX)
+	ADDQ       CX, DX
+	VMOVUPS    Y10, (DX)
+	VMASKMOVPS Y11, Y15, 32(DX)
 	VZEROUPPER
 	RET

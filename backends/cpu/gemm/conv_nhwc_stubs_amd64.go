@@ -75,3 +75,39 @@ func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *floa
 
 // nhwcAVX512x6x64 computes a 6-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
 func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x1x8 computes a 1-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x1x16 computes a 1-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x2x8 computes a 2-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x2x16 computes a 2-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x3x8 computes a 3-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x3x16 computes a 3-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x4x8 computes a 4-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x4x16 computes a 4-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x5x8 computes a 5-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x5x16 computes a 5-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x6x8 computes a 6-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcAVX2x6x16 computes a 6-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
+func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)

@@ -29,41 +29,74 @@ func main() {
 	// No Package(): the signatures use only built-in types, and loading the
 	// package would need the stubs this writes (go:generate passes -pkg).
 	ConstraintExpr("amd64,!purego")
+	mask := GLOBL("nhwcMask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
 	for rows := 1; rows <= maxRows; rows++ {
-		for nvec := 1; nvec <= 4; nvec++ {
-			genAVX512(rows, nvec)
+		for nvec := 1; nvec <= avx512().maxVec; nvec++ {
+			genTile(avx512(), rows, nvec, mask)
+		}
+	}
+	for rows := 1; rows <= maxRows; rows++ {
+		for nvec := 1; nvec <= avx2().maxVec; nvec++ {
+			genTile(avx2(), rows, nvec, mask)
 		}
 	}
 	Generate()
 }
 
-var zmm = []reg.VecPhysical{
-	reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
-	reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
-	reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
-	reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}
+// isa is a vector instruction set the kernels are generated for.
+type isa struct {
+	name   string
+	lanes  int
+	maxVec int // vectors in the widest panel
+	regs   []reg.VecPhysical
+}
 
-// genAVX512 emits the rows×(nvec·16) AVX-512 kernel: rows·nvec accumulators
-// (at most 24), the k-th weight row in nvec registers, and each pixel's
-// input broadcast into one of two alternating registers. The last vector's
-// loads and stores of Y, Bias and Residual are masked to the cols columns.
-func genAVX512(rows, nvec int) {
-	name := fmt.Sprintf("nhwcAVX512x%dx%d", rows, nvec*16)
+func avx512() isa {
+	return isa{name: "AVX512", lanes: 16, maxVec: 4, regs: []reg.VecPhysical{
+		reg.Z0, reg.Z1, reg.Z2, reg.Z3, reg.Z4, reg.Z5, reg.Z6, reg.Z7,
+		reg.Z8, reg.Z9, reg.Z10, reg.Z11, reg.Z12, reg.Z13, reg.Z14, reg.Z15,
+		reg.Z16, reg.Z17, reg.Z18, reg.Z19, reg.Z20, reg.Z21, reg.Z22, reg.Z23,
+		reg.Z24, reg.Z25, reg.Z26, reg.Z27, reg.Z28, reg.Z29, reg.Z30, reg.Z31}}
+}
+
+func avx2() isa {
+	return isa{name: "AVX2", lanes: 8, maxVec: 2, regs: []reg.VecPhysical{
+		reg.Y0, reg.Y1, reg.Y2, reg.Y3, reg.Y4, reg.Y5, reg.Y6, reg.Y7,
+		reg.Y8, reg.Y9, reg.Y10, reg.Y11, reg.Y12, reg.Y13, reg.Y14, reg.Y15}}
+}
+
+func (v isa) zero(r reg.VecPhysical) {
+	if v.lanes == 16 {
+		VPXORD(r, r, r)
+	} else {
+		VXORPS(r, r, r)
+	}
+}
+
+// genTile emits the rows×(nvec·lanes) kernel: rows·nvec accumulators, the
+// k-th weight row in nvec registers, and each pixel's input broadcast into
+// one of two alternating registers (AVX-512: 24 + 4 + 2 of 32 registers at
+// 6×4; AVX2: 12 + 2 + 2 of 16 at 6×2). The last vector's loads and stores of
+// Y, Bias and Residual are masked to the cols columns (AVX-512: K1; AVX2:
+// VMASKMOVPS with a mask read from nhwcMask).
+func genTile(v isa, rows, nvec int, maskTable Mem) {
+	vb := 4 * v.lanes // bytes per vector
+	name := fmt.Sprintf("nhwc%sx%dx%d", v.name, rows, nvec*v.lanes)
 	TEXT(name, NOSPLIT, "func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols int)")
-	Doc(fmt.Sprintf("%s computes a %d-pixel × %d-channel ConvNHWC tile; see nhwcTileFunc.", name, rows, nvec*16))
-	acc := func(i, j int) reg.VecPhysical { return zmm[i*nvec+j] }
-	wr := func(j int) reg.VecPhysical { return zmm[24+j] }
-	bc := func(i int) reg.VecPhysical { return zmm[28+i%2] }
-	tmp := zmm[30]
-
-	// The mask of the last vector: its first cols-16·(nvec-1) lanes.
-	cols := Load(Param("cols"), reg.RCX)
-	SUBQ(U32(16*(nvec-1)), cols)
-	m := GP32()
-	MOVL(U32(1), m)
-	SHLL(reg.CL, m)
-	DECL(m)
-	KMOVW(m, reg.K1)
+	Doc(fmt.Sprintf("%s computes a %d-pixel × %d-channel ConvNHWC tile; see nhwcTileFunc.", name, rows, nvec*v.lanes))
+	acc := func(i, j int) reg.VecPhysical { return v.regs[i*nvec+j] }
+	// The weight and broadcast registers follow the largest tile's
+	// accumulators: maxRows·maxVec of them.
+	maxVec := v.maxVec
+	wr := func(j int) reg.VecPhysical { return v.regs[maxRows*maxVec+j] }
+	bc := func(i int) reg.VecPhysical { return v.regs[maxRows*maxVec+maxVec+i%2] }
 
 	x := Load(Param("x"), GP64())
 	pix := Load(Param("pix"), GP64())
@@ -80,8 +113,10 @@ func genAVX512(rows, nvec int) {
 	prev := GP64() // the offset q[i] points at, less kl (the k index runs from -kl to 0)
 	MOVQ(negkl, prev)
 	w := Load(Param("w"), GP64())
-	for i := 0; i < rows*nvec; i++ {
-		VPXORD(acc(i/nvec, i%nvec), acc(i/nvec, i%nvec), acc(i/nvec, i%nvec))
+	for i := 0; i < rows; i++ {
+		for j := 0; j < nvec; j++ {
+			v.zero(acc(i, j))
+		}
 	}
 
 	Label(name + "_tap")
@@ -97,7 +132,7 @@ func genAVX512(rows, nvec int) {
 	MOVQ(negkl, k)
 	Label(name + "_k")
 	for j := 0; j < nvec; j++ {
-		VMOVUPS(Mem{Base: w, Disp: 64 * j}, wr(j))
+		VMOVUPS(Mem{Base: w, Disp: vb * j}, wr(j))
 	}
 	for i := 0; i < rows; i++ {
 		VBROADCASTSS(Mem{Base: q[i], Index: k, Scale: 4}, bc(i))
@@ -105,30 +140,61 @@ func genAVX512(rows, nvec int) {
 			VFMADD231PS(bc(i), wr(j), acc(i, j))
 		}
 	}
-	ADDQ(U32(64*nvec), w)
+	ADDQ(U32(vb*nvec), w)
 	INCQ(k)
 	JNZ(LabelRef(name + "_k"))
 	ADDQ(U8(8), toff)
 	DECQ(taps)
 	JNZ(LabelRef(name + "_tap"))
 
-	// Epilogue.
+	// Epilogue. The mask of the last vector: its first
+	// rem = cols-lanes·(nvec-1) lanes.
+	rem := Load(Param("cols"), GP64())
+	SUBQ(U32(v.lanes*(nvec-1)), rem)
+	tmp := bc(0)
+	mask := bc(1) // AVX2: the mask vector
+	if v.lanes == 16 {
+		MOVQ(rem, reg.RCX)
+		m := GP32()
+		MOVL(U32(1), m)
+		SHLL(reg.CL, m)
+		DECL(m)
+		KMOVW(m, reg.K1)
+	} else {
+		tbl := GP64()
+		LEAQ(maskTable, tbl)
+		NEGQ(rem)
+		VMOVUPS(Mem{Base: tbl, Index: rem, Scale: 4, Disp: 32}, mask)
+	}
+	load := func(m Mem, j int, dst reg.VecPhysical) {
+		switch {
+		case j < nvec-1:
+			VMOVUPS(m, dst)
+		case v.lanes == 16:
+			VMOVUPS_Z(m, reg.K1, dst)
+		default:
+			VMASKMOVPS(m, mask, dst)
+		}
+	}
+	store := func(src reg.VecPhysical, m Mem, j int) {
+		switch {
+		case j < nvec-1:
+			VMOVUPS(src, m)
+		case v.lanes == 16:
+			VMOVUPS(src, reg.K1, m)
+		default:
+			VMASKMOVPS(src, mask, m)
+		}
+	}
 	flags := Load(Param("flags"), GP64())
 	ldy := Load(Param("ldy"), GP64())
 	SHLQ(U8(2), ldy)
-	load := func(m Mem, j int, dst reg.VecPhysical) {
-		if j == nvec-1 {
-			VMOVUPS_Z(m, reg.K1, dst)
-		} else {
-			VMOVUPS(m, dst)
-		}
-	}
 	row := GP64()
 	addRows := func(base Op, skip string) {
 		MOVQ(base, row)
 		for i := 0; i < rows; i++ {
 			for j := 0; j < nvec; j++ {
-				load(Mem{Base: row, Disp: 64 * j}, j, tmp)
+				load(Mem{Base: row, Disp: vb * j}, j, tmp)
 				VADDPS(tmp, acc(i, j), acc(i, j))
 			}
 			if i < rows-1 {
@@ -146,7 +212,7 @@ func genAVX512(rows, nvec int) {
 	JZ(LabelRef(name + "_nobias"))
 	bias := Load(Param("bias"), GP64())
 	for j := 0; j < nvec; j++ {
-		load(Mem{Base: bias, Disp: 64 * j}, j, wr(j))
+		load(Mem{Base: bias, Disp: vb * j}, j, wr(j))
 	}
 	for i := 0; i < rows; i++ {
 		for j := 0; j < nvec; j++ {
@@ -162,7 +228,7 @@ func genAVX512(rows, nvec int) {
 
 	TESTQ(U32(flagReLU), flags)
 	JZ(LabelRef(name + "_norelu"))
-	VPXORD(tmp, tmp, tmp)
+	v.zero(tmp)
 	for i := 0; i < rows; i++ {
 		for j := 0; j < nvec; j++ {
 			// Go operand order: the first source is returned when either
@@ -175,12 +241,7 @@ func genAVX512(rows, nvec int) {
 	MOVQ(y, row)
 	for i := 0; i < rows; i++ {
 		for j := 0; j < nvec; j++ {
-			m := Mem{Base: row, Disp: 64 * j}
-			if j == nvec-1 {
-				VMOVUPS(acc(i, j), reg.K1, m)
-			} else {
-				VMOVUPS(acc(i, j), m)
-			}
+			store(acc(i, j), Mem{Base: row, Disp: vb * j}, j)
 		}
 		if i < rows-1 {
 			ADDQ(ldy, row)
