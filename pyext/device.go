@@ -32,6 +32,10 @@ func newDeviceObj(d backends.Device) *deviceObj {
 	return &deviceObj{dev: d, kp: cpu.New(cpu.Options{})}
 }
 
+// onCPU reports whether graphs on this device compute on the host CPU (the CPU device,
+// or a device without kernels, such as a simulated one).
+func (d *deviceObj) onCPU() bool { return !d.computes || d.dev.Info().Kind == backends.CPU }
+
 // DeviceOpenSim makes a simulated device (package backends/sim) of a measured profile
 // ("h100" or "photonic"), with an inlet temperature (0: the profile's) and a cooling
 // factor (0 or 1: as measured; above 1 cools worse). Graphs run on it compute on the

@@ -419,14 +419,16 @@ func inferred(g *graph.Graph) *graph.Graph {
 
 // specialize returns the exec.Options.Specialize function for sessions of graph o: nil
 // unless the graph was optimized, else the same optimization (fresh options per call,
-// since plans for different shapes may compile concurrently).
-func (o *graphObj) specialize() func(*graph.Graph) error {
+// since plans for different shapes may compile concurrently), with the channels-last
+// pass when the session computes on the host CPU (the only backend with its NHWC
+// operators).
+func (o *graphObj) specialize(onCPU bool) func(*graph.Graph) error {
 	if !o.optimized {
 		return nil
 	}
 	disabled := o.disabled
 	return func(g *graph.Graph) error {
-		_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New(), Disable: disabled})
+		_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New(), Disable: disabled, ChannelsLast: onCPU})
 		return err
 	}
 }

@@ -74,7 +74,7 @@ func SessionNew(h, dev int64, customSpec string) (s int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	sess, err := exec.NewSession(g.g, custom.Wrap(d.kp, reg), exec.Options{Profile: true, Specialize: g.specialize()})
+	sess, err := exec.NewSession(g.g, custom.Wrap(d.kp, reg), exec.Options{Profile: true, Specialize: g.specialize(d.onCPU())})
 	if err != nil {
 		return 0, classify(err, KindGraph)
 	}

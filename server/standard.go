@@ -166,7 +166,9 @@ func NewStandard(f Flags, ext Extensions) (*Server, func(), error) {
 		Devices:         []backends.Device{dev},
 		Logger:          ext.Logger,
 		Prepare: func(g *graph.Graph) error {
-			_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New()})
+			// Channels-last only where the models run on the CPU: the GPU's plans keep
+			// their own NHWC handling and have no kernels for the NHWC operators.
+			_, err := passes.Optimize(g, passes.Options{Eval: cpufold.New(), ChannelsLast: f.Devices != "nvidia"})
 			return err
 		},
 	})
