@@ -35,11 +35,11 @@ def write_npy_inputs(dirname, feeds):
     return flags
 
 
-def run_lightos(lightos_bin, model, feeds, workdir, optimize=True, repeat=0, threads=0):
-    """Run a model with the lightos CLI; return (outputs by name, stdout)."""
+def run_lightos(lightos_bin, model, feeds, workdir, optimize=True, repeat=0, threads=0, extra=()):
+    """Run a model with the lightos CLI (extra: more flags); return (outputs by name, stdout)."""
     out_dir = os.path.join(workdir, "out_opt" if optimize else "out_noopt")
     args = [lightos_bin, "run", model, "--save", out_dir, "--repeat", str(repeat), "--threads", str(threads)]
-    args += write_npy_inputs(workdir, feeds)
+    args += list(extra) + write_npy_inputs(workdir, feeds)
     if not optimize:
         args.append("--no-optimize")
     p = subprocess.run(args, capture_output=True, text=True)

@@ -3,7 +3,8 @@
 Each model (ResNet-50, MobileNetV2, a BERT-style encoder, a GPT-style decoder) is built with
 scripts/make_onnx_models.py (onnx.helper, random weights; and, when PyTorch is installed,
 exported by torch.onnx from scripts/torch_models.py), run by `lightos run` with and
-without the optimizer, and compared with onnxruntime on the same inputs: the largest
+without the optimizer (which runs the convolution models channels-last; both layouts are
+tested at batch 1), and compared with onnxruntime on the same inputs: the largest
 absolute difference must be within 1e-4 of the output's scale (its largest magnitude).
 """
 import os
@@ -61,6 +62,25 @@ def test_matches_onnxruntime(source, name, optimize, built, lightos_bin, tmp_pat
         scale = float(np.abs(ref).max())
         err = float(np.abs(out.astype(np.float64) - ref).max())
         assert err <= TOLERANCE * scale, f"{name} {meta.name}: max abs error {err:.3g} > {TOLERANCE} x scale {scale:.3g}"
+
+
+@pytest.mark.parametrize("channels_last", [True, False], ids=["nhwc", "nchw"])
+@pytest.mark.parametrize("name", ["resnet50", "mobilenetv2"])
+def test_conv_layouts_match_onnxruntime(name, channels_last, built, lightos_bin, tmp_path):
+    """The optimized CPU path of the convolution models in each layout, batch 1:
+    channels-last (NhwcConv, the default of `lightos run`) and NCHW
+    (--channels-last=false); the profile shows which one ran."""
+    path = built(name)
+    feeds = feeds_for(name, 1, np.random.default_rng(11))
+    want = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    flags = ["--profile", f"--channels-last={'true' if channels_last else 'false'}"]
+    got, stdout = run_lightos(lightos_bin, path, feeds, str(tmp_path), extra=flags)
+    assert ("NhwcConv" in stdout) == channels_last, stdout
+    out = next(iter(got.values()))
+    assert out.shape == want.shape
+    scale = float(np.abs(want).max())
+    err = float(np.abs(out.astype(np.float64) - want).max())
+    assert err <= TOLERANCE * scale, f"{name}: max abs error {err:.3g} > {TOLERANCE} x scale {scale:.3g}"
 
 
 def test_model_files_are_valid(built):
