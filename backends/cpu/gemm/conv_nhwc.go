@@ -150,7 +150,7 @@ const (
 	forNHWCFirst forKind = 100 + iota
 	forNHWCPad           = forNHWCFirst     // copy input rows [lo, hi) (image·H + row) into xpad
 	forNHWCTiles         = forNHWCFirst + 1 // shares [lo, hi) of the direct convolution
-	forNHWCDepth         = forNHWCFirst + 2 // depthwise output rows [lo, hi) (image·OH + row)
+	forNHWCDepth         = forNHWCFirst + 2 // depthwise pixel chunks [lo, hi)
 )
 
 // ConvNHWC runs p on ctx's workers (nil: the calling goroutine only).
@@ -163,7 +163,9 @@ const (
 // contiguous run of the input (undilated columns, unblocked channels) the
 // taps of a row merge into one run of KW·C floats. Padded inputs are first
 // copied once into a zero-bordered buffer, so the kernel needs no bounds
-// checks. Depthwise convolutions run a direct loop over channels.
+// checks. Depthwise convolutions run the same way with a kernel vectorized
+// over channels (a few pixels at a time, each tap one multiply-add per
+// vector of channels).
 func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 	s, err := p.Conv2DShape.checked()
 	if err != nil {
@@ -218,10 +220,6 @@ func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 	if work < parallelMin {
 		parts = 1
 	}
-	if s.Group > 1 {
-		ctx.nhwcFor(forNHWCDepth, parts, s.N*oh, parts)
-		return nil
-	}
 	ctx.nhwcConv(parts)
 	return nil
 }
@@ -254,7 +252,7 @@ func (c *Context) nhwcConv(parts int) {
 	}
 	// The tap table (the same for every K block: a block's kernel reads
 	// from in[c0:]).
-	if pw.cb == s.C && s.DilationW == 1 {
+	if s.Group == 1 && pw.cb == s.C && s.DilationW == 1 {
 		sc.ntaps, sc.kl = s.KH, s.KW*s.C
 		sc.toff = growInts(sc.toff, s.KH)
 		for ky := 0; ky < s.KH; ky++ {
@@ -271,6 +269,12 @@ func (c *Context) nhwcConv(parts int) {
 	}
 	if len(sc.pix) < c.threads {
 		sc.pix = make([][8]int, c.threads)
+	}
+	if s.Group > 1 {
+		sc.tiles = ceilDiv(s.N*sc.oh*sc.ow, nhwcDWRows)
+		sc.chunks, sc.panels, sc.pgroups = min(sc.tiles, 4*parts), 1, 1
+		c.nhwcFor(forNHWCDepth, parts, sc.chunks, sc.chunks)
+		return
 	}
 	sc.tiles = ceilDiv(s.N*sc.oh*sc.ow, kern.mr)
 	sc.panels = ceilDiv(s.M, kern.nr)
@@ -302,7 +306,9 @@ func (c *Context) nhwcRange(w int, kind forKind, lo, hi int) {
 				g*sc.panels/sc.pgroups, (g+1)*sc.panels/sc.pgroups)
 		}
 	case forNHWCDepth:
-		nhwcDepthwiseRows(&sc.p, sc.oh, sc.ow, lo, hi)
+		for r := lo; r < hi; r++ {
+			c.nhwcDepthwise(w, r*sc.tiles/sc.chunks, (r+1)*sc.tiles/sc.chunks)
+		}
 	}
 }
 
@@ -420,46 +426,36 @@ func (sc *nhwcScratch) pixOffsets(off []int, p0 int) {
 	}
 }
 
-// nhwcDepthwiseRows computes output rows [lo, hi) (image·OH + row) of the
-// depthwise convolution p: per output pixel, the sum over taps of the input
-// pixel's channels times the tap's weights, vectorized over channels; taps
-// outside the input (padding) are skipped.
-func nhwcDepthwiseRows(p *ConvNHWCParams, oh, ow, lo, hi int) {
+// nhwcDepthwise computes tiles [t0, t1) (nhwcDWRows pixels each) of the
+// depthwise convolution in c.nhwc on worker w.
+func (c *Context) nhwcDepthwise(w, t0, t1 int) {
+	sc := &c.nhwc
+	p := &sc.p
 	s := &p.Conv2DShape
-	c := s.C
-	wd := p.W.data
-	for r := lo; r < hi; r++ {
-		n, oy := r/oh, r%oh
-		for ox := 0; ox < ow; ox++ {
-			at := ((n*oh+oy)*ow + ox) * c
-			y := p.Y[at : at+c]
-			if p.Bias != nil {
-				copy(y, p.Bias)
-			} else {
-				clear(y)
-			}
-			for ky := 0; ky < s.KH; ky++ {
-				iy := oy*s.StrideH - s.PadTop + ky*s.DilationH
-				if iy < 0 || iy >= s.H {
-					continue
-				}
-				for kx := 0; kx < s.KW; kx++ {
-					ix := ox*s.StrideW - s.PadLeft + kx*s.DilationW
-					if ix < 0 || ix >= s.W {
-						continue
-					}
-					x := p.X[((n*s.H+iy)*s.W+ix)*c:][:c]
-					w := wd[(ky*s.KW+kx)*c:][:c]
-					for j := range y {
-						y[j] += x[j] * w[j]
-					}
-				}
-			}
-			if p.Residual != nil {
-				AddAct(y, y, p.Residual[at:at+c], p.Act)
-			} else if p.Act != ActNone {
-				applyAct(p.Act, y)
-			}
+	npix := s.N * sc.oh * sc.ow
+	pix := &sc.pix[w]
+	flags := 0
+	var bias, res *float32
+	if p.Bias != nil {
+		flags |= flagColBias
+		bias = &p.Bias[0]
+	}
+	if p.Act == ActReLU {
+		flags |= flagReLU
+	}
+	if p.Residual != nil {
+		flags |= flagResidual
+	}
+	for t := t0; t < t1; t++ {
+		p0 := t * nhwcDWRows
+		rows := min(nhwcDWRows, npix-p0)
+		sc.pixOffsets(pix[:rows], p0)
+		if p.Residual != nil {
+			res = &p.Residual[p0*s.C]
+		}
+		p.W.kern.dw[rows](&sc.in[0], &pix[0], &sc.toff[0], sc.ntaps, s.C, &p.W.data[0], &p.Y[p0*s.C], bias, res, flags)
+		if p.Act != ActNone && p.Act != ActReLU {
+			applyAct(p.Act, p.Y[p0*s.C:(p0+rows)*s.C])
 		}
 	}
 }

@@ -17,7 +17,7 @@ var nhwcKernelAVX512 = &nhwcKernel{name: "avx512-6x64", mr: 6, nr: 64, lanes: 16
 	{nil, nhwcAVX512x4x16, nhwcAVX512x4x32, nhwcAVX512x4x48, nhwcAVX512x4x64},
 	{nil, nhwcAVX512x5x16, nhwcAVX512x5x32, nhwcAVX512x5x48, nhwcAVX512x5x64},
 	{nil, nhwcAVX512x6x16, nhwcAVX512x6x32, nhwcAVX512x6x48, nhwcAVX512x6x64},
-}}
+}, dw: []nhwcDepthwiseFunc{nil, nhwcDWAVX512x1, nhwcDWAVX512x2, nhwcDWAVX512x3, nhwcDWAVX512x4}}
 
 // nhwcKernelAVX2 is the AVX2+FMA ConvNHWC kernel set: 6 pixels by up to 16
 // channels, 12 ymm accumulators.
@@ -29,7 +29,7 @@ var nhwcKernelAVX2 = &nhwcKernel{name: "avx2-6x16", mr: 6, nr: 16, lanes: 8, til
 	{nil, nhwcAVX2x4x8, nhwcAVX2x4x16},
 	{nil, nhwcAVX2x5x8, nhwcAVX2x5x16},
 	{nil, nhwcAVX2x6x8, nhwcAVX2x6x16},
-}}
+}, dw: []nhwcDepthwiseFunc{nil, nhwcDWAVX2x1, nhwcDWAVX2x2, nhwcDWAVX2x3, nhwcDWAVX2x4}}
 
 // nhwcKernels lists the ConvNHWC kernel sets this CPU can run, fastest first:
 // AVX-512 wherever it exists, Zen 4 included (the GEMM prefers AVX2 there

@@ -5580,3 +5580,719 @@ nhwcAVX2x6x16_norelu:
 	VMASKMOVPS Y11, Y15, 32(DX)
 	VZEROUPPER
 	RET
+
+// func nhwcDWAVX512x1(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·nhwcDWAVX512x1(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), CX
+	MOVQ pix+8(FP), AX
+	MOVQ (AX), AX
+	LEAQ (CX)(AX*4), AX
+	MOVQ c+32(FP), DX
+	SHLQ $0x02, DX
+	XORQ BX, BX
+	MOVQ flags+72(FP), SI
+
+nhwcDWAVX512x1_c:
+	MOVQ      DX, CX
+	SUBQ      BX, CX
+	SHRQ      $0x02, CX
+	MOVQ      $0x00000010, DI
+	CMPQ      CX, DI
+	CMOVQGT   DI, CX
+	MOVL      $0x00000001, DI
+	SHLL      CL, DI
+	DECL      DI
+	KMOVW     DI, K1
+	TESTQ     $0x00000002, SI
+	JZ        nhwcDWAVX512x1_zero
+	MOVQ      bias+56(FP), CX
+	VMOVUPS.Z (CX)(BX*1), K1, Z0
+	JMP       nhwcDWAVX512x1_taps
+
+nhwcDWAVX512x1_zero:
+	VPXORD Z0, Z0, Z0
+
+nhwcDWAVX512x1_taps:
+	MOVQ toff+16(FP), CX
+	MOVQ ntaps+24(FP), DI
+	MOVQ w+40(FP), R8
+	ADDQ BX, R8
+
+nhwcDWAVX512x1_t:
+	MOVQ        (CX), R9
+	SHLQ        $0x02, R9
+	ADDQ        BX, R9
+	VMOVUPS.Z   (R8), K1, Z8
+	VMOVUPS.Z   (AX)(R9*1), K1, Z4
+	VFMADD231PS Z4, Z8, Z0
+	ADDQ        DX, R8
+	ADDQ        $0x08, CX
+	DECQ        DI
+	JNZ         nhwcDWAVX512x1_t
+	TESTQ       $0x00000010, SI
+	JZ          nhwcDWAVX512x1_nores
+	MOVQ        res+64(FP), CX
+	ADDQ        BX, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z0, Z0
+
+nhwcDWAVX512x1_nores:
+	TESTQ  $0x00000008, SI
+	JZ     nhwcDWAVX512x1_norelu
+	VPXORD Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+
+nhwcDWAVX512x1_norelu:
+	MOVQ    y+48(FP), CX
+	ADDQ    BX, CX
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    $0x00000040, BX
+	CMPQ    BX, DX
+	JL      nhwcDWAVX512x1_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX2x1(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·nhwcDWAVX2x1(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), AX
+	MOVQ pix+8(FP), CX
+	MOVQ (CX), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ c+32(FP), AX
+	SHLQ $0x02, AX
+	XORQ DX, DX
+	MOVQ flags+72(FP), BX
+
+nhwcDWAVX2x1_c:
+	MOVQ       AX, SI
+	SUBQ       DX, SI
+	SHRQ       $0x02, SI
+	MOVQ       $0x00000008, DI
+	CMPQ       SI, DI
+	CMOVQGT    DI, SI
+	LEAQ       nhwcMask<>+0(SB), DI
+	NEGQ       SI
+	VMOVUPS    32(DI)(SI*4), Y10
+	TESTQ      $0x00000002, BX
+	JZ         nhwcDWAVX2x1_zero
+	MOVQ       bias+56(FP), SI
+	VMASKMOVPS (SI)(DX*1), Y10, Y0
+	JMP        nhwcDWAVX2x1_taps
+
+nhwcDWAVX2x1_zero:
+	VXORPS Y0, Y0, Y0
+
+nhwcDWAVX2x1_taps:
+	MOVQ toff+16(FP), SI
+	MOVQ ntaps+24(FP), DI
+	MOVQ w+40(FP), R8
+	ADDQ DX, R8
+
+nhwcDWAVX2x1_t:
+	MOVQ        (SI), R9
+	SHLQ        $0x02, R9
+	ADDQ        DX, R9
+	VMASKMOVPS  (R8), Y10, Y8
+	VMASKMOVPS  (CX)(R9*1), Y10, Y4
+	VFMADD231PS Y4, Y8, Y0
+	ADDQ        AX, R8
+	ADDQ        $0x08, SI
+	DECQ        DI
+	JNZ         nhwcDWAVX2x1_t
+	TESTQ       $0x00000010, BX
+	JZ          nhwcDWAVX2x1_nores
+	MOVQ        res+64(FP), SI
+	ADDQ        DX, SI
+	VMASKMOVPS  (SI), Y10, Y9
+	VADDPS      Y9, Y0, Y0
+
+nhwcDWAVX2x1_nores:
+	TESTQ  $0x00000008, BX
+	JZ     nhwcDWAVX2x1_norelu
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y0, Y9, Y0
+
+nhwcDWAVX2x1_norelu:
+	MOVQ       y+48(FP), SI
+	ADDQ       DX, SI
+	VMASKMOVPS Y0, Y10, (SI)
+	ADDQ       $0x00000020, DX
+	CMPQ       DX, AX
+	JL         nhwcDWAVX2x1_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX512x2(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·nhwcDWAVX512x2(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), CX
+	MOVQ pix+8(FP), DX
+	MOVQ (DX), AX
+	LEAQ (CX)(AX*4), AX
+	MOVQ 8(DX), DX
+	LEAQ (CX)(DX*4), DX
+	MOVQ c+32(FP), BX
+	SHLQ $0x02, BX
+	XORQ SI, SI
+	MOVQ flags+72(FP), DI
+
+nhwcDWAVX512x2_c:
+	MOVQ      BX, CX
+	SUBQ      SI, CX
+	SHRQ      $0x02, CX
+	MOVQ      $0x00000010, R8
+	CMPQ      CX, R8
+	CMOVQGT   R8, CX
+	MOVL      $0x00000001, R8
+	SHLL      CL, R8
+	DECL      R8
+	KMOVW     R8, K1
+	TESTQ     $0x00000002, DI
+	JZ        nhwcDWAVX512x2_zero
+	MOVQ      bias+56(FP), CX
+	VMOVUPS.Z (CX)(SI*1), K1, Z0
+	VMOVUPS   Z0, Z1
+	JMP       nhwcDWAVX512x2_taps
+
+nhwcDWAVX512x2_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+nhwcDWAVX512x2_taps:
+	MOVQ toff+16(FP), CX
+	MOVQ ntaps+24(FP), R8
+	MOVQ w+40(FP), R9
+	ADDQ SI, R9
+
+nhwcDWAVX512x2_t:
+	MOVQ        (CX), R10
+	SHLQ        $0x02, R10
+	ADDQ        SI, R10
+	VMOVUPS.Z   (R9), K1, Z8
+	VMOVUPS.Z   (AX)(R10*1), K1, Z4
+	VFMADD231PS Z4, Z8, Z0
+	VMOVUPS.Z   (DX)(R10*1), K1, Z5
+	VFMADD231PS Z5, Z8, Z1
+	ADDQ        BX, R9
+	ADDQ        $0x08, CX
+	DECQ        R8
+	JNZ         nhwcDWAVX512x2_t
+	TESTQ       $0x00000010, DI
+	JZ          nhwcDWAVX512x2_nores
+	MOVQ        res+64(FP), CX
+	ADDQ        SI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z0, Z0
+	ADDQ        BX, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z1, Z1
+
+nhwcDWAVX512x2_nores:
+	TESTQ  $0x00000008, DI
+	JZ     nhwcDWAVX512x2_norelu
+	VPXORD Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+	VMAXPS Z1, Z9, Z1
+
+nhwcDWAVX512x2_norelu:
+	MOVQ    y+48(FP), CX
+	ADDQ    SI, CX
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z1, K1, (CX)
+	ADDQ    $0x00000040, SI
+	CMPQ    SI, BX
+	JL      nhwcDWAVX512x2_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX2x2(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·nhwcDWAVX2x2(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), AX
+	MOVQ pix+8(FP), CX
+	MOVQ (CX), DX
+	LEAQ (AX)(DX*4), DX
+	MOVQ 8(CX), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ c+32(FP), AX
+	SHLQ $0x02, AX
+	XORQ BX, BX
+	MOVQ flags+72(FP), SI
+
+nhwcDWAVX2x2_c:
+	MOVQ       AX, DI
+	SUBQ       BX, DI
+	SHRQ       $0x02, DI
+	MOVQ       $0x00000008, R8
+	CMPQ       DI, R8
+	CMOVQGT    R8, DI
+	LEAQ       nhwcMask<>+0(SB), R8
+	NEGQ       DI
+	VMOVUPS    32(R8)(DI*4), Y10
+	TESTQ      $0x00000002, SI
+	JZ         nhwcDWAVX2x2_zero
+	MOVQ       bias+56(FP), DI
+	VMASKMOVPS (DI)(BX*1), Y10, Y0
+	VMOVUPS    Y0, Y1
+	JMP        nhwcDWAVX2x2_taps
+
+nhwcDWAVX2x2_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+
+nhwcDWAVX2x2_taps:
+	MOVQ toff+16(FP), DI
+	MOVQ ntaps+24(FP), R8
+	MOVQ w+40(FP), R9
+	ADDQ BX, R9
+
+nhwcDWAVX2x2_t:
+	MOVQ        (DI), R10
+	SHLQ        $0x02, R10
+	ADDQ        BX, R10
+	VMASKMOVPS  (R9), Y10, Y8
+	VMASKMOVPS  (DX)(R10*1), Y10, Y4
+	VFMADD231PS Y4, Y8, Y0
+	VMASKMOVPS  (CX)(R10*1), Y10, Y5
+	VFMADD231PS Y5, Y8, Y1
+	ADDQ        AX, R9
+	ADDQ        $0x08, DI
+	DECQ        R8
+	JNZ         nhwcDWAVX2x2_t
+	TESTQ       $0x00000010, SI
+	JZ          nhwcDWAVX2x2_nores
+	MOVQ        res+64(FP), DI
+	ADDQ        BX, DI
+	VMASKMOVPS  (DI), Y10, Y9
+	VADDPS      Y9, Y0, Y0
+	ADDQ        AX, DI
+	VMASKMOVPS  (DI), Y10, Y9
+	VADDPS      Y9, Y1, Y1
+
+nhwcDWAVX2x2_nores:
+	TESTQ  $0x00000008, SI
+	JZ     nhwcDWAVX2x2_norelu
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y0, Y9, Y0
+	VMAXPS Y1, Y9, Y1
+
+nhwcDWAVX2x2_norelu:
+	MOVQ       y+48(FP), DI
+	ADDQ       BX, DI
+	VMASKMOVPS Y0, Y10, (DI)
+	ADDQ       AX, DI
+	VMASKMOVPS Y1, Y10, (DI)
+	ADDQ       $0x00000020, BX
+	CMPQ       BX, AX
+	JL         nhwcDWAVX2x2_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX512x3(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·nhwcDWAVX512x3(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), CX
+	MOVQ pix+8(FP), BX
+	MOVQ (BX), AX
+	LEAQ (CX)(AX*4), AX
+	MOVQ 8(BX), DX
+	LEAQ (CX)(DX*4), DX
+	MOVQ 16(BX), BX
+	LEAQ (CX)(BX*4), BX
+	MOVQ c+32(FP), SI
+	SHLQ $0x02, SI
+	XORQ DI, DI
+	MOVQ flags+72(FP), R8
+
+nhwcDWAVX512x3_c:
+	MOVQ      SI, CX
+	SUBQ      DI, CX
+	SHRQ      $0x02, CX
+	MOVQ      $0x00000010, R9
+	CMPQ      CX, R9
+	CMOVQGT   R9, CX
+	MOVL      $0x00000001, R9
+	SHLL      CL, R9
+	DECL      R9
+	KMOVW     R9, K1
+	TESTQ     $0x00000002, R8
+	JZ        nhwcDWAVX512x3_zero
+	MOVQ      bias+56(FP), CX
+	VMOVUPS.Z (CX)(DI*1), K1, Z0
+	VMOVUPS   Z0, Z1
+	VMOVUPS   Z0, Z2
+	JMP       nhwcDWAVX512x3_taps
+
+nhwcDWAVX512x3_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+
+nhwcDWAVX512x3_taps:
+	MOVQ toff+16(FP), CX
+	MOVQ ntaps+24(FP), R9
+	MOVQ w+40(FP), R10
+	ADDQ DI, R10
+
+nhwcDWAVX512x3_t:
+	MOVQ        (CX), R11
+	SHLQ        $0x02, R11
+	ADDQ        DI, R11
+	VMOVUPS.Z   (R10), K1, Z8
+	VMOVUPS.Z   (AX)(R11*1), K1, Z4
+	VFMADD231PS Z4, Z8, Z0
+	VMOVUPS.Z   (DX)(R11*1), K1, Z5
+	VFMADD231PS Z5, Z8, Z1
+	VMOVUPS.Z   (BX)(R11*1), K1, Z6
+	VFMADD231PS Z6, Z8, Z2
+	ADDQ        SI, R10
+	ADDQ        $0x08, CX
+	DECQ        R9
+	JNZ         nhwcDWAVX512x3_t
+	TESTQ       $0x00000010, R8
+	JZ          nhwcDWAVX512x3_nores
+	MOVQ        res+64(FP), CX
+	ADDQ        DI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z0, Z0
+	ADDQ        SI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z1, Z1
+	ADDQ        SI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z2, Z2
+
+nhwcDWAVX512x3_nores:
+	TESTQ  $0x00000008, R8
+	JZ     nhwcDWAVX512x3_norelu
+	VPXORD Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+	VMAXPS Z1, Z9, Z1
+	VMAXPS Z2, Z9, Z2
+
+nhwcDWAVX512x3_norelu:
+	MOVQ    y+48(FP), CX
+	ADDQ    DI, CX
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    SI, CX
+	VMOVUPS Z1, K1, (CX)
+	ADDQ    SI, CX
+	VMOVUPS Z2, K1, (CX)
+	ADDQ    $0x00000040, DI
+	CMPQ    DI, SI
+	JL      nhwcDWAVX512x3_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX2x3(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·nhwcDWAVX2x3(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), AX
+	MOVQ pix+8(FP), CX
+	MOVQ (CX), DX
+	LEAQ (AX)(DX*4), DX
+	MOVQ 8(CX), BX
+	LEAQ (AX)(BX*4), BX
+	MOVQ 16(CX), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ c+32(FP), AX
+	SHLQ $0x02, AX
+	XORQ SI, SI
+	MOVQ flags+72(FP), DI
+
+nhwcDWAVX2x3_c:
+	MOVQ       AX, R8
+	SUBQ       SI, R8
+	SHRQ       $0x02, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       R8, R9
+	CMOVQGT    R9, R8
+	LEAQ       nhwcMask<>+0(SB), R9
+	NEGQ       R8
+	VMOVUPS    32(R9)(R8*4), Y10
+	TESTQ      $0x00000002, DI
+	JZ         nhwcDWAVX2x3_zero
+	MOVQ       bias+56(FP), R8
+	VMASKMOVPS (R8)(SI*1), Y10, Y0
+	VMOVUPS    Y0, Y1
+	VMOVUPS    Y0, Y2
+	JMP        nhwcDWAVX2x3_taps
+
+nhwcDWAVX2x3_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+
+nhwcDWAVX2x3_taps:
+	MOVQ toff+16(FP), R8
+	MOVQ ntaps+24(FP), R9
+	MOVQ w+40(FP), R10
+	ADDQ SI, R10
+
+nhwcDWAVX2x3_t:
+	MOVQ        (R8), R11
+	SHLQ        $0x02, R11
+	ADDQ        SI, R11
+	VMASKMOVPS  (R10), Y10, Y8
+	VMASKMOVPS  (DX)(R11*1), Y10, Y4
+	VFMADD231PS Y4, Y8, Y0
+	VMASKMOVPS  (BX)(R11*1), Y10, Y5
+	VFMADD231PS Y5, Y8, Y1
+	VMASKMOVPS  (CX)(R11*1), Y10, Y6
+	VFMADD231PS Y6, Y8, Y2
+	ADDQ        AX, R10
+	ADDQ        $0x08, R8
+	DECQ        R9
+	JNZ         nhwcDWAVX2x3_t
+	TESTQ       $0x00000010, DI
+	JZ          nhwcDWAVX2x3_nores
+	MOVQ        res+64(FP), R8
+	ADDQ        SI, R8
+	VMASKMOVPS  (R8), Y10, Y9
+	VADDPS      Y9, Y0, Y0
+	ADDQ        AX, R8
+	VMASKMOVPS  (R8), Y10, Y9
+	VADDPS      Y9, Y1, Y1
+	ADDQ        AX, R8
+	VMASKMOVPS  (R8), Y10, Y9
+	VADDPS      Y9, Y2, Y2
+
+nhwcDWAVX2x3_nores:
+	TESTQ  $0x00000008, DI
+	JZ     nhwcDWAVX2x3_norelu
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y0, Y9, Y0
+	VMAXPS Y1, Y9, Y1
+	VMAXPS Y2, Y9, Y2
+
+nhwcDWAVX2x3_norelu:
+	MOVQ       y+48(FP), R8
+	ADDQ       SI, R8
+	VMASKMOVPS Y0, Y10, (R8)
+	ADDQ       AX, R8
+	VMASKMOVPS Y1, Y10, (R8)
+	ADDQ       AX, R8
+	VMASKMOVPS Y2, Y10, (R8)
+	ADDQ       $0x00000020, SI
+	CMPQ       SI, AX
+	JL         nhwcDWAVX2x3_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX512x4(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·nhwcDWAVX512x4(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), CX
+	MOVQ pix+8(FP), SI
+	MOVQ (SI), AX
+	LEAQ (CX)(AX*4), AX
+	MOVQ 8(SI), DX
+	LEAQ (CX)(DX*4), DX
+	MOVQ 16(SI), BX
+	LEAQ (CX)(BX*4), BX
+	MOVQ 24(SI), SI
+	LEAQ (CX)(SI*4), SI
+	MOVQ c+32(FP), DI
+	SHLQ $0x02, DI
+	XORQ R8, R8
+	MOVQ flags+72(FP), R9
+
+nhwcDWAVX512x4_c:
+	MOVQ      DI, CX
+	SUBQ      R8, CX
+	SHRQ      $0x02, CX
+	MOVQ      $0x00000010, R10
+	CMPQ      CX, R10
+	CMOVQGT   R10, CX
+	MOVL      $0x00000001, R10
+	SHLL      CL, R10
+	DECL      R10
+	KMOVW     R10, K1
+	TESTQ     $0x00000002, R9
+	JZ        nhwcDWAVX512x4_zero
+	MOVQ      bias+56(FP), CX
+	VMOVUPS.Z (CX)(R8*1), K1, Z0
+	VMOVUPS   Z0, Z1
+	VMOVUPS   Z0, Z2
+	VMOVUPS   Z0, Z3
+	JMP       nhwcDWAVX512x4_taps
+
+nhwcDWAVX512x4_zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+
+nhwcDWAVX512x4_taps:
+	MOVQ toff+16(FP), CX
+	MOVQ ntaps+24(FP), R10
+	MOVQ w+40(FP), R11
+	ADDQ R8, R11
+
+nhwcDWAVX512x4_t:
+	MOVQ        (CX), R12
+	SHLQ        $0x02, R12
+	ADDQ        R8, R12
+	VMOVUPS.Z   (R11), K1, Z8
+	VMOVUPS.Z   (AX)(R12*1), K1, Z4
+	VFMADD231PS Z4, Z8, Z0
+	VMOVUPS.Z   (DX)(R12*1), K1, Z5
+	VFMADD231PS Z5, Z8, Z1
+	VMOVUPS.Z   (BX)(R12*1), K1, Z6
+	VFMADD231PS Z6, Z8, Z2
+	VMOVUPS.Z   (SI)(R12*1), K1, Z7
+	VFMADD231PS Z7, Z8, Z3
+	ADDQ        DI, R11
+	ADDQ        $0x08, CX
+	DECQ        R10
+	JNZ         nhwcDWAVX512x4_t
+	TESTQ       $0x00000010, R9
+	JZ          nhwcDWAVX512x4_nores
+	MOVQ        res+64(FP), CX
+	ADDQ        R8, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z0, Z0
+	ADDQ        DI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z1, Z1
+	ADDQ        DI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z2, Z2
+	ADDQ        DI, CX
+	VMOVUPS.Z   (CX), K1, Z9
+	VADDPS      Z9, Z3, Z3
+
+nhwcDWAVX512x4_nores:
+	TESTQ  $0x00000008, R9
+	JZ     nhwcDWAVX512x4_norelu
+	VPXORD Z9, Z9, Z9
+	VMAXPS Z0, Z9, Z0
+	VMAXPS Z1, Z9, Z1
+	VMAXPS Z2, Z9, Z2
+	VMAXPS Z3, Z9, Z3
+
+nhwcDWAVX512x4_norelu:
+	MOVQ    y+48(FP), CX
+	ADDQ    R8, CX
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    DI, CX
+	VMOVUPS Z1, K1, (CX)
+	ADDQ    DI, CX
+	VMOVUPS Z2, K1, (CX)
+	ADDQ    DI, CX
+	VMOVUPS Z3, K1, (CX)
+	ADDQ    $0x00000040, R8
+	CMPQ    R8, DI
+	JL      nhwcDWAVX512x4_c
+	VZEROUPPER
+	RET
+
+// func nhwcDWAVX2x4(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·nhwcDWAVX2x4(SB), NOSPLIT, $0-80
+	MOVQ x+0(FP), AX
+	MOVQ pix+8(FP), CX
+	MOVQ (CX), DX
+	LEAQ (AX)(DX*4), DX
+	MOVQ 8(CX), BX
+	LEAQ (AX)(BX*4), BX
+	MOVQ 16(CX), SI
+	LEAQ (AX)(SI*4), SI
+	MOVQ 24(CX), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ c+32(FP), AX
+	SHLQ $0x02, AX
+	XORQ DI, DI
+	MOVQ flags+72(FP), R8
+
+nhwcDWAVX2x4_c:
+	MOVQ       AX, R9
+	SUBQ       DI, R9
+	SHRQ       $0x02, R9
+	MOVQ       $0x00000008, R10
+	CMPQ       R9, R10
+	CMOVQGT    R10, R9
+	LEAQ       nhwcMask<>+0(SB), R10
+	NEGQ       R9
+	VMOVUPS    32(R10)(R9*4), Y10
+	TESTQ      $0x00000002, R8
+	JZ         nhwcDWAVX2x4_zero
+	MOVQ       bias+56(FP), R9
+	VMASKMOVPS (R9)(DI*1), Y10, Y0
+	VMOVUPS    Y0, Y1
+	VMOVUPS    Y0, Y2
+	VMOVUPS    Y0, Y3
+	JMP        nhwcDWAVX2x4_taps
+
+nhwcDWAVX2x4_zero:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+nhwcDWAVX2x4_taps:
+	MOVQ toff+16(FP), R9
+	MOVQ ntaps+24(FP), R10
+	MOVQ w+40(FP), R11
+	ADDQ DI, R11
+
+nhwcDWAVX2x4_t:
+	MOVQ        (R9), R12
+	SHLQ        $0x02, R12
+	ADDQ        DI, R12
+	VMASKMOVPS  (R11), Y10, Y8
+	VMASKMOVPS  (DX)(R12*1), Y10, Y4
+	VFMADD231PS Y4, Y8, Y0
+	VMASKMOVPS  (BX)(R12*1), Y10, Y5
+	VFMADD231PS Y5, Y8, Y1
+	VMASKMOVPS  (SI)(R12*1), Y10, Y6
+	VFMADD231PS Y6, Y8, Y2
+	VMASKMOVPS  (CX)(R12*1), Y10, Y7
+	VFMADD231PS Y7, Y8, Y3
+	ADDQ        AX, R11
+	ADDQ        $0x08, R9
+	DECQ        R10
+	JNZ         nhwcDWAVX2x4_t
+	TESTQ       $0x00000010, R8
+	JZ          nhwcDWAVX2x4_nores
+	MOVQ        res+64(FP), R9
+	ADDQ        DI, R9
+	VMASKMOVPS  (R9), Y10, Y9
+	VADDPS      Y9, Y0, Y0
+	ADDQ        AX, R9
+	VMASKMOVPS  (R9), Y10, Y9
+	VADDPS      Y9, Y1, Y1
+	ADDQ        AX, R9
+	VMASKMOVPS  (R9), Y10, Y9
+	VADDPS      Y9, Y2, Y2
+	ADDQ        AX, R9
+	VMASKMOVPS  (R9), Y10, Y9
+	VADDPS      Y9, Y3, Y3
+
+nhwcDWAVX2x4_nores:
+	TESTQ  $0x00000008, R8
+	JZ     nhwcDWAVX2x4_norelu
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y0, Y9, Y0
+	VMAXPS Y1, Y9, Y1
+	VMAXPS Y2, Y9, Y2
+	VMAXPS Y3, Y9, Y3
+
+nhwcDWAVX2x4_norelu:
+	MOVQ       y+48(FP), R9
+	ADDQ       DI, R9
+	VMASKMOVPS Y0, Y10, (R9)
+	ADDQ       AX, R9
+	VMASKMOVPS Y1, Y10, (R9)
+	ADDQ       AX, R9
+	VMASKMOVPS Y2, Y10, (R9)
+	ADDQ       AX, R9
+	VMASKMOVPS Y3, Y10, (R9)
+	ADDQ       $0x00000020, DI
+	CMPQ       DI, AX
+	JL         nhwcDWAVX2x4_c
+	VZEROUPPER
+	RET

@@ -24,13 +24,33 @@ const flagResidual = 16
 // the twin may not, so they agree to rounding.
 type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols int)
 
+// nhwcDepthwiseFunc is the signature of the depthwise ConvNHWC kernels. Each
+// computes rows output pixels (the kernel's variant) of c channels:
+//
+//	for i < rows, ch < c:
+//		s := 0
+//		if flags&flagColBias { s = bias[ch] }
+//		for t < ntaps: s += x[pix[i] + toff[t] + ch] * w[t*c + ch]
+//		if flags&flagResidual { s += res[i*c+ch] }
+//		if flags&flagReLU     { s = max(s, 0) }
+//		y[i*c+ch] = s
+//
+// pix and toff count floats; ntaps and c are positive. nhwcDepthwiseGo is
+// the Go twin.
+type nhwcDepthwiseFunc func(x *float32, pix, toff *int, ntaps, c int, w, y, bias, res *float32, flags int)
+
+// nhwcDWRows is the most pixels a depthwise kernel computes at a time.
+const nhwcDWRows = 4
+
 // nhwcKernel is a set of ConvNHWC micro-kernels: tile[rows][nvec] for
-// 1 <= rows <= mr and 1 <= nvec <= nr/lanes.
+// 1 <= rows <= mr and 1 <= nvec <= nr/lanes, and dw[rows] for 1 <= rows <=
+// nhwcDWRows.
 type nhwcKernel struct {
 	name   string
 	mr, nr int // pixels per tile, widest panel (output channels)
 	lanes  int // floats per vector: panels are zero-padded to a multiple of it
 	tile   [][]nhwcTileFunc
+	dw     []nhwcDepthwiseFunc
 }
 
 // nhwcKernelGo is the pure-Go kernel set, with the shape of the AVX-512 one.
@@ -44,7 +64,49 @@ func newNHWCKernelGo(name string, mr, nr, lanes int) *nhwcKernel {
 			k.tile[rows][nvec] = nhwcTileGo(rows, nvec*lanes)
 		}
 	}
+	k.dw = make([]nhwcDepthwiseFunc, nhwcDWRows+1)
+	for rows := 1; rows <= nhwcDWRows; rows++ {
+		k.dw[rows] = nhwcDepthwiseGo(rows)
+	}
 	return k
+}
+
+// nhwcDepthwiseGo returns the Go twin of the rows-pixel depthwise kernel.
+func nhwcDepthwiseGo(rows int) nhwcDepthwiseFunc {
+	return func(xp *float32, pixp, toffp *int, ntaps, c int, wp, yp, biasp, resp *float32, flags int) {
+		pix := unsafe.Slice(pixp, rows)
+		toff := unsafe.Slice(toffp, ntaps)
+		w := unsafe.Slice(wp, ntaps*c)
+		y := unsafe.Slice(yp, rows*c)
+		for i := 0; i < rows; i++ {
+			yr := y[i*c : (i+1)*c]
+			if flags&flagColBias != 0 {
+				copy(yr, unsafe.Slice(biasp, c))
+			} else {
+				clear(yr)
+			}
+			for t, off := range toff {
+				x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(xp), 4*(pix[i]+off))), c)
+				wt := w[t*c : (t+1)*c]
+				for ch, xv := range x {
+					yr[ch] += xv * wt[ch]
+				}
+			}
+			if flags&flagResidual != 0 {
+				res := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(resp), 4*i*c)), c)
+				for ch := range yr {
+					yr[ch] += res[ch]
+				}
+			}
+			if flags&flagReLU != 0 {
+				for ch, v := range yr {
+					if v < 0 {
+						yr[ch] = 0
+					}
+				}
+			}
+		}
+	}
 }
 
 // nhwcKernelFor returns the ConvNHWC kernel set for ctx: the Go twin on a

@@ -111,3 +111,27 @@ func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32
 
 // nhwcAVX2x6x16 computes a 6-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
 func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+
+// nhwcDWAVX512x1 computes 1 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX512x1(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX2x1 computes 1 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX2x1(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX512x2 computes 2 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX512x2(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX2x2 computes 2 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX2x2(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX512x3 computes 3 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX512x3(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX2x3 computes 3 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX2x3(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX512x4 computes 4 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX512x4(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)
+
+// nhwcDWAVX2x4 computes 4 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
+func nhwcDWAVX2x4(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)

@@ -25,6 +25,9 @@ const (
 
 const maxRows = 6
 
+// dwRows is the most pixels a depthwise kernel computes at a time.
+const dwRows = 4
+
 func main() {
 	// No Package(): the signatures use only built-in types, and loading the
 	// package would need the stubs this writes (go:generate passes -pkg).
@@ -46,6 +49,10 @@ func main() {
 		for nvec := 1; nvec <= avx2().maxVec; nvec++ {
 			genTile(avx2(), rows, nvec, mask)
 		}
+	}
+	for rows := 1; rows <= dwRows; rows++ {
+		genDepthwise(avx512(), rows, mask)
+		genDepthwise(avx2(), rows, mask)
 	}
 	Generate()
 }
@@ -247,6 +254,135 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 			ADDQ(ldy, row)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// genDepthwise emits the depthwise kernel for rows pixels (see
+// nhwcDepthwiseFunc in ../../conv_nhwc_kernel.go): for each vector of
+// channels (the last one masked), rows accumulators, one weight load and
+// rows input loads per tap.
+func genDepthwise(v isa, rows int, maskTable Mem) {
+	vb := 4 * v.lanes
+	name := fmt.Sprintf("nhwcDW%sx%d", v.name, rows)
+	TEXT(name, NOSPLIT, "func(x *float32, pix, toff *int, ntaps, c int, w, y, bias, res *float32, flags int)")
+	Doc(fmt.Sprintf("%s computes %d pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.", name, rows))
+	acc := func(i int) reg.VecPhysical { return v.regs[i] }
+	in := func(i int) reg.VecPhysical { return v.regs[dwRows+i] }
+	wv, tmp, mask := v.regs[2*dwRows], v.regs[2*dwRows+1], v.regs[2*dwRows+2]
+
+	x := Load(Param("x"), GP64())
+	pix := Load(Param("pix"), GP64())
+	q := make([]reg.GPVirtual, rows)
+	for i := range q {
+		q[i] = GP64()
+		MOVQ(Mem{Base: pix, Disp: 8 * i}, q[i])
+		LEAQ(Mem{Base: x, Index: q[i], Scale: 4}, q[i])
+	}
+	c4 := Load(Param("c"), GP64())
+	SHLQ(U8(2), c4) // bytes per pixel
+	cb := GP64()    // byte offset of the current channel vector
+	XORQ(cb, cb)
+	flags := Load(Param("flags"), GP64())
+
+	Label(name + "_c")
+	// The mask of this vector: min(lanes, (c4-cb)/4) channels.
+	rem := GP64()
+	MOVQ(c4, rem)
+	SUBQ(cb, rem)
+	SHRQ(U8(2), rem)
+	lanes := GP64()
+	MOVQ(U32(v.lanes), lanes)
+	CMPQ(rem, lanes)
+	CMOVQGT(lanes, rem)
+	if v.lanes == 16 {
+		MOVQ(rem, reg.RCX)
+		m := GP32()
+		MOVL(U32(1), m)
+		SHLL(reg.CL, m)
+		DECL(m)
+		KMOVW(m, reg.K1)
+	} else {
+		tbl := GP64()
+		LEAQ(maskTable, tbl)
+		NEGQ(rem)
+		VMOVUPS(Mem{Base: tbl, Index: rem, Scale: 4, Disp: 32}, mask)
+	}
+	load := func(m Mem, dst reg.VecPhysical) {
+		if v.lanes == 16 {
+			VMOVUPS_Z(m, reg.K1, dst)
+		} else {
+			VMASKMOVPS(m, mask, dst)
+		}
+	}
+	TESTQ(U32(flagColBias), flags)
+	JZ(LabelRef(name + "_zero"))
+	bias := Load(Param("bias"), GP64())
+	load(Mem{Base: bias, Index: cb, Scale: 1}, acc(0))
+	for i := 1; i < rows; i++ {
+		VMOVUPS(acc(0), acc(i))
+	}
+	JMP(LabelRef(name + "_taps"))
+	Label(name + "_zero")
+	for i := 0; i < rows; i++ {
+		v.zero(acc(i))
+	}
+	Label(name + "_taps")
+	toff := Load(Param("toff"), GP64())
+	taps := Load(Param("ntaps"), GP64())
+	w := Load(Param("w"), GP64())
+	ADDQ(cb, w)
+	Label(name + "_t")
+	a := GP64()
+	MOVQ(Mem{Base: toff}, a)
+	SHLQ(U8(2), a)
+	ADDQ(cb, a)
+	load(Mem{Base: w}, wv)
+	for i := 0; i < rows; i++ {
+		load(Mem{Base: q[i], Index: a, Scale: 1}, in(i))
+		VFMADD231PS(in(i), wv, acc(i))
+	}
+	ADDQ(c4, w)
+	ADDQ(U8(8), toff)
+	DECQ(taps)
+	JNZ(LabelRef(name + "_t"))
+
+	row := GP64()
+	TESTQ(U32(flagResidual), flags)
+	JZ(LabelRef(name + "_nores"))
+	res := Load(Param("res"), GP64())
+	ADDQ(cb, res)
+	for i := 0; i < rows; i++ {
+		load(Mem{Base: res}, tmp)
+		VADDPS(tmp, acc(i), acc(i))
+		if i < rows-1 {
+			ADDQ(c4, res)
+		}
+	}
+	Label(name + "_nores")
+	TESTQ(U32(flagReLU), flags)
+	JZ(LabelRef(name + "_norelu"))
+	v.zero(tmp)
+	for i := 0; i < rows; i++ {
+		VMAXPS(acc(i), tmp, acc(i)) // NaN kept, as in genTile
+	}
+	Label(name + "_norelu")
+	y := Load(Param("y"), GP64())
+	MOVQ(y, row)
+	ADDQ(cb, row)
+	for i := 0; i < rows; i++ {
+		if v.lanes == 16 {
+			VMOVUPS(acc(i), reg.K1, Mem{Base: row})
+		} else {
+			VMASKMOVPS(acc(i), mask, Mem{Base: row})
+		}
+		if i < rows-1 {
+			ADDQ(c4, row)
+		}
+	}
+	ADDQ(U32(vb), cb)
+	CMPQ(cb, c4)
+	JL(LabelRef(name + "_c"))
 	VZEROUPPER()
 	RET()
 }
