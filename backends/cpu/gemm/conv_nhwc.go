@@ -133,7 +133,9 @@ type nhwcScratch struct {
 	xpad   []float32 // zero-padded input, N×Hp×Wp×C
 	hp, wp int       // the dimensions of in
 	oh, ow int
-	pix    [][8]int // per worker: the pixel offsets of a tile
+	// pix[w] is worker w's pixel offsets of a tile (at most 8), padded to
+	// two cache lines so that no two workers write the same line.
+	pix [][16]int
 	// The tap table of a K block: ntaps offsets into in (from a pixel's
 	// first input), each the start of kl contiguous floats.
 	toff      []int
@@ -142,6 +144,7 @@ type nhwcScratch struct {
 	// i%pgroups; pixel chunk r is tiles [r·tiles/chunks, (r+1)·tiles/chunks),
 	// panel group g panels [g·panels/pgroups, (g+1)·panels/pgroups).
 	tiles, chunks, panels, pgroups int
+	force                          int
 }
 
 // The parallel loops of ConvNHWC (see Context.runPart): kinds from
@@ -268,7 +271,7 @@ func (c *Context) nhwcConv(parts int) {
 		}
 	}
 	if len(sc.pix) < c.threads {
-		sc.pix = make([][8]int, c.threads)
+		sc.pix = make([][16]int, c.threads)
 	}
 	if s.Group > 1 {
 		sc.tiles = ceilDiv(s.N*sc.oh*sc.ow, nhwcDWRows)
@@ -364,7 +367,7 @@ func (c *Context) nhwcShare(w, t0, t1, q0, q1 int) {
 // tile runs the micro-kernel for output pixels [p0, p0+rows) (input offsets
 // in pix), panel q, input channels [c0, c1), with the epilogue of the last
 // K block, and applies the activations the kernel does not.
-func (sc *nhwcScratch) tile(pix *[8]int, p0, rows, q, c0, c1 int) {
+func (sc *nhwcScratch) tile(pix *[16]int, p0, rows, q, c0, c1 int) {
 	p := &sc.p
 	s := &p.Conv2DShape
 	pw := p.W
