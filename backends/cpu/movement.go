@@ -190,6 +190,9 @@ func newTranspose(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if err := checkOut(out[0], shape); err != nil {
 			return err
 		}
+		if transposeToNHWC(env, x, out[0], perm) { // nhwc.go: NCHW inputs of channels-last regions
+			return nil
+		}
 		return moveStrided(env, out[0], x, shape, 0, strides)
 	}), nil
 }

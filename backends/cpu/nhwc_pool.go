@@ -16,7 +16,7 @@ import (
 // contiguous row, so every loop runs over channel rows: a max pool reduces the
 // window's input rows into a scratch row (vertical pass, rows of W·C floats) and then
 // the window's columns of that row into each output pixel (horizontal pass, rows of C
-// floats), both through maxWindow, vectorized over channels.
+// floats), both through maxWindows, vectorized over channels.
 
 // newNhwcPool prepares NhwcMaxPool or NhwcAveragePool (float32, 2-D).
 func newNhwcPool(n *graph.Node, env *Env) (backends.Kernel, error) {
@@ -78,18 +78,30 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 					if tmp == nil {
 						tmp = make([]float32, rowIn)
 					}
-					maxWindow(tmp, x[first:], rowIn, rows, dh*rowIn)
+					maxWindows(tmp, x[first:], rowIn, rows, dh*rowIn, 1, 0)
 					src = tmp
 				}
-				for j := range ow {
+				// Horizontal pass: the pixels whose window lies inside the row in one
+				// call, the edges one by one.
+				j0, j1 := fullWindows(tw, g.Kernel[1])
+				sw := g.Strides[1]
+				if j1 > j0 {
+					col := j0*sw - g.PadsBegin[1]
+					maxWindows(dst[j0*c:], src[col*c:], c, g.Kernel[1], dw*c, j1-j0, sw*c)
+				}
+				for j := 0; j < ow; j++ {
+					if j == j0 && j1 > j0 {
+						j = j1 - 1
+						continue
+					}
 					u := tw[j]
 					out := dst[j*c : (j+1)*c]
 					if u.hi == u.lo {
 						fillNoTaps(out, kind)
 						continue
 					}
-					col := j*g.Strides[1] - g.PadsBegin[1] + u.lo*dw
-					maxWindow(out, src[col*c:], c, u.hi-u.lo, dw*c)
+					col := j*sw - g.PadsBegin[1] + u.lo*dw
+					maxWindows(out, src[col*c:], c, u.hi-u.lo, dw*c, 1, 0)
 				}
 				continue
 			}
@@ -119,6 +131,20 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 	})
 }
 
+// fullWindows returns the run [j0, j1) of output positions whose windows have all k
+// taps inside the input (j1 = j0 when there is none). Windows are monotone, so
+// those positions are contiguous.
+func fullWindows(taps []tapRange, k int) (j0, j1 int) {
+	for j0 < len(taps) && (taps[j0].lo != 0 || taps[j0].hi != k) {
+		j0++
+	}
+	j1 = j0
+	for j1 < len(taps) && taps[j1].lo == 0 && taps[j1].hi == k {
+		j1++
+	}
+	return j0, j1
+}
+
 // fillNoTaps writes what a window without input taps gives: -Inf for max, 0 for
 // average (as the NCHW kernels).
 func fillNoTaps(y []float32, kind poolKind) {
@@ -131,29 +157,35 @@ func fillNoTaps(y []float32, kind poolKind) {
 	}
 }
 
-// maxWindow sets z[i] = max over t in [0, k) of x[t·step + i] for i < n (k ≥ 1); a
-// NaN among the taps gives NaN. The AVX2 loop runs the multiple-of-8 prefix where
-// available (nhwc_pool_amd64.s), maxWindowGo the rest.
-func maxWindow(z, x []float32, n, k, step int) {
-	if n <= 0 {
+// maxWindows sets, for each j < count, z[j·n + i] to the max over t in [0, k) of
+// x[j·xstride + t·step + i] for i < n (k ≥ 1): count windows of k rows of n values,
+// each row step apart, the windows xstride apart. A NaN among the taps gives NaN. The
+// AVX2 loop (nhwc_pool_amd64.s) runs it where available and n is a multiple of 8,
+// maxWindowsGo otherwise.
+func maxWindows(z, x []float32, n, k, step, count, xstride int) {
+	if n <= 0 || count <= 0 {
 		return
 	}
-	z = z[:n]
-	_ = x[(k-1)*step+n-1] // the AVX2 loop reads up to here
-	done := maxWindowAsm(z, x, n, k, step)
-	maxWindowGo(z[done:], x[done:], n-done, k, step)
+	z = z[:count*n]
+	_ = x[(count-1)*xstride+(k-1)*step+n-1] // the AVX2 loop reads up to here
+	if !maxWindowsAsm(z, x, n, k, step, count, xstride) {
+		maxWindowsGo(z, x, n, k, step, count, xstride)
+	}
 }
 
-// maxWindowGo is the reference loop of maxWindow.
-func maxWindowGo(z, x []float32, n, k, step int) {
-	for i := range z[:n] {
-		m := x[i]
-		for t := 1; t < k; t++ {
-			if v := x[t*step+i]; v > m || v != v {
-				m = v
+// maxWindowsGo is the reference loop of maxWindows.
+func maxWindowsGo(z, x []float32, n, k, step, count, xstride int) {
+	for j := range count {
+		zj, xj := z[j*n:(j+1)*n], x[j*xstride:]
+		for i := range zj {
+			m := xj[i]
+			for t := 1; t < k; t++ {
+				if v := xj[t*step+i]; v > m || v != v {
+					m = v
+				}
 			}
+			zj[i] = m
 		}
-		z[i] = m
 	}
 }
 

@@ -2,19 +2,28 @@
 
 #include "textflag.h"
 
-// func maxWindowAVX2(z, x *float32, n, k, step int)
+// func maxWindowAVX2(z, x *float32, n, k, step, count, xstride int)
 //
-// z[i] = max over t in [0, k) of x[t*step + i], i < n (n a multiple of 8, k >= 1).
+// For each j < count: z[j*n + i] = max over t in [0, k) of x[j*xstride + t*step + i],
+// i < n (n a multiple of 8, k >= 1).
 // The maximum runs through VMAXPS; a separate mask ORs in the lanes where a tap is
 // NaN (VCMPPS unordered), and those lanes are stored as NaN (all bits set), as the
 // Go twin maxWindowGo gives NaN there. Four vectors per pass while 32 lanes remain.
-TEXT ·maxWindowAVX2(SB), NOSPLIT, $0-40
+TEXT ·maxWindowAVX2(SB), NOSPLIT, $0-56
 	MOVQ z+0(FP), DI
 	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
 	MOVQ k+24(FP), R8
 	MOVQ step+32(FP), R9
 	SHLQ $2, R9
+	MOVQ count+40(FP), R12
+	MOVQ xstride+48(FP), R13
+	SHLQ $2, R13
+
+pixel:
+	TESTQ R12, R12
+	JZ    done
+	MOVQ  n+16(FP), CX
+	MOVQ  SI, R14
 
 loop32:
 	CMPQ CX, $32
@@ -68,7 +77,7 @@ store32:
 
 loop8:
 	CMPQ CX, $8
-	JLT  done
+	JLT  next
 	MOVQ SI, R10
 	VMOVUPS (R10), Y0
 	VCMPPS $3, Y0, Y0, Y4
@@ -91,6 +100,11 @@ store8:
 	ADDQ    $32, DI
 	SUBQ    $8, CX
 	JMP     loop8
+
+next:
+	LEAQ (R14)(R13*1), SI
+	DECQ R12
+	JMP  pixel
 
 done:
 	VZEROUPPER

@@ -2,4 +2,4 @@
 
 package cpu
 
-func maxWindowAsm(z, x []float32, n, k, step int) int { return 0 }
+func maxWindowsAsm(z, x []float32, n, k, step, count, xstride int) bool { return false }

@@ -231,3 +231,17 @@ func TestNhwcConvMatchesConv(t *testing.T) {
 		})
 	}
 }
+
+// TestTransposeToNHWC checks the Transpose kernel's NCHW-to-NHWC path for few
+// channels (and the general path just above its bound) against a plain index loop,
+// on sizes that leave partial pixel chunks.
+func TestTransposeToNHWC(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, shape := range [][]int{{1, 3, 224, 224}, {2, 1, 7, 5}, {3, 5, 50, 47}, {1, 16, 3, 3}, {2, 17, 9, 11}, {1, 3, 0, 4}} {
+		x := randTensor(r, tensor.Float32, shape...)
+		for _, threads := range []int{1, 3} {
+			got := runDomainOp(t, threads, "", "Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 3, 1)}, feed(x))
+			sameFloats(t, fmt.Sprintf("Transpose %v (%d threads)", shape, threads), got, permute4(x, ops.NCHWToNHWC), 0)
+		}
+	}
+}

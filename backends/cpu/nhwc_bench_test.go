@@ -1,0 +1,58 @@
+package cpu
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/lightiam/lightos/engine/graph"
+	"github.com/lightiam/lightos/engine/ops"
+	"github.com/lightiam/lightos/engine/tensor"
+)
+
+// BenchmarkNhwcMaxPoolResNet is the ResNet-50 max pool after the stem (3x3, stride 2,
+// pads 1, 112x112x64) channels-last, beside the NCHW kernel on the same data.
+func BenchmarkNhwcMaxPoolResNet(b *testing.B) {
+	attrs := graph.Attrs{"kernel_shape": graph.Ints(3, 3), "strides": graph.Ints(2, 2), "pads": graph.Ints(1, 1, 1, 1)}
+	g, err := ops.PoolGeometry(attrs, []int{112, 112})
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, 112*112*64)
+	for i := range x {
+		x[i] = float32(i%97) - 40
+	}
+	y := make([]float32, 56*56*64)
+	for _, threads := range []int{1, 2} {
+		env := &Env{Threads: threads}
+		b.Run(fmt.Sprintf("nhwc/threads=%d", threads), func(b *testing.B) {
+			for b.Loop() {
+				nhwcPool(env, poolMax, false, g, []int{1, 112, 112, 64}, x, y)
+			}
+		})
+		b.Run(fmt.Sprintf("nchw/threads=%d", threads), func(b *testing.B) {
+			g3 := toGeo3(g)
+			q := poolParams{kind: poolMax, planes: 64, inSz: 112 * 112}
+			for b.Loop() {
+				poolRun(env, &g3, q, x, y, nil)
+			}
+		})
+	}
+}
+
+// BenchmarkTransposeToNHWC is the ResNet-50 input (1x3x224x224) made channels-last,
+// beside the general strided transpose on the same data.
+func BenchmarkTransposeToNHWC(b *testing.B) {
+	x := tensor.New(tensor.Float32, []int{1, 3, 224, 224})
+	y := tensor.New(tensor.Float32, []int{1, 224, 224, 3})
+	env := &Env{Threads: 1}
+	b.Run("small-channels", func(b *testing.B) {
+		for b.Loop() {
+			transposeToNHWC(env, x, y, ops.NCHWToNHWC)
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		for b.Loop() {
+			_ = moveStrided(env, y, x, []int{1, 224, 224, 3}, 0, []int{3 * 224 * 224, 224, 1, 224 * 224})
+		}
+	})
+}
