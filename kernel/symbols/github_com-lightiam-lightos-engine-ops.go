@@ -12,6 +12,7 @@ import (
 func init() {
 	Symbols["github.com/lightiam/lightos/engine/ops/ops"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"ActClip":               reflect.ValueOf(constant.MakeFromLiteral("\"Clip\"", token.STRING, 0)),
 		"ActGelu":               reflect.ValueOf(constant.MakeFromLiteral("\"Gelu\"", token.STRING, 0)),
 		"ActGeluTanh":           reflect.ValueOf(constant.MakeFromLiteral("\"GeluTanh\"", token.STRING, 0)),
 		"ActLeakyRelu":          reflect.ValueOf(constant.MakeFromLiteral("\"LeakyRelu\"", token.STRING, 0)),
@@ -52,8 +53,14 @@ func init() {
 		"LoopTripCount":         reflect.ValueOf(ops.LoopTripCount),
 		"MLClassCount":          reflect.ValueOf(ops.MLClassCount),
 		"MatMulShape":           reflect.ValueOf(ops.MatMulShape),
+		"NCHWToNHWC":            reflect.ValueOf(&ops.NCHWToNHWC).Elem(),
+		"NHWCToNCHW":            reflect.ValueOf(&ops.NHWCToNCHW).Elem(),
 		"NMSSelect":             reflect.ValueOf(ops.NMSSelect),
 		"Names":                 reflect.ValueOf(ops.Names),
+		"NhwcAveragePool":       reflect.ValueOf(constant.MakeFromLiteral("\"NhwcAveragePool\"", token.STRING, 0)),
+		"NhwcConv":              reflect.ValueOf(constant.MakeFromLiteral("\"NhwcConv\"", token.STRING, 0)),
+		"NhwcGlobalAveragePool": reflect.ValueOf(constant.MakeFromLiteral("\"NhwcGlobalAveragePool\"", token.STRING, 0)),
+		"NhwcMaxPool":           reflect.ValueOf(constant.MakeFromLiteral("\"NhwcMaxPool\"", token.STRING, 0)),
 		"NodeOpset":             reflect.ValueOf(ops.NodeOpset),
 		"NormAxes":              reflect.ValueOf(ops.NormAxes),
 		"NormAxis":              reflect.ValueOf(ops.NormAxis),

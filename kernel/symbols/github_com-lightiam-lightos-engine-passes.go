@@ -15,6 +15,7 @@ func init() {
 		"AttentionFusion":          reflect.ValueOf(&passes.AttentionFusion).Elem(),
 		"AttentionHeads":           reflect.ValueOf(&passes.AttentionHeads).Elem(),
 		"BatchNormFolding":         reflect.ValueOf(&passes.BatchNormFolding).Elem(),
+		"ChannelsLast":             reflect.ValueOf(&passes.ChannelsLast).Elem(),
 		"CommonSubexpressions":     reflect.ValueOf(&passes.CommonSubexpressions).Elem(),
 		"ConstantFolding":          reflect.ValueOf(&passes.ConstantFolding).Elem(),
 		"ConvActivation":           reflect.ValueOf(&passes.ConvActivation).Elem(),
