@@ -5623,11 +5623,11 @@ nhwcDWAVX512x1_t:
 	MOVQ        (CX), R9
 	SHLQ        $0x02, R9
 	ADDQ        BX, R9
-	VMOVUPS.Z   (R8), K1, Z8
+	MOVQ        8(CX), R10
+	VMOVUPS.Z   (R8)(R10*4), K1, Z8
 	VMOVUPS.Z   (AX)(R9*1), K1, Z4
 	VFMADD231PS Z4, Z8, Z0
-	ADDQ        DX, R8
-	ADDQ        $0x08, CX
+	ADDQ        $0x10, CX
 	DECQ        DI
 	JNZ         nhwcDWAVX512x1_t
 	TESTQ       $0x00000010, SI
@@ -5694,11 +5694,11 @@ nhwcDWAVX2x1_t:
 	MOVQ        (SI), R9
 	SHLQ        $0x02, R9
 	ADDQ        DX, R9
-	VMASKMOVPS  (R8), Y10, Y8
+	MOVQ        8(SI), R10
+	VMASKMOVPS  (R8)(R10*4), Y10, Y8
 	VMASKMOVPS  (CX)(R9*1), Y10, Y4
 	VFMADD231PS Y4, Y8, Y0
-	ADDQ        AX, R8
-	ADDQ        $0x08, SI
+	ADDQ        $0x10, SI
 	DECQ        DI
 	JNZ         nhwcDWAVX2x1_t
 	TESTQ       $0x00000010, BX
@@ -5770,13 +5770,13 @@ nhwcDWAVX512x2_t:
 	MOVQ        (CX), R10
 	SHLQ        $0x02, R10
 	ADDQ        SI, R10
-	VMOVUPS.Z   (R9), K1, Z8
+	MOVQ        8(CX), R11
+	VMOVUPS.Z   (R9)(R11*4), K1, Z8
 	VMOVUPS.Z   (AX)(R10*1), K1, Z4
 	VFMADD231PS Z4, Z8, Z0
 	VMOVUPS.Z   (DX)(R10*1), K1, Z5
 	VFMADD231PS Z5, Z8, Z1
-	ADDQ        BX, R9
-	ADDQ        $0x08, CX
+	ADDQ        $0x10, CX
 	DECQ        R8
 	JNZ         nhwcDWAVX512x2_t
 	TESTQ       $0x00000010, DI
@@ -5853,13 +5853,13 @@ nhwcDWAVX2x2_t:
 	MOVQ        (DI), R10
 	SHLQ        $0x02, R10
 	ADDQ        BX, R10
-	VMASKMOVPS  (R9), Y10, Y8
+	MOVQ        8(DI), R11
+	VMASKMOVPS  (R9)(R11*4), Y10, Y8
 	VMASKMOVPS  (DX)(R10*1), Y10, Y4
 	VFMADD231PS Y4, Y8, Y0
 	VMASKMOVPS  (CX)(R10*1), Y10, Y5
 	VFMADD231PS Y5, Y8, Y1
-	ADDQ        AX, R9
-	ADDQ        $0x08, DI
+	ADDQ        $0x10, DI
 	DECQ        R8
 	JNZ         nhwcDWAVX2x2_t
 	TESTQ       $0x00000010, SI
@@ -5941,15 +5941,15 @@ nhwcDWAVX512x3_t:
 	MOVQ        (CX), R11
 	SHLQ        $0x02, R11
 	ADDQ        DI, R11
-	VMOVUPS.Z   (R10), K1, Z8
+	MOVQ        8(CX), R12
+	VMOVUPS.Z   (R10)(R12*4), K1, Z8
 	VMOVUPS.Z   (AX)(R11*1), K1, Z4
 	VFMADD231PS Z4, Z8, Z0
 	VMOVUPS.Z   (DX)(R11*1), K1, Z5
 	VFMADD231PS Z5, Z8, Z1
 	VMOVUPS.Z   (BX)(R11*1), K1, Z6
 	VFMADD231PS Z6, Z8, Z2
-	ADDQ        SI, R10
-	ADDQ        $0x08, CX
+	ADDQ        $0x10, CX
 	DECQ        R9
 	JNZ         nhwcDWAVX512x3_t
 	TESTQ       $0x00000010, R8
@@ -6036,15 +6036,15 @@ nhwcDWAVX2x3_t:
 	MOVQ        (R8), R11
 	SHLQ        $0x02, R11
 	ADDQ        SI, R11
-	VMASKMOVPS  (R10), Y10, Y8
+	MOVQ        8(R8), R12
+	VMASKMOVPS  (R10)(R12*4), Y10, Y8
 	VMASKMOVPS  (DX)(R11*1), Y10, Y4
 	VFMADD231PS Y4, Y8, Y0
 	VMASKMOVPS  (BX)(R11*1), Y10, Y5
 	VFMADD231PS Y5, Y8, Y1
 	VMASKMOVPS  (CX)(R11*1), Y10, Y6
 	VFMADD231PS Y6, Y8, Y2
-	ADDQ        AX, R10
-	ADDQ        $0x08, R8
+	ADDQ        $0x10, R8
 	DECQ        R9
 	JNZ         nhwcDWAVX2x3_t
 	TESTQ       $0x00000010, DI
@@ -6136,7 +6136,8 @@ nhwcDWAVX512x4_t:
 	MOVQ        (CX), R12
 	SHLQ        $0x02, R12
 	ADDQ        R8, R12
-	VMOVUPS.Z   (R11), K1, Z8
+	MOVQ        8(CX), R13
+	VMOVUPS.Z   (R11)(R13*4), K1, Z8
 	VMOVUPS.Z   (AX)(R12*1), K1, Z4
 	VFMADD231PS Z4, Z8, Z0
 	VMOVUPS.Z   (DX)(R12*1), K1, Z5
@@ -6145,8 +6146,7 @@ nhwcDWAVX512x4_t:
 	VFMADD231PS Z6, Z8, Z2
 	VMOVUPS.Z   (SI)(R12*1), K1, Z7
 	VFMADD231PS Z7, Z8, Z3
-	ADDQ        DI, R11
-	ADDQ        $0x08, CX
+	ADDQ        $0x10, CX
 	DECQ        R10
 	JNZ         nhwcDWAVX512x4_t
 	TESTQ       $0x00000010, R9
@@ -6243,7 +6243,8 @@ nhwcDWAVX2x4_t:
 	MOVQ        (R9), R12
 	SHLQ        $0x02, R12
 	ADDQ        DI, R12
-	VMASKMOVPS  (R11), Y10, Y8
+	MOVQ        8(R9), R13
+	VMASKMOVPS  (R11)(R13*4), Y10, Y8
 	VMASKMOVPS  (DX)(R12*1), Y10, Y4
 	VFMADD231PS Y4, Y8, Y0
 	VMASKMOVPS  (BX)(R12*1), Y10, Y5
@@ -6252,8 +6253,7 @@ nhwcDWAVX2x4_t:
 	VFMADD231PS Y6, Y8, Y2
 	VMASKMOVPS  (CX)(R12*1), Y10, Y7
 	VFMADD231PS Y7, Y8, Y3
-	ADDQ        AX, R11
-	ADDQ        $0x08, R9
+	ADDQ        $0x10, R9
 	DECQ        R10
 	JNZ         nhwcDWAVX2x4_t
 	TESTQ       $0x00000010, R8

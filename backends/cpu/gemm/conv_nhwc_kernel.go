@@ -30,13 +30,13 @@ type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32,
 //	for i < rows, ch < c:
 //		s := 0
 //		if flags&flagColBias { s = bias[ch] }
-//		for t < ntaps: s += x[pix[i] + toff[t] + ch] * w[t*c + ch]
+//		for t < ntaps: s += x[pix[i] + toff[2*t] + ch] * w[toff[2*t+1] + ch]
 //		if flags&flagResidual { s += res[i*c+ch] }
 //		if flags&flagReLU     { s = max(s, 0) }
 //		y[i*c+ch] = s
 //
-// pix and toff count floats; ntaps and c are positive. nhwcDepthwiseGo is
-// the Go twin.
+// toff holds ntaps pairs (input offset, weight offset); pix and toff count
+// floats; ntaps and c are positive. nhwcDepthwiseGo is the Go twin.
 type nhwcDepthwiseFunc func(x *float32, pix, toff *int, ntaps, c int, w, y, bias, res *float32, flags int)
 
 // nhwcDWRows is the most pixels a depthwise kernel computes at a time.
@@ -75,8 +75,7 @@ func newNHWCKernelGo(name string, mr, nr, lanes int) *nhwcKernel {
 func nhwcDepthwiseGo(rows int) nhwcDepthwiseFunc {
 	return func(xp *float32, pixp, toffp *int, ntaps, c int, wp, yp, biasp, resp *float32, flags int) {
 		pix := unsafe.Slice(pixp, rows)
-		toff := unsafe.Slice(toffp, ntaps)
-		w := unsafe.Slice(wp, ntaps*c)
+		toff := unsafe.Slice(toffp, 2*ntaps)
 		y := unsafe.Slice(yp, rows*c)
 		for i := 0; i < rows; i++ {
 			yr := y[i*c : (i+1)*c]
@@ -85,9 +84,9 @@ func nhwcDepthwiseGo(rows int) nhwcDepthwiseFunc {
 			} else {
 				clear(yr)
 			}
-			for t, off := range toff {
-				x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(xp), 4*(pix[i]+off))), c)
-				wt := w[t*c : (t+1)*c]
+			for t := 0; t < ntaps; t++ {
+				x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(xp), 4*(pix[i]+toff[2*t]))), c)
+				wt := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(wp), 4*toff[2*t+1])), c)
 				for ch, xv := range x {
 					yr[ch] += xv * wt[ch]
 				}

@@ -100,6 +100,9 @@ func TestConvNHWC(t *testing.T) {
 		{N: 2, C: 16, H: 13, W: 13, M: 16, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2, Group: 16},
 		{N: 1, C: 5, H: 7, W: 9, M: 5, KH: 5, KW: 3, PadTop: 2, PadBottom: 1, PadRight: 2, StrideH: 2, StrideW: 3, DilationW: 2, Group: 5},
 		{N: 1, C: 64, H: 56, W: 56, M: 64, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Group: 64},
+		// Pads wider than the kernel: pixels with no valid tap at all.
+		{N: 2, C: 20, H: 3, W: 4, M: 20, KH: 3, KW: 3, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 4, Group: 20},
+		{N: 1, C: 33, H: 1, W: 9, M: 33, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideW: 2, Group: 33},
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {

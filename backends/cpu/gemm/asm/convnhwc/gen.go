@@ -337,13 +337,14 @@ func genDepthwise(v isa, rows int, maskTable Mem) {
 	MOVQ(Mem{Base: toff}, a)
 	SHLQ(U8(2), a)
 	ADDQ(cb, a)
-	load(Mem{Base: w}, wv)
+	wo := GP64()
+	MOVQ(Mem{Base: toff, Disp: 8}, wo)
+	load(Mem{Base: w, Index: wo, Scale: 4}, wv)
 	for i := 0; i < rows; i++ {
 		load(Mem{Base: q[i], Index: a, Scale: 1}, in(i))
 		VFMADD231PS(in(i), wv, acc(i))
 	}
-	ADDQ(c4, w)
-	ADDQ(U8(8), toff)
+	ADDQ(U8(16), toff)
 	DECQ(taps)
 	JNZ(LabelRef(name + "_t"))
 
