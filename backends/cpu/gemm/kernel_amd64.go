@@ -109,6 +109,24 @@ func packAAsm(dst, src []float32, lda, kc, mr int) bool {
 	return true
 }
 
+// packTAsm packs the first 8*(kc/8) k values of a B panel of nr (16 or 32)
+// full columns stored transposed (column j at src[j*ld:]) into dst[k*nr+j]
+// if an assembly version exists, checking the bounds first; it reports
+// whether it did.
+func packTAsm(dst, src []float32, ld, kc, nr int) bool {
+	blocks := kc / 8
+	if !hasAVX || blocks == 0 || nr != 16 && nr != 32 {
+		return false
+	}
+	_, _ = src[(nr-1)*ld+blocks*8-1], dst[blocks*8*nr-1]
+	if nr == 16 {
+		packT16(&dst[0], &src[0], ld, blocks)
+	} else {
+		packT32(&dst[0], &src[0], ld, blocks)
+	}
+	return true
+}
+
 // packOffsetsAsm is packStridedAsm with row k at src+offs[k].
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool {
 	switch {

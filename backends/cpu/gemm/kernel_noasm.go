@@ -15,6 +15,7 @@ var (
 func packStridedAsm(dst, src *float32, ld, kc, nr int) bool        { return false }
 func packOffsetsAsm(dst, src *float32, offs *int, kc, nr int) bool { return false }
 func packAAsm(dst, src []float32, lda, kc, mr int) bool            { return false }
+func packTAsm(dst, src []float32, ld, kc, nr int) bool             { return false }
 
 const hasRowAsm = false
 

@@ -76,6 +76,12 @@ func packA12(dst *float32, src *float32, lda int, blocks int)
 // packA6 writes dst[k*6+r] = src[r*lda+k] for r < 6 and k < 8*blocks (AVX).
 func packA6(dst *float32, src *float32, lda int, blocks int)
 
+// packT16 writes dst[k*16+j] = src[j*ld+k] for j < 16 and k < 8*blocks (AVX).
+func packT16(dst *float32, src *float32, ld int, blocks int)
+
+// packT32 writes dst[k*32+j] = src[j*ld+k] for j < 32 and k < 8*blocks (AVX).
+func packT32(dst *float32, src *float32, ld int, blocks int)
+
 // gemvAVX2x16 computes c[p*16+j] = flags(Σ_k x[k]·b[(p*k+k)*16+j]) for panels p of B packed 16 columns wide; see gemvGo.
 func gemvAVX2x16(k int, x *float32, b *float32, panels int, c *float32, flags int, bias *float32)
 

@@ -45,3 +45,46 @@ func TestPackRowsA(t *testing.T) {
 		}
 	}
 }
+
+// TestPackBTransposed checks the layout of B panels packed from a B stored
+// transposed (N×K), element by element: full panels (the assembly transpose
+// for the first 8*(kc/8) k where there is one) and partial ones, with k
+// offsets and padded leading dimensions.
+func TestPackBTransposed(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, nr := range []int{16, 32} {
+		for _, n := range []int{nr, 2*nr + 3, nr - 1} {
+			for _, kc := range []int{1, 7, 8, 9, 64, 131} {
+				for _, pc := range []int{0, 3} {
+					t.Run(fmt.Sprintf("nr=%d/n=%d/kc=%d/pc=%d", nr, n, kc, pc), func(t *testing.T) {
+						ldb := pc + kc + 5
+						b := randSlice(r, (n-1)*ldb+pc+kc)
+						p := problem{k: pc + kc, n: n, b: matrix{data: b, ld: ldb, trans: true}}
+						panels := (n + nr - 1) / nr
+						buf := randSlice(r, panels*kc*nr+3)
+						guard := append([]float32(nil), buf[panels*kc*nr:]...)
+						p.packB(buf, pc, kc, 0, n, nr)
+						for q := 0; q < panels; q++ {
+							for k := 0; k < kc; k++ {
+								for j := 0; j < nr; j++ {
+									var w float32
+									if col := q*nr + j; col < n {
+										w = b[col*ldb+pc+k]
+									}
+									if got := buf[q*kc*nr+k*nr+j]; got != w {
+										t.Fatalf("panel %d (k=%d, col %d) = %v, want %v", q, k, j, got, w)
+									}
+								}
+							}
+						}
+						for i, g := range buf[panels*kc*nr:] {
+							if g != guard[i] {
+								t.Fatalf("wrote past the panels at %d", panels*kc*nr+i)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

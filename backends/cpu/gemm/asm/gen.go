@@ -43,6 +43,8 @@ func main() {
 	}
 	genPackA12()
 	genPackA6()
+	genPackT(16)
+	genPackT(32)
 	genGemv("gemvAVX2x16", 16, 4, avx2Regs())
 	genGemv("gemvAVX512x16", 16, 8, avx512Regs())
 	genGemv("gemvAVX512x32", 32, 4, avx512Regs())
@@ -604,6 +606,85 @@ func genPackA12() {
 	DECQ(n)
 	JNZ(LabelRef("packA12_loop"))
 	Label("packA12_done")
+	VZEROUPPER()
+	RET()
+}
+
+// genPackT generates packT16 and packT32, which pack nr rows of a matrix
+// stored transposed (B stored N×K for a TransB product: a B panel's nr
+// columns are nr rows of the stored matrix) 8 k values at a time: each group
+// of 8 rows through an 8x8 transpose (two 4x4 transposes per 128-bit lane,
+// as in packA12, and a lane permute), each k's nr values stored as one run.
+func genPackT(nr int) {
+	name := fmt.Sprintf("packT%d", nr)
+	TEXT(name, NOSPLIT, "func(dst, src *float32, ld, blocks int)")
+	Doc(fmt.Sprintf("%s writes dst[k*%d+j] = src[j*ld+k] for j < %d and k < 8*blocks (AVX).", name, nr, nr))
+	dst := Load(Param("dst"), GP64())
+	p0 := Load(Param("src"), GP64())
+	ld := Load(Param("ld"), GP64())
+	n := Load(Param("blocks"), GP64())
+	SHLQ(U8(2), ld)
+	ld3 := GP64()
+	LEAQ(Mem{Base: ld, Index: ld, Scale: 2}, ld3)
+	// ptr[i] points at row 4i.
+	ptr := []reg.Register{p0}
+	for i := 1; i < nr/4; i++ {
+		q := GP64()
+		LEAQ(Mem{Base: ptr[i-1], Index: ld, Scale: 4}, q)
+		ptr = append(ptr, q)
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	rowMem := func(base reg.Register, r int) Mem {
+		switch r {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: ld, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: ld, Scale: 2}
+		}
+		return Mem{Base: base, Index: ld3, Scale: 1}
+	}
+	quad := func(base reg.Register) [4]reg.VecVirtual {
+		var r [4]reg.VecVirtual
+		for i := range r {
+			r[i] = YMM()
+			VMOVUPS(rowMem(base, i), r[i])
+		}
+		t0, t1, t2, t3 := YMM(), YMM(), YMM(), YMM()
+		VUNPCKLPS(r[1], r[0], t0)
+		VUNPCKHPS(r[1], r[0], t1)
+		VUNPCKLPS(r[3], r[2], t2)
+		VUNPCKHPS(r[3], r[2], t3)
+		var s [4]reg.VecVirtual
+		for i := range s {
+			s[i] = YMM()
+		}
+		VSHUFPS(U8(0x44), t2, t0, s[0]) // rows 0-3 at k0 | k4
+		VSHUFPS(U8(0xEE), t2, t0, s[1]) // k1 | k5
+		VSHUFPS(U8(0x44), t3, t1, s[2]) // k2 | k6
+		VSHUFPS(U8(0xEE), t3, t1, s[3]) // k3 | k7
+		return s
+	}
+	for g := 0; g < nr/8; g++ {
+		lo, hi := quad(ptr[2*g]), quad(ptr[2*g+1])
+		for i := 0; i < 4; i++ {
+			o := YMM()
+			VPERM2F128(U8(0x20), hi[i], lo[i], o)
+			VMOVUPS(o, Mem{Base: dst, Disp: 4 * (i*nr + 8*g)})
+			VPERM2F128(U8(0x31), hi[i], lo[i], o)
+			VMOVUPS(o, Mem{Base: dst, Disp: 4 * ((i+4)*nr + 8*g)})
+		}
+	}
+	for _, q := range ptr {
+		ADDQ(U8(32), q)
+	}
+	ADDQ(U32(8*nr*4), dst)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
