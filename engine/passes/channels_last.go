@@ -28,8 +28,9 @@ import (
 // leaves (read outside the region or a graph output), so every other node and every
 // graph output sees the values it saw before. A transpose that only moves dimensions
 // of size 1 (the [N, C, 1, 1] after a global pool) is a Reshape instead, which the
-// executor runs as a view. Regions without a convolution stay as they are: their
-// operators run as fast in NCHW and the transposes would be pure cost.
+// executor runs as a view. Regions stay as they are when the transposes would cost
+// more than the layout gains: without a convolution, or with fewer than 64
+// multiply-adds of convolution per element moved at the edges (clMACsPerElement).
 //
 // In the region, NhwcConv then absorbs what FusedConv could not: a following Relu,
 // LeakyRelu or Clip (ReLU6) as its activation, and a following Add of a same-shaped
@@ -213,7 +214,59 @@ func channelsLastRegions(c *Context) []clRegion {
 		}
 		regions[i].nodes = append(regions[i].nodes, n)
 	}
-	return regions
+	kept := regions[:0]
+	for _, r := range regions {
+		if regionPays(c, r) {
+			kept = append(kept, r)
+		}
+	}
+	return kept
+}
+
+// clMACsPerElement is how many multiply-adds of convolution a region must hold per
+// element its edge transposes move for the rewrite to pay: a transposed element costs
+// about a nanosecond, a multiply-add in the convolution kernels a hundredth of that,
+// and the NHWC kernels gain a few percent on the convolution (ResNet-50: 4 G
+// multiply-adds against 150 k transposed elements).
+const clMACsPerElement = 64
+
+// regionPays reports whether r's convolutions outweigh the transposes at its edges
+// (per image, so a symbolic batch does not matter).
+func regionPays(c *Context, r clRegion) bool {
+	member := map[*graph.Node]bool{}
+	for _, n := range r.nodes {
+		member[n] = true
+	}
+	perImage := func(v *graph.Value) int64 {
+		e := int64(1)
+		for _, d := range v.Shape[1:] {
+			e *= d.Size
+		}
+		return e
+	}
+	var macs, moved int64
+	seen := map[*graph.Value]bool{}
+	for _, n := range r.nodes {
+		for i, v := range n.Inputs {
+			if v != nil && clDataInput(n, i) && !member[v.Producer] && !seen[v] {
+				seen[v] = true
+				moved += perImage(v)
+			}
+		}
+		y := out0(n)
+		leaves := c.G.IsOutput(y)
+		for _, u := range c.Consumers(y) {
+			leaves = leaves || !member[u]
+		}
+		if leaves {
+			moved += perImage(y)
+		}
+		if is(n, "Conv") || n.Op == ops.FusedConv {
+			w := n.Input(1).Const.Shape() // [M, C/group, KH, KW]
+			macs += perImage(y) * int64(w[1]*w[2]*w[3])
+		}
+	}
+	return macs >= clMACsPerElement*moved
 }
 
 // producerIn returns v's producer when it is in role's set, else nil.

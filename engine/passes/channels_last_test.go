@@ -37,11 +37,11 @@ func TestChannelsLast(t *testing.T) {
 	})
 	t.Run("mobilenet-block-clip-residual", func(t *testing.T) {
 		g := newGB(t, 71)
-		x := g.in("x", 2, 6, 9, 9)
+		x := g.in("x", 2, 16, 10, 10)
 		lo, hi := g.scalar("lo", 0), g.scalar("hi", 6)
-		e := g.op("Clip", nil, g.op("Conv", nil, x, g.rnd("we", 12, 6, 1, 1), g.rnd("be", 12)), lo, hi)
-		d := g.op("Clip", nil, g.op("Conv", graph.Attrs{"group": graph.Int(12), "pads": graph.Ints(1, 1, 1, 1)}, e, g.rnd("wd", 12, 1, 3, 3), g.rnd("bd", 12)), lo, hi)
-		pr := g.op("Conv", nil, d, g.rnd("wp", 6, 12, 1, 1), g.rnd("bp", 6))
+		e := g.op("Clip", nil, g.op("Conv", nil, x, g.rnd("we", 96, 16, 1, 1), g.rnd("be", 96)), lo, hi)
+		d := g.op("Clip", nil, g.op("Conv", graph.Attrs{"group": graph.Int(96), "pads": graph.Ints(1, 1, 1, 1)}, e, g.rnd("wd", 96, 1, 3, 3), g.rnd("bd", 96)), lo, hi)
+		pr := g.op("Conv", nil, d, g.rnd("wp", 16, 96, 1, 1), g.rnd("bp", 16))
 		y := g.op("Add", nil, pr, x)
 		rep, got := optimizeAndCompare(t, g.finish(y), on)
 		// Clip joins its convolution, the Add is the projection's residual; the
@@ -51,10 +51,10 @@ func TestChannelsLast(t *testing.T) {
 	})
 	t.Run("branch-leaves-and-output-in-the-middle", func(t *testing.T) {
 		g := newGB(t, 72)
-		x := g.in("x", 1, 4, 8, 7)
-		a := g.op("Relu", nil, g.op("Conv", k3, x, g.rnd("w1", 5, 4, 3, 3)))
+		x := g.in("x", 1, 16, 8, 7)
+		a := g.op("Relu", nil, g.op("Conv", k3, x, g.rnd("w1", 32, 16, 3, 3)))
 		side := g.op("ReduceMean", graph.Attrs{"axes": graph.Ints(2, 3)}, a) // reads the NCHW value
-		b := g.op("Conv", graph.Attrs{"strides": graph.Ints(2, 2)}, a, g.rnd("w2", 7, 5, 1, 1))
+		b := g.op("Conv", graph.Attrs{"strides": graph.Ints(2, 2)}, a, g.rnd("w2", 32, 32, 1, 1))
 		c := g.op("Sigmoid", nil, b)
 		avg := g.op("AveragePool", graph.Attrs{"kernel_shape": graph.Ints(2, 2), "ceil_mode": graph.Int(1)}, c)
 		rep, got := optimizeAndCompare(t, g.finish(side, b, avg), on)
@@ -70,10 +70,17 @@ func TestChannelsLast(t *testing.T) {
 		rep, got := optimizeAndCompare(t, g.finish(y), on)
 		expectCounts(t, rep, got, map[string]int{"channels-last": 0}, map[string]int{"MaxPool": 1, "Transpose": 0})
 	})
+	t.Run("too-little-convolution-for-the-transposes", func(t *testing.T) {
+		g := newGB(t, 77)
+		x := g.in("x", 1, 2, 8, 8)
+		y := g.op("Relu", nil, g.op("Conv", nil, x, g.rnd("w", 2, 2, 1, 1)))
+		rep, got := optimizeAndCompare(t, g.finish(y), on)
+		expectCounts(t, rep, got, map[string]int{"channels-last": 0}, map[string]int{ops.FusedConv: 1, "Transpose": 0})
+	})
 	t.Run("grouped-conv-stays-nchw", func(t *testing.T) {
 		g := newGB(t, 74)
 		x := g.in("x", 1, 8, 6, 6)
-		y := g.op("Conv", graph.Attrs{"group": graph.Int(2)}, x, g.rnd("w", 4, 4, 1, 1))
+		y := g.op("Conv", graph.Attrs{"group": graph.Int(2), "pads": graph.Ints(1, 1, 1, 1)}, x, g.rnd("w", 64, 4, 3, 3))
 		rep, got := optimizeAndCompare(t, g.finish(y), on)
 		expectCounts(t, rep, got, map[string]int{"channels-last": 0}, map[string]int{"Conv": 1, ops.NhwcConv: 0})
 	})
@@ -86,9 +93,9 @@ func TestChannelsLast(t *testing.T) {
 	})
 	t.Run("second-optimize-changes-nothing", func(t *testing.T) {
 		g := newGB(t, 76)
-		x := g.inBatch("x", 1, 4, 8, 8)
-		y := g.op("Relu", nil, g.op("Conv", k3, x, g.rnd("w", 4, 4, 3, 3)))
-		y = g.op("Relu", nil, g.op("Add", nil, g.op("Conv", k3, y, g.rnd("w2", 4, 4, 3, 3)), x))
+		x := g.inBatch("x", 1, 8, 8, 8)
+		y := g.op("Relu", nil, g.op("Conv", k3, x, g.rnd("w", 8, 8, 3, 3)))
+		y = g.op("Relu", nil, g.op("Add", nil, g.op("Conv", k3, y, g.rnd("w2", 8, 8, 3, 3)), x))
 		gr := g.finish(y)
 		rep, _ := optimizeAndCompare(t, gr, on)
 		if rep.Count("channels-last") != 1 {
