@@ -22,11 +22,21 @@ DATA nhwcMask<>+56(SB)/4, $0x00000000
 DATA nhwcMask<>+60(SB)/4, $0x00000000
 GLOBL nhwcMask<>(SB), RODATA|NOPTR, $64
 
-// func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x1x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -65,25 +75,25 @@ nhwcAVX512x1x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x16_noaccum
-	MOVQ         DX, CX
-	VMOVUPS.Z    (CX), K1, Z28
+	MOVQ         BX, DX
+	VMOVUPS.Z    (DX), K1, Z28
 	VADDPS       Z28, Z0, Z0
 
 nhwcAVX512x1x16_noaccum:
 	TESTQ     $0x00000002, AX
 	JZ        nhwcAVX512x1x16_nobias
-	MOVQ      bias+64(FP), CX
-	VMOVUPS.Z (CX), K1, Z24
+	MOVQ      bias+64(FP), DX
+	VMOVUPS.Z (DX), K1, Z24
 	VADDPS    Z24, Z0, Z0
 
 nhwcAVX512x1x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x16_nores
-	MOVQ      res+72(FP), CX
-	VMOVUPS.Z (CX), K1, Z28
+	MOVQ      16(SP), DX
+	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 
 nhwcAVX512x1x16_nores:
@@ -93,16 +103,33 @@ nhwcAVX512x1x16_nores:
 	VMAXPS Z0, Z28, Z0
 
 nhwcAVX512x1x16_norelu:
-	MOVQ    DX, CX
-	VMOVUPS Z0, K1, (CX)
+	MOVQ    BX, DX
+	VMOVUPS Z0, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000001, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000008, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x1x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x1x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -144,31 +171,31 @@ nhwcAVX512x1x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x32_noaccum
-	MOVQ         DX, CX
-	VMOVUPS      (CX), Z28
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Z28
 	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(CX), K1, Z28
+	VMOVUPS.Z    64(DX), K1, Z28
 	VADDPS       Z28, Z1, Z1
 
 nhwcAVX512x1x32_noaccum:
 	TESTQ     $0x00000002, AX
 	JZ        nhwcAVX512x1x32_nobias
-	MOVQ      bias+64(FP), CX
-	VMOVUPS   (CX), Z24
-	VMOVUPS.Z 64(CX), K1, Z25
+	MOVQ      bias+64(FP), DX
+	VMOVUPS   (DX), Z24
+	VMOVUPS.Z 64(DX), K1, Z25
 	VADDPS    Z24, Z0, Z0
 	VADDPS    Z25, Z1, Z1
 
 nhwcAVX512x1x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x32_nores
-	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z28
+	MOVQ      16(SP), DX
+	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
-	VMOVUPS.Z 64(CX), K1, Z28
+	VMOVUPS.Z 64(DX), K1, Z28
 	VADDPS    Z28, Z1, Z1
 
 nhwcAVX512x1x32_nores:
@@ -179,17 +206,34 @@ nhwcAVX512x1x32_nores:
 	VMAXPS Z1, Z28, Z1
 
 nhwcAVX512x1x32_norelu:
-	MOVQ    DX, CX
-	VMOVUPS Z0, (CX)
-	VMOVUPS Z1, K1, 64(CX)
+	MOVQ    BX, DX
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000001, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000008, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x1x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x1x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -234,24 +278,24 @@ nhwcAVX512x1x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x48_noaccum
-	MOVQ         DX, CX
-	VMOVUPS      (CX), Z28
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Z28
 	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(CX), Z28
+	VMOVUPS      64(DX), Z28
 	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(CX), K1, Z28
+	VMOVUPS.Z    128(DX), K1, Z28
 	VADDPS       Z28, Z2, Z2
 
 nhwcAVX512x1x48_noaccum:
 	TESTQ     $0x00000002, AX
 	JZ        nhwcAVX512x1x48_nobias
-	MOVQ      bias+64(FP), CX
-	VMOVUPS   (CX), Z24
-	VMOVUPS   64(CX), Z25
-	VMOVUPS.Z 128(CX), K1, Z26
+	MOVQ      bias+64(FP), DX
+	VMOVUPS   (DX), Z24
+	VMOVUPS   64(DX), Z25
+	VMOVUPS.Z 128(DX), K1, Z26
 	VADDPS    Z24, Z0, Z0
 	VADDPS    Z25, Z1, Z1
 	VADDPS    Z26, Z2, Z2
@@ -259,12 +303,12 @@ nhwcAVX512x1x48_noaccum:
 nhwcAVX512x1x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x48_nores
-	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z28
+	MOVQ      16(SP), DX
+	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
-	VMOVUPS   64(CX), Z28
+	VMOVUPS   64(DX), Z28
 	VADDPS    Z28, Z1, Z1
-	VMOVUPS.Z 128(CX), K1, Z28
+	VMOVUPS.Z 128(DX), K1, Z28
 	VADDPS    Z28, Z2, Z2
 
 nhwcAVX512x1x48_nores:
@@ -276,18 +320,35 @@ nhwcAVX512x1x48_nores:
 	VMAXPS Z2, Z28, Z2
 
 nhwcAVX512x1x48_norelu:
-	MOVQ    DX, CX
-	VMOVUPS Z0, (CX)
-	VMOVUPS Z1, 64(CX)
-	VMOVUPS Z2, K1, 128(CX)
+	MOVQ    BX, DX
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000001, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000008, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x1x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x1x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -335,27 +396,27 @@ nhwcAVX512x1x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x1x64_noaccum
-	MOVQ         DX, CX
-	VMOVUPS      (CX), Z28
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Z28
 	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(CX), Z28
+	VMOVUPS      64(DX), Z28
 	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(CX), Z28
+	VMOVUPS      128(DX), Z28
 	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(CX), K1, Z28
+	VMOVUPS.Z    192(DX), K1, Z28
 	VADDPS       Z28, Z3, Z3
 
 nhwcAVX512x1x64_noaccum:
 	TESTQ     $0x00000002, AX
 	JZ        nhwcAVX512x1x64_nobias
-	MOVQ      bias+64(FP), CX
-	VMOVUPS   (CX), Z24
-	VMOVUPS   64(CX), Z25
-	VMOVUPS   128(CX), Z26
-	VMOVUPS.Z 192(CX), K1, Z27
+	MOVQ      bias+64(FP), DX
+	VMOVUPS   (DX), Z24
+	VMOVUPS   64(DX), Z25
+	VMOVUPS   128(DX), Z26
+	VMOVUPS.Z 192(DX), K1, Z27
 	VADDPS    Z24, Z0, Z0
 	VADDPS    Z25, Z1, Z1
 	VADDPS    Z26, Z2, Z2
@@ -364,14 +425,14 @@ nhwcAVX512x1x64_noaccum:
 nhwcAVX512x1x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x1x64_nores
-	MOVQ      res+72(FP), CX
-	VMOVUPS   (CX), Z28
+	MOVQ      16(SP), DX
+	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
-	VMOVUPS   64(CX), Z28
+	VMOVUPS   64(DX), Z28
 	VADDPS    Z28, Z1, Z1
-	VMOVUPS   128(CX), Z28
+	VMOVUPS   128(DX), Z28
 	VADDPS    Z28, Z2, Z2
-	VMOVUPS.Z 192(CX), K1, Z28
+	VMOVUPS.Z 192(DX), K1, Z28
 	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x1x64_nores:
@@ -384,19 +445,36 @@ nhwcAVX512x1x64_nores:
 	VMAXPS Z3, Z28, Z3
 
 nhwcAVX512x1x64_norelu:
-	MOVQ    DX, CX
-	VMOVUPS Z0, (CX)
-	VMOVUPS Z1, 64(CX)
-	VMOVUPS Z2, 128(CX)
-	VMOVUPS Z3, K1, 192(CX)
+	MOVQ    BX, DX
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000001, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000008, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x1x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x2x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -441,7 +519,7 @@ nhwcAVX512x2x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x16_noaccum
 	MOVQ         BX, DX
@@ -462,7 +540,7 @@ nhwcAVX512x2x16_noaccum:
 nhwcAVX512x2x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x16_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
@@ -481,14 +559,31 @@ nhwcAVX512x2x16_norelu:
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000002, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000010, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x2x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x2x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -538,7 +633,7 @@ nhwcAVX512x2x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x32_noaccum
 	MOVQ         BX, DX
@@ -566,7 +661,7 @@ nhwcAVX512x2x32_noaccum:
 nhwcAVX512x2x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x32_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(DX), K1, Z28
@@ -593,14 +688,31 @@ nhwcAVX512x2x32_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z2, (DX)
 	VMOVUPS Z3, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000002, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000010, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x2x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x2x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -655,7 +767,7 @@ nhwcAVX512x2x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x48_noaccum
 	MOVQ         BX, DX
@@ -690,7 +802,7 @@ nhwcAVX512x2x48_noaccum:
 nhwcAVX512x2x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x48_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -725,14 +837,31 @@ nhwcAVX512x2x48_norelu:
 	VMOVUPS Z3, (DX)
 	VMOVUPS Z4, 64(DX)
 	VMOVUPS Z5, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000002, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000010, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x2x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x2x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -792,7 +921,7 @@ nhwcAVX512x2x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x2x64_noaccum
 	MOVQ         BX, DX
@@ -834,7 +963,7 @@ nhwcAVX512x2x64_noaccum:
 nhwcAVX512x2x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x2x64_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -877,14 +1006,31 @@ nhwcAVX512x2x64_norelu:
 	VMOVUPS Z5, 64(DX)
 	VMOVUPS Z6, 128(DX)
 	VMOVUPS Z7, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000002, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000010, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x2x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x3x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -935,7 +1081,7 @@ nhwcAVX512x3x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x16_noaccum
 	MOVQ         BX, DX
@@ -960,7 +1106,7 @@ nhwcAVX512x3x16_noaccum:
 nhwcAVX512x3x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x16_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
@@ -985,14 +1131,31 @@ nhwcAVX512x3x16_norelu:
 	VMOVUPS Z1, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z2, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000003, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000018, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x3x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x3x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1050,7 +1213,7 @@ nhwcAVX512x3x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x32_noaccum
 	MOVQ         BX, DX
@@ -1085,7 +1248,7 @@ nhwcAVX512x3x32_noaccum:
 nhwcAVX512x3x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x32_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(DX), K1, Z28
@@ -1122,14 +1285,31 @@ nhwcAVX512x3x32_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z4, (DX)
 	VMOVUPS Z5, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000003, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000018, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x3x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x3x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1194,7 +1374,7 @@ nhwcAVX512x3x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x48_noaccum
 	MOVQ         BX, DX
@@ -1239,7 +1419,7 @@ nhwcAVX512x3x48_noaccum:
 nhwcAVX512x3x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x48_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -1288,14 +1468,31 @@ nhwcAVX512x3x48_norelu:
 	VMOVUPS Z6, (DX)
 	VMOVUPS Z7, 64(DX)
 	VMOVUPS Z8, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000003, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000018, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x3x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x3x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1367,7 +1564,7 @@ nhwcAVX512x3x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x3x64_noaccum
 	MOVQ         BX, DX
@@ -1422,7 +1619,7 @@ nhwcAVX512x3x64_noaccum:
 nhwcAVX512x3x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x3x64_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -1483,14 +1680,31 @@ nhwcAVX512x3x64_norelu:
 	VMOVUPS Z9, 64(DX)
 	VMOVUPS Z10, 128(DX)
 	VMOVUPS Z11, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000003, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000018, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x3x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x4x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1547,7 +1761,7 @@ nhwcAVX512x4x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x16_noaccum
 	MOVQ         BX, DX
@@ -1576,7 +1790,7 @@ nhwcAVX512x4x16_noaccum:
 nhwcAVX512x4x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x16_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
@@ -1607,14 +1821,31 @@ nhwcAVX512x4x16_norelu:
 	VMOVUPS Z2, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z3, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000004, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000020, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x4x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x4x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1680,7 +1911,7 @@ nhwcAVX512x4x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x32_noaccum
 	MOVQ         BX, DX
@@ -1722,7 +1953,7 @@ nhwcAVX512x4x32_noaccum:
 nhwcAVX512x4x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x32_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(DX), K1, Z28
@@ -1769,14 +2000,31 @@ nhwcAVX512x4x32_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z6, (DX)
 	VMOVUPS Z7, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000004, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000020, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x4x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x4x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1851,7 +2099,7 @@ nhwcAVX512x4x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x48_noaccum
 	MOVQ         BX, DX
@@ -1906,7 +2154,7 @@ nhwcAVX512x4x48_noaccum:
 nhwcAVX512x4x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x48_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -1969,14 +2217,31 @@ nhwcAVX512x4x48_norelu:
 	VMOVUPS Z9, (DX)
 	VMOVUPS Z10, 64(DX)
 	VMOVUPS Z11, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000004, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000020, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x4x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x4x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2060,7 +2325,7 @@ nhwcAVX512x4x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x4x64_noaccum
 	MOVQ         BX, DX
@@ -2128,7 +2393,7 @@ nhwcAVX512x4x64_noaccum:
 nhwcAVX512x4x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x4x64_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -2207,14 +2472,31 @@ nhwcAVX512x4x64_norelu:
 	VMOVUPS Z13, 64(DX)
 	VMOVUPS Z14, 128(DX)
 	VMOVUPS Z15, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000004, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000020, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x4x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x5x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2277,7 +2559,7 @@ nhwcAVX512x5x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x16_noaccum
 	MOVQ         BX, DX
@@ -2310,7 +2592,7 @@ nhwcAVX512x5x16_noaccum:
 nhwcAVX512x5x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x16_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
@@ -2347,14 +2629,31 @@ nhwcAVX512x5x16_norelu:
 	VMOVUPS Z3, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z4, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000005, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000028, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x5x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x5x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2428,7 +2727,7 @@ nhwcAVX512x5x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x32_noaccum
 	MOVQ         BX, DX
@@ -2477,7 +2776,7 @@ nhwcAVX512x5x32_noaccum:
 nhwcAVX512x5x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x32_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(DX), K1, Z28
@@ -2534,14 +2833,31 @@ nhwcAVX512x5x32_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z8, (DX)
 	VMOVUPS Z9, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000005, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000028, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x5x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x5x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2626,7 +2942,7 @@ nhwcAVX512x5x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x48_noaccum
 	MOVQ         BX, DX
@@ -2691,7 +3007,7 @@ nhwcAVX512x5x48_noaccum:
 nhwcAVX512x5x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x48_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -2768,14 +3084,31 @@ nhwcAVX512x5x48_norelu:
 	VMOVUPS Z12, (DX)
 	VMOVUPS Z13, 64(DX)
 	VMOVUPS Z14, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000005, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000028, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x5x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x5x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2871,7 +3204,7 @@ nhwcAVX512x5x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x5x64_noaccum
 	MOVQ         BX, DX
@@ -2952,7 +3285,7 @@ nhwcAVX512x5x64_noaccum:
 nhwcAVX512x5x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x5x64_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -3049,14 +3382,31 @@ nhwcAVX512x5x64_norelu:
 	VMOVUPS Z17, 64(DX)
 	VMOVUPS Z18, 128(DX)
 	VMOVUPS Z19, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000005, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000028, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x5x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x6x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3125,7 +3475,7 @@ nhwcAVX512x6x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x16_noaccum
 	MOVQ         BX, DX
@@ -3162,7 +3512,7 @@ nhwcAVX512x6x16_noaccum:
 nhwcAVX512x6x16_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x16_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS.Z (DX), K1, Z28
 	VADDPS    Z28, Z0, Z0
 	ADDQ      CX, DX
@@ -3205,14 +3555,31 @@ nhwcAVX512x6x16_norelu:
 	VMOVUPS Z4, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z5, K1, (DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000006, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000030, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x6x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x6x32_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3294,7 +3661,7 @@ nhwcAVX512x6x32_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x32_noaccum
 	MOVQ         BX, DX
@@ -3350,7 +3717,7 @@ nhwcAVX512x6x32_noaccum:
 nhwcAVX512x6x32_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x32_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS.Z 64(DX), K1, Z28
@@ -3417,14 +3784,31 @@ nhwcAVX512x6x32_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z10, (DX)
 	VMOVUPS Z11, K1, 64(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000006, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000030, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x6x32_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x6x48_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3519,7 +3903,7 @@ nhwcAVX512x6x48_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x48_noaccum
 	MOVQ         BX, DX
@@ -3594,7 +3978,7 @@ nhwcAVX512x6x48_noaccum:
 nhwcAVX512x6x48_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x48_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -3685,14 +4069,31 @@ nhwcAVX512x6x48_norelu:
 	VMOVUPS Z15, (DX)
 	VMOVUPS Z16, 64(DX)
 	VMOVUPS Z17, K1, 128(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000006, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000030, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x6x48_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F
-TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX512x6x64_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3800,7 +4201,7 @@ nhwcAVX512x6x64_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX512x6x64_noaccum
 	MOVQ         BX, DX
@@ -3894,7 +4295,7 @@ nhwcAVX512x6x64_noaccum:
 nhwcAVX512x6x64_nobias:
 	TESTQ     $0x00000010, AX
 	JZ        nhwcAVX512x6x64_nores
-	MOVQ      res+72(FP), DX
+	MOVQ      16(SP), DX
 	VMOVUPS   (DX), Z28
 	VADDPS    Z28, Z0, Z0
 	VMOVUPS   64(DX), Z28
@@ -4009,14 +4410,31 @@ nhwcAVX512x6x64_norelu:
 	VMOVUPS Z21, 64(DX)
 	VMOVUPS Z22, 128(DX)
 	VMOVUPS Z23, K1, 192(DX)
+	ADDQ    CX, DX
+	MOVQ    DX, 8(SP)
+	IMUL3Q  $0x00000006, CX, AX
+	ADDQ    AX, 16(SP)
+	ADDQ    $0x00000030, (SP)
+	DECQ    24(SP)
+	JNZ     nhwcAVX512x6x64_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x1x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -4053,25 +4471,25 @@ nhwcAVX2x1x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x1x8_noaccum
-	MOVQ         DX, CX
-	VMASKMOVPS   (CX), Y15, Y14
+	MOVQ         BX, DX
+	VMASKMOVPS   (DX), Y15, Y14
 	VADDPS       Y14, Y0, Y0
 
 nhwcAVX2x1x8_noaccum:
 	TESTQ      $0x00000002, AX
 	JZ         nhwcAVX2x1x8_nobias
-	MOVQ       bias+64(FP), CX
-	VMASKMOVPS (CX), Y15, Y12
+	MOVQ       bias+64(FP), DX
+	VMASKMOVPS (DX), Y15, Y12
 	VADDPS     Y12, Y0, Y0
 
 nhwcAVX2x1x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x1x8_nores
-	MOVQ       res+72(FP), CX
-	VMASKMOVPS (CX), Y15, Y14
+	MOVQ       16(SP), DX
+	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 
 nhwcAVX2x1x8_nores:
@@ -4081,16 +4499,33 @@ nhwcAVX2x1x8_nores:
 	VMAXPS Y0, Y14, Y0
 
 nhwcAVX2x1x8_norelu:
-	MOVQ       DX, CX
-	VMASKMOVPS Y0, Y15, (CX)
+	MOVQ       BX, DX
+	VMASKMOVPS Y0, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000001, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000008, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x1x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x1x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -4130,31 +4565,31 @@ nhwcAVX2x1x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), DX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x1x16_noaccum
-	MOVQ         DX, CX
-	VMOVUPS      (CX), Y14
+	MOVQ         BX, DX
+	VMOVUPS      (DX), Y14
 	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(CX), Y15, Y14
+	VMASKMOVPS   32(DX), Y15, Y14
 	VADDPS       Y14, Y1, Y1
 
 nhwcAVX2x1x16_noaccum:
 	TESTQ      $0x00000002, AX
 	JZ         nhwcAVX2x1x16_nobias
-	MOVQ       bias+64(FP), CX
-	VMOVUPS    (CX), Y12
-	VMASKMOVPS 32(CX), Y15, Y13
+	MOVQ       bias+64(FP), DX
+	VMOVUPS    (DX), Y12
+	VMASKMOVPS 32(DX), Y15, Y13
 	VADDPS     Y12, Y0, Y0
 	VADDPS     Y13, Y1, Y1
 
 nhwcAVX2x1x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x1x16_nores
-	MOVQ       res+72(FP), CX
-	VMOVUPS    (CX), Y14
+	MOVQ       16(SP), DX
+	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
-	VMASKMOVPS 32(CX), Y15, Y14
+	VMASKMOVPS 32(DX), Y15, Y14
 	VADDPS     Y14, Y1, Y1
 
 nhwcAVX2x1x16_nores:
@@ -4165,17 +4600,34 @@ nhwcAVX2x1x16_nores:
 	VMAXPS Y1, Y14, Y1
 
 nhwcAVX2x1x16_norelu:
-	MOVQ       DX, CX
-	VMOVUPS    Y0, (CX)
-	VMASKMOVPS Y1, Y15, 32(CX)
+	MOVQ       BX, DX
+	VMOVUPS    Y0, (DX)
+	VMASKMOVPS Y1, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000001, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000008, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x1x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x2x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -4218,7 +4670,7 @@ nhwcAVX2x2x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x2x8_noaccum
 	MOVQ         BX, DX
@@ -4239,7 +4691,7 @@ nhwcAVX2x2x8_noaccum:
 nhwcAVX2x2x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x2x8_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 	ADDQ       CX, DX
@@ -4258,14 +4710,31 @@ nhwcAVX2x2x8_norelu:
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000002, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000010, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x2x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x2x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -4313,7 +4782,7 @@ nhwcAVX2x2x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x2x16_noaccum
 	MOVQ         BX, DX
@@ -4341,7 +4810,7 @@ nhwcAVX2x2x16_noaccum:
 nhwcAVX2x2x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x2x16_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
 	VMASKMOVPS 32(DX), Y15, Y14
@@ -4368,14 +4837,31 @@ nhwcAVX2x2x16_norelu:
 	ADDQ       CX, DX
 	VMOVUPS    Y2, (DX)
 	VMASKMOVPS Y3, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000002, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000010, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x2x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x3x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4424,7 +4910,7 @@ nhwcAVX2x3x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x3x8_noaccum
 	MOVQ         BX, DX
@@ -4449,7 +4935,7 @@ nhwcAVX2x3x8_noaccum:
 nhwcAVX2x3x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x3x8_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 	ADDQ       CX, DX
@@ -4474,14 +4960,31 @@ nhwcAVX2x3x8_norelu:
 	VMASKMOVPS Y1, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y2, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000003, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000018, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x3x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x3x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4537,7 +5040,7 @@ nhwcAVX2x3x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x3x16_noaccum
 	MOVQ         BX, DX
@@ -4572,7 +5075,7 @@ nhwcAVX2x3x16_noaccum:
 nhwcAVX2x3x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x3x16_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
 	VMASKMOVPS 32(DX), Y15, Y14
@@ -4609,14 +5112,31 @@ nhwcAVX2x3x16_norelu:
 	ADDQ       CX, DX
 	VMOVUPS    Y4, (DX)
 	VMASKMOVPS Y5, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000003, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000018, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x3x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x4x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4671,7 +5191,7 @@ nhwcAVX2x4x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x4x8_noaccum
 	MOVQ         BX, DX
@@ -4700,7 +5220,7 @@ nhwcAVX2x4x8_noaccum:
 nhwcAVX2x4x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x4x8_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 	ADDQ       CX, DX
@@ -4731,14 +5251,31 @@ nhwcAVX2x4x8_norelu:
 	VMASKMOVPS Y2, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y3, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000004, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000020, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x4x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x4x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4802,7 +5339,7 @@ nhwcAVX2x4x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x4x16_noaccum
 	MOVQ         BX, DX
@@ -4844,7 +5381,7 @@ nhwcAVX2x4x16_noaccum:
 nhwcAVX2x4x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x4x16_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
 	VMASKMOVPS 32(DX), Y15, Y14
@@ -4891,14 +5428,31 @@ nhwcAVX2x4x16_norelu:
 	ADDQ       CX, DX
 	VMOVUPS    Y6, (DX)
 	VMASKMOVPS Y7, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000004, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000020, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x4x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x5x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4959,7 +5513,7 @@ nhwcAVX2x5x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x5x8_noaccum
 	MOVQ         BX, DX
@@ -4992,7 +5546,7 @@ nhwcAVX2x5x8_noaccum:
 nhwcAVX2x5x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x5x8_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 	ADDQ       CX, DX
@@ -5029,14 +5583,31 @@ nhwcAVX2x5x8_norelu:
 	VMASKMOVPS Y3, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y4, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000005, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000028, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x5x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x5x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -5108,7 +5679,7 @@ nhwcAVX2x5x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x5x16_noaccum
 	MOVQ         BX, DX
@@ -5157,7 +5728,7 @@ nhwcAVX2x5x16_noaccum:
 nhwcAVX2x5x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x5x16_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
 	VMASKMOVPS 32(DX), Y15, Y14
@@ -5214,14 +5785,31 @@ nhwcAVX2x5x16_norelu:
 	ADDQ       CX, DX
 	VMOVUPS    Y8, (DX)
 	VMASKMOVPS Y9, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000005, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000028, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x5x16_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x6x8_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -5288,7 +5876,7 @@ nhwcAVX2x6x8_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x6x8_noaccum
 	MOVQ         BX, DX
@@ -5325,7 +5913,7 @@ nhwcAVX2x6x8_noaccum:
 nhwcAVX2x6x8_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x6x8_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMASKMOVPS (DX), Y15, Y14
 	VADDPS     Y14, Y0, Y0
 	ADDQ       CX, DX
@@ -5368,14 +5956,31 @@ nhwcAVX2x6x8_norelu:
 	VMASKMOVPS Y4, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y5, Y15, (DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000006, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000030, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x6x8_tile
 	VZEROUPPER
 	RET
 
-// func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3
-TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $0-96
+TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $32-104
+	MOVQ pix+8(FP), AX
+	MOVQ AX, (SP)
+	MOVQ y+48(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+72(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ ntiles+96(FP), AX
+	MOVQ AX, 24(SP)
+
+nhwcAVX2x6x16_tile:
 	MOVQ   x+0(FP), AX
-	MOVQ   pix+8(FP), CX
+	MOVQ   (SP), CX
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -5455,7 +6060,7 @@ nhwcAVX2x6x16_k:
 	MOVQ         flags+80(FP), AX
 	MOVQ         ldy+56(FP), CX
 	SHLQ         $0x02, CX
-	MOVQ         y+48(FP), BX
+	MOVQ         8(SP), BX
 	TESTQ        $0x00000001, AX
 	JZ           nhwcAVX2x6x16_noaccum
 	MOVQ         BX, DX
@@ -5511,7 +6116,7 @@ nhwcAVX2x6x16_noaccum:
 nhwcAVX2x6x16_nobias:
 	TESTQ      $0x00000010, AX
 	JZ         nhwcAVX2x6x16_nores
-	MOVQ       res+72(FP), DX
+	MOVQ       16(SP), DX
 	VMOVUPS    (DX), Y14
 	VADDPS     Y14, Y0, Y0
 	VMASKMOVPS 32(DX), Y15, Y14
@@ -5578,6 +6183,13 @@ nhwcAVX2x6x16_norelu:
 	ADDQ       CX, DX
 	VMOVUPS    Y10, (DX)
 	VMASKMOVPS Y11, Y15, 32(DX)
+	ADDQ       CX, DX
+	MOVQ       DX, 8(SP)
+	IMUL3Q     $0x00000006, CX, AX
+	ADDQ       AX, 16(SP)
+	ADDQ       $0x00000030, (SP)
+	DECQ       24(SP)
+	JNZ        nhwcAVX2x6x16_tile
 	VZEROUPPER
 	RET
 

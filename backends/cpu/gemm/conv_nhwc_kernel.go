@@ -7,8 +7,10 @@ import "unsafe"
 const flagResidual = 16
 
 // nhwcTileFunc is the signature of the ConvNHWC micro-kernels. Each computes
-// a tile of rows output pixels by width = nvec·lanes output channels (the
-// kernel's variant), of which the first cols are stored:
+// ntiles tiles of rows output pixels by width = nvec·lanes output channels
+// (the kernel's variant), of which the first cols are stored; tile t reads
+// the pixel offsets pix[t*rows:] and writes y[t*rows*ldy:] (and reads
+// res[t*rows*ldy:]). For tile t, with pix, y and res so offset:
 //
 //	for i < rows, j < cols:
 //		s := 0
@@ -19,10 +21,10 @@ const flagResidual = 16
 //		if flags&flagReLU     { s = max(s, 0) }
 //		y[i*ldy+j] = s
 //
-// pix, toff and ldy count floats; ntaps and kl are positive. nhwcTileGo is
-// the Go twin of exactly this loop; the assembly fuses each multiply-add and
-// the twin may not, so they agree to rounding.
-type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols int)
+// pix, toff and ldy count floats; ntaps, kl and ntiles are positive.
+// nhwcTileGo is the Go twin of exactly this loop; the assembly fuses each
+// multiply-add and the twin may not, so they agree to rounding.
+type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols, ntiles int)
 
 // nhwcDepthwiseFunc is the signature of the depthwise ConvNHWC kernels. Each
 // computes rows output pixels (the kernel's variant) of c channels:
@@ -123,6 +125,21 @@ func nhwcKernelFor(ctx *Context) *nhwcKernel {
 
 // nhwcTileGo returns the Go twin of the rows×width micro-kernel.
 func nhwcTileGo(rows, width int) nhwcTileFunc {
+	one := nhwcTileGoOne(rows, width)
+	return func(xp *float32, pixp, toffp *int, ntaps, kl int, wp, yp *float32, ldy int, biasp, resp *float32, flags, cols, ntiles int) {
+		for t := 0; t < ntiles; t++ {
+			one(xp, pixp, toffp, ntaps, kl, wp, yp, ldy, biasp, resp, flags, cols)
+			pixp = (*int)(unsafe.Add(unsafe.Pointer(pixp), 8*rows))
+			yp = (*float32)(unsafe.Add(unsafe.Pointer(yp), 4*rows*ldy))
+			if resp != nil {
+				resp = (*float32)(unsafe.Add(unsafe.Pointer(resp), 4*rows*ldy))
+			}
+		}
+	}
+}
+
+// nhwcTileGoOne computes one tile of nhwcTileGo.
+func nhwcTileGoOne(rows, width int) func(xp *float32, pixp, toffp *int, ntaps, kl int, wp, yp *float32, ldy int, biasp, resp *float32, flags, cols int) {
 	return func(xp *float32, pixp, toffp *int, ntaps, kl int, wp, yp *float32, ldy int, biasp, resp *float32, flags, cols int) {
 		pix := unsafe.Slice(pixp, rows)
 		toff := unsafe.Slice(toffp, ntaps)

@@ -4,113 +4,113 @@
 
 package gemm
 
-// nhwcAVX512x1x16 computes a 1-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x1x16 computes ntiles 1-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x1x32 computes a 1-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x1x32 computes ntiles 1-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x1x48 computes a 1-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x1x48 computes ntiles 1-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x1x64 computes a 1-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x1x64 computes ntiles 1-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x2x16 computes a 2-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x2x16 computes ntiles 2-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x2x32 computes a 2-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x2x32 computes ntiles 2-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x2x48 computes a 2-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x2x48 computes ntiles 2-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x2x64 computes a 2-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x2x64 computes ntiles 2-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x3x16 computes a 3-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x3x16 computes ntiles 3-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x3x32 computes a 3-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x3x32 computes ntiles 3-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x3x48 computes a 3-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x3x48 computes ntiles 3-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x3x64 computes a 3-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x3x64 computes ntiles 3-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x4x16 computes a 4-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x4x16 computes ntiles 4-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x4x32 computes a 4-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x4x32 computes ntiles 4-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x4x48 computes a 4-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x4x48 computes ntiles 4-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x4x64 computes a 4-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x4x64 computes ntiles 4-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x5x16 computes a 5-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x5x16 computes ntiles 5-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x5x32 computes a 5-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x5x32 computes ntiles 5-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x5x48 computes a 5-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x5x48 computes ntiles 5-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x5x64 computes a 5-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x5x64 computes ntiles 5-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x6x16 computes a 6-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x6x16 computes ntiles 6-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x6x32 computes a 6-pixel × 32-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x6x32 computes ntiles 6-pixel × 32-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x6x48 computes a 6-pixel × 48-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x6x48 computes ntiles 6-pixel × 48-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX512x6x64 computes a 6-pixel × 64-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX512x6x64 computes ntiles 6-pixel × 64-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x1x8 computes a 1-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x1x8 computes ntiles 1-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x1x16 computes a 1-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x1x16 computes ntiles 1-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x2x8 computes a 2-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x2x8 computes ntiles 2-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x2x16 computes a 2-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x2x16 computes ntiles 2-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x3x8 computes a 3-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x3x8 computes ntiles 3-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x3x16 computes a 3-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x3x16 computes ntiles 3-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x4x8 computes a 4-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x4x8 computes ntiles 4-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x4x16 computes a 4-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x4x16 computes ntiles 4-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x5x8 computes a 5-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x5x8 computes ntiles 5-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x5x16 computes a 5-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x5x16 computes ntiles 5-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x6x8 computes a 6-pixel × 8-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x6x8 computes ntiles 6-pixel × 8-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
-// nhwcAVX2x6x16 computes a 6-pixel × 16-channel ConvNHWC tile; see nhwcTileFunc.
-func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int)
+// nhwcAVX2x6x16 computes ntiles 6-pixel × 16-channel ConvNHWC tiles; see nhwcTileFunc.
+func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 
 // nhwcDWAVX512x1 computes 1 pixels of a depthwise ConvNHWC; see nhwcDepthwiseFunc.
 func nhwcDWAVX512x1(x *float32, pix *int, toff *int, ntaps int, c int, w *float32, y *float32, bias *float32, res *float32, flags int)

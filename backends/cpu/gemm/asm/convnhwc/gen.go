@@ -96,8 +96,8 @@ func (v isa) zero(r reg.VecPhysical) {
 func genTile(v isa, rows, nvec int, maskTable Mem) {
 	vb := 4 * v.lanes // bytes per vector
 	name := fmt.Sprintf("nhwc%sx%dx%d", v.name, rows, nvec*v.lanes)
-	TEXT(name, NOSPLIT, "func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols int)")
-	Doc(fmt.Sprintf("%s computes a %d-pixel × %d-channel ConvNHWC tile; see nhwcTileFunc.", name, rows, nvec*v.lanes))
+	TEXT(name, NOSPLIT, "func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32, ldy int, bias, res *float32, flags, cols, ntiles int)")
+	Doc(fmt.Sprintf("%s computes ntiles %d-pixel × %d-channel ConvNHWC tiles; see nhwcTileFunc.", name, rows, nvec*v.lanes))
 	acc := func(i, j int) reg.VecPhysical { return v.regs[i*nvec+j] }
 	// The weight and broadcast registers follow the largest tile's
 	// accumulators: maxRows·maxVec of them.
@@ -105,8 +105,23 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	wr := func(j int) reg.VecPhysical { return v.regs[maxRows*maxVec+j] }
 	bc := func(i int) reg.VecPhysical { return v.regs[maxRows*maxVec+maxVec+i%2] }
 
+	// The tile loop's state lives in the frame (every register is taken
+	// inside it): the current tile's pixel offsets, Y and Residual rows, and
+	// the tiles left.
+	frame := AllocLocal(32)
+	lpix, ly, lres, lcnt := frame, frame.Offset(8), frame.Offset(16), frame.Offset(24)
+	for _, c := range []struct {
+		param string
+		local Mem
+	}{{"pix", lpix}, {"y", ly}, {"res", lres}, {"ntiles", lcnt}} {
+		r := Load(Param(c.param), GP64())
+		MOVQ(r, c.local)
+	}
+
+	Label(name + "_tile")
 	x := Load(Param("x"), GP64())
-	pix := Load(Param("pix"), GP64())
+	pix := GP64()
+	MOVQ(lpix, pix)
 	q := make([]reg.GPVirtual, rows) // pixel i's input pointer, advanced tap by tap
 	for i := range q {
 		q[i] = GP64()
@@ -210,7 +225,8 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 		}
 		Label(skip)
 	}
-	y := Load(Param("y"), GP64())
+	y := GP64()
+	MOVQ(ly, y)
 	TESTQ(U32(flagAccum), flags)
 	JZ(LabelRef(name + "_noaccum"))
 	addRows(y, name+"_noaccum")
@@ -230,8 +246,7 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 
 	TESTQ(U32(flagResidual), flags)
 	JZ(LabelRef(name + "_nores"))
-	res := Load(Param("res"), GP64())
-	addRows(res, name+"_nores")
+	addRows(lres, name+"_nores")
 
 	TESTQ(U32(flagReLU), flags)
 	JZ(LabelRef(name + "_norelu"))
@@ -250,10 +265,16 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 		for j := 0; j < nvec; j++ {
 			store(acc(i, j), Mem{Base: row, Disp: vb * j}, j)
 		}
-		if i < rows-1 {
-			ADDQ(ldy, row)
-		}
+		ADDQ(ldy, row)
 	}
+	// The next tile: rows pixels on.
+	MOVQ(row, ly)
+	step := GP64()
+	IMUL3Q(U32(rows), ldy, step)
+	ADDQ(step, lres)
+	ADDQ(U32(8*rows), lpix)
+	DECQ(lcnt)
+	JNZ(LabelRef(name + "_tile"))
 	VZEROUPPER()
 	RET()
 }
