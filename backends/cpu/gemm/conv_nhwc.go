@@ -35,8 +35,9 @@ func (pw *PackedNHWCWeights) panelWidth(q int) int {
 // there while the pixels stream past it.
 const nhwcWeightBudget = 1 << 17
 
-// nhwcTileOuterMax is the most weights (floats) for which the threads split
-// only the pixels and run every panel (tile by tile): 512 KB.
+// nhwcTileOuterMax is the most weights (floats, 512 KB) for which the
+// threads split only the pixels, each chunk of pixels run through every
+// panel.
 const nhwcTileOuterMax = 1 << 17
 
 // PackConvNHWCWeights packs w, given as ONNX gives it (M×(C/Group)×KH×KW,
@@ -153,7 +154,6 @@ type nhwcScratch struct {
 	// i%pgroups; pixel chunk r is tiles [r·tiles/chunks, (r+1)·tiles/chunks),
 	// panel group g panels [g·panels/pgroups, (g+1)·panels/pgroups).
 	tiles, chunks, panels, pgroups int
-	force                          int
 }
 
 // The parallel loops of ConvNHWC (see Context.runPart): kinds from
