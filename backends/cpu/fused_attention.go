@@ -150,7 +150,9 @@ func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 	per = (p.sq + rows - 1) / rows
 	var mu sync.Mutex
 	var first error
-	env.Parallel(blocks*per, 1, func(lo, hi int) {
+	// On the GEMM context's threads: after the Q, K and V products its
+	// workers are polling for work (see gemm.Context.Parallel).
+	perr := env.GEMM().Parallel(blocks*per, 1, func(_, lo, hi int) {
 		w := pool.Get().(*attnWorker)
 		defer pool.Put(w)
 		sc := p.scratch(w, rows)
@@ -166,6 +168,9 @@ func (p *attnPlan) run(env *Env, pool *sync.Pool, q, k, v, o []float32) error {
 			}
 		}
 	})
+	if perr != nil {
+		return fmt.Errorf("attention: %w", perr)
+	}
 	return first
 }
 
@@ -480,11 +485,15 @@ func packQKV(n *graph.Node, env *Env) (*gemm.PackedB, []float32, error) {
 // layerNormRows normalizes each of rows rows of length c: (x-mean)/sqrt(var+eps),
 // times gamma plus beta, with the LayerNormalization kernel's vector helpers.
 func layerNormRows(env *Env, x, y []float32, rows, c int, gamma, beta []float32, eps float64) {
-	env.Parallel(rows, max(1, 16384/max(c, 1)), func(lo, hi int) {
+	norm := func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr := x[r*c : (r+1)*c]
 			mean, variance := meanVar(xr)
 			normAffine(xr, y[r*c:(r+1)*c], gamma, beta, float32(mean), float32(1/math.Sqrt(variance+eps)))
 		}
-	})
+	}
+	// On the GEMM context's threads (see gemm.Context.Parallel).
+	if err := env.GEMM().Parallel(rows, max(1, 16384/max(c, 1)), norm); err != nil {
+		norm(0, 0, rows) // the context is closed: on this goroutine
+	}
 }

@@ -280,7 +280,7 @@ func layerNormRun[T float32 | float64](env *Env, x, y []T, d int, scale, bias []
 		}
 	}
 	x32, _ := any(x).([]float32)
-	env.Parallel(rows, max(1, 16384/d), func(lo, hi int) {
+	norm := func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*d:(r+1)*d], y[r*d:(r+1)*d]
 			mean, variance := meanVar(xr)
@@ -300,7 +300,13 @@ func layerNormRun[T float32 | float64](env *Env, x, y []T, d int, scale, bias []
 				invT.SetFloat64At(r, inv)
 			}
 		}
-	})
+	}
+	// On the GEMM context's threads: in a transformer LayerNorm sits between
+	// products, whose workers are then polling for work (see
+	// gemm.Context.Parallel).
+	if err := env.GEMM().Parallel(rows, max(1, 16384/d), norm); err != nil {
+		norm(0, 0, rows) // the context is closed: on this goroutine
+	}
 }
 
 // meanVar returns the mean and the (biased) variance of xs with a two-pass formula:
