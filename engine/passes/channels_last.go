@@ -306,6 +306,7 @@ func rewriteRegion(c *Context, r clRegion) {
 	before := map[*graph.Node][]*graph.Node{}
 	after := map[*graph.Node][]*graph.Node{}
 	repl := map[*graph.Node]*graph.Node{}
+	dropped := map[*graph.Node]bool{} // Transposes to NHWC whose output the region writes
 	for _, n := range r.nodes {
 		ins := append([]*graph.Value(nil), n.Inputs...)
 		for i, v := range ins {
@@ -321,11 +322,17 @@ func rewriteRegion(c *Context, r clRegion) {
 			nhwc[v], ins[i] = t, t
 		}
 		y := out0(n)
-		ny := c.G.NewValue(y.Name+"_nhwc", nhwcType(y.Type))
+		var ny *graph.Value
+		if t := toNHWCReader(c, y); t != nil {
+			// y only goes back to NHWC (a model from an NHWC framework): the region
+			// writes that Transpose's output, and the Transpose goes.
+			ny, dropped[t] = out0(t), true
+		} else {
+			ny = c.G.NewValue(y.Name+"_nhwc", nhwcType(y.Type))
+		}
 		nhwc[y] = ny
 		// The NHWC form keeps the node's name (the node it replaces goes).
 		nn := &graph.Node{Name: n.Name, Op: nhwcOp(n), Domain: nhwcDomain(n), Inputs: ins[:clInputs(n)], Outputs: []*graph.Value{ny}, Attrs: nhwcAttrs(n)}
-		ny.Producer = nn
 		repl[n] = nn
 		leaves := c.G.IsOutput(y)
 		for _, u := range c.Consumers(y) {
@@ -333,12 +340,17 @@ func rewriteRegion(c *Context, r clRegion) {
 				leaves = true
 			}
 		}
-		if leaves {
+		if leaves && !dropped[ny.Producer] {
 			after[n] = append(after[n], layoutNode(c, n.Name+"_to_nchw", ny, y, ops.NHWCToNCHW))
 		}
+		ny.Producer = nn
 	}
 	var nodes []*graph.Node
 	for _, n := range c.G.Nodes {
+		if dropped[n] {
+			c.removed[n] = true
+			continue
+		}
 		if !member[n] {
 			nodes = append(nodes, n)
 			continue
@@ -410,6 +422,16 @@ func nhwcAttrs(n *graph.Node) graph.Attrs {
 		delete(a, "storage_order")
 	}
 	return a
+}
+
+// toNHWCReader returns the Transpose(0,2,3,1) that is the only reader of v when v is
+// not a graph output, else nil.
+func toNHWCReader(c *Context, v *graph.Value) *graph.Node {
+	t := c.SoleConsumer(v)
+	if !is(t, "Transpose") || !equalInts(permOf(t, 4), ops.NCHWToNHWC) {
+		return nil
+	}
+	return t
 }
 
 // layoutNode makes the node writing out = x with its dimensions permuted by perm: a

@@ -70,6 +70,19 @@ func TestChannelsLast(t *testing.T) {
 		rep, got := optimizeAndCompare(t, g.finish(y), on)
 		expectCounts(t, rep, got, map[string]int{"channels-last": 0}, map[string]int{"MaxPool": 1, "Transpose": 0})
 	})
+	t.Run("nhwc-model-loses-its-transposes", func(t *testing.T) {
+		// A model exported from an NHWC framework wraps its convolutions in
+		// transposes; the region's edge transposes cancel them (layout merges).
+		g := newGB(t, 78)
+		x := g.in("x", 2, 9, 10, 16) // NHWC
+		h := g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 3, 1, 2)}, x)
+		h = g.op("Relu", nil, g.op("Conv", k3, h, g.rnd("w1", 24, 16, 3, 3), g.rnd("b1", 24)))
+		h = g.op("MaxPool", graph.Attrs{"kernel_shape": graph.Ints(2, 2), "strides": graph.Ints(2, 2)}, h)
+		y := g.op("Transpose", graph.Attrs{"perm": graph.Ints(0, 2, 3, 1)}, h)
+		rep, got := optimizeAndCompare(t, g.finish(y), on)
+		expectCounts(t, rep, got, map[string]int{"channels-last": 1},
+			map[string]int{ops.NhwcConv: 1, ops.NhwcMaxPool: 1, "Transpose": 0})
+	})
 	t.Run("too-little-convolution-for-the-transposes", func(t *testing.T) {
 		g := newGB(t, 77)
 		x := g.in("x", 1, 2, 8, 8)
