@@ -22,8 +22,10 @@ const (
 // packed operands: A's row blocks and B's column blocks.
 type jitState struct {
 	a, b []atomic.Uint32
-	// aBlocks: in a column split, A's row blocks (runs of whole mr panels).
+	// aBlocks: in a column split, A's row blocks (runs of whole mr panels);
+	// aPacked counts those packed into the shared buffer.
 	aBlocks int
+	aPacked atomic.Int32
 	// rb, cb: in a block grid, the row blocks (also A's) and column blocks
 	// (also B's).
 	rb, cb int
@@ -55,6 +57,7 @@ func (s *jitState) reset(na, nb int) {
 	for i := range s.b {
 		s.b[i].Store(blockEmpty)
 	}
+	s.aPacked.Store(0)
 }
 
 // claim returns what the share that needs the block of flag f is to do:
@@ -131,15 +134,21 @@ func (c *Context) jitPackA(p *problem, q0, q1 int) {
 }
 
 // jitColumnShare computes column panel i of c.cur's product (few rows, B
-// pre-packed) over A's row blocks, packing those not yet packed. Worker w
-// starts at block w·aBlocks/threads, so that the first shares of the
-// threads pack different blocks.
+// pre-packed). Once all of A is packed it runs all rows in one call, so that
+// each K block of the B panel is read into L1 once for all of them; before
+// that it goes over A's row blocks, packing those not yet packed, worker w
+// starting at block w·aBlocks/threads so that the threads' first shares pack
+// different blocks.
 func (c *Context) jitColumnShare(w, i int) {
 	p := &c.cur.prob
 	kn, s := c.kern, &c.jit
+	n0, n1 := i*kn.nr, min(p.n, (i+1)*kn.nr)
+	if int(s.aPacked.Load()) == s.aBlocks {
+		kn.run(&c.ws[w], p, 0, p.m, n0, n1)
+		return
+	}
 	mt := ceilDiv(p.m, kn.mr)
 	threads := min(c.threads, c.cur.threads)
-	n0, n1 := i*kn.nr, min(p.n, (i+1)*kn.nr)
 	first := w * s.aBlocks / max(1, threads)
 	for t := 0; t < s.aBlocks; t++ {
 		blk := (first + t) % s.aBlocks
@@ -149,6 +158,7 @@ func (c *Context) jitColumnShare(w, i int) {
 		case blockEmpty:
 			c.jitPackA(p, q0, q1)
 			s.a[blk].Store(blockReady)
+			s.aPacked.Add(1)
 		case blockPacking:
 			q := c.privateA(w, p, m0, m1)
 			kn.run(&c.ws[w], &q, 0, m1-m0, n0, n1)

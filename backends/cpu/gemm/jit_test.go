@@ -65,6 +65,7 @@ func TestJITShares(t *testing.T) {
 							}
 						} else {
 							jitRuns++
+							ctx.jit.aPacked.Store(0)
 							for _, fl := range [][]atomic.Uint32{ctx.jit.a, ctx.jit.b} {
 								for i := range fl {
 									fl[i].Store(blockPacking)
