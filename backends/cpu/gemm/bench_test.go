@@ -274,3 +274,58 @@ func BenchmarkBERTProducts(b *testing.B) {
 		ctx.Close()
 	}
 }
+
+// BenchmarkKCBlocks times the default kernel with other K-block sizes (the
+// kernel's kc: its kc×nr B micro-panel should stay in L1, 32 KB on Zen 4 and
+// 48 KB on Sapphire Rapids, where avx512-12x32's default 384 makes it 48 KB),
+// kc=0 meaning the kernel's own, on the products of issues 3 and 4: 512x512
+// with both operands fed, and BERT batch 1's layers (128 rows against packed
+// weights, K = 512 and 2048). Products with a packed B split K into equal
+// blocks of at most kc. Run it on the target machine to pick kc, e.g.
+// `taskset -c 0,1 gemm.test -test.bench KCBlocks -test.count 3`.
+func BenchmarkKCBlocks(b *testing.B) {
+	shapes := []struct {
+		name    string
+		m, n, k int
+		packed  bool
+	}{
+		{"fed512", 512, 512, 512, false},
+		{"m128_512x512", 128, 512, 512, true},
+		{"m128_512x2048", 128, 2048, 512, true},
+		{"m128_2048x512", 128, 512, 2048, true},
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, threads := range []int{1, 2} {
+		for _, kc := range []int{0, 128, 192, 256, 384} {
+			ctx := NewContext(threads)
+			kern := *ctx.kern
+			label := fmt.Sprintf("kc=%d", kc)
+			if kc == 0 {
+				label = fmt.Sprintf("kc=%d(default)", kern.kc)
+			} else {
+				kern.kc = kc
+			}
+			ctx.kern = &kern
+			for _, s := range shapes {
+				p := Params{M: s.m, N: s.n, K: s.k, A: randSlice(r, s.m*s.k), B: randSlice(r, s.k*s.n),
+					C: make([]float32, s.m*s.n), Bias: randSlice(r, s.n)}
+				if s.packed {
+					pb, err := PackB(ctx, s.k, s.n, p.B, 0, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					p.B, p.PackedB = nil, pb
+				}
+				b.Run(fmt.Sprintf("%s/threads=%d/%s/%s", kern.name, threads, s.name, label), func(b *testing.B) {
+					for b.Loop() {
+						if err := Sgemm(ctx, p); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(2*float64(s.m*s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+			ctx.Close()
+		}
+	}
+}
