@@ -306,6 +306,105 @@ func genDepthwise(v isa, rows int, maskTable Mem) {
 	XORQ(cb, cb)
 	flags := Load(Param("flags"), GP64())
 
+	// Whole chunks of maxVec vectors of channels first, unmasked: rows ×
+	// maxVec accumulators, maxVec weight vectors per tap, the inputs read
+	// by the multiply-adds.
+	nv := v.maxVec
+	cacc := func(i, j int) reg.VecPhysical { return v.regs[i*nv+j] }
+	cw := func(j int) reg.VecPhysical { return v.regs[dwRows*nv+j] }
+	ctmp := v.regs[dwRows*nv+nv]
+	Label(name + "_chunk")
+	{
+		end := GP64()
+		MOVQ(cb, end)
+		ADDQ(U32(vb*nv), end)
+		CMPQ(end, c4)
+		JG(LabelRef(name + "_vectors"))
+	}
+	TESTQ(U32(flagColBias), flags)
+	JZ(LabelRef(name + "_czero"))
+	{
+		bias := Load(Param("bias"), GP64())
+		for j := 0; j < nv; j++ {
+			VMOVUPS(Mem{Base: bias, Index: cb, Scale: 1, Disp: vb * j}, cacc(0, j))
+			for i := 1; i < rows; i++ {
+				VMOVUPS(cacc(0, j), cacc(i, j))
+			}
+		}
+		JMP(LabelRef(name + "_ctaps"))
+	}
+	Label(name + "_czero")
+	for i := 0; i < rows; i++ {
+		for j := 0; j < nv; j++ {
+			v.zero(cacc(i, j))
+		}
+	}
+	Label(name + "_ctaps")
+	{
+		toff := Load(Param("toff"), GP64())
+		taps := Load(Param("ntaps"), GP64())
+		w := Load(Param("w"), GP64())
+		ADDQ(cb, w)
+		Label(name + "_ct")
+		a := GP64()
+		MOVQ(Mem{Base: toff}, a)
+		SHLQ(U8(2), a)
+		ADDQ(cb, a)
+		wo := GP64()
+		MOVQ(Mem{Base: toff, Disp: 8}, wo)
+		for j := 0; j < nv; j++ {
+			VMOVUPS(Mem{Base: w, Index: wo, Scale: 4, Disp: vb * j}, cw(j))
+		}
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nv; j++ {
+				VFMADD231PS(Mem{Base: q[i], Index: a, Scale: 1, Disp: vb * j}, cw(j), cacc(i, j))
+			}
+		}
+		ADDQ(U8(16), toff)
+		DECQ(taps)
+		JNZ(LabelRef(name + "_ct"))
+	}
+	{
+		TESTQ(U32(flagResidual), flags)
+		JZ(LabelRef(name + "_cnores"))
+		res := Load(Param("res"), GP64())
+		ADDQ(cb, res)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nv; j++ {
+				VADDPS(Mem{Base: res, Disp: vb * j}, cacc(i, j), cacc(i, j))
+			}
+			if i < rows-1 {
+				ADDQ(c4, res)
+			}
+		}
+		Label(name + "_cnores")
+		TESTQ(U32(flagReLU), flags)
+		JZ(LabelRef(name + "_cnorelu"))
+		v.zero(ctmp)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nv; j++ {
+				VMAXPS(cacc(i, j), ctmp, cacc(i, j)) // NaN kept, as in genTile
+			}
+		}
+		Label(name + "_cnorelu")
+		row := Load(Param("y"), GP64())
+		ADDQ(cb, row)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < nv; j++ {
+				VMOVUPS(cacc(i, j), Mem{Base: row, Disp: vb * j})
+			}
+			if i < rows-1 {
+				ADDQ(c4, row)
+			}
+		}
+	}
+	ADDQ(U32(vb*nv), cb)
+	JMP(LabelRef(name + "_chunk"))
+
+	// Then the remaining channels one vector at a time, the last masked.
+	Label(name + "_vectors")
+	CMPQ(cb, c4)
+	JGE(LabelRef(name + "_done"))
 	Label(name + "_c")
 	// The mask of this vector: min(lanes, (c4-cb)/4) channels.
 	rem := GP64()
@@ -405,6 +504,7 @@ func genDepthwise(v isa, rows int, maskTable Mem) {
 	ADDQ(U32(vb), cb)
 	CMPQ(cb, c4)
 	JL(LabelRef(name + "_c"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
