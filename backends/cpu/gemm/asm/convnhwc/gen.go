@@ -1,6 +1,7 @@
 // Command convnhwc generates the gemm package's ConvNHWC micro-kernels for
-// amd64 with avo (see nhwcTileFunc in ../../conv_nhwc_kernel.go for the
-// contract every kernel implements).
+// amd64 with avo: the tile kernels (contract: nhwcTileFunc in
+// ../../conv_nhwc_kernel.go) and the depthwise kernels (nhwcDepthwiseFunc),
+// each for AVX-512 and for AVX2+FMA.
 //
 // Run it through go generate in the parent package:
 //
@@ -23,6 +24,7 @@ const (
 	flagResidual = 16
 )
 
+// maxRows is the most pixels a tile kernel computes at a time (its mr).
 const maxRows = 6
 
 // dwRows is the most pixels a depthwise kernel computes at a time.
@@ -32,6 +34,8 @@ func main() {
 	// No Package(): the signatures use only built-in types, and loading the
 	// package would need the stubs this writes (go:generate passes -pkg).
 	ConstraintExpr("amd64,!purego")
+	// Eight all-ones lanes, then eight zero ones: the AVX2 mask of the
+	// first r lanes starts r lanes before the zeros.
 	mask := GLOBL("nhwcMask", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		v := uint32(0)
