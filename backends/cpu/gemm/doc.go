@@ -45,15 +45,20 @@
 //
 // A Context owns a persistent worker pool and per-worker packing buffers; a
 // warm Context does not allocate per call. A call splits the output into
-// shares: few-row products against packed weights one column panel per share
-// (A packed once, first, by all threads together); many-row products with
-// both operands given pack A and B first, all threads together, then share C
-// in blocks of about MC rows by 128 columns; other products one rectangle per
-// thread, each packing its own panels. Threads take shares from a shared
-// queue, the caller from the front and the workers from the back, so a worker
-// that is late (asleep, or descheduled on a busy machine) leaves its shares to
-// the caller instead of making it wait for them, and with two threads each
-// keeps the same part of a repeated product in its cache. Params.MaxThreads (or
+// shares: few-row products against packed weights one column panel per share;
+// many-row products with both operands given (up to about 1024x1024) blocks
+// of about MC rows by 128 columns; other products one rectangle per thread,
+// each packing its own panels. In the first two the packed A (and B) are
+// shared, and packed inside the shares (jit.go): each A row block and B
+// column block has a ready flag, the share that first needs a block packs it,
+// and one that finds it being packed packs a private copy rather than wait,
+// so no thread waits at a barrier for a late one. Context.Parallel runs other
+// kernels' loops (attention, LayerNorm) on the same workers. Threads take
+// shares from a shared queue, the caller from the front and the workers from
+// the back, so a worker that is late (asleep, or descheduled on a busy
+// machine) leaves its shares to the caller instead of making it wait for
+// them, and with two threads each keeps the same part of a repeated product
+// in its cache. Params.MaxThreads (or
 // NewContext(1)) limits a call to fewer threads. Calls on one Context are
 // serialized by a mutex; use one Context per concurrent caller if they must
 // overlap. A nil *Context runs single-threaded with temporary buffers (handy
