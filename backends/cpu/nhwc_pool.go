@@ -58,8 +58,10 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 	dh, dw := g.Dilations[0], g.Dilations[1]
 	rowIn, rowOut := w*c, ow*c
 	work := ow * c * g.Kernel[0] * g.Kernel[1]
-	env.Parallel(n*oh, max(1, 32768/max(work, 1)), func(lo, hi int) {
-		var tmp []float32
+	tmps := make([][]float32, env.GEMM().Threads()) // per thread: the vertical pass's row
+	onWorkers(env, n*oh, max(1, 32768/max(work, 1)), func(w, lo, hi int) {
+		tmp := tmps[w]
+		defer func() { tmps[w] = tmp }()
 		for r := lo; r < hi; r++ {
 			img, o := r/oh, r%oh
 			dst := y[r*rowOut : (r+1)*rowOut]
@@ -218,8 +220,8 @@ func nhwcGlobalAverage(env *Env, n, hw, c int, x, y []float32) {
 	if n*chunks == 0 {
 		return
 	}
-	env.Parallel(n*chunks, max(1, 65536/max(1, hw*nhwcGlobalAverageChunk)), func(lo, hi int) {
-		acc := make([]float64, nhwcGlobalAverageChunk)
+	onWorkers(env, n*chunks, max(1, 65536/max(1, hw*nhwcGlobalAverageChunk)), func(_, lo, hi int) {
+		var acc [nhwcGlobalAverageChunk]float64
 		for t := lo; t < hi; t++ {
 			img, c0 := t/chunks, (t%chunks)*nhwcGlobalAverageChunk
 			c1 := min(c0+nhwcGlobalAverageChunk, c)
