@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ func runCommand(args []string) error {
 	save := fs.String("save", "", "a directory to write each output to as NAME.npy")
 	loadOnly := fs.Int("load-only", 0, "only load the model this many times and print the fastest load time")
 	profile := fs.Bool("profile", false, "print the time per operator of the last run")
-	profileNodes := fs.Bool("profile-nodes", false, "print the time of every node of the last run, in execution order")
+	profileNodes := fs.Bool("profile-nodes", false, "print every node's median and fastest time over the timed runs, in execution order")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: lightos run MODEL.onnx|MODEL.lightos [--input NAME=FILE.npy ...] [flags]")
 		fs.PrintDefaults()
@@ -119,6 +120,7 @@ func runCommand(args []string) error {
 	first := time.Since(start)
 	times := make([]time.Duration, 0, *repeat)
 	last := res.Profile
+	var nodeTimes [][]time.Duration // per node, its time in each timed run (--profile-nodes)
 	for i := 0; i < *repeat; i++ {
 		start = time.Now()
 		r, err := sess.Run(ctx, feeds, nil)
@@ -127,11 +129,29 @@ func runCommand(args []string) error {
 		}
 		times = append(times, time.Since(start))
 		last = r.Profile
+		if *profileNodes && last != nil {
+			if nodeTimes == nil {
+				nodeTimes = make([][]time.Duration, len(last.Nodes))
+			}
+			for j, n := range last.Nodes {
+				if j < len(nodeTimes) {
+					nodeTimes[j] = append(nodeTimes[j], n.Duration)
+				}
+			}
+		}
 		r.Release()
 	}
 	if last != nil && *profileNodes {
-		for _, n := range last.Nodes {
-			fmt.Printf("node       %-40s %-18s %10s %v\n", n.Node, n.Op, n.Duration.Round(time.Microsecond), n.OutputShapes)
+		fmt.Printf("node       %-40s %-18s %10s %10s %s\n", "(median and fastest of the timed runs)", "op", "median", "min", "shapes")
+		for j, n := range last.Nodes {
+			d := n.Duration
+			lo := d
+			if j < len(nodeTimes) && len(nodeTimes[j]) > 0 {
+				ts := slices.Clone(nodeTimes[j])
+				slices.Sort(ts)
+				d, lo = ts[len(ts)/2], ts[0]
+			}
+			fmt.Printf("node       %-40s %-18s %10s %10s %v\n", n.Node, n.Op, d.Round(time.Microsecond), lo.Round(time.Microsecond), n.OutputShapes)
 		}
 	}
 	if last != nil {
