@@ -188,7 +188,8 @@ func channelsLastRegions(c *Context) []clRegion {
 		}
 		role[n], parent[n] = r, n
 		for _, v := range n.Inputs {
-			if p := producerIn(v, role); p != nil {
+			// Nodes placed on different devices (a placement's "_device") stay apart.
+			if p := producerIn(v, role); p != nil && p.Attrs.GetString("_device", "") == n.Attrs.GetString("_device", "") {
 				parent[find(p)] = find(n)
 			}
 		}
