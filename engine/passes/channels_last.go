@@ -28,7 +28,10 @@ import (
 // leaves (read outside the region or a graph output), so every other node and every
 // graph output sees the values it saw before. A transpose that only moves dimensions
 // of size 1 (the [N, C, 1, 1] after a global pool) is a Reshape instead, which the
-// executor runs as a view. Regions stay as they are when the transposes would cost
+// executor runs as a view; a value whose only reader transposes it back to NHWC (a
+// model from an NHWC framework) is written there directly, and the entry transposes
+// of such models cancel against theirs (layout merges them). Regions stay as they are
+// when the transposes would cost
 // more than the layout gains: without a convolution, or with fewer than 64
 // multiply-adds of convolution per element moved at the edges (clMACsPerElement).
 //
