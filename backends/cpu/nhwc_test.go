@@ -245,3 +245,85 @@ func TestTransposeToNHWC(t *testing.T) {
 		}
 	}
 }
+
+// TestNhwcConvChainOneDevice runs a chain of NhwcConvs of ResNet and MobileNetV2
+// layer shapes on one device (one GEMM context, whose scratch the calls share), twice,
+// and compares the result with the same chain computed node by node through the NCHW
+// Conv on fresh devices: state left by one convolution must not leak into the next.
+func TestNhwcConvChainOneDevice(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	ints := graph.Ints
+	relu := graph.Attrs{"activation": graph.String("Relu")}
+	layers := []struct {
+		w     []int
+		attrs graph.Attrs
+	}{
+		{[]int{64, 32, 3, 3}, graph.Attrs{"pads": ints(1, 1, 1, 1)}},
+		{[]int{128, 64, 1, 1}, nil},
+		{[]int{128, 1, 3, 3}, graph.Attrs{"group": graph.Int(128), "strides": ints(2, 2), "pads": ints(1, 1, 1, 1)}},
+		{[]int{96, 128, 3, 3}, graph.Attrs{"pads": ints(1, 1, 1, 1)}},
+		{[]int{256, 96, 1, 1}, graph.Attrs{"strides": ints(2, 2)}},
+	}
+	x := randTensor(r, tensor.Float32, 2, 32, 28, 28)
+	b := graph.NewBuilder("chain")
+	if _, err := b.Input("x", tensor.Float32, graph.ShapeOf(2, 28, 28, 32)); err != nil {
+		t.Fatal(err)
+	}
+	want, prev := x, "x"
+	for i, l := range layers {
+		w := randTensor(r, tensor.Float32, l.w...)
+		fanIn := float32(math.Sqrt(float64(l.w[1] * l.w[2] * l.w[3])))
+		for j, v := range w.Float32s() {
+			w.Float32s()[j] = v / fanIn
+		}
+		bias := randTensor(r, tensor.Float32, l.w[0])
+		if _, err := b.Const(fmt.Sprint("w", i), w); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Const(fmt.Sprint("b", i), bias); err != nil {
+			t.Fatal(err)
+		}
+		attrs := l.attrs.Clone()
+		if attrs == nil {
+			attrs = graph.Attrs{}
+		}
+		want = runDomainOp(t, 1, "", "Conv", attrs, feed(want), konst(w), konst(bias))
+		for j, v := range want.Float32s() {
+			want.Float32s()[j] = max(v, 0)
+		}
+		for k, v := range relu {
+			attrs[k] = v
+		}
+		out := fmt.Sprint("y", i)
+		n, err := b.Op(ops.NhwcConv, fmt.Sprint("conv", i), []string{prev, fmt.Sprint("w", i), fmt.Sprint("b", i)}, []string{out}, attrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Domain = ops.DomainLightOS
+		prev = out
+	}
+	b.Output(prev)
+	g, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := exec.NewSession(g, cpu.New(cpu.Options{Threads: 2}), exec.Options{HeapOutputs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = permute4(want, ops.NCHWToNHWC)
+	for run := 0; run < 2; run++ {
+		res, err := sess.Run(context.Background(), map[string]*tensor.Tensor{"x": permute4(x, ops.NCHWToNHWC)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, scale, worst := res.Outputs[0].Float32s(), 0.0, 0.0
+		for j, v := range want.Float32s() {
+			scale = max(scale, math.Abs(float64(v)))
+			worst = max(worst, math.Abs(float64(got[j]-v)))
+		}
+		if worst > 1e-5*scale || fmt.Sprint(res.Outputs[0].Shape()) != fmt.Sprint(want.Shape()) {
+			t.Fatalf("run %d: shape %v (want %v), largest error %g against the output's scale %g", run, res.Outputs[0].Shape(), want.Shape(), worst, scale)
+		}
+	}
+}
