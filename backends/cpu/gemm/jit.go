@@ -8,8 +8,9 @@ import "sync/atomic"
 // (asleep, or descheduled on a busy machine) left it all to the others, and
 // every thread waited at the barrier for the slowest. Here each block of the
 // packed operand has a ready flag; the share that first needs a block packs
-// it, and a share that finds it being packed waits for that block only. The
-// threads start in different blocks, so they pack disjoint parts of it.
+// it, and a share that finds it being packed packs a private copy instead of
+// waiting (see claim). The threads start in different blocks, so that they
+// mostly pack disjoint parts of it.
 
 // Block states of jitState's flags.
 const (

@@ -12,7 +12,8 @@ import (
 // compute shares (dispatchJIT) against float64, on every kernel and several
 // thread counts: few rows against a packed B (column split, A packed by row
 // blocks) and many rows with both operands fed (block grid, A and B packed by
-// blocks), at sizes that leave partial panels and blocks.
+// blocks; B stored as K×N or N×K), at sizes that leave partial panels and
+// blocks.
 func TestJITShares(t *testing.T) {
 	cases := []struct {
 		m, n, k int
@@ -34,9 +35,15 @@ func TestJITShares(t *testing.T) {
 			for ci, tc := range cases {
 				all++
 				t.Run(fmt.Sprintf("%s/threads=%d/%dx%dx%d/packed=%v", name, threads, tc.m, tc.n, tc.k, tc.packed), func(t *testing.T) {
-					lda, ldb, ldc := tc.k+ci%3, tc.n+ci%2, tc.n+1
+					// Half of the fed cases have B stored transposed (N×K).
+					transB := !tc.packed && ci%2 == 1
+					br, bc := tc.k, tc.n
+					if transB {
+						br, bc = tc.n, tc.k
+					}
+					lda, ldb, ldc := tc.k+ci%3, bc+ci%2, tc.n+1
 					p := Params{M: tc.m, N: tc.n, K: tc.k, A: randSlice(r, needLen(tc.m, tc.k, lda)), LDA: lda,
-						B: randSlice(r, needLen(tc.k, tc.n, ldb)), LDB: ldb, LDC: ldc,
+						B: randSlice(r, needLen(br, bc, ldb)), LDB: ldb, TransB: transB, LDC: ldc,
 						Bias: randSlice(r, tc.n), Act: Activation(ci % 4), Beta: float32(ci % 2)}
 					nc := needLen(tc.m, tc.n, ldc)
 					c0 := randSlice(r, nc)
