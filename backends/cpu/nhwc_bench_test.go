@@ -56,3 +56,26 @@ func BenchmarkTransposeToNHWC(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNhwcGlobalAveragePool is ResNet-50's global pool (7x7x2048, batch 1 and 8)
+// channels-last, beside the NCHW kernel on the same data.
+func BenchmarkNhwcGlobalAveragePool(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		x := make([]float32, n*49*2048)
+		for i := range x {
+			x[i] = float32(i%89) * 0.01
+		}
+		y := make([]float32, n*2048)
+		env := &Env{Threads: 2}
+		b.Run(fmt.Sprintf("nhwc/batch=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				nhwcGlobalAverage(env, n, 49, 2048, x, y)
+			}
+		})
+		b.Run(fmt.Sprintf("nchw/batch=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				globalPool(env, poolAvg, 2, x, y, n*2048)
+			}
+		})
+	}
+}
