@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/lightiam/lightos/backends/cpu/gemm"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -77,5 +78,42 @@ func BenchmarkNhwcGlobalAveragePool(b *testing.B) {
 				globalPool(env, poolAvg, 2, x, y, n*2048)
 			}
 		})
+	}
+}
+
+// BenchmarkNhwcConvBatch runs gemm.ConvNHWC on two ResNet-50 28x28 layers at batch 1
+// and 8 (2 threads) and reports the time per image, which should not grow with the
+// batch.
+func BenchmarkNhwcConvBatch(b *testing.B) {
+	env := &Env{Threads: 2}
+	for _, tc := range []struct {
+		name string
+		s    gemm.Conv2DShape
+	}{
+		{"3x3_128@28", gemm.Conv2DShape{C: 128, H: 28, W: 28, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"1x1_128-512@28", gemm.Conv2DShape{C: 128, H: 28, W: 28, M: 512, KH: 1, KW: 1}},
+	} {
+		w := make([]float32, tc.s.M*tc.s.C*tc.s.KH*tc.s.KW)
+		for i := range w {
+			w[i] = float32(i%13) * 0.01
+		}
+		pw, err := gemm.PackConvNHWCWeights(env.GEMM(), tc.s, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []int{1, 8} {
+			s := tc.s
+			s.N = n
+			x := make([]float32, n*s.H*s.W*s.C)
+			y := make([]float32, n*s.OutH()*s.OutW()*s.M)
+			b.Run(fmt.Sprintf("%s/batch=%d", tc.name, n), func(b *testing.B) {
+				for b.Loop() {
+					if err := gemm.ConvNHWC(env.GEMM(), gemm.ConvNHWCParams{Conv2DShape: s, X: x, W: pw, Y: y, Act: gemm.ActReLU}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/image")
+			})
+		}
 	}
 }
