@@ -81,7 +81,7 @@ func BenchmarkNhwcGlobalAveragePool(b *testing.B) {
 	}
 }
 
-// BenchmarkNhwcConvBatch runs gemm.ConvNHWC on two ResNet-50 28x28 layers at batch 1
+// BenchmarkNhwcConvBatch runs gemm.ConvNHWC on ResNet-50 layers at batch 1
 // and 8 (2 threads) and reports the time per image, which should not grow with the
 // batch.
 func BenchmarkNhwcConvBatch(b *testing.B) {
@@ -92,6 +92,8 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 	}{
 		{"3x3_128@28", gemm.Conv2DShape{C: 128, H: 28, W: 28, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 		{"1x1_128-512@28", gemm.Conv2DShape{C: 128, H: 28, W: 28, M: 512, KH: 1, KW: 1}},
+		{"3x3_256@14", gemm.Conv2DShape{C: 256, H: 14, W: 14, M: 256, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
+		{"3x3_512@7", gemm.Conv2DShape{C: 512, H: 7, W: 7, M: 512, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}},
 	} {
 		w := make([]float32, tc.s.M*tc.s.C*tc.s.KH*tc.s.KW)
 		for i := range w {
