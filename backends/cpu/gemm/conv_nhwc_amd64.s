@@ -23,7 +23,7 @@ DATA nhwcMask<>+60(SB)/4, $0x00000000
 GLOBL nhwcMask<>(SB), RODATA|NOPTR, $64
 
 // func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -104,19 +104,34 @@ nhwcAVX512x1x16_nores:
 
 nhwcAVX512x1x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x1x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000001, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000008, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x1x16_tile
+	JMP     nhwcAVX512x1x16_stored
+
+nhwcAVX512x1x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x1x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x1x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x1x16_done
+	SFENCE
+
+nhwcAVX512x1x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -207,20 +222,36 @@ nhwcAVX512x1x32_nores:
 
 nhwcAVX512x1x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x1x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000001, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000008, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x1x32_tile
+	JMP     nhwcAVX512x1x32_stored
+
+nhwcAVX512x1x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x1x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x1x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x1x32_done
+	SFENCE
+
+nhwcAVX512x1x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -321,21 +352,38 @@ nhwcAVX512x1x48_nores:
 
 nhwcAVX512x1x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x1x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000001, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000008, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x1x48_tile
+	JMP     nhwcAVX512x1x48_stored
+
+nhwcAVX512x1x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x1x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x1x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x1x48_done
+	SFENCE
+
+nhwcAVX512x1x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -446,22 +494,40 @@ nhwcAVX512x1x64_nores:
 
 nhwcAVX512x1x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x1x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
 	VMOVUPS Z3, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000001, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000008, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x1x64_tile
+	JMP     nhwcAVX512x1x64_stored
+
+nhwcAVX512x1x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x1x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x1x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x1x64_done
+	SFENCE
+
+nhwcAVX512x1x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -556,21 +622,38 @@ nhwcAVX512x2x16_nores:
 
 nhwcAVX512x2x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x2x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000002, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000010, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x2x16_tile
+	JMP     nhwcAVX512x2x16_stored
+
+nhwcAVX512x2x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z1, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x2x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x2x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x2x16_done
+	SFENCE
+
+nhwcAVX512x2x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -683,23 +766,42 @@ nhwcAVX512x2x32_nores:
 
 nhwcAVX512x2x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x2x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
 	VMOVUPS Z2, (DX)
 	VMOVUPS Z3, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000002, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000010, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x2x32_tile
+	JMP     nhwcAVX512x2x32_stored
+
+nhwcAVX512x2x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	VMOVNTPS Z3, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x2x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x2x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x2x32_done
+	SFENCE
+
+nhwcAVX512x2x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -830,6 +932,8 @@ nhwcAVX512x2x48_nores:
 
 nhwcAVX512x2x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x2x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
@@ -838,17 +942,36 @@ nhwcAVX512x2x48_norelu:
 	VMOVUPS Z4, 64(DX)
 	VMOVUPS Z5, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000002, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000010, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x2x48_tile
+	JMP     nhwcAVX512x2x48_stored
+
+nhwcAVX512x2x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	VMOVNTPS Z4, 64(DX)
+	VMOVNTPS Z5, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x2x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x2x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x2x48_done
+	SFENCE
+
+nhwcAVX512x2x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -997,6 +1120,8 @@ nhwcAVX512x2x64_nores:
 
 nhwcAVX512x2x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x2x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
@@ -1007,17 +1132,38 @@ nhwcAVX512x2x64_norelu:
 	VMOVUPS Z6, 128(DX)
 	VMOVUPS Z7, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000002, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000010, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x2x64_tile
+	JMP     nhwcAVX512x2x64_stored
+
+nhwcAVX512x2x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	VMOVNTPS Z6, 128(DX)
+	VMOVNTPS Z7, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x2x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x2x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x2x64_done
+	SFENCE
+
+nhwcAVX512x2x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1126,23 +1272,42 @@ nhwcAVX512x3x16_nores:
 
 nhwcAVX512x3x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x3x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z2, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000003, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000018, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x3x16_tile
+	JMP     nhwcAVX512x3x16_stored
+
+nhwcAVX512x3x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x3x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x3x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x3x16_done
+	SFENCE
+
+nhwcAVX512x3x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1277,6 +1442,8 @@ nhwcAVX512x3x32_nores:
 
 nhwcAVX512x3x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x3x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
@@ -1286,17 +1453,37 @@ nhwcAVX512x3x32_norelu:
 	VMOVUPS Z4, (DX)
 	VMOVUPS Z5, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000003, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000018, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x3x32_tile
+	JMP     nhwcAVX512x3x32_stored
+
+nhwcAVX512x3x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	VMOVNTPS Z3, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x3x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x3x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x3x32_done
+	SFENCE
+
+nhwcAVX512x3x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1457,6 +1644,8 @@ nhwcAVX512x3x48_nores:
 
 nhwcAVX512x3x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x3x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
@@ -1469,17 +1658,40 @@ nhwcAVX512x3x48_norelu:
 	VMOVUPS Z7, 64(DX)
 	VMOVUPS Z8, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000003, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000018, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x3x48_tile
+	JMP     nhwcAVX512x3x48_stored
+
+nhwcAVX512x3x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	VMOVNTPS Z4, 64(DX)
+	VMOVNTPS Z5, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	VMOVNTPS Z8, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x3x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x3x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x3x48_done
+	SFENCE
+
+nhwcAVX512x3x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1666,6 +1878,8 @@ nhwcAVX512x3x64_nores:
 
 nhwcAVX512x3x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x3x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
@@ -1681,17 +1895,43 @@ nhwcAVX512x3x64_norelu:
 	VMOVUPS Z10, 128(DX)
 	VMOVUPS Z11, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000003, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000018, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x3x64_tile
+	JMP     nhwcAVX512x3x64_stored
+
+nhwcAVX512x3x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	VMOVNTPS Z6, 128(DX)
+	VMOVNTPS Z7, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	VMOVNTPS Z10, 128(DX)
+	VMOVNTPS Z11, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x3x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x3x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x3x64_done
+	SFENCE
+
+nhwcAVX512x3x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1814,6 +2054,8 @@ nhwcAVX512x4x16_nores:
 
 nhwcAVX512x4x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x4x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
@@ -1822,17 +2064,36 @@ nhwcAVX512x4x16_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z3, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000004, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000020, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x4x16_tile
+	JMP     nhwcAVX512x4x16_stored
+
+nhwcAVX512x4x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x4x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x4x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x4x16_done
+	SFENCE
+
+nhwcAVX512x4x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -1989,6 +2250,8 @@ nhwcAVX512x4x32_nores:
 
 nhwcAVX512x4x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x4x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
@@ -2001,17 +2264,40 @@ nhwcAVX512x4x32_norelu:
 	VMOVUPS Z6, (DX)
 	VMOVUPS Z7, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000004, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000020, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x4x32_tile
+	JMP     nhwcAVX512x4x32_stored
+
+nhwcAVX512x4x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	VMOVNTPS Z3, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x4x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x4x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x4x32_done
+	SFENCE
+
+nhwcAVX512x4x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -2202,6 +2488,8 @@ nhwcAVX512x4x48_nores:
 
 nhwcAVX512x4x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x4x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
@@ -2218,17 +2506,44 @@ nhwcAVX512x4x48_norelu:
 	VMOVUPS Z10, 64(DX)
 	VMOVUPS Z11, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000004, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000020, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x4x48_tile
+	JMP     nhwcAVX512x4x48_stored
+
+nhwcAVX512x4x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	VMOVNTPS Z4, 64(DX)
+	VMOVNTPS Z5, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	VMOVNTPS Z8, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z9, (DX)
+	VMOVNTPS Z10, 64(DX)
+	VMOVNTPS Z11, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x4x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x4x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x4x48_done
+	SFENCE
+
+nhwcAVX512x4x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -2453,6 +2768,8 @@ nhwcAVX512x4x64_nores:
 
 nhwcAVX512x4x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x4x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
@@ -2473,17 +2790,48 @@ nhwcAVX512x4x64_norelu:
 	VMOVUPS Z14, 128(DX)
 	VMOVUPS Z15, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000004, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000020, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x4x64_tile
+	JMP     nhwcAVX512x4x64_stored
+
+nhwcAVX512x4x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	VMOVNTPS Z6, 128(DX)
+	VMOVNTPS Z7, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	VMOVNTPS Z10, 128(DX)
+	VMOVNTPS Z11, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z12, (DX)
+	VMOVNTPS Z13, 64(DX)
+	VMOVNTPS Z14, 128(DX)
+	VMOVNTPS Z15, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x4x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x4x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x4x64_done
+	SFENCE
+
+nhwcAVX512x4x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -2620,6 +2968,8 @@ nhwcAVX512x5x16_nores:
 
 nhwcAVX512x5x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x5x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
@@ -2630,17 +2980,38 @@ nhwcAVX512x5x16_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z4, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000005, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000028, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x5x16_tile
+	JMP     nhwcAVX512x5x16_stored
+
+nhwcAVX512x5x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x5x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x5x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x5x16_done
+	SFENCE
+
+nhwcAVX512x5x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -2819,6 +3190,8 @@ nhwcAVX512x5x32_nores:
 
 nhwcAVX512x5x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x5x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
@@ -2834,17 +3207,43 @@ nhwcAVX512x5x32_norelu:
 	VMOVUPS Z8, (DX)
 	VMOVUPS Z9, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000005, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000028, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x5x32_tile
+	JMP     nhwcAVX512x5x32_stored
+
+nhwcAVX512x5x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	VMOVNTPS Z3, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x5x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x5x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x5x32_done
+	SFENCE
+
+nhwcAVX512x5x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -3065,6 +3464,8 @@ nhwcAVX512x5x48_nores:
 
 nhwcAVX512x5x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x5x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
@@ -3085,17 +3486,48 @@ nhwcAVX512x5x48_norelu:
 	VMOVUPS Z13, 64(DX)
 	VMOVUPS Z14, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000005, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000028, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x5x48_tile
+	JMP     nhwcAVX512x5x48_stored
+
+nhwcAVX512x5x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	VMOVNTPS Z4, 64(DX)
+	VMOVNTPS Z5, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	VMOVNTPS Z8, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z9, (DX)
+	VMOVNTPS Z10, 64(DX)
+	VMOVNTPS Z11, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z12, (DX)
+	VMOVNTPS Z13, 64(DX)
+	VMOVNTPS Z14, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x5x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x5x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x5x48_done
+	SFENCE
+
+nhwcAVX512x5x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -3358,6 +3790,8 @@ nhwcAVX512x5x64_nores:
 
 nhwcAVX512x5x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x5x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
@@ -3383,17 +3817,53 @@ nhwcAVX512x5x64_norelu:
 	VMOVUPS Z18, 128(DX)
 	VMOVUPS Z19, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000005, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000028, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x5x64_tile
+	JMP     nhwcAVX512x5x64_stored
+
+nhwcAVX512x5x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	VMOVNTPS Z6, 128(DX)
+	VMOVNTPS Z7, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	VMOVNTPS Z10, 128(DX)
+	VMOVNTPS Z11, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z12, (DX)
+	VMOVNTPS Z13, 64(DX)
+	VMOVNTPS Z14, 128(DX)
+	VMOVNTPS Z15, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z16, (DX)
+	VMOVNTPS Z17, 64(DX)
+	VMOVNTPS Z18, 128(DX)
+	VMOVNTPS Z19, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x5x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x5x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x5x64_done
+	SFENCE
+
+nhwcAVX512x5x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -3544,6 +4014,8 @@ nhwcAVX512x6x16_nores:
 
 nhwcAVX512x6x16_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x6x16_stream
 	VMOVUPS Z0, K1, (DX)
 	ADDQ    CX, DX
 	VMOVUPS Z1, K1, (DX)
@@ -3556,17 +4028,40 @@ nhwcAVX512x6x16_norelu:
 	ADDQ    CX, DX
 	VMOVUPS Z5, K1, (DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000006, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000030, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x6x16_tile
+	JMP     nhwcAVX512x6x16_stored
+
+nhwcAVX512x6x16_stream:
+	VMOVNTPS Z0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z5, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x6x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x6x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x6x16_done
+	SFENCE
+
+nhwcAVX512x6x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -3767,6 +4262,8 @@ nhwcAVX512x6x32_nores:
 
 nhwcAVX512x6x32_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x6x32_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, K1, 64(DX)
 	ADDQ    CX, DX
@@ -3785,17 +4282,46 @@ nhwcAVX512x6x32_norelu:
 	VMOVUPS Z10, (DX)
 	VMOVUPS Z11, K1, 64(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000006, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000030, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x6x32_tile
+	JMP     nhwcAVX512x6x32_stored
+
+nhwcAVX512x6x32_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z2, (DX)
+	VMOVNTPS Z3, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z10, (DX)
+	VMOVNTPS Z11, 64(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x6x32_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x6x32_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x6x32_done
+	SFENCE
+
+nhwcAVX512x6x32_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4046,6 +4572,8 @@ nhwcAVX512x6x48_nores:
 
 nhwcAVX512x6x48_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x6x48_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, K1, 128(DX)
@@ -4070,17 +4598,52 @@ nhwcAVX512x6x48_norelu:
 	VMOVUPS Z16, 64(DX)
 	VMOVUPS Z17, K1, 128(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000006, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000030, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x6x48_tile
+	JMP     nhwcAVX512x6x48_stored
+
+nhwcAVX512x6x48_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z3, (DX)
+	VMOVNTPS Z4, 64(DX)
+	VMOVNTPS Z5, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z6, (DX)
+	VMOVNTPS Z7, 64(DX)
+	VMOVNTPS Z8, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z9, (DX)
+	VMOVNTPS Z10, 64(DX)
+	VMOVNTPS Z11, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z12, (DX)
+	VMOVNTPS Z13, 64(DX)
+	VMOVNTPS Z14, 128(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z15, (DX)
+	VMOVNTPS Z16, 64(DX)
+	VMOVNTPS Z17, 128(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x6x48_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x6x48_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x6x48_done
+	SFENCE
+
+nhwcAVX512x6x48_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, AVX512F
+// Requires: AVX, AVX512F, MMX+
 TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4381,6 +4944,8 @@ nhwcAVX512x6x64_nores:
 
 nhwcAVX512x6x64_norelu:
 	MOVQ    BX, DX
+	TESTQ   $0x00000020, AX
+	JNZ     nhwcAVX512x6x64_stream
 	VMOVUPS Z0, (DX)
 	VMOVUPS Z1, 64(DX)
 	VMOVUPS Z2, 128(DX)
@@ -4411,17 +4976,58 @@ nhwcAVX512x6x64_norelu:
 	VMOVUPS Z22, 128(DX)
 	VMOVUPS Z23, K1, 192(DX)
 	ADDQ    CX, DX
-	MOVQ    DX, 8(SP)
-	IMUL3Q  $0x00000006, CX, AX
-	ADDQ    AX, 16(SP)
-	ADDQ    $0x00000030, (SP)
-	DECQ    24(SP)
-	JNZ     nhwcAVX512x6x64_tile
+	JMP     nhwcAVX512x6x64_stored
+
+nhwcAVX512x6x64_stream:
+	VMOVNTPS Z0, (DX)
+	VMOVNTPS Z1, 64(DX)
+	VMOVNTPS Z2, 128(DX)
+	VMOVNTPS Z3, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z4, (DX)
+	VMOVNTPS Z5, 64(DX)
+	VMOVNTPS Z6, 128(DX)
+	VMOVNTPS Z7, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z8, (DX)
+	VMOVNTPS Z9, 64(DX)
+	VMOVNTPS Z10, 128(DX)
+	VMOVNTPS Z11, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z12, (DX)
+	VMOVNTPS Z13, 64(DX)
+	VMOVNTPS Z14, 128(DX)
+	VMOVNTPS Z15, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z16, (DX)
+	VMOVNTPS Z17, 64(DX)
+	VMOVNTPS Z18, 128(DX)
+	VMOVNTPS Z19, 192(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Z20, (DX)
+	VMOVNTPS Z21, 64(DX)
+	VMOVNTPS Z22, 128(DX)
+	VMOVNTPS Z23, 192(DX)
+	ADDQ     CX, DX
+
+nhwcAVX512x6x64_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX512x6x64_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX512x6x64_done
+	SFENCE
+
+nhwcAVX512x6x64_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4500,19 +5106,34 @@ nhwcAVX2x1x8_nores:
 
 nhwcAVX2x1x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x1x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000001, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000008, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x1x8_tile
+	JMP        nhwcAVX2x1x8_stored
+
+nhwcAVX2x1x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x1x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x1x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x1x8_done
+	SFENCE
+
+nhwcAVX2x1x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4601,20 +5222,36 @@ nhwcAVX2x1x16_nores:
 
 nhwcAVX2x1x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x1x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000001, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000008, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x1x16_tile
+	JMP        nhwcAVX2x1x16_stored
+
+nhwcAVX2x1x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x1x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000001, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000008, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x1x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x1x16_done
+	SFENCE
+
+nhwcAVX2x1x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4707,21 +5344,38 @@ nhwcAVX2x2x8_nores:
 
 nhwcAVX2x2x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x2x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000002, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000010, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x2x8_tile
+	JMP        nhwcAVX2x2x8_stored
+
+nhwcAVX2x2x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y1, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x2x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x2x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x2x8_done
+	SFENCE
+
+nhwcAVX2x2x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4832,23 +5486,42 @@ nhwcAVX2x2x16_nores:
 
 nhwcAVX2x2x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x2x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
 	VMOVUPS    Y2, (DX)
 	VMASKMOVPS Y3, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000002, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000010, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x2x16_tile
+	JMP        nhwcAVX2x2x16_stored
+
+nhwcAVX2x2x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	VMOVNTPS Y3, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x2x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000002, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000010, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x2x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x2x16_done
+	SFENCE
+
+nhwcAVX2x2x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -4955,23 +5628,42 @@ nhwcAVX2x3x8_nores:
 
 nhwcAVX2x3x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x3x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y2, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000003, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000018, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x3x8_tile
+	JMP        nhwcAVX2x3x8_stored
+
+nhwcAVX2x3x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x3x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x3x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x3x8_done
+	SFENCE
+
+nhwcAVX2x3x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5104,6 +5796,8 @@ nhwcAVX2x3x16_nores:
 
 nhwcAVX2x3x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x3x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
@@ -5113,17 +5807,37 @@ nhwcAVX2x3x16_norelu:
 	VMOVUPS    Y4, (DX)
 	VMASKMOVPS Y5, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000003, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000018, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x3x16_tile
+	JMP        nhwcAVX2x3x16_stored
+
+nhwcAVX2x3x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	VMOVNTPS Y3, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	VMOVNTPS Y5, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x3x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000003, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000018, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x3x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x3x16_done
+	SFENCE
+
+nhwcAVX2x3x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5244,6 +5958,8 @@ nhwcAVX2x4x8_nores:
 
 nhwcAVX2x4x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x4x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
@@ -5252,17 +5968,36 @@ nhwcAVX2x4x8_norelu:
 	ADDQ       CX, DX
 	VMASKMOVPS Y3, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000004, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000020, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x4x8_tile
+	JMP        nhwcAVX2x4x8_stored
+
+nhwcAVX2x4x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y3, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x4x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x4x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x4x8_done
+	SFENCE
+
+nhwcAVX2x4x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5417,6 +6152,8 @@ nhwcAVX2x4x16_nores:
 
 nhwcAVX2x4x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x4x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
@@ -5429,17 +6166,40 @@ nhwcAVX2x4x16_norelu:
 	VMOVUPS    Y6, (DX)
 	VMASKMOVPS Y7, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000004, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000020, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x4x16_tile
+	JMP        nhwcAVX2x4x16_stored
+
+nhwcAVX2x4x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	VMOVNTPS Y3, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	VMOVNTPS Y5, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y6, (DX)
+	VMOVNTPS Y7, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x4x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000004, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000020, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x4x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x4x16_done
+	SFENCE
+
+nhwcAVX2x4x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5574,6 +6334,8 @@ nhwcAVX2x5x8_nores:
 
 nhwcAVX2x5x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x5x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
@@ -5584,17 +6346,38 @@ nhwcAVX2x5x8_norelu:
 	ADDQ       CX, DX
 	VMASKMOVPS Y4, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000005, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000028, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x5x8_tile
+	JMP        nhwcAVX2x5x8_stored
+
+nhwcAVX2x5x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y3, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x5x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x5x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x5x8_done
+	SFENCE
+
+nhwcAVX2x5x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5771,6 +6554,8 @@ nhwcAVX2x5x16_nores:
 
 nhwcAVX2x5x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x5x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
@@ -5786,17 +6571,43 @@ nhwcAVX2x5x16_norelu:
 	VMOVUPS    Y8, (DX)
 	VMASKMOVPS Y9, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000005, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000028, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x5x16_tile
+	JMP        nhwcAVX2x5x16_stored
+
+nhwcAVX2x5x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	VMOVNTPS Y3, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	VMOVNTPS Y5, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y6, (DX)
+	VMOVNTPS Y7, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y8, (DX)
+	VMOVNTPS Y9, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x5x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000005, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000028, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x5x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x5x16_done
+	SFENCE
+
+nhwcAVX2x5x16_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -5945,6 +6756,8 @@ nhwcAVX2x6x8_nores:
 
 nhwcAVX2x6x8_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x6x8_stream
 	VMASKMOVPS Y0, Y15, (DX)
 	ADDQ       CX, DX
 	VMASKMOVPS Y1, Y15, (DX)
@@ -5957,17 +6770,40 @@ nhwcAVX2x6x8_norelu:
 	ADDQ       CX, DX
 	VMASKMOVPS Y5, Y15, (DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000006, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000030, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x6x8_tile
+	JMP        nhwcAVX2x6x8_stored
+
+nhwcAVX2x6x8_stream:
+	VMOVNTPS Y0, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y1, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y3, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y5, (DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x6x8_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x6x8_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x6x8_done
+	SFENCE
+
+nhwcAVX2x6x8_done:
 	VZEROUPPER
 	RET
 
 // func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
-// Requires: AVX, FMA3
+// Requires: AVX, FMA3, MMX+
 TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $32-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
@@ -6166,6 +7002,8 @@ nhwcAVX2x6x16_nores:
 
 nhwcAVX2x6x16_norelu:
 	MOVQ       BX, DX
+	TESTQ      $0x00000020, AX
+	JNZ        nhwcAVX2x6x16_stream
 	VMOVUPS    Y0, (DX)
 	VMASKMOVPS Y1, Y15, 32(DX)
 	ADDQ       CX, DX
@@ -6184,12 +7022,41 @@ nhwcAVX2x6x16_norelu:
 	VMOVUPS    Y10, (DX)
 	VMASKMOVPS Y11, Y15, 32(DX)
 	ADDQ       CX, DX
-	MOVQ       DX, 8(SP)
-	IMUL3Q     $0x00000006, CX, AX
-	ADDQ       AX, 16(SP)
-	ADDQ       $0x00000030, (SP)
-	DECQ       24(SP)
-	JNZ        nhwcAVX2x6x16_tile
+	JMP        nhwcAVX2x6x16_stored
+
+nhwcAVX2x6x16_stream:
+	VMOVNTPS Y0, (DX)
+	VMOVNTPS Y1, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y2, (DX)
+	VMOVNTPS Y3, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y4, (DX)
+	VMOVNTPS Y5, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y6, (DX)
+	VMOVNTPS Y7, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y8, (DX)
+	VMOVNTPS Y9, 32(DX)
+	ADDQ     CX, DX
+	VMOVNTPS Y10, (DX)
+	VMOVNTPS Y11, 32(DX)
+	ADDQ     CX, DX
+
+nhwcAVX2x6x16_stored:
+	MOVQ   DX, 8(SP)
+	IMUL3Q $0x00000006, CX, AX
+	ADDQ   AX, 16(SP)
+	ADDQ   $0x00000030, (SP)
+	DECQ   24(SP)
+	JNZ    nhwcAVX2x6x16_tile
+	MOVQ   flags+80(FP), AX
+	TESTQ  $0x00000020, AX
+	JZ     nhwcAVX2x6x16_done
+	SFENCE
+
+nhwcAVX2x6x16_done:
 	VZEROUPPER
 	RET
 

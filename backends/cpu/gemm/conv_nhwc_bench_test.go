@@ -3,9 +3,12 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // resnet50Convs are ResNet-50's convolution shapes at batch 1 (the stem, and
@@ -127,5 +130,95 @@ func BenchmarkConvNHWCDepthwise(b *testing.B) {
 			b.ReportMetric(mn*1e6, "nhwc-us")
 			b.ReportMetric(mc/mn, "nhwc/nchw")
 		})
+	}
+}
+
+// resnet50Batch8Convs are the ResNet-50 layers that read and write more
+// than the L2 caches hold at batch 8 (56x56 and 28x28 planes).
+var resnet50Batch8Convs = []struct {
+	name     string
+	s        Conv2DShape
+	residual bool
+}{
+	{"1x1_64-256@56+res", Conv2DShape{N: 8, C: 64, H: 56, W: 56, M: 256, KH: 1, KW: 1}, true},
+	{"1x1_64-256@56", Conv2DShape{N: 8, C: 64, H: 56, W: 56, M: 256, KH: 1, KW: 1}, false},
+	{"1x1_256-64@56", Conv2DShape{N: 8, C: 256, H: 56, W: 56, M: 64, KH: 1, KW: 1}, false},
+	{"1x1_256-128@56", Conv2DShape{N: 8, C: 256, H: 56, W: 56, M: 128, KH: 1, KW: 1}, false},
+	{"3x3_128s2@56", Conv2DShape{N: 8, C: 128, H: 56, W: 56, M: 128, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 2}, false},
+	{"3x3_64@56", Conv2DShape{N: 8, C: 64, H: 56, W: 56, M: 64, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, false},
+	{"1x1_128-512@28+res", Conv2DShape{N: 8, C: 128, H: 28, W: 28, M: 512, KH: 1, KW: 1}, true},
+	{"1x1_512-128@28", Conv2DShape{N: 8, C: 512, H: 28, W: 28, M: 128, KH: 1, KW: 1}, false},
+	{"stem7x7s2", Conv2DShape{N: 8, C: 3, H: 224, W: 224, M: 64, KH: 7, KW: 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3, StrideH: 2, StrideW: 2}, false},
+}
+
+// BenchmarkConvNHWCBatch8 runs ResNet-50's big-plane layers at batch 8,
+// alternating call by call the default ConvNHWC and one with non-temporal
+// stores turned off (nhwcScratch.noStream), and reports each one's median
+// time and the ratio nostream/default (above 1: the default is faster): on
+// one thread (t1) the thread's CPU time, less disturbed by other processes
+// on a shared machine, and on a two-thread Context (t2) the wall time.
+func BenchmarkConvNHWCBatch8(b *testing.B) {
+	variants := []struct {
+		name     string
+		noStream bool
+	}{{"nostream", true}, {"default", false}}
+	for _, tc := range resnet50Batch8Convs {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/t%d", tc.name, threads), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				ctx := NewContext(threads)
+				defer ctx.Close()
+				clock := func() time.Duration {
+					if threads > 1 {
+						return time.Duration(time.Now().UnixNano())
+					}
+					var ts unix.Timespec
+					_ = unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts)
+					return time.Duration(ts.Nano())
+				}
+				s := tc.s
+				s.defaults()
+				r := rand.New(rand.NewPCG(1, 2))
+				w := randSlice(r, s.M*s.C/s.Group*s.KH*s.KW)
+				x := randSlice(r, s.N*s.C*s.H*s.W)
+				bias := randSlice(r, s.M)
+				ny := s.N * s.M * s.OutH() * s.OutW()
+				pn, err := PackConvNHWCWeights(ctx, s, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := ConvNHWCParams{Conv2DShape: s, X: x, W: pn, Bias: bias, Act: ActReLU, Y: alignedFloats(ny)}
+				if tc.residual {
+					p.Residual = randSlice(r, ny)
+				}
+				ts := make([][]time.Duration, len(variants))
+				run := func() {
+					for i, v := range variants {
+						ctx.nhwc.noStream = v.noStream
+						t0 := clock()
+						if err := ConvNHWC(ctx, p); err != nil {
+							b.Fatal(err)
+						}
+						ts[i] = append(ts[i], clock()-t0)
+					}
+				}
+				run() // warm up: scratch buffers
+				for i := range ts {
+					ts[i] = ts[i][:0]
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					run()
+				}
+				med := make([]float64, len(variants))
+				for i, v := range variants {
+					slices.Sort(ts[i])
+					med[i] = ts[i][len(ts[i])/2].Seconds()
+					b.ReportMetric(med[i]*1e3, v.name+"-ms")
+				}
+				b.ReportMetric(med[0]/med[1], "nostream/default")
+			})
+		}
 	}
 }

@@ -6,6 +6,13 @@ import "unsafe"
 // res[i*ldy+j] before ReLU.
 const flagResidual = 16
 
+// flagStream (a ConvNHWC micro-kernel flag) stores Y with non-temporal
+// stores, which skip the read of each line before it is written and do not
+// evict the caches' contents for it. It changes no result, but the kernel
+// may then store whole vectors only: cols must be the panel's width, and y
+// and ldy aligned to a vector (64 bytes with AVX-512, 32 with AVX2).
+const flagStream = 32
+
 // nhwcTileFunc is the signature of the ConvNHWC micro-kernels. Each computes
 // ntiles tiles of rows output pixels by width = nvec·lanes output channels
 // (the kernel's variant), of which the first cols are stored; tile t reads

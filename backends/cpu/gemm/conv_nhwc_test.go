@@ -228,3 +228,60 @@ func TestConvNHWCNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConvNHWCStream checks outputs large enough to be stored with
+// non-temporal stores (nhwcStreamMin), and the fallbacks when Y or the
+// channels are not aligned to a vector, against the float64 reference.
+func TestConvNHWCStream(t *testing.T) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	for _, tc := range []struct {
+		name   string
+		m      int
+		offset int // floats before Y in its allocation
+		stream bool
+	}{
+		{"aligned", 1024, 0, true},
+		{"unaligned Y", 1024, 1, false},
+		{"odd channels", 1030, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Conv2DShape{N: 4, C: 5, H: 32, W: 32, M: tc.m, KH: 1, KW: 1}
+			s.defaults()
+			r := rand.New(rand.NewPCG(7, uint64(tc.m)))
+			x := randSlice(r, s.N*s.H*s.W*s.C)
+			w := randSlice(r, s.M*s.C)
+			bias := randSlice(r, s.M)
+			ny := s.N * s.H * s.W * s.M
+			res := randSlice(r, ny)
+			want, bound := refConvNHWC(s, x, w, bias, res, ActReLU)
+			buf := alignedFloats(ny + 16)
+			y := buf[tc.offset : tc.offset+ny]
+			for _, kern := range nhwcKernels {
+				clear(buf)
+				p := ConvNHWCParams{Conv2DShape: s, X: x, W: packConvNHWC(kern, s, w), Bias: bias, Residual: res, Act: ActReLU, Y: y}
+				if err := ConvNHWC(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				if got := ctx.nhwc.stream; got != (tc.stream && kern != nhwcKernelGo) {
+					t.Errorf("kernel %s: streamed %v, want %v", kern.name, got, !got)
+				}
+				for i := range want {
+					if !(math.Abs(float64(y[i])-want[i]) <= bound[i]) {
+						t.Fatalf("kernel %s: y[%d] = %v, want %v", kern.name, i, y[i], want[i])
+					}
+				}
+				for i, v := range buf[:tc.offset] {
+					if v != 0 {
+						t.Fatalf("kernel %s: wrote before Y: buf[%d] = %v", kern.name, i, v)
+					}
+				}
+				for i, v := range buf[tc.offset+ny:] {
+					if v != 0 {
+						t.Fatalf("kernel %s: wrote after Y: [%d] = %v", kern.name, i, v)
+					}
+				}
+			}
+		})
+	}
+}

@@ -22,6 +22,7 @@ const (
 	flagColBias  = 2
 	flagReLU     = 8
 	flagResidual = 16
+	flagStream   = 32
 )
 
 // maxRows is the most pixels a tile kernel computes at a time (its mr).
@@ -96,7 +97,9 @@ func (v isa) zero(r reg.VecPhysical) {
 // one of two alternating registers (AVX-512: 24 + 4 + 2 of 32 registers at
 // 6×4; AVX2: 12 + 2 + 2 of 16 at 6×2). The last vector's loads and stores of
 // Y, Bias and Residual are masked to the cols columns (AVX-512: K1; AVX2:
-// VMASKMOVPS with a mask read from nhwcMask).
+// VMASKMOVPS with a mask read from nhwcMask), except with flagStream, which
+// stores whole vectors with non-temporal stores (VMOVNTPS) and ends the call
+// with an SFENCE.
 func genTile(v isa, rows, nvec int, maskTable Mem) {
 	vb := 4 * v.lanes // bytes per vector
 	name := fmt.Sprintf("nhwc%sx%dx%d", v.name, rows, nvec*v.lanes)
@@ -265,12 +268,25 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	Label(name + "_norelu")
 
 	MOVQ(y, row)
+	TESTQ(U32(flagStream), flags)
+	JNZ(LabelRef(name + "_stream"))
 	for i := 0; i < rows; i++ {
 		for j := 0; j < nvec; j++ {
 			store(acc(i, j), Mem{Base: row, Disp: vb * j}, j)
 		}
 		ADDQ(ldy, row)
 	}
+	JMP(LabelRef(name + "_stored"))
+	// flagStream: whole vectors (cols is the panel's width) to aligned
+	// rows, past the caches.
+	Label(name + "_stream")
+	for i := 0; i < rows; i++ {
+		for j := 0; j < nvec; j++ {
+			VMOVNTPS(acc(i, j), Mem{Base: row, Disp: vb * j})
+		}
+		ADDQ(ldy, row)
+	}
+	Label(name + "_stored")
 	// The next tile: rows pixels on.
 	MOVQ(row, ly)
 	step := GP64()
@@ -279,6 +295,13 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	ADDQ(U32(8*rows), lpix)
 	DECQ(lcnt)
 	JNZ(LabelRef(name + "_tile"))
+	// Order the streamed stores before whatever follows (the thread that
+	// reads Y next may be another).
+	fl := Load(Param("flags"), GP64())
+	TESTQ(U32(flagStream), fl)
+	JZ(LabelRef(name + "_done"))
+	SFENCE()
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
