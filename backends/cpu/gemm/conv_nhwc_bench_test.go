@@ -152,11 +152,13 @@ var resnet50Batch8Convs = []struct {
 }
 
 // BenchmarkConvNHWCBatch8 runs ResNet-50's big-plane layers at batch 8,
-// alternating call by call the default ConvNHWC and one with non-temporal
-// stores turned off (nhwcScratch.noStream), and reports each one's median
-// time and the ratio nostream/default (above 1: the default is faster): on
-// one thread (t1) the thread's CPU time, less disturbed by other processes
-// on a shared machine, and on a two-thread Context (t2) the wall time.
+// each followed by a 1x1 convolution to 64 channels that reads its output
+// (as the next layer would), alternating call by call the default ConvNHWC
+// and one with non-temporal stores turned off (nhwcScratch.noStream). It
+// reports each one's median layer and next-layer times and the ratio of the
+// pairs' medians, nostream/default (above 1: the default is faster): on one
+// thread (t1) the thread's CPU time, less disturbed by other processes on a
+// shared machine, and on a two-thread Context (t2) the wall time.
 func BenchmarkConvNHWCBatch8(b *testing.B) {
 	variants := []struct {
 		name     string
@@ -192,7 +194,16 @@ func BenchmarkConvNHWCBatch8(b *testing.B) {
 				if tc.residual {
 					p.Residual = randSlice(r, ny)
 				}
-				ts := make([][]time.Duration, len(variants))
+				ns := Conv2DShape{N: s.N, C: s.M, H: s.OutH(), W: s.OutW(), M: 64, KH: 1, KW: 1}
+				ns.defaults()
+				pnext, err := PackConvNHWCWeights(ctx, ns, randSlice(r, ns.M*ns.C))
+				if err != nil {
+					b.Fatal(err)
+				}
+				next := ConvNHWCParams{Conv2DShape: ns, X: p.Y, W: pnext, Act: ActReLU, Y: alignedFloats(ns.N * ns.H * ns.W * ns.M)}
+				ts := make([][]time.Duration, len(variants))    // the layer
+				tnext := make([][]time.Duration, len(variants)) // the next one
+				tpair := make([][]time.Duration, len(variants))
 				run := func() {
 					for i, v := range variants {
 						ctx.nhwc.noStream = v.noStream
@@ -200,24 +211,31 @@ func BenchmarkConvNHWCBatch8(b *testing.B) {
 						if err := ConvNHWC(ctx, p); err != nil {
 							b.Fatal(err)
 						}
-						ts[i] = append(ts[i], clock()-t0)
+						t1 := clock()
+						if err := ConvNHWC(ctx, next); err != nil {
+							b.Fatal(err)
+						}
+						t2 := clock()
+						ts[i], tnext[i], tpair[i] = append(ts[i], t1-t0), append(tnext[i], t2-t1), append(tpair[i], t2-t0)
 					}
 				}
 				run() // warm up: scratch buffers
 				for i := range ts {
-					ts[i] = ts[i][:0]
+					ts[i], tnext[i], tpair[i] = ts[i][:0], tnext[i][:0], tpair[i][:0]
 				}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					run()
 				}
-				med := make([]float64, len(variants))
-				for i, v := range variants {
-					slices.Sort(ts[i])
-					med[i] = ts[i][len(ts[i])/2].Seconds()
-					b.ReportMetric(med[i]*1e3, v.name+"-ms")
+				median := func(d []time.Duration) float64 {
+					slices.Sort(d)
+					return d[len(d)/2].Seconds()
 				}
-				b.ReportMetric(med[0]/med[1], "nostream/default")
+				for i, v := range variants {
+					b.ReportMetric(median(ts[i])*1e3, v.name+"-ms")
+					b.ReportMetric(median(tnext[i])*1e3, v.name+"-next-ms")
+				}
+				b.ReportMetric(median(tpair[0])/median(tpair[1]), "nostream/default")
 			})
 		}
 	}
