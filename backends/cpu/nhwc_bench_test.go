@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -115,6 +116,48 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/image")
+			})
+		}
+	}
+}
+
+// BenchmarkNhwcConvWinogradRoute runs the NhwcConv kernel on ResNet-50's 3x3 256@14
+// and 512@7 layers (Relu, bias) at batch 1 and 8, through its Winograd route (taken at
+// batch 8) and with Env.NoWinograd (the direct kernel), 2 threads, in one process.
+func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
+	for _, tc := range []struct {
+		name        string
+		c, hw, batch int
+	}{{"3x3_256@14", 256, 14, 8}, {"3x3_512@7", 512, 7, 8}, {"3x3_128@28", 128, 28, 8}, {"3x3_256@14", 256, 14, 1}} {
+		x := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
+		w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
+		bias := tensor.New(tensor.Float32, []int{tc.c})
+		for i := range w.Float32s() {
+			w.Float32s()[i] = float32(i%17) * 0.01
+		}
+		y := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
+		gr := graph.New("bench")
+		xv := gr.AddInput("x", tensor.Float32, graph.ShapeOf(x.Shape()...))
+		wv, bv := gr.AddInitializer("w", w), gr.AddInitializer("b", bias)
+		node := gr.AddNode(ops.NhwcConv, "conv", []*graph.Value{xv, wv, bv}, []string{"y"},
+			graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)})
+		node.Domain = ops.DomainLightOS
+		for _, direct := range []bool{false, true} {
+			env := &Env{Threads: 2, NoWinograd: direct}
+			k, err := newNhwcConv(node, env)
+			if err != nil {
+				b.Fatal(err)
+			}
+			route := "winograd-route"
+			if direct {
+				route = "direct"
+			}
+			b.Run(fmt.Sprintf("%s/batch=%d/%s", tc.name, tc.batch, route), func(b *testing.B) {
+				for b.Loop() {
+					if err := k.Run(context.Background(), []*tensor.Tensor{x, w, bias}, []*tensor.Tensor{y}); err != nil {
+						b.Fatal(err)
+					}
+				}
 			})
 		}
 	}
