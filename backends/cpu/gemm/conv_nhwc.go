@@ -170,6 +170,15 @@ type nhwcScratch struct {
 // outputs gained 1-5%, too little to risk on CPUs whose L3 would hold them.
 const nhwcStreamMin = 16 << 20
 
+// nhwcChunkTiles bounds the tiles of a pixel chunk (a share of the work)
+// where the pixels are split: with 4 chunks per thread, a chunk of a 56x56
+// layer at batch 8 was 523 tiles, and a thread that fell one chunk behind
+// held the other back for an eighth of the layer. Chunks of 64 tiles (384
+// pixels) keep the 4 per thread of 56x56 at batch 1 and make 65 at batch 8;
+// the weights stay in L2 across them. At batch 8 on 2 threads (loaded
+// 2-core Zen 4) the 56x56 1x1 layers measured 0-9% faster, none slower.
+const nhwcChunkTiles = 64
+
 // The parallel loops of ConvNHWC (see Context.runPart): kinds from
 // forNHWCFirst on are run by nhwcRange.
 const (
@@ -316,6 +325,11 @@ func (c *Context) nhwcConv(parts int) {
 	case sc.panels < 2*parts && !(sc.panels >= parts && sc.tiles < 4*parts):
 		// Few panels: split the pixels too.
 		sc.chunks = min(sc.tiles, 4*parts)
+	}
+	if sc.chunks > 1 {
+		// Large planes (batches): chunks of at most about
+		// nhwcChunkTiles tiles, so that the threads finish together.
+		sc.chunks = max(sc.chunks, sc.tiles/nhwcChunkTiles)
 	}
 	c.nhwcFor(forNHWCTiles, parts, sc.chunks*sc.pgroups, sc.chunks*sc.pgroups)
 }

@@ -90,6 +90,7 @@ func TestConvNHWC(t *testing.T) {
 		sq(1, 600, 5, 65, 1, 1, 0),   // 1x1 with several K blocks
 		sq(1, 64, 56, 64, 1, 1, 0),   // ResNet 1x1 at 56x56: many tiles, split pixels
 		sq(1, 64, 14, 1030, 1, 1, 0), // many panels
+		sq(3, 8, 40, 24, 1, 1, 0),    // batch: more pixel chunks than 4 per thread (nhwcChunkTiles)
 		{N: 1, C: 3, H: 5, W: 6, M: 4, KH: 2, KW: 3, PadTop: 0, PadLeft: 2, PadBottom: 3, PadRight: 0}, // asymmetric pads
 		{N: 1, C: 6, H: 12, W: 15, M: 7, KH: 3, KW: 3, PadTop: 2, PadLeft: 2, PadBottom: 2, PadRight: 2, DilationH: 2, DilationW: 2},
 		{N: 2, C: 5, H: 9, W: 13, M: 9, KH: 3, KW: 2, PadTop: 2, PadBottom: 1, PadRight: 1, StrideH: 2, StrideW: 3, DilationW: 2},
