@@ -171,12 +171,17 @@ type nhwcScratch struct {
 const nhwcStreamMin = 16 << 20
 
 // nhwcChunkTiles bounds the tiles of a pixel chunk (a share of the work)
-// where the pixels are split: with 4 chunks per thread, a chunk of a 56x56
-// layer at batch 8 was 523 tiles, and a thread that fell one chunk behind
-// held the other back for an eighth of the layer. Chunks of 64 tiles (384
-// pixels) keep the 4 per thread of 56x56 at batch 1 and make 65 at batch 8;
-// the weights stay in L2 across them. At batch 8 on 2 threads (loaded
-// 2-core Zen 4) the 56x56 1x1 layers measured 0-9% faster, none slower.
+// where the pixels are split. A chunk's inputs and Residual rows stay in L2
+// while it runs through the panels, so each is read from memory once (a
+// whole batch-8 plane run panel by panel read them again for every panel),
+// and a thread that falls one chunk behind holds the other back little (4
+// chunks per thread made a chunk of a 56x56 layer at batch 8 523 tiles, an
+// eighth of the layer). 64 tiles (384 pixels) keep the 8 chunks of 56x56 at
+// batch 1 on 2 threads. At batch 8 on one Zen 4 core (thread CPU time)
+// chunks of 16-128 tiles all measured alike: 1x1 64->256 at 56x56 1.11-1.34x
+// the whole plane, 256->128 1.09x, 128->512 with residual at 28x28 1.07x,
+// one-panel layers equal; on 2 threads (loaded) 0-9% faster than 4 chunks
+// per thread, none slower.
 const nhwcChunkTiles = 64
 
 // The parallel loops of ConvNHWC (see Context.runPart): kinds from
@@ -316,20 +321,19 @@ func (c *Context) nhwcConv(parts int) {
 	sc.panels = ceilDiv(s.M, kern.nr)
 	sc.chunks, sc.pgroups = 1, sc.panels
 	switch {
-	case parts == 1:
 	case pw.cb == s.C && s.M*s.C*s.KH*s.KW <= nhwcTileOuterMax:
-		// Weights that fit in L2: each thread runs all panels for its
-		// pixels (half of a 56x56 input stays in its L2 across the
-		// panels), several chunks per thread.
-		sc.chunks, sc.pgroups = min(sc.tiles, 4*parts), 1
+		// Weights that fit in L2: each share runs all panels for a
+		// chunk of pixels of about nhwcChunkTiles tiles or fewer (its
+		// inputs and Residual rows stay in L2 across the panels), at
+		// least 4 chunks per thread.
+		sc.chunks, sc.pgroups = max(1, sc.tiles/nhwcChunkTiles), 1
+		if parts > 1 {
+			sc.chunks = max(sc.chunks, min(sc.tiles, 4*parts))
+		}
+	case parts == 1:
 	case sc.panels < 2*parts && !(sc.panels >= parts && sc.tiles < 4*parts):
-		// Few panels: split the pixels too.
-		sc.chunks = min(sc.tiles, 4*parts)
-	}
-	if sc.chunks > 1 {
-		// Large planes (batches): chunks of at most about
-		// nhwcChunkTiles tiles, so that the threads finish together.
-		sc.chunks = max(sc.chunks, sc.tiles/nhwcChunkTiles)
+		// Few panels: split the pixels too, as above.
+		sc.chunks = max(min(sc.tiles, 4*parts), sc.tiles/nhwcChunkTiles)
 	}
 	c.nhwcFor(forNHWCTiles, parts, sc.chunks*sc.pgroups, sc.chunks*sc.pgroups)
 }
