@@ -41,6 +41,7 @@ type nhwcConv struct {
 	wino        *winogradWeights
 	winoErr     error
 	winoScratch sync.Pool
+	nchwBufs    sync.Pool // *nhwcWinogradBuffers
 }
 
 // newNhwcConv prepares an NhwcConv node (float32; group 1 or depthwise, as
@@ -161,7 +162,8 @@ const nhwcWinogradMinBatch = 2
 
 // runWinograd runs the convolution through the NCHW Winograd F(2x2, 3x3) path
 // (winograd.go): x, and the residual if any, transposed to NCHW, the result
-// transposed back into y. Constant weights are transformed once.
+// transposed back into y, through buffers kept for the next run. Constant weights are
+// transformed once.
 func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, x, w, bias, res, y *tensor.Tensor) error {
 	xs, ws := x.Shape(), w.Shape()
 	n, h, wd, ch, m := xs[0], xs[1], xs[2], xs[3], ws[0]
@@ -170,25 +172,42 @@ func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, x, w, bias, res, y *te
 	if c.winoErr != nil {
 		return c.winoErr
 	}
-	toNCHW := func(t *tensor.Tensor, h, w, ch int) (*tensor.Tensor, error) {
-		out := tensor.New(tensor.Float32, []int{n, ch, h, w})
-		return out, moveStrided(env, out, t, []int{n, ch, h, w}, 0, []int{h * w * ch, 1, w * ch, ch})
+	buf, _ := c.nchwBufs.Get().(*nhwcWinogradBuffers)
+	if buf == nil {
+		buf = &nhwcWinogradBuffers{}
 	}
-	xn, err := toNCHW(x, h, wd, ch)
-	if err != nil {
-		return err
+	defer c.nchwBufs.Put(buf)
+	grow := func(b *[]float32, size int) []float32 {
+		if cap(*b) < size {
+			*b = make([]float32, size)
+		}
+		return (*b)[:size]
 	}
+	// NHWC [n, h, w, ch] read as [n, ch, h·w]: channel stride 1, pixel stride ch.
+	xn := grow(&buf.x, x.Len())
+	gatherStrided(env, xn, x.Float32s(), []int{n, ch, h * wd}, 0, []int{h * wd * ch, 1, ch})
 	epi := convEpilogue{Bias: bias, Act: c.act}
 	if res != nil {
-		if epi.Residual, err = toNCHW(res, oh, ow, m); err != nil {
-			return err
+		// The Winograd epilogue takes the residual as a tensor.
+		if shape := []int{n, m, oh, ow}; buf.res == nil || !slices.Equal(buf.res.Shape(), shape) {
+			buf.res = tensor.New(tensor.Float32, shape)
 		}
+		gatherStrided(env, buf.res.Float32s(), res.Float32s(), []int{n, m, oh * ow}, 0, []int{oh * ow * m, 1, m})
+		epi.Residual = buf.res
 	}
-	yn := tensor.New(tensor.Float32, []int{n, m, oh, ow})
-	if err := runWinograd(env, g, []int{n, ch, h, wd}, xn.Float32s(), w.Float32s(), yn.Float32s(), c.wino, m, epi, &c.winoScratch); err != nil {
+	yn := grow(&buf.y, y.Len())
+	if err := runWinograd(env, g, []int{n, ch, h, wd}, xn, w.Float32s(), yn, c.wino, m, epi, &c.winoScratch); err != nil {
 		return err
 	}
-	return moveStrided(env, y, yn, []int{n, oh, ow, m}, 0, []int{m * oh * ow, ow, 1, oh * ow})
+	gatherStrided(env, y.Float32s(), yn, []int{n, oh * ow, m}, 0, []int{m * oh * ow, 1, oh * ow})
+	return nil
+}
+
+// nhwcWinogradBuffers are the NCHW copies of one Winograd-route call: input,
+// residual, output.
+type nhwcWinogradBuffers struct {
+	x, y []float32
+	res  *tensor.Tensor
 }
 
 // onWorkers runs fn over [0, n) in shares of at least grain items on the GEMM

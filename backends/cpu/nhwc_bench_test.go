@@ -126,7 +126,7 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 // batch 8) and with Env.NoWinograd (the direct kernel), 2 threads, in one process.
 func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 	for _, tc := range []struct {
-		name        string
+		name         string
 		c, hw, batch int
 	}{{"3x3_256@14", 256, 14, 8}, {"3x3_512@7", 512, 7, 8}, {"3x3_128@28", 128, 28, 8}, {"3x3_256@14", 256, 14, 1}} {
 		x := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
