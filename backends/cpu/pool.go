@@ -36,8 +36,13 @@ func (e *Env) GEMM() *gemm.Context {
 	return e.gemmCtx
 }
 
-// Parallel splits [0, n) into at most Threads chunks of at least grain items and runs
-// fn on each, waiting for all. Small ranges run on the calling goroutine.
+// Parallel splits [0, n) into chunks of at least grain items and runs fn on each on
+// up to Threads threads, waiting for all. Small ranges run on the calling goroutine.
+// The chunks go to the GEMM context's workers when it is free: after a product they
+// are still polling and start at once, while new goroutines waited for the core the
+// polling worker held, which made such loops nearly serial on two threads. When the
+// context is busy (a loop nested in one of its own jobs, or another session's call),
+// the chunks run on new goroutines instead.
 func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
 	threads := e.Threads
 	if threads <= 0 {
@@ -49,6 +54,9 @@ func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
 	chunks := min(threads, (n+grain-1)/grain)
 	if chunks <= 1 {
 		fn(0, n)
+		return
+	}
+	if ran, err := e.GEMM().TryParallel(n, grain, func(_, lo, hi int) { fn(lo, hi) }); ran && err == nil {
 		return
 	}
 	var wg sync.WaitGroup

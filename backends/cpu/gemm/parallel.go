@@ -28,6 +28,27 @@ func (c *Context) Parallel(n, grain int, fn func(w, lo, hi int)) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.parallelLocked(n, grain, fn)
+}
+
+// TryParallel is Parallel when c is free: if another call holds c (a product
+// or loop of another goroutine, or the loop that fn itself runs inside), it
+// runs nothing and returns false, and the caller does the work another way.
+// It lets kernels use c's polling workers without the deadlock a nested call
+// would be.
+func (c *Context) TryParallel(n, grain int, fn func(w, lo, hi int)) (bool, error) {
+	if c == nil || !c.mu.TryLock() {
+		return false, nil
+	}
+	defer c.mu.Unlock()
+	return true, c.parallelLocked(n, grain, fn)
+}
+
+// parallelLocked is Parallel's body; c.mu is held.
+func (c *Context) parallelLocked(n, grain int, fn func(w, lo, hi int)) error {
+	if n <= 0 {
+		return nil
+	}
 	if c.closed {
 		return ErrClosed
 	}
