@@ -41,3 +41,37 @@ func TestParallel(t *testing.T) {
 		}
 	}
 }
+
+// TestTryParallel checks that TryParallel covers [0, n) exactly once when the
+// Context is free, and runs nothing (returning false, without deadlocking)
+// when it is called from inside one of the Context's own loops.
+func TestTryParallel(t *testing.T) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	const n = 300
+	hits := make([]atomic.Int32, n)
+	var nestedRan atomic.Int32
+	ran, err := ctx.TryParallel(n, 7, func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			hits[i].Add(1)
+		}
+		if ok, _ := ctx.TryParallel(5, 1, func(int, int, int) {}); ok {
+			nestedRan.Add(1)
+		}
+	})
+	if err != nil || !ran {
+		t.Fatalf("TryParallel on a free Context: ran=%v err=%v", ran, err)
+	}
+	for i := range hits {
+		if h := hits[i].Load(); h != 1 {
+			t.Fatalf("item %d run %d times", i, h)
+		}
+	}
+	if nestedRan.Load() != 0 {
+		t.Errorf("a TryParallel nested in the Context's own loop ran %d times, want 0", nestedRan.Load())
+	}
+	var nilCtx *Context
+	if ok, err := nilCtx.TryParallel(3, 1, func(int, int, int) {}); ok || err != nil {
+		t.Errorf("nil Context: ran=%v err=%v, want false, nil", ok, err)
+	}
+}
