@@ -232,7 +232,8 @@ func TestConvNHWCNoAllocs(t *testing.T) {
 
 // TestConvNHWCStream checks outputs large enough to be stored with
 // non-temporal stores (nhwcStreamMin), and the fallbacks when Y or the
-// channels are not aligned to a vector, against the float64 reference.
+// channels are not aligned to a vector, against the float64 reference; the
+// residual is large enough to be read ahead (nhwcWarmMin).
 func TestConvNHWCStream(t *testing.T) {
 	ctx := NewContext(2)
 	defer ctx.Close()
@@ -266,6 +267,9 @@ func TestConvNHWCStream(t *testing.T) {
 				}
 				if got := ctx.nhwc.stream; got != (tc.stream && kern != nhwcKernelGo) {
 					t.Errorf("kernel %s: streamed %v, want %v", kern.name, got, !got)
+				}
+				if !ctx.nhwc.warmRes { // a 16 MB residual
+					t.Errorf("kernel %s: the residual rows were not read ahead", kern.name)
 				}
 				for i := range want {
 					if !(math.Abs(float64(y[i])-want[i]) <= bound[i]) {
