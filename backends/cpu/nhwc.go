@@ -26,7 +26,8 @@ func init() {
 
 // nhwcConv is a prepared NhwcConv node: constant weights packed once for
 // gemm.ConvNHWC, the activation split between the GEMM's epilogue (Relu) and a pass
-// over the output (LeakyRelu, Clip).
+// over the output (LeakyRelu, Clip); from batch 2 the wide 3x3 layers go through the
+// NCHW Winograd path instead (runWinograd).
 type nhwcConv struct {
 	name   string
 	attrs  graph.Attrs
@@ -35,8 +36,8 @@ type nhwcConv struct {
 	packed *gemm.PackedNHWCWeights
 	wShape []int // the shape packed was made for
 
-	// The Winograd route (nhwcWinograd): constant weights transformed on first use,
-	// and the scratch of the Winograd calls.
+	// The Winograd route (runWinograd): constant weights transformed on first use,
+	// the scratch of the Winograd calls and the NCHW copies.
 	winoOnce    sync.Once
 	wino        *winogradWeights
 	winoErr     error
@@ -155,9 +156,9 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 
 // nhwcWinogradMinBatch is the batch from which the wide 3x3 stride-1 layers
 // (winogradApplies) take the NCHW Winograd route: at batch 1 the direct NHWC kernel is
-// as fast (ResNet-50's 3x3 256@14: 1.0-2.1 against 1.8-2.1 ms), at batch 8 Winograd
-// takes about half its time (11.4-11.7 against 16.7-26.5 ms), which pays for the
-// transposes around it.
+// as fast (ResNet-50's 3x3 256@14: 1.0-2.1 against 1.8-2.1 ms per node), at batch 8
+// NCHW Winograd took about half its time (11.4-11.7 against 16.7-26.5 ms), which pays
+// for the transposes around it (BenchmarkNhwcConvWinogradRoute).
 const nhwcWinogradMinBatch = 2
 
 // runWinograd runs the convolution through the NCHW Winograd F(2x2, 3x3) path
