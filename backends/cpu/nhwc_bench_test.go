@@ -128,7 +128,7 @@ func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 	for _, tc := range []struct {
 		name         string
 		c, hw, batch int
-	}{{"3x3_256@14", 256, 14, 8}, {"3x3_512@7", 512, 7, 8}, {"3x3_128@28", 128, 28, 8}, {"3x3_256@14", 256, 14, 1}} {
+	}{{"3x3_256@14", 256, 14, 8}, {"3x3_512@7", 512, 7, 8}, {"3x3_128@28", 128, 28, 8}, {"3x3_256@14", 256, 14, 2}, {"3x3_128@28", 128, 28, 2}, {"3x3_256@14", 256, 14, 1}} {
 		x := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
 		w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
 		bias := tensor.New(tensor.Float32, []int{tc.c})
