@@ -35,6 +35,16 @@ TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x1x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x1x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+
+nhwcAVX512x1x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -143,6 +153,17 @@ TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x1x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x1x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+
+nhwcAVX512x1x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -263,6 +284,18 @@ TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x1x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x1x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+
+nhwcAVX512x1x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -395,6 +428,19 @@ TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x1x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x1x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+
+nhwcAVX512x1x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -539,6 +585,18 @@ TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x2x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x2x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX512x2x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -665,6 +723,20 @@ TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x2x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x2x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+
+nhwcAVX512x2x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -813,6 +885,22 @@ TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x2x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x2x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+
+nhwcAVX512x2x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -983,6 +1071,24 @@ TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x2x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x2x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+
+nhwcAVX512x2x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -1175,6 +1281,20 @@ TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x3x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x3x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX512x3x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -1319,6 +1439,23 @@ TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x3x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x3x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+
+nhwcAVX512x3x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -1495,6 +1632,26 @@ TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x3x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x3x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+
+nhwcAVX512x3x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -1703,6 +1860,29 @@ TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x3x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x3x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+
+nhwcAVX512x3x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -1943,6 +2123,22 @@ TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x4x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x4x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX512x4x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -2105,6 +2301,26 @@ TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x4x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x4x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+
+nhwcAVX512x4x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -2309,6 +2525,30 @@ TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x4x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x4x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+
+nhwcAVX512x4x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -2555,6 +2795,34 @@ TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x4x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x4x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+
+nhwcAVX512x4x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -2843,6 +3111,24 @@ TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x5x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x5x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX512x5x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -3023,6 +3309,29 @@ TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x5x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x5x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+
+nhwcAVX512x5x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -3255,6 +3564,34 @@ TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x5x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x5x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+
+nhwcAVX512x5x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -3539,6 +3876,39 @@ TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x5x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x5x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+
+nhwcAVX512x5x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -3875,6 +4245,26 @@ TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x6x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x6x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX512x6x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -4073,6 +4463,32 @@ TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x6x32_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x6x32_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+
+nhwcAVX512x6x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -4333,6 +4749,38 @@ TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x6x48_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x6x48_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+
+nhwcAVX512x6x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -4655,6 +5103,44 @@ TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX512x6x64_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX512x6x64_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	PREFETCHT0 64(CX)
+	PREFETCHT0 128(CX)
+	PREFETCHT0 192(CX)
+
+nhwcAVX512x6x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -5039,6 +5525,16 @@ TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x1x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x1x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+
+nhwcAVX2x1x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -5145,6 +5641,16 @@ TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x1x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x1x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000001, AX, AX
+	ADDQ       16(SP), AX
+	PREFETCHT0 (AX)
+
+nhwcAVX2x1x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), CX
@@ -5263,6 +5769,18 @@ TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x2x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x2x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x2x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -5387,6 +5905,18 @@ TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x2x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x2x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000002, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x2x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -5533,6 +6063,20 @@ TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x3x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x3x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x3x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -5675,6 +6219,20 @@ TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x3x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x3x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000003, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x3x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -5849,6 +6407,22 @@ TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x4x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x4x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x4x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -6009,6 +6583,22 @@ TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x4x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x4x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000004, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x4x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -6211,6 +6801,24 @@ TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x5x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x5x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x5x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -6389,6 +6997,24 @@ TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x5x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x5x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000005, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x5x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -6619,6 +7245,26 @@ TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x6x8_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x6x8_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x6x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX
@@ -6815,6 +7461,26 @@ TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $32-104
 	MOVQ AX, 24(SP)
 
 nhwcAVX2x6x16_tile:
+	MOVQ       flags+80(FP), AX
+	TESTQ      $0x00000040, AX
+	JZ         nhwcAVX2x6x16_nopf
+	MOVQ       ldy+56(FP), AX
+	SHLQ       $0x02, AX
+	IMUL3Q     $0x00000006, AX, CX
+	ADDQ       16(SP), CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+	ADDQ       AX, CX
+	PREFETCHT0 (CX)
+
+nhwcAVX2x6x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
 	MOVQ   (CX), DX

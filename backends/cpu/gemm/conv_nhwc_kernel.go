@@ -13,6 +13,10 @@ const flagResidual = 16
 // and ldy aligned to a vector (64 bytes with AVX-512, 32 with AVX2).
 const flagStream = 32
 
+// flagPrefetch (a ConvNHWC micro-kernel flag, with flagResidual) prefetches
+// the next tile's Residual rows; it changes no result.
+const flagPrefetch = 64
+
 // nhwcTileFunc is the signature of the ConvNHWC micro-kernels. Each computes
 // ntiles tiles of rows output pixels by width = nvec·lanes output channels
 // (the kernel's variant), of which the first cols are stored; tile t reads

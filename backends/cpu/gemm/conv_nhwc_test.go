@@ -232,23 +232,26 @@ func TestConvNHWCNoAllocs(t *testing.T) {
 
 // TestConvNHWCStream checks outputs large enough to be stored with
 // non-temporal stores (nhwcStreamMin), and the fallbacks when Y or the
-// channels are not aligned to a vector, against the float64 reference; the
-// residual is large enough to be read ahead (nhwcWarmMin).
+// channels are not aligned to a vector, against the float64 reference, with
+// residuals large enough to be read ahead (nhwcWarmMin) or prefetched by the
+// kernels (nhwcPrefetchMin).
 func TestConvNHWCStream(t *testing.T) {
 	ctx := NewContext(2)
 	defer ctx.Close()
 	for _, tc := range []struct {
 		name   string
-		m      int
+		n, m   int
 		offset int // floats before Y in its allocation
 		stream bool
+		warm   bool // the residual rows are read ahead whole, else prefetched by the kernel
 	}{
-		{"aligned", 1024, 0, true},
-		{"unaligned Y", 1024, 1, false},
-		{"odd channels", 1030, 0, false},
+		{"aligned", 4, 1024, 0, true, true},
+		{"unaligned Y", 4, 1024, 1, false, true},
+		{"odd channels", 4, 1030, 0, false, true},
+		{"one panel", 16, 64, 0, false, false}, // 4 MB: nhwcPrefetchMin
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Conv2DShape{N: 4, C: 5, H: 32, W: 32, M: tc.m, KH: 1, KW: 1}
+			s := Conv2DShape{N: tc.n, C: 5, H: 32, W: 32, M: tc.m, KH: 1, KW: 1}
 			s.defaults()
 			r := rand.New(rand.NewPCG(7, uint64(tc.m)))
 			x := randSlice(r, s.N*s.H*s.W*s.C)
@@ -268,8 +271,8 @@ func TestConvNHWCStream(t *testing.T) {
 				if got := ctx.nhwc.stream; got != (tc.stream && kern != nhwcKernelGo) {
 					t.Errorf("kernel %s: streamed %v, want %v", kern.name, got, !got)
 				}
-				if !ctx.nhwc.warmRes { // a 16 MB residual
-					t.Errorf("kernel %s: the residual rows were not read ahead", kern.name)
+				if ctx.nhwc.warmRes != tc.warm {
+					t.Errorf("kernel %s: residual rows read ahead %v, want %v", kern.name, ctx.nhwc.warmRes, tc.warm)
 				}
 				for i := range want {
 					if !(math.Abs(float64(y[i])-want[i]) <= bound[i]) {

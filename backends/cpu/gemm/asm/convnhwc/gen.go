@@ -23,6 +23,7 @@ const (
 	flagReLU     = 8
 	flagResidual = 16
 	flagStream   = 32
+	flagPrefetch = 64
 )
 
 // maxRows is the most pixels a tile kernel computes at a time (its mr).
@@ -126,6 +127,27 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	}
 
 	Label(name + "_tile")
+	{
+		// flagPrefetch: the next tile's Residual rows, a tile of
+		// multiply-adds before its epilogue reads them.
+		fl := Load(Param("flags"), GP64())
+		TESTQ(U32(flagPrefetch), fl)
+		JZ(LabelRef(name + "_nopf"))
+		ld := Load(Param("ldy"), GP64())
+		SHLQ(U8(2), ld)
+		r := GP64()
+		IMUL3Q(U32(rows), ld, r)
+		ADDQ(lres, r)
+		for i := 0; i < rows; i++ {
+			for off := 0; off < vb*nvec; off += 64 {
+				PREFETCHT0(Mem{Base: r, Disp: off})
+			}
+			if i < rows-1 {
+				ADDQ(ld, r)
+			}
+		}
+		Label(name + "_nopf")
+	}
 	x := Load(Param("x"), GP64())
 	pix := GP64()
 	MOVQ(lpix, pix)
