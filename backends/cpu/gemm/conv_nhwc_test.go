@@ -293,3 +293,34 @@ func TestConvNHWCStream(t *testing.T) {
 		})
 	}
 }
+
+// TestConvNHWCLargeWeights checks a large plane with weights over
+// nhwcTileOuterMax, whose pixel chunks run through all panels, against the
+// float64 reference.
+func TestConvNHWCLargeWeights(t *testing.T) {
+	ctx := NewContext(2)
+	defer ctx.Close()
+	s := Conv2DShape{N: 1, C: 1024, H: 40, W: 40, M: 130, KH: 1, KW: 1} // 532 KB of weights, 267 tiles
+	s.defaults()
+	r := rand.New(rand.NewPCG(11, 12))
+	x := randSlice(r, s.N*s.H*s.W*s.C)
+	w := randSlice(r, s.M*s.C)
+	bias := randSlice(r, s.M)
+	res := randSlice(r, s.N*s.H*s.W*s.M)
+	want, bound := refConvNHWC(s, x, w, bias, res, ActReLU)
+	for _, kern := range nhwcKernels {
+		y := make([]float32, len(want))
+		p := ConvNHWCParams{Conv2DShape: s, X: x, W: packConvNHWC(kern, s, w), Bias: bias, Residual: res, Act: ActReLU, Y: y}
+		if err := ConvNHWC(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.nhwc.pgroups != 1 || ctx.nhwc.chunks < 4 {
+			t.Errorf("kernel %s: %d chunks × %d panel groups, want all panels per chunk", kern.name, ctx.nhwc.chunks, ctx.nhwc.pgroups)
+		}
+		for i := range want {
+			if !(math.Abs(float64(y[i])-want[i]) <= bound[i]) {
+				t.Fatalf("kernel %s: y[%d] = %v, want %v", kern.name, i, y[i], want[i])
+			}
+		}
+	}
+}
