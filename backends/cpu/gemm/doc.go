@@ -96,11 +96,12 @@
 // pixel, so a tile may span output rows, and walks a table of tap offsets; a
 // kernel row's KW taps merge into one run of KW·C floats when undilated.
 // Weights larger than 512 KB per panel are split into K blocks of input
-// channels, accumulated in Y. When the weights are small (to 512 KB) the
-// pixels are split into chunks of about 64 tiles, each run through all
-// panels while its inputs (and residual rows, read ahead when large) stay
-// in L2, several per thread; else the threads split the panels (and the
-// pixels too when the panels are few). Depthwise convolutions run a kernel
+// channels, accumulated in Y. When the weights are small (to 512 KB) or the
+// plane is large (batches) the pixels are split into chunks of about 64
+// tiles, each run through all panels while its inputs (and residual rows,
+// read ahead when large, else prefetched a tile ahead) stay in L2, several
+// per thread; else the threads split the panels (and the pixels too when
+// the panels are few). Depthwise convolutions run a kernel
 // vectorized over channels that reads even a padded input in place (pixels
 // next to the padding pass only their valid taps). Bias, residual and ReLU
 // are fused in the epilogues; outputs of 16 MB or more are written with
