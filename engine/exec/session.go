@@ -253,6 +253,7 @@ func makeAligned(n int) []byte {
 	words := make([]uint64, (n+alignment)/8+1)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
 	off := int(uintptr(alignment)-uintptr(unsafe.Pointer(&b[0]))%alignment) % alignment
+	adviseHugePages(b)
 	return b[off : off+n]
 }
 
