@@ -3,8 +3,10 @@
 // holds plans per input shape and runs them.
 //
 // Sessions are safe for concurrent Run calls: plans are immutable once built and each
-// run takes its own arena. A context cancels a run between nodes (and inside kernels
-// that watch it). Feeds are validated against the graph's inputs before anything runs.
+// run takes its own arena (pooled per plan; on Linux an arena of 4 MB or more asks for
+// transparent huge pages, which large activations need to avoid TLB misses). A context
+// cancels a run between nodes (and inside kernels that watch it). Feeds are validated
+// against the graph's inputs before anything runs.
 //
 // When a shape depends on data (NonZero, a Reshape fed by a computed tensor), the plan
 // marks the node dynamic: its output shapes are inferred at run time from the actual
