@@ -180,7 +180,6 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 		return err
 	}
 	p.Conv2DShape = s
-	oh, ow := s.OutH(), s.OutW()
 	switch w := p.W; {
 	case w == nil:
 		return fmt.Errorf("gemm: %v: nil weights: %w", s, ErrInvalid)
@@ -188,23 +187,8 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 		return fmt.Errorf("gemm: %v: weights were packed for %d×%d×%d×%d, group %d: %w",
 			s, w.m, w.cg, w.kh, w.kw, w.group, ErrInvalid)
 	}
-	if n := s.N * s.C * s.H * s.W; len(p.X) != n {
-		return fmt.Errorf("gemm: %v: X has %d elements, want %d: %w", s, len(p.X), n, ErrInvalid)
-	}
-	if n := s.N * s.M * oh * ow; len(p.Y) != n {
-		return fmt.Errorf("gemm: %v: Y has %d elements, want %d×%d×%d×%d = %d: %w", s, len(p.Y), s.N, s.M, oh, ow, n, ErrInvalid)
-	}
-	if p.Residual != nil && len(p.Residual) != len(p.Y) {
-		return fmt.Errorf("gemm: %v: Residual has %d elements, want %d: %w", s, len(p.Residual), len(p.Y), ErrInvalid)
-	}
-	if p.Bias != nil && len(p.Bias) != s.M {
-		return fmt.Errorf("gemm: %v: Bias has %d elements, want %d: %w", s, len(p.Bias), s.M, ErrInvalid)
-	}
-	if p.Act < ActNone || p.Act > ActGELUTanh {
-		return fmt.Errorf("gemm: unknown activation %d: %w", int(p.Act), ErrInvalid)
-	}
-	if p.MaxThreads < 0 {
-		return fmt.Errorf("gemm: MaxThreads %d is negative: %w", p.MaxThreads, ErrInvalid)
+	if err := checkConvBuffers("gemm", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads); err != nil {
+		return err
 	}
 	if s.N == 0 {
 		return nil
@@ -238,6 +222,32 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 		return nil
 	}
 	ctx.convGemm(&ctx.conv.p, parts)
+	return nil
+}
+
+// checkConvBuffers checks the lengths of a convolution's buffers against s
+// (the same element counts in either layout), its activation and thread cap;
+// prefix starts each error.
+func checkConvBuffers(prefix string, s Conv2DShape, x, y, residual, bias []float32, act Activation, maxThreads int) error {
+	if n := s.N * s.C * s.H * s.W; len(x) != n {
+		return fmt.Errorf("%s: %v: X has %d elements, want %d: %w", prefix, s, len(x), n, ErrInvalid)
+	}
+	if n := s.N * s.M * s.OutH() * s.OutW(); len(y) != n {
+		return fmt.Errorf("%s: %v: Y has %d elements, want %d (N %d, M %d, output %dx%d): %w",
+			prefix, s, len(y), n, s.N, s.M, s.OutH(), s.OutW(), ErrInvalid)
+	}
+	if residual != nil && len(residual) != len(y) {
+		return fmt.Errorf("%s: %v: Residual has %d elements, want %d: %w", prefix, s, len(residual), len(y), ErrInvalid)
+	}
+	if bias != nil && len(bias) != s.M {
+		return fmt.Errorf("%s: %v: Bias has %d elements, want %d: %w", prefix, s, len(bias), s.M, ErrInvalid)
+	}
+	if act < ActNone || act > ActGELUTanh {
+		return fmt.Errorf("%s: unknown activation %d: %w", prefix, int(act), ErrInvalid)
+	}
+	if maxThreads < 0 {
+		return fmt.Errorf("%s: MaxThreads %d is negative: %w", prefix, maxThreads, ErrInvalid)
+	}
 	return nil
 }
 

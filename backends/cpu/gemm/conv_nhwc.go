@@ -255,23 +255,8 @@ func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 		return fmt.Errorf("gemm: ConvNHWC: %v: weights were packed for M %d, C %d, kernel %dx%d, group %d: %w",
 			s, w.m, w.c, w.kh, w.kw, w.group, ErrInvalid)
 	}
-	if n := s.N * s.H * s.W * s.C; len(p.X) != n {
-		return fmt.Errorf("gemm: ConvNHWC: %v: X has %d elements, want %d: %w", s, len(p.X), n, ErrInvalid)
-	}
-	if n := s.N * oh * ow * s.M; len(p.Y) != n {
-		return fmt.Errorf("gemm: ConvNHWC: %v: Y has %d elements, want %d×%d×%d×%d = %d: %w", s, len(p.Y), s.N, oh, ow, s.M, n, ErrInvalid)
-	}
-	if p.Residual != nil && len(p.Residual) != len(p.Y) {
-		return fmt.Errorf("gemm: ConvNHWC: %v: Residual has %d elements, want %d: %w", s, len(p.Residual), len(p.Y), ErrInvalid)
-	}
-	if p.Bias != nil && len(p.Bias) != s.M {
-		return fmt.Errorf("gemm: ConvNHWC: %v: Bias has %d elements, want %d: %w", s, len(p.Bias), s.M, ErrInvalid)
-	}
-	if p.Act < ActNone || p.Act > ActGELUTanh {
-		return fmt.Errorf("gemm: ConvNHWC: unknown activation %d: %w", int(p.Act), ErrInvalid)
-	}
-	if p.MaxThreads < 0 {
-		return fmt.Errorf("gemm: ConvNHWC: MaxThreads %d is negative: %w", p.MaxThreads, ErrInvalid)
+	if err := checkConvBuffers("gemm: ConvNHWC", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads); err != nil {
+		return err
 	}
 	if s.N == 0 {
 		return nil
