@@ -190,9 +190,12 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 		if ow, ok := k.(backends.OutputOverwriter); ok {
 			st.overwrites = ow.OverwritesOutputs()
 		}
-		if !noAlias && aliasable(n) {
+		// A graph output gets a buffer of its own (the caller's, or one handed
+		// to NumPy): a view step producing one copies.
+		if !noAlias && aliasable(n) && !g.IsOutput(n.Outputs[0]) {
 			st.alias = true
 			p.slots[st.outputs[0]].aliasOf = st.inputs[0]
+			p.stats.AliasedNodes++
 		}
 		p.steps = append(p.steps, st)
 		p.ioSlots += len(st.inputs) + len(st.outputs)
@@ -201,18 +204,6 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 		i := addSlot(v)
 		p.slots[i].output = true
 		p.outputs = append(p.outputs, i)
-	}
-	// A graph output gets a buffer of its own (the caller's, or one handed to NumPy):
-	// a view step producing one copies.
-	for si := range p.steps {
-		st := &p.steps[si]
-		if st.alias && p.slots[st.outputs[0]].output {
-			st.alias = false
-			p.slots[st.outputs[0]].aliasOf = -1
-		}
-		if st.alias {
-			p.stats.AliasedNodes++
-		}
 	}
 	p.planMemory()
 	p.stats.Nodes = len(p.steps)
