@@ -68,6 +68,16 @@ func (s Shape) String() string {
 }
 
 // Equal reports whether two shapes have the same dimensions (symbolic names included).
+// Permute returns s with its dimensions reordered by perm: out[i] = s[perm[i]]
+// (a Transpose's output shape).
+func (s Shape) Permute(perm []int) Shape {
+	out := make(Shape, len(perm))
+	for i, p := range perm {
+		out[i] = s[p]
+	}
+	return out
+}
+
 func (s Shape) Equal(o Shape) bool {
 	if len(s) != len(o) {
 		return false

@@ -65,11 +65,7 @@ func inferTranspose(c *InferContext) ([]graph.Type, error) {
 	if err != nil {
 		return nil, c.Errorf("%v", err)
 	}
-	out := make(graph.Shape, len(perm))
-	for i, p := range perm {
-		out[i] = x.Shape[p]
-	}
-	return []graph.Type{Typed(x.DType, out)}, nil
+	return []graph.Type{Typed(x.DType, x.Shape.Permute(perm))}, nil
 }
 
 func inferConcat(c *InferContext) ([]graph.Type, error) {

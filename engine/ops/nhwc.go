@@ -58,15 +58,6 @@ func init() {
 		Inputs: Arity{1, 1}, Outputs: Arity{1, 1}, Infer: inferNhwcGlobalPool})
 }
 
-// permuteShape returns s permuted by perm (out[i] = s[perm[i]]).
-func permuteShape(s graph.Shape, perm []int) graph.Shape {
-	out := make(graph.Shape, len(perm))
-	for i, p := range perm {
-		out[i] = s[p]
-	}
-	return out
-}
-
 // nhwcInput checks that input 0 is a float32 rank-4 tensor (or of unknown rank) and
 // returns the context with it seen as NCHW, for the NCHW operators' inference.
 func nhwcInput(c *InferContext) (*InferContext, error) {
@@ -80,7 +71,7 @@ func nhwcInput(c *InferContext) (*InferContext, error) {
 	nc := *c
 	nc.In = append([]graph.Type(nil), c.In...)
 	if x.HasShape {
-		nc.In[0].Shape = permuteShape(x.Shape, NHWCToNCHW)
+		nc.In[0].Shape = x.Shape.Permute(NHWCToNCHW)
 	}
 	return &nc, nil
 }
@@ -89,7 +80,7 @@ func nhwcInput(c *InferContext) (*InferContext, error) {
 func nhwcOutput(out []graph.Type) []graph.Type {
 	y := out[0]
 	if y.HasShape && len(y.Shape) == 4 {
-		y.Shape = permuteShape(y.Shape, NCHWToNHWC)
+		y.Shape = y.Shape.Permute(NCHWToNHWC)
 	}
 	return []graph.Type{y}
 }

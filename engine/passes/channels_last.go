@@ -286,16 +286,8 @@ func producerIn(v *graph.Value, role map[*graph.Node]clRole) *graph.Node {
 
 // nhwcType is t (a 4-D NCHW type) as NHWC.
 func nhwcType(t graph.Type) graph.Type {
-	t.Shape = permuteDims(t.Shape, ops.NCHWToNHWC)
+	t.Shape = t.Shape.Permute(ops.NCHWToNHWC)
 	return t
-}
-
-func permuteDims(s graph.Shape, perm []int) graph.Shape {
-	out := make(graph.Shape, len(perm))
-	for i, p := range perm {
-		out[i] = s[p]
-	}
-	return out
 }
 
 // rewriteRegion replaces the region's nodes by their NHWC forms, with the transposes
