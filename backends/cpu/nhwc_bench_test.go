@@ -28,7 +28,7 @@ func BenchmarkNhwcMaxPoolResNet(b *testing.B) {
 		env := &Env{Threads: threads}
 		b.Run(fmt.Sprintf("nhwc/threads=%d", threads), func(b *testing.B) {
 			for b.Loop() {
-				nhwcPool(env, poolMax, false, g, []int{1, 112, 112, 64}, x, y)
+				nhwcPool(env, poolMax, false, g, []int{1, 112, 112, 64}, x, y, nil)
 			}
 		})
 		b.Run(fmt.Sprintf("nchw/threads=%d", threads), func(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/engine/graph"
@@ -29,6 +30,7 @@ func newNhwcPool(n *graph.Node, env *Env) (backends.Kernel, error) {
 	}
 	includePad := n.Attrs.GetInt("count_include_pad", 0) != 0
 	name, op, attrs := n.Name, n.Op, n.Attrs
+	var rows sync.Pool // *[][]float32: nhwcPool's per-thread rows, one set per concurrent run
 	return backends.KernelFunc(func(_ context.Context, in, out []*tensor.Tensor) error {
 		xs := in[0].Shape()
 		if len(xs) != 4 {
@@ -41,27 +43,34 @@ func newNhwcPool(n *graph.Node, env *Env) (backends.Kernel, error) {
 		if want := []int{xs[0], g.Out[0], g.Out[1], xs[3]}; !slices.Equal(out[0].Shape(), want) {
 			return fmt.Errorf("cpu: node %q (%s): output %v, expected %v", name, op, out[0], want)
 		}
-		nhwcPool(env, kind, includePad, g, xs, in[0].Float32s(), out[0].Float32s())
+		tmps, _ := rows.Get().(*[][]float32)
+		if tmps == nil {
+			tmps = new([][]float32)
+		}
+		*tmps = nhwcPool(env, kind, includePad, g, xs, in[0].Float32s(), out[0].Float32s(), *tmps)
+		rows.Put(tmps)
 		return nil
 	}), nil
 }
 
 // nhwcPool pools x (N×H×W×C) into y (N×OH×OW×C), output rows split across threads.
-func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []int, x, y []float32) {
+// tmps holds each thread's row for max pooling's vertical pass; it is grown as needed
+// and returned, for the caller to keep for its next run.
+func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []int, x, y []float32, tmps [][]float32) [][]float32 {
 	n, h, w, c := xs[0], xs[1], xs[2], xs[3]
 	oh, ow := g.Out[0], g.Out[1]
 	if n*oh*ow*c == 0 {
-		return
+		return tmps
 	}
 	th := axisTaps(h, oh, g.Kernel[0], g.Strides[0], g.Dilations[0], g.PadsBegin[0], g.PadsEnd[0])
 	tw := axisTaps(w, ow, g.Kernel[1], g.Strides[1], g.Dilations[1], g.PadsBegin[1], g.PadsEnd[1])
 	dh, dw := g.Dilations[0], g.Dilations[1]
 	rowIn, rowOut := w*c, ow*c
 	work := ow * c * g.Kernel[0] * g.Kernel[1]
-	tmps := make([][]float32, env.GEMM().Threads()) // per thread: the vertical pass's row
+	if threads := env.GEMM().Threads(); len(tmps) < threads {
+		tmps = make([][]float32, threads) // per thread: the vertical pass's row
+	}
 	onWorkers(env, n*oh, max(1, 32768/max(work, 1)), func(w, lo, hi int) {
-		tmp := tmps[w]
-		defer func() { tmps[w] = tmp }()
 		for r := lo; r < hi; r++ {
 			img, o := r/oh, r%oh
 			dst := y[r*rowOut : (r+1)*rowOut]
@@ -77,11 +86,11 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 				// place when the window has one row).
 				src := x[first : first+rowIn]
 				if rows > 1 {
-					if tmp == nil {
-						tmp = make([]float32, rowIn)
+					if len(tmps[w]) < rowIn {
+						tmps[w] = make([]float32, rowIn)
 					}
-					maxWindows(tmp, x[first:], rowIn, rows, dh*rowIn, 1, 0)
-					src = tmp
+					maxWindows(tmps[w], x[first:], rowIn, rows, dh*rowIn, 1, 0)
+					src = tmps[w][:rowIn]
 				}
 				// Horizontal pass: the pixels whose window lies inside the row in one
 				// call, the edges one by one.
@@ -131,6 +140,7 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 			}
 		}
 	})
+	return tmps
 }
 
 // fullWindows returns the run [j0, j1) of output positions whose windows have all k
