@@ -492,8 +492,5 @@ func layerNormRows(env *Env, x, y []float32, rows, c int, gamma, beta []float32,
 			normAffine(xr, y[r*c:(r+1)*c], gamma, beta, float32(mean), float32(1/math.Sqrt(variance+eps)))
 		}
 	}
-	// On the GEMM context's threads (see gemm.Context.Parallel).
-	if err := env.GEMM().Parallel(rows, max(1, 16384/max(c, 1)), norm); err != nil {
-		norm(0, 0, rows) // the context is closed: on this goroutine
-	}
+	env.ParallelW(rows, max(1, 16384/max(c, 1)), norm) // on the GEMM workers when free
 }

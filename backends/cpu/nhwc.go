@@ -160,7 +160,7 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	}
 	if c.post != nil {
 		yv := y.Float32s()
-		onWorkers(env, len(yv), 1<<15, func(_, lo, hi int) { c.post(yv[lo:hi]) })
+		env.ParallelW(len(yv), 1<<15, func(_, lo, hi int) { c.post(yv[lo:hi]) })
 	}
 	return nil
 }
@@ -269,17 +269,6 @@ type nhwcWinogradBuffers struct {
 	res  *tensor.Tensor
 }
 
-// onWorkers runs fn over [0, n) in shares of at least grain items on the GEMM
-// context's threads (gemm.Context.Parallel; w is the thread, below its Threads()).
-// Right after a convolution those threads are polling for work and take shares at
-// once, where new goroutines would wait for a core the polling worker holds. A closed
-// context runs fn on the caller.
-func onWorkers(env *Env, n, grain int, fn func(w, lo, hi int)) {
-	if err := env.GEMM().Parallel(n, grain, fn); err != nil {
-		fn(0, 0, n)
-	}
-}
-
 // clampF32 clamps y to [lo, hi] in place (Clip; ReLU6).
 func clampF32(y []float32, lo, hi float32) { clampAffineF32(y, y, 1, 0, lo, hi, false) }
 
@@ -302,7 +291,7 @@ func transposeToNHWC(env *Env, x, y *tensor.Tensor, perm []int) bool {
 	src, dst := x.Float32s(), y.Float32s()
 	const chunk = 2048 // pixels: 2048·C floats of output, at most 128 KB
 	per := (hw + chunk - 1) / chunk
-	onWorkers(env, n*per, max(1, 16384/(chunk*c)), func(_, lo, hi int) {
+	env.ParallelW(n*per, max(1, 16384/(chunk*c)), func(_, lo, hi int) {
 		for t := lo; t < hi; t++ {
 			img, p0 := t/per, (t%per)*chunk
 			p1 := min(p0+chunk, hw)

@@ -70,7 +70,7 @@ func nhwcPool(env *Env, kind poolKind, includePad bool, g *ops.Geometry, xs []in
 	if threads := env.GEMM().Threads(); len(tmps) < threads {
 		tmps = make([][]float32, threads) // per thread: the vertical pass's row
 	}
-	onWorkers(env, n*oh, max(1, 32768/max(work, 1)), func(w, lo, hi int) {
+	env.ParallelW(n*oh, max(1, 32768/max(work, 1)), func(w, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, o := r/oh, r%oh
 			dst := y[r*rowOut : (r+1)*rowOut]
@@ -230,7 +230,7 @@ func nhwcGlobalAverage(env *Env, n, hw, c int, x, y []float32) {
 	if n*chunks == 0 {
 		return
 	}
-	onWorkers(env, n*chunks, max(1, 65536/max(1, hw*nhwcGlobalAverageChunk)), func(_, lo, hi int) {
+	env.ParallelW(n*chunks, max(1, 65536/max(1, hw*nhwcGlobalAverageChunk)), func(_, lo, hi int) {
 		var acc [nhwcGlobalAverageChunk]float64
 		for t := lo; t < hi; t++ {
 			img, c0 := t/chunks, (t%chunks)*nhwcGlobalAverageChunk

@@ -301,12 +301,9 @@ func layerNormRun[T float32 | float64](env *Env, x, y []T, d int, scale, bias []
 			}
 		}
 	}
-	// On the GEMM context's threads: in a transformer LayerNorm sits between
-	// products, whose workers are then polling for work (see
-	// gemm.Context.Parallel).
-	if err := env.GEMM().Parallel(rows, max(1, 16384/d), norm); err != nil {
-		norm(0, 0, rows) // the context is closed: on this goroutine
-	}
+	// In a transformer LayerNorm sits between products, whose workers are then
+	// polling for work (see Env.ParallelW).
+	env.ParallelW(rows, max(1, 16384/d), norm)
 }
 
 // meanVar returns the mean and the (biased) variance of xs with a two-pass formula:

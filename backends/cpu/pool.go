@@ -37,13 +37,20 @@ func (e *Env) GEMM() *gemm.Context {
 }
 
 // Parallel splits [0, n) into chunks of at least grain items and runs fn on each on
-// up to Threads threads, waiting for all. Small ranges run on the calling goroutine.
+// up to Threads threads, waiting for all (ParallelW without the thread index).
+func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
+	e.ParallelW(n, grain, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// ParallelW splits [0, n) into chunks of at least grain items and runs fn on each on
+// up to Threads threads, waiting for all; w is the running thread's index, below
+// Threads, for per-thread scratch. Small ranges run on the calling goroutine.
 // The chunks go to the GEMM context's workers when it is free: after a product they
 // are still polling and start at once, while new goroutines waited for the core the
 // polling worker held, which made such loops nearly serial on two threads. When the
-// context is busy (a loop nested in one of its own jobs, or another session's call),
-// the chunks run on new goroutines instead.
-func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
+// context is busy (a loop nested in one of its own jobs, another session's call) or
+// closed, the chunks run on new goroutines instead.
+func (e *Env) ParallelW(n, grain int, fn func(w, lo, hi int)) {
 	threads := e.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
@@ -53,21 +60,21 @@ func (e *Env) Parallel(n, grain int, fn func(lo, hi int)) {
 	}
 	chunks := min(threads, (n+grain-1)/grain)
 	if chunks <= 1 {
-		fn(0, n)
+		fn(0, 0, n)
 		return
 	}
-	if ran, err := e.GEMM().TryParallel(n, grain, func(_, lo, hi int) { fn(lo, hi) }); ran && err == nil {
+	if ran, err := e.GEMM().TryParallel(n, grain, fn); ran && err == nil {
 		return
 	}
 	var wg sync.WaitGroup
 	step := (n + chunks - 1) / chunks
-	for lo := step; lo < n; lo += step {
+	for w, lo := 1, step; lo < n; w, lo = w+1, lo+step {
 		wg.Add(1)
-		go func(lo, hi int) {
+		go func(w, lo, hi int) {
 			defer wg.Done()
-			fn(lo, hi)
-		}(lo, min(lo+step, n))
+			fn(w, lo, hi)
+		}(w, lo, min(lo+step, n))
 	}
-	fn(0, min(step, n))
+	fn(0, 0, min(step, n))
 	wg.Wait()
 }
