@@ -384,13 +384,8 @@ func (s *Session) runPlan(ctx context.Context, p *Plan, arena []byte, feeds map[
 	// lazily; track them for release on failure.
 	allocOut := func(si int, t graph.Type, shape []int) (*tensor.Tensor, error) {
 		sl := &p.slots[si]
-		if opts != nil && opts.Outputs != nil {
-			if dst, ok := opts.Outputs[sl.value.Name]; ok {
-				if dst.DType() != t.DType || !equalInts(dst.Shape(), shape) {
-					return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", sl.value.Name, dst, t)
-				}
-				return dst, nil
-			}
+		if dst, err := opts.output(sl.value.Name, t.DType, shape, t); dst != nil || err != nil {
+			return dst, err
 		}
 		if s.opts.HeapOutputs {
 			return tensor.New(t.DType, shape), nil
@@ -584,10 +579,11 @@ func (s *Session) runWhole(ctx context.Context, p *Plan, feeds map[string]*tenso
 			return nil, fmt.Errorf("exec: graph %q: the device plan's output %q is %v, expected %v", p.g.Name, v.Name, t, v.Type)
 		}
 		out := t
-		if dst, has := opts.output(v.Name); has {
-			if dst.DType() != t.DType() || !equalInts(dst.Shape(), t.Shape()) {
-				return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", v.Name, dst, v.Type)
-			}
+		dst, err := opts.output(v.Name, t.DType(), t.Shape(), v.Type)
+		if err != nil {
+			return nil, err
+		}
+		if dst != nil {
 			copy(dst.Bytes(), t.Bytes())
 			out = dst
 		} else if !s.opts.HeapOutputs {
@@ -613,13 +609,17 @@ func (s *Session) runWhole(ctx context.Context, p *Plan, feeds map[string]*tenso
 	return res, nil
 }
 
-// output returns the caller's tensor for output name, if RunOptions gives one.
-func (o *RunOptions) output(name string) (*tensor.Tensor, bool) {
+// output returns the caller's tensor for output name (nil if RunOptions gives none),
+// or an error when its dtype or shape is not dt and shape (want names the expected type).
+func (o *RunOptions) output(name string, dt tensor.DType, shape []int, want graph.Type) (*tensor.Tensor, error) {
 	if o == nil || o.Outputs == nil {
-		return nil, false
+		return nil, nil
 	}
-	t, ok := o.Outputs[name]
-	return t, ok && t != nil
+	dst := o.Outputs[name]
+	if dst != nil && (dst.DType() != dt || !equalInts(dst.Shape(), shape)) {
+		return nil, fmt.Errorf("exec: output %q: caller buffer is %v, expected %v", name, dst, want)
+	}
+	return dst, nil
 }
 
 // sharesStorage reports whether t's bytes overlap those of any tensor in ts.
