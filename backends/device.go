@@ -116,6 +116,15 @@ type OutputOverwriter interface {
 	OverwritesOutputs() bool
 }
 
+// InPlacer is an optional ability of a Kernel: InPlaceInput returns the index of an
+// input whose buffer Run may also be handed as output 0 (Run then reads each element
+// of that input before it writes the same element of the output), or -1. The executor
+// gives output 0 that buffer when the input is an intermediate value this node reads
+// last and no other input of the node shares it.
+type InPlacer interface {
+	InPlaceInput() int
+}
+
 // KernelProvider is a device that can run graph nodes.
 type KernelProvider interface {
 	Device

@@ -56,6 +56,9 @@ func (d *Device) Kernel(n *graph.Node) (backends.Kernel, error) {
 		return nil, err
 	}
 	if overwritingOps[opKey{n.Domain, n.Op}] {
+		if in := inPlaceInput(n); in >= 0 {
+			return inPlaceOverwriting{overwriting{k}, in}, nil
+		}
 		k = overwriting{k}
 	}
 	return k, nil

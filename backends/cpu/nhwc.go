@@ -144,13 +144,19 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	if y.Len() == 0 {
 		return nil
 	}
+	routed := c.packed != nil && xs[0] >= nhwcWinogradMinBatch && winogradApplies(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act})
+	if routed && res != nil && &res.Float32s()[0] == &y.Float32s()[0] && !c.routeKnown([4]int(xs)) {
+		// The output is the residual's buffer (backends.InPlacer) and pickRoute
+		// will run the layer several times: each run needs the residual intact.
+		res = res.Clone()
+	}
 	direct := func() error {
 		p := gemm.ConvNHWCParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: tensorF32(bias),
 			Residual: tensorF32(res), Act: c.act, Y: y.Float32s()}
 		return gemm.ConvNHWC(env.GEMM(), p)
 	}
 	route := func() error { return c.runWinograd(env, g, x, w, bias, res, y) }
-	if c.packed != nil && xs[0] >= nhwcWinogradMinBatch && winogradApplies(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act}) {
+	if routed {
 		err = c.pickRoute([4]int(xs), direct, route)
 	} else {
 		err = direct()
@@ -173,6 +179,14 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 // kernel's time on ResNet-50's 3x3 layers at batch 8; on a Xeon (Emerald Rapids, two
 // 512-bit FMA units) the direct kernel won, ResNet-50 batch 8 in 225-259 ms against
 // 250-298 ms with the route on every such layer.
+// routeKnown reports whether pickRoute has timed the routes for input shape xs.
+func (c *nhwcConv) routeKnown(xs [4]int) bool {
+	c.routeMu.Lock()
+	defer c.routeMu.Unlock()
+	_, known := c.routes[xs]
+	return known
+}
+
 func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
 	c.routeMu.Lock()
 	useRoute, known := c.routes[xs]

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/exec"
 	"github.com/lightiam/lightos/engine/graph"
@@ -166,6 +167,7 @@ func TestNhwcConvMatchesConv(t *testing.T) {
 		{[]int{2, 19, 9, 10}, []int{37, 19, 1, 1}, nil, true, true, graph.Attrs{"activation": graph.String("Relu")}},
 		{[]int{1, 24, 8, 7}, []int{24, 1, 3, 3}, graph.Attrs{"group": graph.Int(24), "pads": ints(1, 1, 1, 1)}, true, false,
 			graph.Attrs{"activation": graph.String("Clip"), "min": graph.Float(0), "max": graph.Float(6)}},
+		{[]int{2, 24, 8, 7}, []int{24, 1, 3, 3}, graph.Attrs{"group": graph.Int(24), "pads": ints(1, 1, 1, 1)}, true, true, graph.Attrs{"activation": graph.String("Relu")}},
 		{[]int{2, 13, 11, 9}, []int{13, 1, 3, 3}, graph.Attrs{"group": graph.Int(13), "strides": ints(2, 2), "pads": ints(0, 1, 1, 1)}, false, false, nil},
 		{[]int{1, 9, 10, 11}, []int{5, 9, 3, 2}, graph.Attrs{"dilations": ints(2, 1), "pads": ints(2, 1, 1, 0)}, false, true,
 			graph.Attrs{"activation": graph.String("LeakyRelu"), "alpha": graph.Float(0.2)}},
@@ -231,9 +233,66 @@ func TestNhwcConvMatchesConv(t *testing.T) {
 			for _, threads := range []int{1, 2} {
 				got := runDomainOp(t, threads, ops.DomainLightOS, ops.NhwcConv, attrs, nhwcIn...)
 				sameFloats(t, fmt.Sprintf("NhwcConv (%d threads)", threads), got, want, 1e-4)
+				if res != nil {
+					for run := 0; run < 2; run++ { // the first run of a shape may time two routes
+						got := runNhwcConvInPlace(t, threads, attrs, nhwcIn)
+						sameFloats(t, fmt.Sprintf("NhwcConv in place (%d threads, run %d)", threads, run), got, want, 1e-4)
+					}
+				}
 			}
 		})
 	}
+}
+
+// runNhwcConvInPlace runs an NhwcConv kernel (inputs as runDomainOp takes them, the
+// residual last) with its output in the residual's buffer, as the executor does for a
+// backends.InPlacer, and returns the output. Ungrouped convolutions must declare the
+// residual (input 3) their in-place input; the run is checked against the
+// out-of-place result by the caller.
+func runNhwcConvInPlace(t *testing.T, threads int, attrs graph.Attrs, inputs []nodeInput) *tensor.Tensor {
+	t.Helper()
+	b := graph.NewBuilder("in_place")
+	names := make([]string, len(inputs))
+	vals := make([]*tensor.Tensor, len(inputs))
+	for i, in := range inputs {
+		if in.T == nil {
+			continue
+		}
+		names[i] = fmt.Sprintf("in%d", i)
+		var err error
+		if in.Const {
+			_, err = b.Const(names[i], in.T)
+		} else {
+			_, err = b.Input(names[i], in.T.DType(), graph.ShapeOf(in.T.Shape()...))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals[i] = in.T
+	}
+	n, err := b.Op(ops.NhwcConv, "conv", names, []string{"y"}, attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Domain = ops.DomainLightOS
+	k, err := cpu.New(cpu.Options{Threads: threads}).Kernel(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip, ok := k.(backends.InPlacer)
+	grouped := attrs.GetInt("group", 1) != 1
+	switch {
+	case !grouped && (!ok || ip.InPlaceInput() != 3):
+		t.Fatalf("an ungrouped NhwcConv kernel must offer its residual (input 3) as its output's buffer")
+	case grouped && ok && ip.InPlaceInput() >= 0:
+		t.Fatalf("a depthwise NhwcConv kernel offers input %d in place; its kernels write before they read", ip.InPlaceInput())
+	}
+	y := vals[len(vals)-1].Clone()
+	vals[len(vals)-1] = y
+	if err := k.Run(context.Background(), vals, []*tensor.Tensor{y}); err != nil {
+		t.Fatal(err)
+	}
+	return y
 }
 
 // TestTransposeToNHWC checks the Transpose kernel's NCHW-to-NHWC path for few

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"github.com/lightiam/lightos/backends"
+	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/ops"
 )
 
@@ -30,3 +31,29 @@ type overwriting struct{ backends.Kernel }
 func (overwriting) OverwritesOutputs() bool { return true }
 
 var _ backends.OutputOverwriter = overwriting{}
+
+// inPlaceInput returns the input of n whose buffer n's kernel may write its output
+// into (backends.InPlacer), or -1. Only NhwcConv's residual qualifies: the ungrouped
+// convolution accumulates onto it (gemm.ConvNHWCParams.Residual may be Y), which
+// saves the residual's separate stream through memory in ResNet's residual layers.
+// (Depthwise kernels write before they read; gemm copies the residual for them, so
+// they are left out.) TestNhwcConvInPlace checks it.
+func inPlaceInput(n *graph.Node) int {
+	if n.Domain == ops.DomainLightOS && n.Op == ops.NhwcConv && len(n.Inputs) > 3 && n.Inputs[3] != nil &&
+		n.Attrs.GetInt("group", 1) == 1 {
+		return 3
+	}
+	return -1
+}
+
+// inPlaceOverwriting is an overwriting kernel that may also write output 0 into
+// input in's buffer.
+type inPlaceOverwriting struct {
+	overwriting
+	in int
+}
+
+// InPlaceInput returns the input whose buffer output 0 may share.
+func (k inPlaceOverwriting) InPlaceInput() int { return k.in }
+
+var _ backends.InPlacer = inPlaceOverwriting{}

@@ -118,6 +118,15 @@ func runCommand(args []string) error {
 		return err
 	}
 	first := time.Since(start)
+	shapes := map[string][]int{}
+	for name, t := range feeds {
+		shapes[name] = t.Shape()
+	}
+	if plan, err := sess.Plan(shapes); err == nil && plan.Stats().Nodes > 0 {
+		st := plan.Stats()
+		fmt.Printf("plan       %d steps; intermediates in %.1f MB (%.1f MB without reuse); %d views share their input's buffer, %d outputs written over an input\n",
+			st.Nodes, float64(st.ArenaBytes)/1e6, float64(st.NaiveBytes)/1e6, st.AliasedNodes, st.InPlaceNodes)
+	}
 	times := make([]time.Duration, 0, *repeat)
 	last := res.Profile
 	var nodeTimes [][]time.Duration // per node, its time in each timed run (--profile-nodes)

@@ -30,6 +30,9 @@ type step struct {
 	// overwrites is set when the kernel writes every output element
 	// (backends.OutputOverwriter): its arena outputs are not zeroed first.
 	overwrites bool
+	// inPlace is the input whose buffer the kernel may write output 0 into
+	// (backends.InPlacer), or -1; planMemory decides whether it does.
+	inPlace int
 }
 
 // slot is where a value lives during a run.
@@ -76,6 +79,9 @@ type Stats struct {
 	// AliasedNodes counts view operators (Reshape, Flatten, Squeeze, Unsqueeze,
 	// Identity) whose output shares its input's buffer instead of a copy.
 	AliasedNodes int
+	// InPlaceNodes counts nodes whose output took over the buffer of an input they
+	// read last (backends.InPlacer), such as a convolution's residual.
+	InPlaceNodes int
 	FLOPs        int64
 }
 
@@ -164,7 +170,7 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 			}
 			continue
 		}
-		st := step{node: n}
+		st := step{node: n, inPlace: -1}
 		for _, v := range n.Inputs {
 			if v == nil {
 				st.inputs = append(st.inputs, -1)
@@ -189,6 +195,9 @@ func compile(g *graph.Graph, dev backends.KernelProvider, noAlias bool) (*Plan, 
 		st.kernel = k
 		if ow, ok := k.(backends.OutputOverwriter); ok {
 			st.overwrites = ow.OverwritesOutputs()
+		}
+		if ip, ok := k.(backends.InPlacer); ok && !noAlias {
+			st.inPlace = ip.InPlaceInput()
 		}
 		// A graph output gets a buffer of its own (the caller's, or one handed
 		// to NumPy): a view step producing one copies.
@@ -292,11 +301,15 @@ func (p *Plan) planMemory() {
 	}
 	for si := range p.steps {
 		st := &p.steps[si]
-		for _, s := range st.outputs {
+		handed := p.inPlaceSource(si, last, planned, size)
+		for oi, s := range st.outputs {
 			if s < 0 {
 				continue
 			}
-			if planned(s) {
+			if oi == 0 && handed >= 0 { // output 0 takes over the input's buffer
+				p.slots[s].offset = p.slots[handed].offset
+				p.stats.InPlaceNodes++
+			} else if planned(s) {
 				n := size(s)
 				p.slots[s].offset = alloc(n)
 				p.stats.NaiveBytes += n
@@ -307,7 +320,7 @@ func (p *Plan) planMemory() {
 			}
 		}
 		for _, s := range dedup(roots(p, st.inputs)) {
-			if s < 0 || last[s] != si {
+			if s < 0 || last[s] != si || s == handed {
 				continue
 			}
 			if p.slots[s].offset >= 0 {
@@ -322,6 +335,33 @@ func (p *Plan) planMemory() {
 	}
 	p.arenaSize = end
 	p.stats.ArenaBytes = end
+}
+
+// inPlaceSource returns the slot whose arena buffer step si's output 0 may take over
+// (the step's kernel is a backends.InPlacer), or -1. The input must be an arena
+// intermediate of output 0's size that this step reads last, in no other input
+// position, and the kernel must overwrite its outputs (the executor zeroes the others
+// before a run, which would erase the input).
+func (p *Plan) inPlaceSource(si int, last []int, planned func(int) bool, size func(int) int) int {
+	st := &p.steps[si]
+	if st.inPlace < 0 || st.inPlace >= len(st.inputs) || !st.overwrites || st.dynamic || len(st.outputs) == 0 {
+		return -1
+	}
+	in, out := st.inputs[st.inPlace], st.outputs[0]
+	if in < 0 || out < 0 || !planned(out) {
+		return -1
+	}
+	r := p.root(in)
+	if p.slots[r].offset < 0 || last[r] != si || size(r) != size(out) ||
+		p.slots[r].value.DType != p.slots[out].value.DType {
+		return -1
+	}
+	for i, s := range st.inputs {
+		if i != st.inPlace && s >= 0 && p.root(s) == r {
+			return -1
+		}
+	}
+	return r
 }
 
 // roots maps slots (or -1) to the slots owning their buffers.

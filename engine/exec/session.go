@@ -23,8 +23,10 @@ type Options struct {
 	// when outputs are not handed to foreign code; it avoids a map per output.
 	HeapOutputs bool
 	// NoAlias makes view operators (Reshape, Flatten, Squeeze, Unsqueeze, Identity)
-	// copy their input into a buffer of their own. By default their output shares the
-	// input's buffer (never for a graph output); the setting is for tests and debugging.
+	// copy their input into a buffer of their own, and gives every output its own
+	// buffer where a kernel could write it over an input (backends.InPlacer). By
+	// default view outputs share the input's buffer (never for a graph output); the
+	// setting is for tests and debugging.
 	NoAlias bool
 	// Specialize, if set, rewrites each plan's private copy of the graph once its input
 	// shapes are concrete, before the plan is built: typically the optimizer

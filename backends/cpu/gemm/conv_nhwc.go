@@ -3,6 +3,7 @@ package gemm
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -120,9 +121,12 @@ type ConvNHWCParams struct {
 	X           []float32 // N×H×W×C
 	W           *PackedNHWCWeights
 	Bias        []float32 // M values, or nil
-	Residual    []float32 // N×OH×OW×M or nil; must not overlap Y
-	Act         Activation
-	Y           []float32 // N×OH×OW×M, overwritten
+	// Residual is N×OH×OW×M or nil. It may be Y itself (the same slice: the
+	// sum lands in the residual's buffer, which saves a stream through memory)
+	// but must not overlap Y otherwise.
+	Residual []float32
+	Act      Activation
+	Y        []float32 // N×OH×OW×M, overwritten
 	// MaxThreads caps the workers used, as in Params.
 	MaxThreads int
 }
@@ -163,6 +167,10 @@ type nhwcScratch struct {
 	// warmRes: each share reads its Residual rows into the caches before
 	// its first panel (nhwcWarmMin).
 	warmRes bool
+	// resInY: Residual is Y (in place). The kernels then accumulate into Y
+	// from the first K block on (flagAccum) instead of adding the residual in
+	// the last block's epilogue, which would read what the first block wrote.
+	resInY bool
 	// sink[16·w] keeps worker w's touchLines result (a cache line each).
 	sink []float32
 }
@@ -261,6 +269,11 @@ func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 	if s.N == 0 {
 		return nil
 	}
+	if len(p.Y) > 0 && p.Residual != nil && &p.Residual[0] == &p.Y[0] && s.Group > 1 {
+		// The depthwise kernels write a pixel's bias before they read its
+		// residual: give them a copy (depthwise layers with a residual are rare).
+		p.Residual = slices.Clone(p.Residual)
+	}
 	if ctx == nil {
 		ctx = &Context{kern: kernels[0], threads: 1, ws: make([]workspace, 1)}
 	}
@@ -338,6 +351,7 @@ func (c *Context) nhwcConv(parts int) {
 	sc.stream = !sc.noStream && 4*len(p.Y) >= nhwcStreamMin && kern != nhwcKernelGo &&
 		s.M%kern.lanes == 0 && uintptr(unsafe.Pointer(&p.Y[0]))%uintptr(4*kern.lanes) == 0
 	sc.warmRes = 4*len(p.Residual) >= nhwcWarmMin
+	sc.resInY = len(p.Y) > 0 && p.Residual != nil && &p.Residual[0] == &p.Y[0]
 	if len(sc.sink) < 16*c.threads {
 		sc.sink = make([]float32, 16*c.threads)
 	}
@@ -470,7 +484,7 @@ func (sc *nhwcScratch) runTiles(pix []int, p0, rows, n, q, c0, c1 int, prefetch 
 	wk := &pw.data[(q*nr*s.C+c0*width)*s.KH*s.KW]
 	var flags int
 	var bias, res *float32
-	if c0 > 0 {
+	if c0 > 0 || sc.resInY {
 		flags |= flagAccum
 	}
 	last := c1 == s.C
@@ -480,8 +494,10 @@ func (sc *nhwcScratch) runTiles(pix []int, p0, rows, n, q, c0, c1 int, prefetch 
 			bias = &p.Bias[q*nr]
 		}
 		if p.Residual != nil {
-			flags |= flagResidual
-			res = &p.Residual[p0*s.M+q*nr]
+			if !sc.resInY {
+				flags |= flagResidual
+			}
+			res = &p.Residual[p0*s.M+q*nr] // read (or prefetched) a tile ahead
 			if prefetch {
 				flags |= flagPrefetch
 			}

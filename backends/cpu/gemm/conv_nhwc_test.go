@@ -107,7 +107,7 @@ func TestConvNHWC(t *testing.T) {
 	}
 	for ci, s := range cases {
 		for _, act := range []Activation{ActNone, ActReLU, ActGELU} {
-			for _, extra := range []string{"bias", "none", "bias+residual", "residual"} {
+			for _, extra := range []string{"bias", "none", "bias+residual", "residual", "bias+residual in Y"} {
 				if act == ActGELU && extra != "bias+residual" {
 					continue // GELU goes through the same row helper either way
 				}
@@ -117,10 +117,11 @@ func TestConvNHWC(t *testing.T) {
 					x := randSlice(r, s.N*s.H*s.W*s.C)
 					w := randSlice(r, s.M*s.C/s.Group*s.KH*s.KW)
 					var bias, residual []float32
-					if extra == "bias" || extra == "bias+residual" {
+					inY := extra == "bias+residual in Y" // Residual is Y: the sum lands in its buffer
+					if extra != "none" && extra != "residual" {
 						bias = randSlice(r, s.M)
 					}
-					if extra == "residual" || extra == "bias+residual" {
+					if extra != "none" && extra != "bias" {
 						residual = randSlice(r, s.N*s.OutH()*s.OutW()*s.M)
 					}
 					want, bound := refConvNHWC(s, x, w, bias, residual, act)
@@ -141,6 +142,10 @@ func TestConvNHWC(t *testing.T) {
 						// Run twice (the second run reuses the scratch), on
 						// all threads and on one.
 						for run := 0; run < 2; run++ {
+							if inY { // the residual again, in Y
+								copy(y, residual)
+								p.Residual = y
+							}
 							p.MaxThreads = run
 							if err := ConvNHWC(cx, p); err != nil {
 								t.Fatal(err)
