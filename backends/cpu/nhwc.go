@@ -44,7 +44,6 @@ type nhwcConv struct {
 	wino        *winogradWeights
 	winoErr     error
 	winoScratch sync.Pool
-	nchwBufs    sync.Pool // *nhwcWinogradBuffers
 
 	// routes records, per input shape, whether the Winograd route was the faster
 	// of the two when both were timed on that shape's first run (timeRoute).
@@ -144,7 +143,7 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	if y.Len() == 0 {
 		return nil
 	}
-	routed := c.packed != nil && xs[0] >= nhwcWinogradMinBatch && winogradApplies(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act})
+	routed := c.packed != nil && winogradFits(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act}, nhwcWinogradMinChannels)
 	if routed && res != nil && &res.Float32s()[0] == &y.Float32s()[0] && !c.routeKnown([4]int(xs)) {
 		// The output is the residual's buffer (backends.InPlacer) and pickRoute
 		// will run the layer several times: each run needs the residual intact.
@@ -171,14 +170,6 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	return nil
 }
 
-// pickRoute runs the convolution through the faster of the direct kernel and the
-// Winograd route for input shape xs. The first run of a shape times both (each once to
-// warm up, then the fastest of two runs, alternating; each writes the whole output) and
-// remembers the faster: it
-// depends on the machine. On a 2-core Zen 4 the route took 0.52-0.84 of the direct
-// kernel's time on ResNet-50's 3x3 layers at batch 8; on a Xeon (Emerald Rapids, two
-// 512-bit FMA units) the direct kernel won, ResNet-50 batch 8 in 225-259 ms against
-// 250-298 ms with the route on every such layer.
 // routeKnown reports whether pickRoute has timed the routes for input shape xs.
 func (c *nhwcConv) routeKnown(xs [4]int) bool {
 	c.routeMu.Lock()
@@ -187,6 +178,10 @@ func (c *nhwcConv) routeKnown(xs [4]int) bool {
 	return known
 }
 
+// pickRoute runs the convolution through the faster of the direct kernel and the
+// Winograd route for input shape xs. The first run of a shape times both (each once to
+// warm up, then the fastest of two runs, alternating; each writes the whole output) and
+// remembers the faster: it depends on the machine and the layer (nhwcWinogradMinChannels).
 func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
 	c.routeMu.Lock()
 	useRoute, known := c.routes[xs]
@@ -225,62 +220,26 @@ func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
 	return nil
 }
 
-// nhwcWinogradMinBatch is the batch from which the wide 3x3 stride-1 layers
-// (winogradApplies) take the NCHW Winograd route: at batch 1 the direct NHWC kernel is
-// as fast (ResNet-50's 3x3 256@14: 1.0-2.1 against 1.8-2.1 ms per node), at batch 8
-// NCHW Winograd took about half its time (11.4-11.7 against 16.7-26.5 ms), which pays
-// for the transposes around it (BenchmarkNhwcConvWinogradRoute) on that machine;
-// pickRoute times both per shape.
-const nhwcWinogradMinBatch = 2
+// nhwcWinogradMinChannels is the smallest input and output channel count for which
+// NhwcConv considers the Winograd route (pickRoute times it against the direct
+// kernel). Channels-last, the transforms are copies and vector operations: on the
+// 2-core Zen 4 the route took 0.65-0.91 of the direct kernel's time on ResNet-50's
+// stride-1 3x3 layers of 64-256 channels at batch 1 and 8 (1.6x at 512@7x7, batch 1,
+// where pickRoute keeps the direct kernel); BenchmarkNhwcConvWinogradRoute.
+const nhwcWinogradMinChannels = 64
 
-// runWinograd runs the convolution through the NCHW Winograd F(2x2, 3x3) path
-// (winograd.go): x, and the residual if any, transposed to NCHW, the result
-// transposed back into y, through buffers kept for the next run. Constant weights are
-// transformed once.
+// runWinograd runs the convolution through Winograd F(2x2, 3x3) on the
+// channels-last tensors as they are (winograd.go's NHWC layout: the input patches
+// and output pixels are runs of channels, so no transposes); res may be y.
+// Constant weights are transformed once.
 func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, x, w, bias, res, y *tensor.Tensor) error {
 	xs, ws := x.Shape(), w.Shape()
-	n, h, wd, ch, m := xs[0], xs[1], xs[2], xs[3], ws[0]
-	oh, ow := g.Out[0], g.Out[1]
-	c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), m, ch) })
+	c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], xs[3]) })
 	if c.winoErr != nil {
 		return c.winoErr
 	}
-	buf, _ := c.nchwBufs.Get().(*nhwcWinogradBuffers)
-	if buf == nil {
-		buf = &nhwcWinogradBuffers{}
-	}
-	defer c.nchwBufs.Put(buf)
-	grow := func(b *[]float32, size int) []float32 {
-		if cap(*b) < size {
-			*b = make([]float32, size)
-		}
-		return (*b)[:size]
-	}
-	// NHWC [n, h, w, ch] read as [n, ch, h·w]: channel stride 1, pixel stride ch.
-	xn := grow(&buf.x, x.Len())
-	gatherStrided(env, xn, x.Float32s(), []int{n, ch, h * wd}, 0, []int{h * wd * ch, 1, ch})
-	epi := convEpilogue{Bias: bias, Act: c.act}
-	if res != nil {
-		// The Winograd epilogue takes the residual as a tensor.
-		if shape := []int{n, m, oh, ow}; buf.res == nil || !slices.Equal(buf.res.Shape(), shape) {
-			buf.res = tensor.New(tensor.Float32, shape)
-		}
-		gatherStrided(env, buf.res.Float32s(), res.Float32s(), []int{n, m, oh * ow}, 0, []int{oh * ow * m, 1, m})
-		epi.Residual = buf.res
-	}
-	yn := grow(&buf.y, y.Len())
-	if err := runWinograd(env, g, []int{n, ch, h, wd}, xn, w.Float32s(), yn, c.wino, m, epi, &c.winoScratch); err != nil {
-		return err
-	}
-	gatherStrided(env, y.Float32s(), yn, []int{n, oh * ow, m}, 0, []int{m * oh * ow, 1, oh * ow})
-	return nil
-}
-
-// nhwcWinogradBuffers are the NCHW copies of one Winograd-route call: input,
-// residual, output.
-type nhwcWinogradBuffers struct {
-	x, y []float32
-	res  *tensor.Tensor
+	epi := convEpilogue{Bias: bias, Residual: res, Act: c.act}
+	return runWinogradLayout(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, true, x.Float32s(), w.Float32s(), y.Float32s(), c.wino, ws[0], epi, &c.winoScratch)
 }
 
 // clampF32 clamps y to [lo, hi] in place (Clip; ReLU6).

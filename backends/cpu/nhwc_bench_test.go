@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -121,44 +120,52 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 	}
 }
 
-// BenchmarkNhwcConvWinogradRoute runs the NhwcConv kernel on ResNet-50's 3x3 256@14
-// and 512@7 layers (Relu, bias) at batch 1 and 8, through its Winograd route (taken at
-// batch 8) and with Env.NoWinograd (the direct kernel), 2 threads, in one process.
+// BenchmarkNhwcConvWinogradRoute runs ResNet-50's stride-1 3x3 layers (Relu, bias;
+// 64@56 to 512@7) at batch 1 and 8 through NhwcConv's two routes, the direct kernel
+// and the channels-last Winograd F(2x2, 3x3), on 2 threads in one process: the
+// measurements behind nhwcWinogradMinChannels (pickRoute chooses per shape at run
+// time).
 func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
-	for _, tc := range []struct {
-		name         string
-		c, hw, batch int
-	}{{"3x3_256@14", 256, 14, 8}, {"3x3_512@7", 512, 7, 8}, {"3x3_128@28", 128, 28, 8}, {"3x3_256@14", 256, 14, 2}, {"3x3_128@28", 128, 28, 2}, {"3x3_256@14", 256, 14, 1}} {
+	for _, tc := range []struct{ c, hw, batch int }{
+		{64, 56, 1}, {128, 28, 1}, {256, 14, 1}, {512, 7, 1}, {64, 56, 8}, {128, 28, 8}, {256, 14, 8}, {512, 7, 8}} {
 		x := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
+		for i := range x.Float32s() {
+			x.Float32s()[i] = float32(i%13) * 0.1
+		}
 		w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
-		bias := tensor.New(tensor.Float32, []int{tc.c})
 		for i := range w.Float32s() {
 			w.Float32s()[i] = float32(i%17) * 0.01
 		}
+		bias := tensor.New(tensor.Float32, []int{tc.c})
 		y := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
-		gr := graph.New("bench")
-		xv := gr.AddInput("x", tensor.Float32, graph.ShapeOf(x.Shape()...))
-		wv, bv := gr.AddInitializer("w", w), gr.AddInitializer("b", bias)
-		node := gr.AddNode(ops.NhwcConv, "conv", []*graph.Value{xv, wv, bv}, []string{"y"},
-			graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)})
-		node.Domain = ops.DomainLightOS
-		for _, direct := range []bool{false, true} {
-			env := &Env{Threads: 2, NoWinograd: direct}
-			k, err := newNhwcConv(node, env)
-			if err != nil {
-				b.Fatal(err)
-			}
-			route := "winograd-route"
-			if direct {
-				route = "direct"
-			}
-			b.Run(fmt.Sprintf("%s/batch=%d/%s", tc.name, tc.batch, route), func(b *testing.B) {
-				for b.Loop() {
-					if err := k.Run(context.Background(), []*tensor.Tensor{x, w, bias}, []*tensor.Tensor{y}); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+		attrs := graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)}
+		g, err := ops.ConvGeometry(attrs, []int{tc.hw, tc.hw}, []int{3, 3})
+		if err != nil {
+			b.Fatal(err)
 		}
+		env := &Env{Threads: 2}
+		s := gemm.Conv2DShape{N: tc.batch, C: tc.c, H: tc.hw, W: tc.hw, M: tc.c, KH: 3, KW: 3,
+			PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1}
+		pw, err := gemm.PackConvNHWCWeights(env.GEMM(), s, w.Float32s())
+		if err != nil {
+			b.Fatal(err)
+		}
+		conv := &nhwcConv{name: "conv", attrs: attrs, act: gemm.ActReLU}
+		name := fmt.Sprintf("3x3_%d@%d/batch=%d", tc.c, tc.hw, tc.batch)
+		b.Run(name+"/direct", func(b *testing.B) {
+			for b.Loop() {
+				p := gemm.ConvNHWCParams{Conv2DShape: s, X: x.Float32s(), W: pw, Bias: bias.Float32s(), Act: gemm.ActReLU, Y: y.Float32s()}
+				if err := gemm.ConvNHWC(env.GEMM(), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/winograd", func(b *testing.B) {
+			for b.Loop() {
+				if err := conv.runWinograd(env, g, x, w, bias, nil, y); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -172,7 +172,9 @@ func TestNhwcConvMatchesConv(t *testing.T) {
 		{[]int{1, 9, 10, 11}, []int{5, 9, 3, 2}, graph.Attrs{"dilations": ints(2, 1), "pads": ints(2, 1, 1, 0)}, false, true,
 			graph.Attrs{"activation": graph.String("LeakyRelu"), "alpha": graph.Float(0.2)}},
 		{[]int{1, 64, 14, 14}, []int{70, 64, 3, 3}, graph.Attrs{"auto_pad": graph.String("SAME_UPPER"), "strides": ints(2, 2)}, true, true, nil},
-		// Batch 2, 128 channels, 3x3 stride 1: the Winograd route (nhwcWinograd).
+		// 3x3 stride 1 from 64 channels: the Winograd route (pickRoute's first run
+		// ends with it), odd planes (partial tiles), batch 1 and 2.
+		{[]int{1, 64, 9, 11}, []int{72, 64, 3, 3}, graph.Attrs{"pads": ints(1, 1, 1, 1)}, true, true, graph.Attrs{"activation": graph.String("Relu")}},
 		{[]int{2, 128, 7, 6}, []int{136, 128, 3, 3}, graph.Attrs{"pads": ints(1, 1, 1, 1)}, true, true, graph.Attrs{"activation": graph.String("Relu")}},
 		{[]int{3, 130, 5, 9}, []int{128, 130, 3, 3}, graph.Attrs{"pads": ints(0, 1, 2, 1)}, false, false,
 			graph.Attrs{"activation": graph.String("Clip"), "min": graph.Float(-0.5), "max": graph.Float(2)}},

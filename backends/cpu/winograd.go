@@ -57,6 +57,12 @@ type winogradWeights struct {
 // winogradApplies reports whether a convolution of geometry g, input shape xs and
 // weight shape ws with epilogue epi runs through Winograd F(2x2, 3x3).
 func winogradApplies(env *Env, g *ops.Geometry, xs, ws []int, epi convEpilogue) bool {
+	return winogradFits(env, g, xs, ws, epi, winogradMinChannels)
+}
+
+// winogradFits is winogradApplies with minC input and output channels at least
+// (Env.winogradMinChannels, if set, instead).
+func winogradFits(env *Env, g *ops.Geometry, xs, ws []int, epi convEpilogue, minC int) bool {
 	if env.NoWinograd || len(xs) != 4 || g.Group != 1 {
 		return false
 	}
@@ -68,7 +74,6 @@ func winogradApplies(env *Env, g *ops.Geometry, xs, ws []int, epi convEpilogue) 
 			return false
 		}
 	}
-	minC := winogradMinChannels
 	if env.winogradMinChannels > 0 {
 		minC = env.winogradMinChannels
 	}
@@ -115,16 +120,28 @@ type winogradConv struct {
 	n, c, h, w, m  int // input N×C×H×W, M output channels
 	oh, ow, th, tw int // output size and tiles per column and row
 	pt, pl         int // top and left padding
+	// nhwc: x, y and residual are channels-last (N×H×W×C, N×OH×OW×M). The
+	// transforms' (tile, channel) vectors are then contiguous runs of the
+	// tensors: the gather and the output are copies and vector operations.
+	nhwc           bool
 	x, y           []float32
 	bias, residual []float32
 	relu           bool
 }
 
 // runWinograd computes y = epilogue(conv(x, w)) for a convolution winogradApplies
-// accepted. ww, if non-nil, are w's prepared transformed weights.
+// accepted, over NCHW tensors (xs = [N, C, H, W]). ww, if non-nil, are w's prepared
+// transformed weights.
 func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *sync.Pool) error {
+	return runWinogradLayout(env, g, xs, false, x, w, y, ww, m, epi, scratch)
+}
+
+// runWinogradLayout is runWinograd over NCHW tensors, or channels-last ones if
+// nhwc (xs is still [N, C, H, W]). The residual may be y itself: each output
+// element is written once, after its residual element is read.
+func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *sync.Pool) error {
 	wc := winogradConv{n: xs[0], c: xs[1], h: xs[2], w: xs[3], m: m, oh: g.Out[0], ow: g.Out[1],
-		pt: g.PadsBegin[0], pl: g.PadsBegin[1], x: x, y: y,
+		pt: g.PadsBegin[0], pl: g.PadsBegin[1], nhwc: nhwc, x: x, y: y,
 		bias: tensorF32(epi.Bias), residual: tensorF32(epi.Residual), relu: epi.Act == gemm.ActReLU}
 	wc.th, wc.tw = (wc.oh+1)/2, (wc.ow+1)/2
 	if ww == nil || ww.c != wc.c || ww.m != m {
@@ -151,7 +168,7 @@ func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *win
 				sc := winogradGetScratch(scratch, 16*chunk*(wc.c+m))
 				defer scratch.Put(sc)
 				for q := w; q < chunks && errs[w] == nil; q += threads {
-					errs[w] = wc.runChunk(sc.ctx, ww, sc.buf, chunk, q*chunk, nil)
+					errs[w] = wc.runChunk(sc, ww, chunk, q*chunk, nil, nil)
 				}
 			}(w)
 		}
@@ -161,7 +178,7 @@ func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *win
 	sc := winogradGetScratch(scratch, 16*chunk*(wc.c+m))
 	defer scratch.Put(sc)
 	for t0 := 0; t0 < tiles; t0 += chunk {
-		if err := wc.runChunk(env.GEMM(), ww, sc.buf, chunk, t0, env); err != nil {
+		if err := wc.runChunk(sc, ww, chunk, t0, env, scratch); err != nil {
 			return err
 		}
 	}
@@ -169,10 +186,20 @@ func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *win
 }
 
 // winogradScratch is one thread's scratch: the transformed inputs and products of
-// a chunk of tiles, and a single-thread GEMM context with its packing buffers.
+// a chunk of tiles, a single-thread GEMM context with its packing buffers, and the
+// transforms' temporaries (winogradTmp).
 type winogradScratch struct {
 	ctx *gemm.Context
 	buf []float32
+	tmp []float32
+}
+
+// winogradTmp returns sc's transform temporaries for vectors of n floats.
+func (sc *winogradScratch) winogradTmp(n int) []float32 {
+	if len(sc.tmp) < 32*n {
+		sc.tmp = make([]float32, 32*n)
+	}
+	return sc.tmp[:32*n]
 }
 
 // winogradGetScratch takes a scratch of at least n floats from pool.
@@ -187,28 +214,58 @@ func winogradGetScratch(pool *sync.Pool, n int) *winogradScratch {
 	return sc
 }
 
-// runChunk computes the output of tiles t0 ... t0+chunk-1 (fewer at the end):
-// input transform, 16 GEMMs on ctx, output transform. With env the transforms
-// run on env's threads, else on the calling goroutine.
-func (wc *winogradConv) runChunk(ctx *gemm.Context, ww *winogradWeights, buf []float32, chunk, t0 int, env *Env) error {
+// runChunk computes the output of tiles t0 ... t0+chunk-1 (fewer at the end) with
+// sc's buffers: input transform, 16 GEMMs, output transform. Without env all run on
+// the calling goroutine, the GEMMs on sc.ctx. With env the transforms split the tiles
+// between env's threads and the threads share out the 16 GEMMs, each running whole
+// products on a single-thread context from pool: a chunk of few tiles (a small plane
+// at batch 1) made products too small to split well (256@14x14: 49 rows).
+func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk, t0 int, env *Env, pool *sync.Pool) error {
 	nt := min(chunk, wc.n*wc.th*wc.tw-t0)
-	v, prod := buf[:16*chunk*wc.c], buf[16*chunk*wc.c:16*chunk*(wc.c+wc.m)]
-	parallel := func(fn func(lo, hi int)) {
-		if env == nil {
-			fn(0, nt)
-		} else {
-			env.Parallel(nt, max(1, 2048/(wc.c+wc.m)), fn)
-		}
-	}
-	parallel(func(lo, hi int) { wc.inputTransform(v, chunk, t0, lo, hi) })
-	for xi := 0; xi < 16; xi++ {
+	v, prod := sc.buf[:16*chunk*wc.c], sc.buf[16*chunk*wc.c:16*chunk*(wc.c+wc.m)]
+	gemmOne := func(ctx *gemm.Context, xi int) error {
 		err := gemm.Sgemm(ctx, gemm.Params{M: nt, N: wc.m, K: wc.c,
 			A: v[xi*chunk*wc.c:], LDA: wc.c, PackedB: ww.u[xi], C: prod[xi*chunk*wc.m:], LDC: wc.m})
 		if err != nil {
 			return fmt.Errorf("winograd: GEMM %d: %w", xi, err)
 		}
+		return nil
 	}
-	parallel(func(lo, hi int) { wc.outputTransform(prod, chunk, t0, lo, hi) })
+	if env == nil {
+		wc.inputTransform(v, chunk, t0, 0, nt, sc.winogradTmp(winogradGroup(wc.c)*wc.c))
+		for xi := 0; xi < 16; xi++ {
+			if err := gemmOne(sc.ctx, xi); err != nil {
+				return err
+			}
+		}
+		wc.outputTransform(prod, chunk, t0, 0, nt, sc.winogradTmp(winogradGroup(wc.m)*wc.m))
+		return nil
+	}
+	// The shares of each loop take their own scratch from pool (for the
+	// temporaries and the single-thread context).
+	share := func(n, grain int, fn func(s *winogradScratch, lo, hi int)) {
+		env.Parallel(n, grain, func(lo, hi int) {
+			s := winogradGetScratch(pool, 0)
+			defer pool.Put(s)
+			fn(s, lo, hi)
+		})
+	}
+	grain := max(1, 2048/(wc.c+wc.m))
+	share(nt, grain, func(s *winogradScratch, lo, hi int) {
+		wc.inputTransform(v, chunk, t0, lo, hi, s.winogradTmp(winogradGroup(wc.c)*wc.c))
+	})
+	errs := make([]error, 16)
+	share(16, 1, func(s *winogradScratch, lo, hi int) {
+		for xi := lo; xi < hi; xi++ {
+			errs[xi] = gemmOne(s.ctx, xi)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	share(nt, grain, func(s *winogradScratch, lo, hi int) {
+		wc.outputTransform(prod, chunk, t0, lo, hi, s.winogradTmp(winogradGroup(wc.m)*wc.m))
+	})
 	return nil
 }
 
@@ -239,13 +296,13 @@ func winogradGroup(channels int) int { return max(1, min(16, 1024/channels)) }
 // inputTransform writes v[ξ][t-t0][c] = (Bᵀ·d·B)[ξ] for the tiles t0+lo ... t0+hi-1,
 // d the 4x4 patch of channel c under the tile (zero outside the input). The patches
 // of a group of tiles are gathered for all channels, and the transform runs on
-// vectors of (tile, channel), which is v's layout.
-func (wc *winogradConv) inputTransform(v []float32, chunk, t0, lo, hi int) {
+// vectors of (tile, channel), which is v's layout; tmp holds 32 such vectors
+// (winogradScratch.winogradTmp).
+func (wc *winogradConv) inputTransform(v []float32, chunk, t0, lo, hi int, tmp []float32) {
 	stride := chunk * wc.c
 	c := wc.c
 	group := winogradGroup(c)
 	gc := group * c
-	tmp := make([]float32, 32*gc)
 	var d, b [16][]float32 // d: the gathered patches; b: Bᵀ·d
 	for k := range d {
 		d[k], b[k] = tmp[k*gc:(k+1)*gc], tmp[(16+k)*gc:(17+k)*gc]
@@ -283,6 +340,22 @@ func (wc *winogradConv) gather(d *[16][]float32, off, t int) {
 	plane := wc.h * wc.w
 	c := wc.c
 	img, r0, c0 := wc.tile(t)
+	if wc.nhwc {
+		for i := 0; i < 4; i++ {
+			r := r0 + i
+			for j := 0; j < 4; j++ {
+				dk := d[4*i+j][off : off+c]
+				col := c0 + j
+				if r < 0 || r >= wc.h || col < 0 || col >= wc.w {
+					clear(dk)
+					continue
+				}
+				p := ((img*wc.h+r)*wc.w + col) * c
+				copy(dk, wc.x[p:p+c])
+			}
+		}
+		return
+	}
 	x := wc.x[img*c*plane : (img+1)*c*plane]
 	if r0 >= 0 && c0 >= 0 && r0+4 <= wc.h && c0+4 <= wc.w {
 		for i := 0; i < 4; i++ {
@@ -314,14 +387,14 @@ func (wc *winogradConv) gather(d *[16][]float32, off, t int) {
 // outputTransform writes the output pixels of tiles t0+lo ... t0+hi-1:
 // Aᵀ·P·A of the 4x4 products P of each output channel, plus the bias and the
 // residual, through ReLU if asked. The transform runs on vectors of (tile, output
-// channel) over a group of tiles, which is the products' layout.
-func (wc *winogradConv) outputTransform(prod []float32, chunk, t0, lo, hi int) {
+// channel) over a group of tiles, which is the products' layout; tmp holds at least
+// 12 such vectors.
+func (wc *winogradConv) outputTransform(prod []float32, chunk, t0, lo, hi int, tmp []float32) {
 	plane := wc.oh * wc.ow
 	stride := chunk * wc.m
 	m := wc.m
 	group := winogradGroup(m)
 	gm := group * m
-	tmp := make([]float32, 12*gm)
 	var a [8][]float32 // Aᵀ·P
 	var o [4][]float32 // Aᵀ·P·A
 	for k := range a {
@@ -355,6 +428,28 @@ func (wc *winogradConv) outputTransform(prod []float32, chunk, t0, lo, hi int) {
 			img, r0, c0 := wc.tile(t0 + tg + q)
 			r0, c0 = r0+wc.pt, c0+wc.pl // the tile's output position
 			rows, cols := min(2, wc.oh-r0), min(2, wc.ow-c0)
+			if wc.nhwc {
+				for i := 0; i < rows; i++ {
+					for j := 0; j < cols; j++ {
+						ok := o[2*i+j][q*m : (q+1)*m]
+						pos := ((img*wc.oh+r0+i)*wc.ow + c0 + j) * m
+						y := wc.y[pos : pos+m]
+						switch {
+						case wc.residual != nil: // read before y is written: it may be y
+							vAdd(y, ok, wc.residual[pos:pos+m])
+						default:
+							copy(y, ok)
+						}
+						if wc.bias != nil {
+							vAdd(y, y, wc.bias)
+						}
+						if wc.relu {
+							reluF32(y, y)
+						}
+					}
+				}
+				continue
+			}
 			for i := 0; i < rows; i++ {
 				for j := 0; j < cols; j++ {
 					ok := o[2*i+j][q*m : (q+1)*m]
