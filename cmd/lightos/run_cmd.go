@@ -36,6 +36,7 @@ func runCommand(args []string) error {
 	fs.Var(&dims, "dim", "the size of a symbolic dimension for random inputs, as NAME=SIZE (repeatable; default 1)")
 	noOpt := fs.Bool("no-optimize", false, "run the graph as loaded, without engine/passes.Optimize")
 	channelsLast := fs.Bool("channels-last", true, "let the optimizer run convolution chains channels-last (NHWC) on the CPU")
+	noWinograd := fs.Bool("no-winograd", false, "run 3x3 convolutions without Winograd F(2x2, 3x3) (for comparisons)")
 	threads := fs.Int("threads", 0, "intra-op threads (0: every core)")
 	repeat := fs.Int("repeat", 10, "timed runs after the first (which includes compiling the plan)")
 	seed := fs.Uint64("seed", 1, "seed of the random inputs")
@@ -102,7 +103,7 @@ func runCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	dev := cpu.New(cpu.Options{Threads: *threads})
+	dev := cpu.New(cpu.Options{Threads: *threads, NoWinograd: *noWinograd})
 	opts := exec.Options{HeapOutputs: true, Profile: *profile || *profileNodes}
 	if !*noOpt {
 		opts.Specialize = specializer(*channelsLast)
