@@ -159,6 +159,18 @@ const (
 // come closer together than this.
 const spinFor = 50 * time.Microsecond
 
+// callerSpinFor is how long a job's caller polls for the workers' last shares
+// before it blocks, without yielding. A caller locked to its OS thread (a cgo
+// call, such as every call from Python) that blocks or yields is handed a P
+// back by the scheduler later, and the thread that hands it over stops, which
+// can leave the worker it ran runnable with no thread to run it: it then takes
+// no share of the following jobs, and a 512x512 product from Python took the
+// single-thread time (2.5 ms instead of 1.3) on one call in four to ten. The
+// workers' shares end within the wake-up latency of the caller's (tens of
+// microseconds), so the caller rarely blocks; only a worker descheduled for
+// longer (an oversubscribed machine) makes it.
+const callerSpinFor = time.Millisecond
+
 // A job is split into shares (job.parts); the threads that run it take shares
 // from the queue word, which packs the job's thread limit and the range of
 // shares not yet taken:
@@ -449,17 +461,14 @@ func (c *Context) runJob() {
 	if last {
 		return
 	}
-	// Wait for the shares the workers took. Poll for up to spinFor, then
-	// block: when the machine is oversubscribed a worker may be descheduled,
-	// and polling would take the core it needs. The worker that finishes the
-	// last share sends one token, consumed here either way.
+	// Wait for the shares the workers took. Poll for up to callerSpinFor,
+	// then block: when the machine is oversubscribed a worker may be
+	// descheduled, and polling would take the core it needs. The worker that
+	// finishes the last share sends one token, consumed here either way.
 	start := time.Now()
 	for i := 1; c.remaining.Load() > 0; i++ {
-		if i%64 == 0 {
-			if time.Since(start) > spinFor {
-				break
-			}
-			runtime.Gosched()
+		if i%64 == 0 && time.Since(start) > callerSpinFor {
+			break
 		}
 	}
 	<-c.done
