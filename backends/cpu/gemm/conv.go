@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"sync"
+	"unsafe"
 )
 
 // Conv2DShape describes a 2-D convolution as ONNX Conv gives it: input
@@ -187,7 +188,7 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 		return fmt.Errorf("gemm: %v: weights were packed for %d×%d×%d×%d, group %d: %w",
 			s, w.m, w.cg, w.kh, w.kw, w.group, ErrInvalid)
 	}
-	if err := checkConvBuffers("gemm", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads); err != nil {
+	if err := checkConvBuffers("gemm", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads, false); err != nil {
 		return err
 	}
 	if s.N == 0 {
@@ -228,7 +229,7 @@ func Conv2D(ctx *Context, p Conv2DParams) error {
 // checkConvBuffers checks the lengths of a convolution's buffers against s
 // (the same element counts in either layout), its activation and thread cap;
 // prefix starts each error.
-func checkConvBuffers(prefix string, s Conv2DShape, x, y, residual, bias []float32, act Activation, maxThreads int) error {
+func checkConvBuffers(prefix string, s Conv2DShape, x, y, residual, bias []float32, act Activation, maxThreads int, residualInY bool) error {
 	if n := s.N * s.C * s.H * s.W; len(x) != n {
 		return fmt.Errorf("%s: %v: X has %d elements, want %d: %w", prefix, s, len(x), n, ErrInvalid)
 	}
@@ -238,6 +239,16 @@ func checkConvBuffers(prefix string, s Conv2DShape, x, y, residual, bias []float
 	}
 	if residual != nil && len(residual) != len(y) {
 		return fmt.Errorf("%s: %v: Residual has %d elements, want %d: %w", prefix, s, len(residual), len(y), ErrInvalid)
+	}
+	if overlaps(x, y) {
+		return fmt.Errorf("%s: %v: X and Y share memory: %w", prefix, s, ErrInvalid)
+	}
+	if overlaps(residual, y) && !(residualInY && &residual[0] == &y[0]) {
+		what := "share memory"
+		if residualInY {
+			what = "overlap without being the same slice"
+		}
+		return fmt.Errorf("%s: %v: Residual and Y %s: %w", prefix, s, what, ErrInvalid)
 	}
 	if bias != nil && len(bias) != s.M {
 		return fmt.Errorf("%s: %v: Bias has %d elements, want %d: %w", prefix, s, len(bias), s.M, ErrInvalid)
@@ -249,6 +260,15 @@ func checkConvBuffers(prefix string, s Conv2DShape, x, y, residual, bias []float
 		return fmt.Errorf("%s: MaxThreads %d is negative: %w", prefix, maxThreads, ErrInvalid)
 	}
 	return nil
+}
+
+// overlaps reports whether a and b share any element.
+func overlaps(a, b []float32) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+4*uintptr(len(b)) && pb < pa+4*uintptr(len(a))
 }
 
 // product returns the product of sizes and whether it stays below 2^31 (so

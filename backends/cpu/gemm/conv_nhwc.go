@@ -263,7 +263,7 @@ func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 		return fmt.Errorf("gemm: ConvNHWC: %v: weights were packed for M %d, C %d, kernel %dx%d, group %d: %w",
 			s, w.m, w.c, w.kh, w.kw, w.group, ErrInvalid)
 	}
-	if err := checkConvBuffers("gemm: ConvNHWC", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads); err != nil {
+	if err := checkConvBuffers("gemm: ConvNHWC", s, p.X, p.Y, p.Residual, p.Bias, p.Act, p.MaxThreads, true); err != nil {
 		return err
 	}
 	if s.N == 0 {

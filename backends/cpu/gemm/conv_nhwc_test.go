@@ -190,6 +190,14 @@ func TestConvNHWCErrors(t *testing.T) {
 		"act":          func(p *ConvNHWCParams) { p.Act = 7 },
 		"threads":      func(p *ConvNHWCParams) { p.MaxThreads = -1 },
 		"huge":         func(p *ConvNHWCParams) { p.H = 1 << 40 },
+		"X in Y": func(p *ConvNHWCParams) {
+			buf := make([]float32, 200)
+			p.X, p.Y = buf[:100], buf[90:108]
+		},
+		"residual overlapping Y": func(p *ConvNHWCParams) {
+			buf := make([]float32, 40)
+			p.Y, p.Residual = buf[:18], buf[1:19]
+		},
 	} {
 		p := ok
 		edit(&p)
