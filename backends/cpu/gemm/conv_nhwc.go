@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"unsafe"
+
+	"github.com/klauspost/cpuid/v2"
 )
 
 // ErrUnsupported is wrapped by errors for valid arguments that a function
@@ -162,8 +164,10 @@ type nhwcScratch struct {
 	tiles, chunks, panels, pgroups int
 	// stream: the kernels store Y with non-temporal stores (flagStream).
 	stream bool
-	// noStream turns streaming off (a measurement hook for benchmarks).
-	noStream bool
+	// noStream turns streaming off (a measurement hook for benchmarks);
+	// streamMin, if positive, replaces nhwcStreamMin (for tests).
+	noStream  bool
+	streamMin int
 	// warmRes: each share reads its Residual rows into the caches before
 	// its first panel (nhwcWarmMin).
 	warmRes bool
@@ -176,13 +180,25 @@ type nhwcScratch struct {
 }
 
 // nhwcStreamMin is the smallest output (bytes) that ConvNHWC stores with
-// non-temporal stores. An output this large (ResNet-50's 56x56x256 and
-// 112x112x64 layers at batch 8, 25.7 MB) would not stay in the caches for
-// the next layer anyway; written past them, each line is not read before
-// its write, and the layer's inputs stay cached. At batch 8 on one Zen 4
-// core this made the 1x1 64->256 layers at 56x56 7-19% faster; 12.8 MB
-// outputs gained 1-5%, too little to risk on CPUs whose L3 would hold them.
-const nhwcStreamMin = 16 << 20
+// non-temporal stores (nhwcStreamMinFor this CPU's L3). An output that does
+// not fit in half of the L3 would not stay in the caches for the next layer
+// anyway; written past them, each line is not read before its write, and the
+// layer's inputs stay cached. At batch 8 on one Zen 4 core (32 MB of L3) this
+// made the 1x1 64->256 layers at 56x56 (25.7 MB outputs) 7-19% faster. Where
+// the L3 holds such an output the next layer must find it there: on a Xeon
+// reporting a larger L3, streaming them made ResNet-50's 1x1 256->64 layers at
+// 56x56 (batch 8) read their input from memory, about twice ORT's time.
+var nhwcStreamMin = nhwcStreamMinFor(int64(cpuid.CPU.Cache.L3))
+
+// nhwcStreamMinFor is half of an L3 of l3 bytes, at least 16 MB (16 MB where
+// the size is unknown).
+func nhwcStreamMinFor(l3 int64) int {
+	const floor = 16 << 20
+	if l3 <= 0 {
+		return floor
+	}
+	return max(floor, int(l3/2))
+}
 
 // nhwcWarmMin is the smallest Residual (bytes) whose rows a share of
 // several panels reads into the caches, one load per line, before its first
@@ -348,7 +364,11 @@ func (c *Context) nhwcConv(parts int) {
 			}
 		}
 	}
-	sc.stream = !sc.noStream && 4*len(p.Y) >= nhwcStreamMin && kern != nhwcKernelGo &&
+	streamMin := nhwcStreamMin
+	if sc.streamMin > 0 {
+		streamMin = sc.streamMin
+	}
+	sc.stream = !sc.noStream && 4*len(p.Y) >= streamMin && kern != nhwcKernelGo &&
 		s.M%kern.lanes == 0 && uintptr(unsafe.Pointer(&p.Y[0]))%uintptr(4*kern.lanes) == 0
 	sc.warmRes = 4*len(p.Residual) >= nhwcWarmMin
 	sc.resInY = len(p.Y) > 0 && p.Residual != nil && &p.Residual[0] == &p.Y[0]

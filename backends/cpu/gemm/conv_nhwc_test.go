@@ -243,6 +243,17 @@ func TestConvNHWCNoAllocs(t *testing.T) {
 	}
 }
 
+func TestNhwcStreamMinFor(t *testing.T) {
+	for _, tc := range []struct {
+		l3   int64
+		want int
+	}{{-1, 16 << 20}, {0, 16 << 20}, {8 << 20, 16 << 20}, {32 << 20, 16 << 20}, {105 << 20, 105 << 19}, {320 << 20, 160 << 20}} {
+		if got := nhwcStreamMinFor(tc.l3); got != tc.want {
+			t.Errorf("L3 %d: %d, want %d", tc.l3, got, tc.want)
+		}
+	}
+}
+
 // TestConvNHWCStream checks outputs large enough to be stored with
 // non-temporal stores (nhwcStreamMin), and the fallbacks when Y or the
 // channels are not aligned to a vector, against the float64 reference, with
@@ -251,6 +262,7 @@ func TestConvNHWCNoAllocs(t *testing.T) {
 func TestConvNHWCStream(t *testing.T) {
 	ctx := NewContext(2)
 	defer ctx.Close()
+	ctx.nhwc.streamMin = 16 << 20 // as on a CPU with 32 MB of L3 or less
 	for _, tc := range []struct {
 		name   string
 		n, m   int
