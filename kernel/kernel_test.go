@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,14 +13,45 @@ import (
 	"github.com/lightiam/lightos/kernel/wire"
 )
 
-func freePort(t *testing.T) int {
+// freePorts returns n distinct free TCP ports: their listeners stay open until all
+// are chosen, so that the system cannot hand out one port twice.
+func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
+}
+
+// awaitListening waits until something accepts TCP connections on each port, or
+// the kernel's Run returns (its error then fails the test), for up to 30 s.
+func awaitListening(t *testing.T, done chan error, ports ...int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, p := range ports {
+		for {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the kernel stopped before listening: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nothing listens on port %d: %v", p, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // client is a minimal frontend: shell and control DEALERs, an iopub SUB.
@@ -32,14 +64,16 @@ type client struct {
 
 func startKernel(t *testing.T) (*client, chan error) {
 	t.Helper()
+	ports := freePorts(t, 5)
 	conn := ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", Key: "test-key", SignatureScheme: "hmac-sha256",
-		ShellPort: freePort(t), ControlPort: freePort(t), StdinPort: freePort(t), IOPubPort: freePort(t), HBPort: freePort(t)}
+		ShellPort: ports[0], ControlPort: ports[1], StdinPort: ports[2], IOPubPort: ports[3], HBPort: ports[4]}
 	k, err := New(conn, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- k.Run(context.Background()) }()
+	awaitListening(t, done, conn.ShellPort, conn.ControlPort, conn.IOPubPort)
 	ctx := context.Background()
 	c := &client{t: t, signer: k.signer,
 		shell:   zmq4.NewDealer(ctx, zmq4.WithID(zmq4.SocketIdentity("test-shell"))),
