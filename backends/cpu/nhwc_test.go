@@ -19,32 +19,7 @@ import (
 // returns its first output.
 func runDomainOp(t *testing.T, threads int, domain, op string, attrs graph.Attrs, inputs ...nodeInput) *tensor.Tensor {
 	t.Helper()
-	b := graph.NewBuilder("test_" + op)
-	names := make([]string, len(inputs))
-	feeds := map[string]*tensor.Tensor{}
-	for i, in := range inputs {
-		if in.T == nil {
-			continue
-		}
-		names[i] = fmt.Sprintf("in%d", i)
-		var err error
-		if in.Const {
-			_, err = b.Const(names[i], in.T)
-		} else {
-			_, err = b.Input(names[i], in.T.DType(), graph.ShapeOf(in.T.Shape()...))
-			feeds[names[i]] = in.T
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	n, err := b.Op(op, "node_"+op, names, []string{"out0"}, attrs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Domain = domain
-	b.Output("out0")
-	g, err := b.Finish()
+	g, _, feeds, err := oneNodeGraph(domain, op, attrs, 1, inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,46 +223,25 @@ func TestNhwcConvMatchesConv(t *testing.T) {
 
 // runNhwcConvInPlace runs an NhwcConv kernel (inputs as runDomainOp takes them, the
 // residual last) with its output in the residual's buffer, as the executor does for a
-// backends.InPlacer, and returns the output. Ungrouped convolutions must declare the
-// residual (input 3) their in-place input; the run is checked against the
-// out-of-place result by the caller.
+// backends.InPlacer, and returns the output. The kernel must declare the
+// residual (input 3) its in-place input, depthwise ones too; the run is checked
+// against the out-of-place result by the caller.
 func runNhwcConvInPlace(t *testing.T, threads int, attrs graph.Attrs, inputs []nodeInput) *tensor.Tensor {
 	t.Helper()
-	b := graph.NewBuilder("in_place")
-	names := make([]string, len(inputs))
-	vals := make([]*tensor.Tensor, len(inputs))
-	for i, in := range inputs {
-		if in.T == nil {
-			continue
-		}
-		names[i] = fmt.Sprintf("in%d", i)
-		var err error
-		if in.Const {
-			_, err = b.Const(names[i], in.T)
-		} else {
-			_, err = b.Input(names[i], in.T.DType(), graph.ShapeOf(in.T.Shape()...))
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals[i] = in.T
-	}
-	n, err := b.Op(ops.NhwcConv, "conv", names, []string{"y"}, attrs)
+	_, n, _, err := oneNodeGraph(ops.DomainLightOS, ops.NhwcConv, attrs, 1, inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Domain = ops.DomainLightOS
+	vals := make([]*tensor.Tensor, len(inputs))
+	for i, in := range inputs {
+		vals[i] = in.T
+	}
 	k, err := cpu.New(cpu.Options{Threads: threads}).Kernel(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip, ok := k.(backends.InPlacer)
-	grouped := attrs.GetInt("group", 1) != 1
-	switch {
-	case !grouped && (!ok || ip.InPlaceInput() != 3):
-		t.Fatalf("an ungrouped NhwcConv kernel must offer its residual (input 3) as its output's buffer")
-	case grouped && ok && ip.InPlaceInput() >= 0:
-		t.Fatalf("a depthwise NhwcConv kernel offers input %d in place; its kernels write before they read", ip.InPlaceInput())
+	if ip, ok := k.(backends.InPlacer); !ok || ip.InPlaceInput() != 3 {
+		t.Fatalf("an NhwcConv kernel with a residual must offer it (input 3) as its output's buffer")
 	}
 	y := vals[len(vals)-1].Clone()
 	vals[len(vals)-1] = y

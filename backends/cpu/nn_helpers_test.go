@@ -33,6 +33,26 @@ func runOp(op string, attrs graph.Attrs, nOut int, inputs ...nodeInput) ([]*tens
 }
 
 func runOpThreads(threads int, op string, attrs graph.Attrs, nOut int, inputs ...nodeInput) ([]*tensor.Tensor, error) {
+	g, _, feeds, err := oneNodeGraph("", op, attrs, nOut, inputs)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := exec.NewSession(g, cpu.New(cpu.Options{Threads: threads}), exec.Options{HeapOutputs: true})
+	if err != nil {
+		return nil, err
+	}
+	res, err := sess.Run(context.Background(), feeds, nil)
+	if err != nil {
+		return nil, err
+	}
+	return res.Outputs, nil
+}
+
+// oneNodeGraph builds a graph of one node of op in domain over inputs (named in0,
+// in1, ...; constants become initializers, the others graph inputs, nil ones are
+// omitted) with nOut outputs out0, out1, ... It returns the graph, the node and the
+// feeds of its graph inputs.
+func oneNodeGraph(domain, op string, attrs graph.Attrs, nOut int, inputs []nodeInput) (*graph.Graph, *graph.Node, map[string]*tensor.Tensor, error) {
 	b := graph.NewBuilder("test_" + op)
 	names := make([]string, len(inputs))
 	feeds := map[string]*tensor.Tensor{}
@@ -49,32 +69,26 @@ func runOpThreads(threads int, op string, attrs graph.Attrs, nOut int, inputs ..
 			feeds[names[i]] = in.T
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	outs := make([]string, nOut)
 	for i := range outs {
 		outs[i] = fmt.Sprintf("out%d", i)
 	}
-	if _, err := b.Op(op, "node_"+op, names, outs, attrs); err != nil {
-		return nil, err
+	n, err := b.Op(op, "node_"+op, names, outs, attrs)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	n.Domain = domain
 	for _, o := range outs {
 		b.Output(o)
 	}
 	g, err := b.Finish()
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	sess, err := exec.NewSession(g, cpu.New(cpu.Options{Threads: threads}), exec.Options{HeapOutputs: true})
-	if err != nil {
-		return nil, err
-	}
-	res, err := sess.Run(context.Background(), feeds, nil)
-	if err != nil {
-		return nil, err
-	}
-	return res.Outputs, nil
+	return g, n, feeds, nil
 }
 
 func randTensor(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {

@@ -33,14 +33,12 @@ func (overwriting) OverwritesOutputs() bool { return true }
 var _ backends.OutputOverwriter = overwriting{}
 
 // inPlaceInput returns the input of n whose buffer n's kernel may write its output
-// into (backends.InPlacer), or -1. Only NhwcConv's residual qualifies: the ungrouped
-// convolution accumulates onto it (gemm.ConvNHWCParams.Residual may be Y), which
-// saves the residual's separate stream through memory in ResNet's residual layers.
-// (Depthwise kernels write before they read; gemm copies the residual for them, so
-// they are left out.) TestNhwcConvInPlace checks it.
+// into (backends.InPlacer), or -1. Only NhwcConv's residual qualifies: gemm.ConvNHWC
+// reads each residual element before writing that output element (Residual may be
+// Y), which saves the residual's separate stream through memory in ResNet's residual
+// layers. TestNhwcConvMatchesConv checks it.
 func inPlaceInput(n *graph.Node) int {
-	if n.Domain == ops.DomainLightOS && n.Op == ops.NhwcConv && len(n.Inputs) > 3 && n.Inputs[3] != nil &&
-		n.Attrs.GetInt("group", 1) == 1 {
+	if n.Domain == ops.DomainLightOS && n.Op == ops.NhwcConv && len(n.Inputs) > 3 && n.Inputs[3] != nil {
 		return 3
 	}
 	return -1

@@ -3,7 +3,6 @@ package gemm
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"unsafe"
 
 	"github.com/klauspost/cpuid/v2"
@@ -124,7 +123,8 @@ type ConvNHWCParams struct {
 	W           *PackedNHWCWeights
 	Bias        []float32 // M values, or nil
 	// Residual is N×OH×OW×M or nil. It may be Y itself (the same slice: the
-	// sum lands in the residual's buffer, which saves a stream through memory)
+	// sum lands in the residual's buffer, which saves a stream through memory;
+	// every kernel reads a residual element before it writes that element of Y)
 	// but must not overlap Y otherwise.
 	Residual []float32
 	Act      Activation
@@ -284,11 +284,6 @@ func ConvNHWC(ctx *Context, p ConvNHWCParams) error {
 	}
 	if s.N == 0 {
 		return nil
-	}
-	if len(p.Y) > 0 && p.Residual != nil && &p.Residual[0] == &p.Y[0] && s.Group > 1 {
-		// The depthwise kernels write a pixel's bias before they read its
-		// residual: give them a copy (depthwise layers with a residual are rare).
-		p.Residual = slices.Clone(p.Residual)
 	}
 	if ctx == nil {
 		ctx = &Context{kern: kernels[0], threads: 1, ws: make([]workspace, 1)}

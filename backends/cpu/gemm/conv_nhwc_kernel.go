@@ -48,6 +48,9 @@ type nhwcTileFunc func(x *float32, pix, toff *int, ntaps, kl int, w, y *float32,
 //		if flags&flagReLU     { s = max(s, 0) }
 //		y[i*c+ch] = s
 //
+// (in any order of summation; res[i*c+ch] is read before y[i*c+ch] is written,
+// so res may be y).
+//
 // toff holds ntaps pairs (input offset, weight offset); pix and toff count
 // floats; ntaps and c are positive. nhwcDepthwiseGo is the Go twin.
 type nhwcDepthwiseFunc func(x *float32, pix, toff *int, ntaps, c int, w, y, bias, res *float32, flags int)
@@ -92,22 +95,23 @@ func nhwcDepthwiseGo(rows int) nhwcDepthwiseFunc {
 		y := unsafe.Slice(yp, rows*c)
 		for i := 0; i < rows; i++ {
 			yr := y[i*c : (i+1)*c]
-			if flags&flagColBias != 0 {
-				copy(yr, unsafe.Slice(biasp, c))
-			} else {
+			// The residual first: it may be y itself (read before written).
+			switch {
+			case flags&flagResidual != 0:
+				copy(yr, unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(resp), 4*i*c)), c))
+			default:
 				clear(yr)
+			}
+			if flags&flagColBias != 0 {
+				for ch, b := range unsafe.Slice(biasp, c) {
+					yr[ch] += b
+				}
 			}
 			for t := 0; t < ntaps; t++ {
 				x := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(xp), 4*(pix[i]+toff[2*t]))), c)
 				wt := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(wp), 4*toff[2*t+1])), c)
 				for ch, xv := range x {
 					yr[ch] += xv * wt[ch]
-				}
-			}
-			if flags&flagResidual != 0 {
-				res := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(resp), 4*i*c)), c)
-				for ch := range yr {
-					yr[ch] += res[ch]
 				}
 			}
 			if flags&flagReLU != 0 {
