@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/lightiam/lightos/backends"
 	"github.com/lightiam/lightos/backends/cpu"
 	"github.com/lightiam/lightos/engine/graph"
 	"github.com/lightiam/lightos/engine/tensor"
@@ -260,9 +261,16 @@ func runBoth(t *testing.T, aliased, plain *Session, feeds map[string]*tensor.Ten
 	}
 }
 
+// sessions returns a default session of g on a one-thread CPU device and one with
+// Options.NoAlias.
 func sessions(t testing.TB, g *graph.Graph) (aliased, plain *Session) {
 	t.Helper()
-	dev := cpu.New(cpu.Options{Threads: 1})
+	return sessionsOn(t, g, cpu.New(cpu.Options{Threads: 1}))
+}
+
+// sessionsOn is sessions on device dev.
+func sessionsOn(t testing.TB, g *graph.Graph, dev backends.KernelProvider) (aliased, plain *Session) {
+	t.Helper()
 	a, err := NewSession(g, dev, Options{HeapOutputs: true})
 	if err != nil {
 		t.Fatal(err)

@@ -42,14 +42,7 @@ func TestInPlaceOutputsOnRandomGraphs(t *testing.T) {
 		steps := 3 + r.IntN(25)
 		t.Run(fmt.Sprintf("graph%d/steps%d", gi, steps), func(t *testing.T) {
 			g := viewGraph(t, r, steps)
-			a, err := NewSession(g, dev, Options{HeapOutputs: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := NewSession(g, dev, Options{HeapOutputs: true, NoAlias: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, p := sessionsOn(t, g, dev)
 			for run := 0; run < 2; run++ {
 				runBoth(t, a, p, randFeeds(r))
 			}
@@ -77,58 +70,20 @@ func TestInPlaceOutputsOnRandomGraphs(t *testing.T) {
 
 // TestInPlaceRefusals builds one Add per case whose in-place input must keep its
 // buffer: a graph input, a value read again later, the same value twice, or an output
-// that is a graph output.
+// that is a graph output; and one where the Add may take it over.
 func TestInPlaceRefusals(t *testing.T) {
 	dev := inPlaceAdds{cpu.New(cpu.Options{Threads: 1})}
+	type node struct{ op, a, b, out string } // b empty: a unary op
 	cases := []struct {
 		name  string
-		build func(b *graph.Builder) error
+		nodes []node
 		want  int // in-place nodes
 	}{
-		{"intermediate read last", func(b *graph.Builder) error {
-			if _, err := b.Op("Relu", "r", []string{"x"}, []string{"a"}, nil); err != nil {
-				return err
-			}
-			if _, err := b.Op("Add", "add", []string{"a", "y"}, []string{"s"}, nil); err != nil {
-				return err
-			}
-			_, err := b.Op("Neg", "n", []string{"s"}, []string{"out"}, nil)
-			return err
-		}, 1},
-		{"graph input", func(b *graph.Builder) error {
-			if _, err := b.Op("Add", "add", []string{"x", "y"}, []string{"s"}, nil); err != nil {
-				return err
-			}
-			_, err := b.Op("Neg", "n", []string{"s"}, []string{"out"}, nil)
-			return err
-		}, 0},
-		{"read again later", func(b *graph.Builder) error {
-			if _, err := b.Op("Relu", "r", []string{"x"}, []string{"a"}, nil); err != nil {
-				return err
-			}
-			if _, err := b.Op("Add", "add", []string{"a", "y"}, []string{"s"}, nil); err != nil {
-				return err
-			}
-			_, err := b.Op("Mul", "m", []string{"s", "a"}, []string{"out"}, nil)
-			return err
-		}, 0},
-		{"same value twice", func(b *graph.Builder) error {
-			if _, err := b.Op("Relu", "r", []string{"x"}, []string{"a"}, nil); err != nil {
-				return err
-			}
-			if _, err := b.Op("Add", "add", []string{"a", "a"}, []string{"s"}, nil); err != nil {
-				return err
-			}
-			_, err := b.Op("Neg", "n", []string{"s"}, []string{"out"}, nil)
-			return err
-		}, 0},
-		{"graph output", func(b *graph.Builder) error {
-			if _, err := b.Op("Relu", "r", []string{"x"}, []string{"a"}, nil); err != nil {
-				return err
-			}
-			_, err := b.Op("Add", "add", []string{"a", "y"}, []string{"out"}, nil)
-			return err
-		}, 0},
+		{"intermediate read last", []node{{"Relu", "x", "", "a"}, {"Add", "a", "y", "s"}, {"Neg", "s", "", "out"}}, 1},
+		{"graph input", []node{{"Add", "x", "y", "s"}, {"Neg", "s", "", "out"}}, 0},
+		{"read again later", []node{{"Relu", "x", "", "a"}, {"Add", "a", "y", "s"}, {"Mul", "s", "a", "out"}}, 0},
+		{"same value twice", []node{{"Relu", "x", "", "a"}, {"Add", "a", "a", "s"}, {"Neg", "s", "", "out"}}, 0},
+		{"graph output", []node{{"Relu", "x", "", "a"}, {"Add", "a", "y", "out"}}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,24 +93,22 @@ func TestInPlaceRefusals(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := tc.build(b); err != nil {
-				t.Fatal(err)
+			for _, n := range tc.nodes {
+				ins := []string{n.a}
+				if n.b != "" {
+					ins = append(ins, n.b)
+				}
+				if _, err := b.Op(n.op, n.op+"_"+n.out, ins, []string{n.out}, nil); err != nil {
+					t.Fatal(err)
+				}
 			}
 			b.Output("out")
 			g, err := b.Finish()
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, err := NewSession(g, dev, Options{HeapOutputs: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := NewSession(g, dev, Options{HeapOutputs: true, NoAlias: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := rand.New(rand.NewPCG(1, 2))
-			feeds := randFeeds(r)
+			a, p := sessionsOn(t, g, dev)
+			feeds := randFeeds(rand.New(rand.NewPCG(1, 2)))
 			feeds["x"], _ = feeds["x"].Reshape([]int{24})
 			runBoth(t, a, p, feeds)
 			plan, err := a.Plan(map[string][]int{"x": {24}, "y": {24}})
