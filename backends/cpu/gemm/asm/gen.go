@@ -87,8 +87,9 @@ func (v vecRegs) zero(r reg.VecPhysical) {
 // bPrefetchDist is how far ahead of its reads (bytes) a micro-kernel prefetches the
 // packed B panel into L2, one prefetch per cache line of the unrolled K steps. Products
 // of few rows against large packed weights (BERT's layers at batch 1: 72 MB of weights)
-// read each panel from memory once, and the hardware's prefetchers stop at each 4 KB
-// page; where the panel is already cached the prefetches hit.
+// read each panel from memory once, and the hardware's stream prefetchers do not
+// cross 4 KB pages; where the panel is already cached the prefetches hit. On the Xeon
+// it made BERT batch 1 5-6% faster (sums of per-node minima); neutral on Zen 4.
 const bPrefetchDist = 8192
 
 // genKernel emits a rows×nr micro-kernel (nr = 2 vectors) reading A panels
