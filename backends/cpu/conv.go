@@ -57,7 +57,7 @@ type convCore struct {
 	winoOnce    sync.Once
 	wino        *winogradWeights
 	winoErr     error
-	winoScratch sync.Pool
+	winoScratch winogradScratches
 }
 
 // prepareConv checks n's dtype and weights and pre-packs constant float32 weights for

@@ -71,6 +71,7 @@ func TestWinogradAgainstReference(t *testing.T) {
 		{2, 32, 3, 4, 32, [4]int{1, 1, 1, 1}, false, true, true, false},
 		{1, 50, 14, 14, 66, [4]int{2, 1, 0, 2}, true, false, true, true},
 		{2, 40, 25, 23, 36, [4]int{1, 1, 1, 1}, true, true, true, true},    // 2x156 tiles: threads split the tiles
+		{1, 70, 41, 38, 66, [4]int{1, 1, 1, 1}, true, true, true, true},    // 399 tiles: each thread two chunks, the last short
 		{1, 300, 5, 5, 260, [4]int{1, 1, 1, 1}, false, false, false, true}, // C+M > 512: threads split the GEMMs
 	} {
 		name := fmt.Sprintf("%dx%dx%dx%d_m%d_pads%v_bias%v_res%v_relu%v_const%v", tc.n, tc.c, tc.h, tc.w, tc.m, tc.pads, tc.bias, tc.res, tc.relu, tc.konst)
