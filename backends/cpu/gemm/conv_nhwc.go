@@ -168,6 +168,10 @@ type nhwcScratch struct {
 	// streamMin, if positive, replaces nhwcStreamMin (for tests).
 	noStream  bool
 	streamMin int
+	// noPrefetchX turns the input prefetch off (a measurement hook);
+	// prefetchXMin, if positive, replaces nhwcPrefetchXMin (for tests).
+	noPrefetchX  bool
+	prefetchXMin int
 	// warmRes: each share reads its Residual rows into the caches before
 	// its first panel (nhwcWarmMin).
 	warmRes bool
@@ -175,6 +179,9 @@ type nhwcScratch struct {
 	// from the first K block on (flagAccum) instead of adding the residual in
 	// the last block's epilogue, which would read what the first block wrote.
 	resInY bool
+	// prefetchX: the kernels prefetch the next tile's inputs
+	// (flagPrefetchX) in a share's first panel (nhwcPrefetchXMin).
+	prefetchX bool
 	// sink[16·w] keeps worker w's touchLines result (a cache line each).
 	sink []float32
 }
@@ -219,6 +226,24 @@ const nhwcWarmMin = 8 << 20
 // at 7x7 1.00-1.02x; with the rows read ahead it cost 1-4%. Batch 1 (3.2 MB
 // at most) is left as it was.
 const nhwcPrefetchMin = 4 << 20
+
+// nhwcPrefetchXMin is the smallest input (bytes; the padded copy where
+// there is one), and nhwcPrefetchXMaxC the most input channels, for which
+// the kernels prefetch the next tile's input rows, in the first panel of
+// each share (the later panels find them in L2). The hardware prefetchers
+// follow a tile's rows poorly: rows pixels' runs of channels, a cache line of
+// each in turn. On the Xeon, BenchmarkConvNHWCPrefetchX (2 threads, the pair
+// of layer and next layer, without/with): batch 8 1x1 256->64 at 56x56 1.19,
+// 256->128 1.14, 64->256 with residual 1.12, 3x3 stride 2 1.06, 28x28 1x1
+// 1.00-1.02; and in ResNet-50 at batch 8 (sums of per-node minima) the 1x1
+// 256->64 layers at 56x56 went from 4.54 to 2.98 ms (ORT 2.87). Inputs that
+// the caches hold (batch 1 from 28x28 on, 14x14 and 7x7 at batch 8) ran 2-10%
+// slower with it, as did the layers of 1024 and 2048 channels at batch 8
+// (0.94-0.96: a tile's rows are then 24-48 KB, as much as L1 holds).
+const (
+	nhwcPrefetchXMin  = 2 << 20
+	nhwcPrefetchXMaxC = 512
+)
 
 // touchLines reads one value per 64-byte line of x, which pulls x into the
 // caches, and returns their sum (so that the loads are kept).
@@ -367,6 +392,11 @@ func (c *Context) nhwcConv(parts int) {
 	sc.stream = !sc.noStream && 4*len(p.Y) >= streamMin && kern != nhwcKernelGo &&
 		s.M%kern.lanes == 0 && uintptr(unsafe.Pointer(&p.Y[0]))%uintptr(4*kern.lanes) == 0
 	sc.warmRes = 4*len(p.Residual) >= nhwcWarmMin
+	prefetchXMin := nhwcPrefetchXMin
+	if sc.prefetchXMin > 0 {
+		prefetchXMin = sc.prefetchXMin
+	}
+	sc.prefetchX = !sc.noPrefetchX && 4*len(sc.in) >= prefetchXMin && s.C <= nhwcPrefetchXMaxC
 	sc.resInY = len(p.Y) > 0 && p.Residual != nil && &p.Residual[0] == &p.Y[0]
 	if len(sc.sink) < 16*c.threads {
 		sc.sink = make([]float32, 16*c.threads)
@@ -468,13 +498,17 @@ func (c *Context) nhwcShare(w, t0, t1, q0, q1 int) {
 	}
 	prefetch := !warm && 4*len(p.Residual) >= nhwcPrefetchMin
 	for q := q0; q < q1; q++ {
+		xflags := 0
+		if sc.prefetchX && q == q0 {
+			xflags = flagPrefetchX
+		}
 		for c0 := 0; c0 < s.C; c0 += pw.cb {
 			c1 := min(s.C, c0+pw.cb)
 			if full > 0 {
-				sc.runTiles(pix, p0, mr, full, q, c0, c1, prefetch)
+				sc.runTiles(pix, p0, mr, full, q, c0, c1, prefetch, xflags)
 			}
 			if rows := p1 - p0 - full*mr; rows > 0 {
-				sc.runTiles(pix[full*mr:], p0+full*mr, rows, 1, q, c0, c1, prefetch)
+				sc.runTiles(pix[full*mr:], p0+full*mr, rows, 1, q, c0, c1, prefetch, xflags)
 			}
 		}
 	}
@@ -483,8 +517,9 @@ func (c *Context) nhwcShare(w, t0, t1, q0, q1 int) {
 // runTiles runs the micro-kernel for n tiles of rows output pixels from p0 on
 // (input offsets in pix), panel q, input channels [c0, c1), with the
 // epilogue of the last K block (prefetching the next tile's Residual rows if
-// prefetch), and applies the activations the kernel does not.
-func (sc *nhwcScratch) runTiles(pix []int, p0, rows, n, q, c0, c1 int, prefetch bool) {
+// prefetch), and applies the activations the kernel does not. xflags are
+// added to the kernel's flags (flagPrefetchX).
+func (sc *nhwcScratch) runTiles(pix []int, p0, rows, n, q, c0, c1 int, prefetch bool, xflags int) {
 	p := &sc.p
 	s := &p.Conv2DShape
 	pw := p.W
@@ -498,7 +533,7 @@ func (sc *nhwcScratch) runTiles(pix []int, p0, rows, n, q, c0, c1 int, prefetch 
 	}
 	// Panels before q are full (nr wide); a K block holds taps×(c1-c0) rows.
 	wk := &pw.data[(q*nr*s.C+c0*width)*s.KH*s.KW]
-	var flags int
+	flags := xflags
 	var bias, res *float32
 	if c0 > 0 || sc.resInY {
 		flags |= flagAccum

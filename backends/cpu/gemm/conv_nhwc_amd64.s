@@ -24,7 +24,7 @@ GLOBL nhwcMask<>(SB), RODATA|NOPTR, $64
 
 // func nhwcAVX512x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x1x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -47,6 +47,10 @@ nhwcAVX512x1x16_tile:
 nhwcAVX512x1x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -58,40 +62,62 @@ nhwcAVX512x1x16_nopf:
 	VPXORD Z0, Z0, Z0
 
 nhwcAVX512x1x16_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX512x1x16_kp
 
 nhwcAVX512x1x16_k:
 	VMOVUPS      (DI), Z24
 	PREFETCHT1   8192(DI)
-	VBROADCASTSS (CX)(R8*4), Z28
+	VBROADCASTSS (CX)(R9*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	ADDQ         $0x00000040, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX512x1x16_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX512x1x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x1x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
+	JMP          nhwcAVX512x1x16_tapdone
+
+nhwcAVX512x1x16_kp:
+	VMOVUPS    (DI), Z24
+	PREFETCHT1 8192(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX512x1x16_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX512x1x16_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	ADDQ         $0x00000040, DI
+	INCQ         R9
+	JNZ          nhwcAVX512x1x16_kp
+
+nhwcAVX512x1x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DX
+	JNZ       nhwcAVX512x1x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x1x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
 
 nhwcAVX512x1x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -143,7 +169,7 @@ nhwcAVX512x1x16_done:
 
 // func nhwcAVX512x1x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x1x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -167,6 +193,10 @@ nhwcAVX512x1x32_tile:
 nhwcAVX512x1x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -179,45 +209,70 @@ nhwcAVX512x1x32_nopf:
 	VPXORD Z1, Z1, Z1
 
 nhwcAVX512x1x32_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX512x1x32_kp
 
 nhwcAVX512x1x32_k:
 	VMOVUPS      (DI), Z24
 	VMOVUPS      64(DI), Z25
 	PREFETCHT1   8192(DI)
 	PREFETCHT1   8256(DI)
-	VBROADCASTSS (CX)(R8*4), Z28
+	VBROADCASTSS (CX)(R9*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	ADDQ         $0x00000080, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX512x1x32_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX512x1x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x1x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
+	JMP          nhwcAVX512x1x32_tapdone
+
+nhwcAVX512x1x32_kp:
+	VMOVUPS    (DI), Z24
+	VMOVUPS    64(DI), Z25
+	PREFETCHT1 8192(DI)
+	PREFETCHT1 8256(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX512x1x32_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX512x1x32_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	ADDQ         $0x00000080, DI
+	INCQ         R9
+	JNZ          nhwcAVX512x1x32_kp
+
+nhwcAVX512x1x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DX
+	JNZ       nhwcAVX512x1x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x1x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 
 nhwcAVX512x1x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -276,7 +331,7 @@ nhwcAVX512x1x32_done:
 
 // func nhwcAVX512x1x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x1x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -301,6 +356,10 @@ nhwcAVX512x1x48_tile:
 nhwcAVX512x1x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -314,12 +373,15 @@ nhwcAVX512x1x48_nopf:
 	VPXORD Z2, Z2, Z2
 
 nhwcAVX512x1x48_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX512x1x48_kp
 
 nhwcAVX512x1x48_k:
 	VMOVUPS      (DI), Z24
@@ -328,36 +390,61 @@ nhwcAVX512x1x48_k:
 	PREFETCHT1   8192(DI)
 	PREFETCHT1   8256(DI)
 	PREFETCHT1   8320(DI)
-	VBROADCASTSS (CX)(R8*4), Z28
+	VBROADCASTSS (CX)(R9*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	ADDQ         $0x000000c0, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX512x1x48_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX512x1x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x1x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
+	JMP          nhwcAVX512x1x48_tapdone
+
+nhwcAVX512x1x48_kp:
+	VMOVUPS    (DI), Z24
+	VMOVUPS    64(DI), Z25
+	VMOVUPS    128(DI), Z26
+	PREFETCHT1 8192(DI)
+	PREFETCHT1 8256(DI)
+	PREFETCHT1 8320(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX512x1x48_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX512x1x48_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	ADDQ         $0x000000c0, DI
+	INCQ         R9
+	JNZ          nhwcAVX512x1x48_kp
+
+nhwcAVX512x1x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DX
+	JNZ       nhwcAVX512x1x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x1x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 
 nhwcAVX512x1x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -423,7 +510,7 @@ nhwcAVX512x1x48_done:
 
 // func nhwcAVX512x1x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x1x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -449,6 +536,10 @@ nhwcAVX512x1x64_tile:
 nhwcAVX512x1x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -463,12 +554,15 @@ nhwcAVX512x1x64_nopf:
 	VPXORD Z3, Z3, Z3
 
 nhwcAVX512x1x64_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX512x1x64_kp
 
 nhwcAVX512x1x64_k:
 	VMOVUPS      (DI), Z24
@@ -479,39 +573,67 @@ nhwcAVX512x1x64_k:
 	PREFETCHT1   8256(DI)
 	PREFETCHT1   8320(DI)
 	PREFETCHT1   8384(DI)
-	VBROADCASTSS (CX)(R8*4), Z28
+	VBROADCASTSS (CX)(R9*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
 	ADDQ         $0x00000100, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX512x1x64_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX512x1x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x1x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
+	JMP          nhwcAVX512x1x64_tapdone
+
+nhwcAVX512x1x64_kp:
+	VMOVUPS    (DI), Z24
+	VMOVUPS    64(DI), Z25
+	VMOVUPS    128(DI), Z26
+	VMOVUPS    192(DI), Z27
+	PREFETCHT1 8192(DI)
+	PREFETCHT1 8256(DI)
+	PREFETCHT1 8320(DI)
+	PREFETCHT1 8384(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX512x1x64_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX512x1x64_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	ADDQ         $0x00000100, DI
+	INCQ         R9
+	JNZ          nhwcAVX512x1x64_kp
+
+nhwcAVX512x1x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DX
+	JNZ       nhwcAVX512x1x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x1x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x1x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -584,7 +706,7 @@ nhwcAVX512x1x64_done:
 
 // func nhwcAVX512x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x2x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -609,6 +731,10 @@ nhwcAVX512x2x16_tile:
 nhwcAVX512x2x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -623,46 +749,73 @@ nhwcAVX512x2x16_nopf:
 	VPXORD Z1, Z1, Z1
 
 nhwcAVX512x2x16_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX512x2x16_kp
 
 nhwcAVX512x2x16_k:
 	VMOVUPS      (R8), Z24
 	PREFETCHT1   8192(R8)
-	VBROADCASTSS (DX)(R9*4), Z28
+	VBROADCASTSS (DX)(R10*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
-	VBROADCASTSS (CX)(R9*4), Z29
+	VBROADCASTSS (CX)(R10*4), Z29
 	VFMADD231PS  Z29, Z24, Z1
 	ADDQ         $0x00000040, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX512x2x16_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX512x2x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x2x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
+	JMP          nhwcAVX512x2x16_tapdone
+
+nhwcAVX512x2x16_kp:
+	VMOVUPS    (R8), Z24
+	PREFETCHT1 8192(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX512x2x16_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX512x2x16_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VBROADCASTSS (CX)(R10*4), Z29
+	VFMADD231PS  Z29, Z24, Z1
+	ADDQ         $0x00000040, R8
+	INCQ         R10
+	JNZ          nhwcAVX512x2x16_kp
+
+nhwcAVX512x2x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      BX
+	JNZ       nhwcAVX512x2x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x2x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
 
 nhwcAVX512x2x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -723,7 +876,7 @@ nhwcAVX512x2x16_done:
 
 // func nhwcAVX512x2x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x2x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -750,6 +903,10 @@ nhwcAVX512x2x32_tile:
 nhwcAVX512x2x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -766,54 +923,85 @@ nhwcAVX512x2x32_nopf:
 	VPXORD Z3, Z3, Z3
 
 nhwcAVX512x2x32_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX512x2x32_kp
 
 nhwcAVX512x2x32_k:
 	VMOVUPS      (R8), Z24
 	VMOVUPS      64(R8), Z25
 	PREFETCHT1   8192(R8)
 	PREFETCHT1   8256(R8)
-	VBROADCASTSS (DX)(R9*4), Z28
+	VBROADCASTSS (DX)(R10*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
-	VBROADCASTSS (CX)(R9*4), Z29
+	VBROADCASTSS (CX)(R10*4), Z29
 	VFMADD231PS  Z29, Z24, Z2
 	VFMADD231PS  Z29, Z25, Z3
 	ADDQ         $0x00000080, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX512x2x32_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX512x2x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x2x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
+	JMP          nhwcAVX512x2x32_tapdone
+
+nhwcAVX512x2x32_kp:
+	VMOVUPS    (R8), Z24
+	VMOVUPS    64(R8), Z25
+	PREFETCHT1 8192(R8)
+	PREFETCHT1 8256(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX512x2x32_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX512x2x32_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VBROADCASTSS (CX)(R10*4), Z29
+	VFMADD231PS  Z29, Z24, Z2
+	VFMADD231PS  Z29, Z25, Z3
+	ADDQ         $0x00000080, R8
+	INCQ         R10
+	JNZ          nhwcAVX512x2x32_kp
+
+nhwcAVX512x2x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      BX
+	JNZ       nhwcAVX512x2x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x2x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x2x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -887,7 +1075,7 @@ nhwcAVX512x2x32_done:
 
 // func nhwcAVX512x2x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x2x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -916,6 +1104,10 @@ nhwcAVX512x2x48_tile:
 nhwcAVX512x2x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -934,13 +1126,16 @@ nhwcAVX512x2x48_nopf:
 	VPXORD Z5, Z5, Z5
 
 nhwcAVX512x2x48_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX512x2x48_kp
 
 nhwcAVX512x2x48_k:
 	VMOVUPS      (R8), Z24
@@ -949,47 +1144,79 @@ nhwcAVX512x2x48_k:
 	PREFETCHT1   8192(R8)
 	PREFETCHT1   8256(R8)
 	PREFETCHT1   8320(R8)
-	VBROADCASTSS (DX)(R9*4), Z28
+	VBROADCASTSS (DX)(R10*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
-	VBROADCASTSS (CX)(R9*4), Z29
+	VBROADCASTSS (CX)(R10*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	VFMADD231PS  Z29, Z25, Z4
 	VFMADD231PS  Z29, Z26, Z5
 	ADDQ         $0x000000c0, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX512x2x48_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX512x2x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x2x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z3, Z3
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
+	JMP          nhwcAVX512x2x48_tapdone
+
+nhwcAVX512x2x48_kp:
+	VMOVUPS    (R8), Z24
+	VMOVUPS    64(R8), Z25
+	VMOVUPS    128(R8), Z26
+	PREFETCHT1 8192(R8)
+	PREFETCHT1 8256(R8)
+	PREFETCHT1 8320(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX512x2x48_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX512x2x48_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VBROADCASTSS (CX)(R10*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VFMADD231PS  Z29, Z25, Z4
+	VFMADD231PS  Z29, Z26, Z5
+	ADDQ         $0x000000c0, R8
+	INCQ         R10
+	JNZ          nhwcAVX512x2x48_kp
+
+nhwcAVX512x2x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      BX
+	JNZ       nhwcAVX512x2x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x2x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x2x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1076,7 +1303,7 @@ nhwcAVX512x2x48_done:
 
 // func nhwcAVX512x2x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x2x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -1107,6 +1334,10 @@ nhwcAVX512x2x64_tile:
 nhwcAVX512x2x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -1127,13 +1358,16 @@ nhwcAVX512x2x64_nopf:
 	VPXORD Z7, Z7, Z7
 
 nhwcAVX512x2x64_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX512x2x64_kp
 
 nhwcAVX512x2x64_k:
 	VMOVUPS      (R8), Z24
@@ -1144,53 +1378,89 @@ nhwcAVX512x2x64_k:
 	PREFETCHT1   8256(R8)
 	PREFETCHT1   8320(R8)
 	PREFETCHT1   8384(R8)
-	VBROADCASTSS (DX)(R9*4), Z28
+	VBROADCASTSS (DX)(R10*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
-	VBROADCASTSS (CX)(R9*4), Z29
+	VBROADCASTSS (CX)(R10*4), Z29
 	VFMADD231PS  Z29, Z24, Z4
 	VFMADD231PS  Z29, Z25, Z5
 	VFMADD231PS  Z29, Z26, Z6
 	VFMADD231PS  Z29, Z27, Z7
 	ADDQ         $0x00000100, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX512x2x64_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX512x2x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x2x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z5, Z5
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
+	JMP          nhwcAVX512x2x64_tapdone
+
+nhwcAVX512x2x64_kp:
+	VMOVUPS    (R8), Z24
+	VMOVUPS    64(R8), Z25
+	VMOVUPS    128(R8), Z26
+	VMOVUPS    192(R8), Z27
+	PREFETCHT1 8192(R8)
+	PREFETCHT1 8256(R8)
+	PREFETCHT1 8320(R8)
+	PREFETCHT1 8384(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX512x2x64_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX512x2x64_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (CX)(R10*4), Z29
+	VFMADD231PS  Z29, Z24, Z4
+	VFMADD231PS  Z29, Z25, Z5
+	VFMADD231PS  Z29, Z26, Z6
+	VFMADD231PS  Z29, Z27, Z7
+	ADDQ         $0x00000100, R8
+	INCQ         R10
+	JNZ          nhwcAVX512x2x64_kp
+
+nhwcAVX512x2x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      BX
+	JNZ       nhwcAVX512x2x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x2x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 
 nhwcAVX512x2x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1290,7 +1560,7 @@ nhwcAVX512x2x64_done:
 
 // func nhwcAVX512x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x3x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -1317,6 +1587,10 @@ nhwcAVX512x3x16_tile:
 nhwcAVX512x3x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1334,52 +1608,84 @@ nhwcAVX512x3x16_nopf:
 	VPXORD Z2, Z2, Z2
 
 nhwcAVX512x3x16_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX512x3x16_kp
 
 nhwcAVX512x3x16_k:
 	VMOVUPS      (R9), Z24
 	PREFETCHT1   8192(R9)
-	VBROADCASTSS (DX)(R10*4), Z28
+	VBROADCASTSS (DX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
-	VBROADCASTSS (BX)(R10*4), Z29
+	VBROADCASTSS (BX)(R11*4), Z29
 	VFMADD231PS  Z29, Z24, Z1
-	VBROADCASTSS (CX)(R10*4), Z28
+	VBROADCASTSS (CX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z2
 	ADDQ         $0x00000040, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX512x3x16_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX512x3x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x3x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
+	JMP          nhwcAVX512x3x16_tapdone
+
+nhwcAVX512x3x16_kp:
+	VMOVUPS    (R9), Z24
+	PREFETCHT1 8192(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX512x3x16_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX512x3x16_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VBROADCASTSS (BX)(R11*4), Z29
+	VFMADD231PS  Z29, Z24, Z1
+	VBROADCASTSS (CX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z2
+	ADDQ         $0x00000040, R9
+	INCQ         R11
+	JNZ          nhwcAVX512x3x16_kp
+
+nhwcAVX512x3x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      SI
+	JNZ       nhwcAVX512x3x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x3x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
 
 nhwcAVX512x3x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1449,7 +1755,7 @@ nhwcAVX512x3x16_done:
 
 // func nhwcAVX512x3x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x3x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -1479,6 +1785,10 @@ nhwcAVX512x3x32_tile:
 nhwcAVX512x3x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1499,63 +1809,100 @@ nhwcAVX512x3x32_nopf:
 	VPXORD Z5, Z5, Z5
 
 nhwcAVX512x3x32_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX512x3x32_kp
 
 nhwcAVX512x3x32_k:
 	VMOVUPS      (R9), Z24
 	VMOVUPS      64(R9), Z25
 	PREFETCHT1   8192(R9)
 	PREFETCHT1   8256(R9)
-	VBROADCASTSS (DX)(R10*4), Z28
+	VBROADCASTSS (DX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
-	VBROADCASTSS (BX)(R10*4), Z29
+	VBROADCASTSS (BX)(R11*4), Z29
 	VFMADD231PS  Z29, Z24, Z2
 	VFMADD231PS  Z29, Z25, Z3
-	VBROADCASTSS (CX)(R10*4), Z28
+	VBROADCASTSS (CX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
 	VFMADD231PS  Z28, Z25, Z5
 	ADDQ         $0x00000080, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX512x3x32_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX512x3x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x3x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
+	JMP          nhwcAVX512x3x32_tapdone
+
+nhwcAVX512x3x32_kp:
+	VMOVUPS    (R9), Z24
+	VMOVUPS    64(R9), Z25
+	PREFETCHT1 8192(R9)
+	PREFETCHT1 8256(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX512x3x32_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX512x3x32_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VBROADCASTSS (BX)(R11*4), Z29
+	VFMADD231PS  Z29, Z24, Z2
+	VFMADD231PS  Z29, Z25, Z3
+	VBROADCASTSS (CX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VFMADD231PS  Z28, Z25, Z5
+	ADDQ         $0x00000080, R9
+	INCQ         R11
+	JNZ          nhwcAVX512x3x32_kp
+
+nhwcAVX512x3x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      SI
+	JNZ       nhwcAVX512x3x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x3x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x3x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1644,7 +1991,7 @@ nhwcAVX512x3x32_done:
 
 // func nhwcAVX512x3x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x3x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -1677,6 +2024,10 @@ nhwcAVX512x3x48_tile:
 nhwcAVX512x3x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1700,14 +2051,17 @@ nhwcAVX512x3x48_nopf:
 	VPXORD Z8, Z8, Z8
 
 nhwcAVX512x3x48_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX512x3x48_kp
 
 nhwcAVX512x3x48_k:
 	VMOVUPS      (R9), Z24
@@ -1716,58 +2070,97 @@ nhwcAVX512x3x48_k:
 	PREFETCHT1   8192(R9)
 	PREFETCHT1   8256(R9)
 	PREFETCHT1   8320(R9)
-	VBROADCASTSS (DX)(R10*4), Z28
+	VBROADCASTSS (DX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
-	VBROADCASTSS (BX)(R10*4), Z29
+	VBROADCASTSS (BX)(R11*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	VFMADD231PS  Z29, Z25, Z4
 	VFMADD231PS  Z29, Z26, Z5
-	VBROADCASTSS (CX)(R10*4), Z28
+	VBROADCASTSS (CX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z6
 	VFMADD231PS  Z28, Z25, Z7
 	VFMADD231PS  Z28, Z26, Z8
 	ADDQ         $0x000000c0, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX512x3x48_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX512x3x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x3x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z3, Z3
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z8, Z8
+	JMP          nhwcAVX512x3x48_tapdone
+
+nhwcAVX512x3x48_kp:
+	VMOVUPS    (R9), Z24
+	VMOVUPS    64(R9), Z25
+	VMOVUPS    128(R9), Z26
+	PREFETCHT1 8192(R9)
+	PREFETCHT1 8256(R9)
+	PREFETCHT1 8320(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX512x3x48_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX512x3x48_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VBROADCASTSS (BX)(R11*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VFMADD231PS  Z29, Z25, Z4
+	VFMADD231PS  Z29, Z26, Z5
+	VBROADCASTSS (CX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z6
+	VFMADD231PS  Z28, Z25, Z7
+	VFMADD231PS  Z28, Z26, Z8
+	ADDQ         $0x000000c0, R9
+	INCQ         R11
+	JNZ          nhwcAVX512x3x48_kp
+
+nhwcAVX512x3x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      SI
+	JNZ       nhwcAVX512x3x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x3x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
 
 nhwcAVX512x3x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -1875,7 +2268,7 @@ nhwcAVX512x3x48_done:
 
 // func nhwcAVX512x3x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x3x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -1911,6 +2304,10 @@ nhwcAVX512x3x64_tile:
 nhwcAVX512x3x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -1937,14 +2334,17 @@ nhwcAVX512x3x64_nopf:
 	VPXORD Z11, Z11, Z11
 
 nhwcAVX512x3x64_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX512x3x64_kp
 
 nhwcAVX512x3x64_k:
 	VMOVUPS      (R9), Z24
@@ -1955,67 +2355,111 @@ nhwcAVX512x3x64_k:
 	PREFETCHT1   8256(R9)
 	PREFETCHT1   8320(R9)
 	PREFETCHT1   8384(R9)
-	VBROADCASTSS (DX)(R10*4), Z28
+	VBROADCASTSS (DX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
-	VBROADCASTSS (BX)(R10*4), Z29
+	VBROADCASTSS (BX)(R11*4), Z29
 	VFMADD231PS  Z29, Z24, Z4
 	VFMADD231PS  Z29, Z25, Z5
 	VFMADD231PS  Z29, Z26, Z6
 	VFMADD231PS  Z29, Z27, Z7
-	VBROADCASTSS (CX)(R10*4), Z28
+	VBROADCASTSS (CX)(R11*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
 	VFMADD231PS  Z28, Z26, Z10
 	VFMADD231PS  Z28, Z27, Z11
 	ADDQ         $0x00000100, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX512x3x64_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX512x3x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x3x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z5, Z5
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
+	JMP          nhwcAVX512x3x64_tapdone
+
+nhwcAVX512x3x64_kp:
+	VMOVUPS    (R9), Z24
+	VMOVUPS    64(R9), Z25
+	VMOVUPS    128(R9), Z26
+	VMOVUPS    192(R9), Z27
+	PREFETCHT1 8192(R9)
+	PREFETCHT1 8256(R9)
+	PREFETCHT1 8320(R9)
+	PREFETCHT1 8384(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX512x3x64_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX512x3x64_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (BX)(R11*4), Z29
+	VFMADD231PS  Z29, Z24, Z4
+	VFMADD231PS  Z29, Z25, Z5
+	VFMADD231PS  Z29, Z26, Z6
+	VFMADD231PS  Z29, Z27, Z7
+	VBROADCASTSS (CX)(R11*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VFMADD231PS  Z28, Z26, Z10
+	VFMADD231PS  Z28, Z27, Z11
+	ADDQ         $0x00000100, R9
+	INCQ         R11
+	JNZ          nhwcAVX512x3x64_kp
+
+nhwcAVX512x3x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      SI
+	JNZ       nhwcAVX512x3x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x3x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x3x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2142,7 +2586,7 @@ nhwcAVX512x3x64_done:
 
 // func nhwcAVX512x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x4x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -2171,6 +2615,10 @@ nhwcAVX512x4x16_tile:
 nhwcAVX512x4x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2191,58 +2639,95 @@ nhwcAVX512x4x16_nopf:
 	VPXORD Z3, Z3, Z3
 
 nhwcAVX512x4x16_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX512x4x16_kp
 
 nhwcAVX512x4x16_k:
 	VMOVUPS      (R10), Z24
 	PREFETCHT1   8192(R10)
-	VBROADCASTSS (DX)(R11*4), Z28
+	VBROADCASTSS (DX)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
-	VBROADCASTSS (BX)(R11*4), Z29
+	VBROADCASTSS (BX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z1
-	VBROADCASTSS (SI)(R11*4), Z28
+	VBROADCASTSS (SI)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z2
-	VBROADCASTSS (CX)(R11*4), Z29
+	VBROADCASTSS (CX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	ADDQ         $0x00000040, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX512x4x16_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX512x4x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x4x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
+	JMP          nhwcAVX512x4x16_tapdone
+
+nhwcAVX512x4x16_kp:
+	VMOVUPS    (R10), Z24
+	PREFETCHT1 8192(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX512x4x16_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX512x4x16_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VBROADCASTSS (BX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z1
+	VBROADCASTSS (SI)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z2
+	VBROADCASTSS (CX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	ADDQ         $0x00000040, R10
+	INCQ         R12
+	JNZ          nhwcAVX512x4x16_kp
+
+nhwcAVX512x4x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DI
+	JNZ       nhwcAVX512x4x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x4x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
 
 nhwcAVX512x4x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2321,7 +2806,7 @@ nhwcAVX512x4x16_done:
 
 // func nhwcAVX512x4x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x4x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -2354,6 +2839,10 @@ nhwcAVX512x4x32_tile:
 nhwcAVX512x4x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2378,72 +2867,115 @@ nhwcAVX512x4x32_nopf:
 	VPXORD Z7, Z7, Z7
 
 nhwcAVX512x4x32_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX512x4x32_kp
 
 nhwcAVX512x4x32_k:
 	VMOVUPS      (R10), Z24
 	VMOVUPS      64(R10), Z25
 	PREFETCHT1   8192(R10)
 	PREFETCHT1   8256(R10)
-	VBROADCASTSS (DX)(R11*4), Z28
+	VBROADCASTSS (DX)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
-	VBROADCASTSS (BX)(R11*4), Z29
+	VBROADCASTSS (BX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z2
 	VFMADD231PS  Z29, Z25, Z3
-	VBROADCASTSS (SI)(R11*4), Z28
+	VBROADCASTSS (SI)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
 	VFMADD231PS  Z28, Z25, Z5
-	VBROADCASTSS (CX)(R11*4), Z29
+	VBROADCASTSS (CX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z6
 	VFMADD231PS  Z29, Z25, Z7
 	ADDQ         $0x00000080, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX512x4x32_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX512x4x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x4x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
+	JMP          nhwcAVX512x4x32_tapdone
+
+nhwcAVX512x4x32_kp:
+	VMOVUPS    (R10), Z24
+	VMOVUPS    64(R10), Z25
+	PREFETCHT1 8192(R10)
+	PREFETCHT1 8256(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX512x4x32_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX512x4x32_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VBROADCASTSS (BX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z2
+	VFMADD231PS  Z29, Z25, Z3
+	VBROADCASTSS (SI)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VFMADD231PS  Z28, Z25, Z5
+	VBROADCASTSS (CX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z6
+	VFMADD231PS  Z29, Z25, Z7
+	ADDQ         $0x00000080, R10
+	INCQ         R12
+	JNZ          nhwcAVX512x4x32_kp
+
+nhwcAVX512x4x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DI
+	JNZ       nhwcAVX512x4x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x4x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
 
 nhwcAVX512x4x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2547,7 +3079,7 @@ nhwcAVX512x4x32_done:
 
 // func nhwcAVX512x4x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x4x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -2584,6 +3116,10 @@ nhwcAVX512x4x48_tile:
 nhwcAVX512x4x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2612,15 +3148,18 @@ nhwcAVX512x4x48_nopf:
 	VPXORD Z11, Z11, Z11
 
 nhwcAVX512x4x48_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX512x4x48_kp
 
 nhwcAVX512x4x48_k:
 	VMOVUPS      (R10), Z24
@@ -2629,69 +3168,115 @@ nhwcAVX512x4x48_k:
 	PREFETCHT1   8192(R10)
 	PREFETCHT1   8256(R10)
 	PREFETCHT1   8320(R10)
-	VBROADCASTSS (DX)(R11*4), Z28
+	VBROADCASTSS (DX)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
-	VBROADCASTSS (BX)(R11*4), Z29
+	VBROADCASTSS (BX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	VFMADD231PS  Z29, Z25, Z4
 	VFMADD231PS  Z29, Z26, Z5
-	VBROADCASTSS (SI)(R11*4), Z28
+	VBROADCASTSS (SI)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z6
 	VFMADD231PS  Z28, Z25, Z7
 	VFMADD231PS  Z28, Z26, Z8
-	VBROADCASTSS (CX)(R11*4), Z29
+	VBROADCASTSS (CX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z9
 	VFMADD231PS  Z29, Z25, Z10
 	VFMADD231PS  Z29, Z26, Z11
 	ADDQ         $0x000000c0, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX512x4x48_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX512x4x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x4x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z3, Z3
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z8, Z8
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
+	JMP          nhwcAVX512x4x48_tapdone
+
+nhwcAVX512x4x48_kp:
+	VMOVUPS    (R10), Z24
+	VMOVUPS    64(R10), Z25
+	VMOVUPS    128(R10), Z26
+	PREFETCHT1 8192(R10)
+	PREFETCHT1 8256(R10)
+	PREFETCHT1 8320(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX512x4x48_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX512x4x48_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VBROADCASTSS (BX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VFMADD231PS  Z29, Z25, Z4
+	VFMADD231PS  Z29, Z26, Z5
+	VBROADCASTSS (SI)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z6
+	VFMADD231PS  Z28, Z25, Z7
+	VFMADD231PS  Z28, Z26, Z8
+	VBROADCASTSS (CX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z9
+	VFMADD231PS  Z29, Z25, Z10
+	VFMADD231PS  Z29, Z26, Z11
+	ADDQ         $0x000000c0, R10
+	INCQ         R12
+	JNZ          nhwcAVX512x4x48_kp
+
+nhwcAVX512x4x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DI
+	JNZ       nhwcAVX512x4x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x4x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x4x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -2820,7 +3405,7 @@ nhwcAVX512x4x48_done:
 
 // func nhwcAVX512x4x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x4x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -2861,6 +3446,10 @@ nhwcAVX512x4x64_tile:
 nhwcAVX512x4x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -2893,15 +3482,18 @@ nhwcAVX512x4x64_nopf:
 	VPXORD Z15, Z15, Z15
 
 nhwcAVX512x4x64_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX512x4x64_kp
 
 nhwcAVX512x4x64_k:
 	VMOVUPS      (R10), Z24
@@ -2912,81 +3504,133 @@ nhwcAVX512x4x64_k:
 	PREFETCHT1   8256(R10)
 	PREFETCHT1   8320(R10)
 	PREFETCHT1   8384(R10)
-	VBROADCASTSS (DX)(R11*4), Z28
+	VBROADCASTSS (DX)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
-	VBROADCASTSS (BX)(R11*4), Z29
+	VBROADCASTSS (BX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z4
 	VFMADD231PS  Z29, Z25, Z5
 	VFMADD231PS  Z29, Z26, Z6
 	VFMADD231PS  Z29, Z27, Z7
-	VBROADCASTSS (SI)(R11*4), Z28
+	VBROADCASTSS (SI)(R12*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
 	VFMADD231PS  Z28, Z26, Z10
 	VFMADD231PS  Z28, Z27, Z11
-	VBROADCASTSS (CX)(R11*4), Z29
+	VBROADCASTSS (CX)(R12*4), Z29
 	VFMADD231PS  Z29, Z24, Z12
 	VFMADD231PS  Z29, Z25, Z13
 	VFMADD231PS  Z29, Z26, Z14
 	VFMADD231PS  Z29, Z27, Z15
 	ADDQ         $0x00000100, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX512x4x64_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX512x4x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x4x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z5, Z5
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z12, Z12
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z13, Z13
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z15, Z15
+	JMP          nhwcAVX512x4x64_tapdone
+
+nhwcAVX512x4x64_kp:
+	VMOVUPS    (R10), Z24
+	VMOVUPS    64(R10), Z25
+	VMOVUPS    128(R10), Z26
+	VMOVUPS    192(R10), Z27
+	PREFETCHT1 8192(R10)
+	PREFETCHT1 8256(R10)
+	PREFETCHT1 8320(R10)
+	PREFETCHT1 8384(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX512x4x64_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX512x4x64_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (BX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z4
+	VFMADD231PS  Z29, Z25, Z5
+	VFMADD231PS  Z29, Z26, Z6
+	VFMADD231PS  Z29, Z27, Z7
+	VBROADCASTSS (SI)(R12*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VFMADD231PS  Z28, Z26, Z10
+	VFMADD231PS  Z28, Z27, Z11
+	VBROADCASTSS (CX)(R12*4), Z29
+	VFMADD231PS  Z29, Z24, Z12
+	VFMADD231PS  Z29, Z25, Z13
+	VFMADD231PS  Z29, Z26, Z14
+	VFMADD231PS  Z29, Z27, Z15
+	ADDQ         $0x00000100, R10
+	INCQ         R12
+	JNZ          nhwcAVX512x4x64_kp
+
+nhwcAVX512x4x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      DI
+	JNZ       nhwcAVX512x4x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x4x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
 
 nhwcAVX512x4x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3140,7 +3784,7 @@ nhwcAVX512x4x64_done:
 
 // func nhwcAVX512x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x5x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -3171,6 +3815,10 @@ nhwcAVX512x5x16_tile:
 nhwcAVX512x5x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3194,64 +3842,106 @@ nhwcAVX512x5x16_nopf:
 	VPXORD Z4, Z4, Z4
 
 nhwcAVX512x5x16_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX512x5x16_kp
 
 nhwcAVX512x5x16_k:
 	VMOVUPS      (R11), Z24
 	PREFETCHT1   8192(R11)
-	VBROADCASTSS (DX)(R12*4), Z28
+	VBROADCASTSS (DX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
-	VBROADCASTSS (BX)(R12*4), Z29
+	VBROADCASTSS (BX)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z1
-	VBROADCASTSS (SI)(R12*4), Z28
+	VBROADCASTSS (SI)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z2
-	VBROADCASTSS (DI)(R12*4), Z29
+	VBROADCASTSS (DI)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
-	VBROADCASTSS (CX)(R12*4), Z28
+	VBROADCASTSS (CX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
 	ADDQ         $0x00000040, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX512x5x16_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX512x5x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x5x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z4, Z4
+	JMP          nhwcAVX512x5x16_tapdone
+
+nhwcAVX512x5x16_kp:
+	VMOVUPS    (R11), Z24
+	PREFETCHT1 8192(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX512x5x16_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX512x5x16_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VBROADCASTSS (BX)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z1
+	VBROADCASTSS (SI)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z2
+	VBROADCASTSS (DI)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VBROADCASTSS (CX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	ADDQ         $0x00000040, R11
+	INCQ         R13
+	JNZ          nhwcAVX512x5x16_kp
+
+nhwcAVX512x5x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R8
+	JNZ       nhwcAVX512x5x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x5x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z4, Z4
 
 nhwcAVX512x5x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3339,7 +4029,7 @@ nhwcAVX512x5x16_done:
 
 // func nhwcAVX512x5x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x5x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -3375,6 +4065,10 @@ nhwcAVX512x5x32_tile:
 nhwcAVX512x5x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3403,81 +4097,130 @@ nhwcAVX512x5x32_nopf:
 	VPXORD Z9, Z9, Z9
 
 nhwcAVX512x5x32_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX512x5x32_kp
 
 nhwcAVX512x5x32_k:
 	VMOVUPS      (R11), Z24
 	VMOVUPS      64(R11), Z25
 	PREFETCHT1   8192(R11)
 	PREFETCHT1   8256(R11)
-	VBROADCASTSS (DX)(R12*4), Z28
+	VBROADCASTSS (DX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
-	VBROADCASTSS (BX)(R12*4), Z29
+	VBROADCASTSS (BX)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z2
 	VFMADD231PS  Z29, Z25, Z3
-	VBROADCASTSS (SI)(R12*4), Z28
+	VBROADCASTSS (SI)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
 	VFMADD231PS  Z28, Z25, Z5
-	VBROADCASTSS (DI)(R12*4), Z29
+	VBROADCASTSS (DI)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z6
 	VFMADD231PS  Z29, Z25, Z7
-	VBROADCASTSS (CX)(R12*4), Z28
+	VBROADCASTSS (CX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
 	ADDQ         $0x00000080, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX512x5x32_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX512x5x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x5x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z9, Z9
+	JMP          nhwcAVX512x5x32_tapdone
+
+nhwcAVX512x5x32_kp:
+	VMOVUPS    (R11), Z24
+	VMOVUPS    64(R11), Z25
+	PREFETCHT1 8192(R11)
+	PREFETCHT1 8256(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX512x5x32_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX512x5x32_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VBROADCASTSS (BX)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z2
+	VFMADD231PS  Z29, Z25, Z3
+	VBROADCASTSS (SI)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VFMADD231PS  Z28, Z25, Z5
+	VBROADCASTSS (DI)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z6
+	VFMADD231PS  Z29, Z25, Z7
+	VBROADCASTSS (CX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	ADDQ         $0x00000080, R11
+	INCQ         R13
+	JNZ          nhwcAVX512x5x32_kp
+
+nhwcAVX512x5x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R8
+	JNZ       nhwcAVX512x5x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x5x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z9, Z9
 
 nhwcAVX512x5x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3596,7 +4339,7 @@ nhwcAVX512x5x32_done:
 
 // func nhwcAVX512x5x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x5x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -3637,6 +4380,10 @@ nhwcAVX512x5x48_tile:
 nhwcAVX512x5x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3670,16 +4417,19 @@ nhwcAVX512x5x48_nopf:
 	VPXORD Z14, Z14, Z14
 
 nhwcAVX512x5x48_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX512x5x48_kp
 
 nhwcAVX512x5x48_k:
 	VMOVUPS      (R11), Z24
@@ -3688,80 +4438,133 @@ nhwcAVX512x5x48_k:
 	PREFETCHT1   8192(R11)
 	PREFETCHT1   8256(R11)
 	PREFETCHT1   8320(R11)
-	VBROADCASTSS (DX)(R12*4), Z28
+	VBROADCASTSS (DX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
-	VBROADCASTSS (BX)(R12*4), Z29
+	VBROADCASTSS (BX)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	VFMADD231PS  Z29, Z25, Z4
 	VFMADD231PS  Z29, Z26, Z5
-	VBROADCASTSS (SI)(R12*4), Z28
+	VBROADCASTSS (SI)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z6
 	VFMADD231PS  Z28, Z25, Z7
 	VFMADD231PS  Z28, Z26, Z8
-	VBROADCASTSS (DI)(R12*4), Z29
+	VBROADCASTSS (DI)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z9
 	VFMADD231PS  Z29, Z25, Z10
 	VFMADD231PS  Z29, Z26, Z11
-	VBROADCASTSS (CX)(R12*4), Z28
+	VBROADCASTSS (CX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z12
 	VFMADD231PS  Z28, Z25, Z13
 	VFMADD231PS  Z28, Z26, Z14
 	ADDQ         $0x000000c0, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX512x5x48_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX512x5x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x5x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z3, Z3
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z8, Z8
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z12, Z12
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z13, Z13
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z14, Z14
+	JMP          nhwcAVX512x5x48_tapdone
+
+nhwcAVX512x5x48_kp:
+	VMOVUPS    (R11), Z24
+	VMOVUPS    64(R11), Z25
+	VMOVUPS    128(R11), Z26
+	PREFETCHT1 8192(R11)
+	PREFETCHT1 8256(R11)
+	PREFETCHT1 8320(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX512x5x48_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX512x5x48_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VBROADCASTSS (BX)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VFMADD231PS  Z29, Z25, Z4
+	VFMADD231PS  Z29, Z26, Z5
+	VBROADCASTSS (SI)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z6
+	VFMADD231PS  Z28, Z25, Z7
+	VFMADD231PS  Z28, Z26, Z8
+	VBROADCASTSS (DI)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z9
+	VFMADD231PS  Z29, Z25, Z10
+	VFMADD231PS  Z29, Z26, Z11
+	VBROADCASTSS (CX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z12
+	VFMADD231PS  Z28, Z25, Z13
+	VFMADD231PS  Z28, Z26, Z14
+	ADDQ         $0x000000c0, R11
+	INCQ         R13
+	JNZ          nhwcAVX512x5x48_kp
+
+nhwcAVX512x5x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R8
+	JNZ       nhwcAVX512x5x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x5x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z14, Z14
 
 nhwcAVX512x5x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -3911,7 +4714,7 @@ nhwcAVX512x5x48_done:
 
 // func nhwcAVX512x5x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x5x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -3957,6 +4760,10 @@ nhwcAVX512x5x64_tile:
 nhwcAVX512x5x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -3995,16 +4802,19 @@ nhwcAVX512x5x64_nopf:
 	VPXORD Z19, Z19, Z19
 
 nhwcAVX512x5x64_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX512x5x64_kp
 
 nhwcAVX512x5x64_k:
 	VMOVUPS      (R11), Z24
@@ -4015,95 +4825,155 @@ nhwcAVX512x5x64_k:
 	PREFETCHT1   8256(R11)
 	PREFETCHT1   8320(R11)
 	PREFETCHT1   8384(R11)
-	VBROADCASTSS (DX)(R12*4), Z28
+	VBROADCASTSS (DX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
-	VBROADCASTSS (BX)(R12*4), Z29
+	VBROADCASTSS (BX)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z4
 	VFMADD231PS  Z29, Z25, Z5
 	VFMADD231PS  Z29, Z26, Z6
 	VFMADD231PS  Z29, Z27, Z7
-	VBROADCASTSS (SI)(R12*4), Z28
+	VBROADCASTSS (SI)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
 	VFMADD231PS  Z28, Z26, Z10
 	VFMADD231PS  Z28, Z27, Z11
-	VBROADCASTSS (DI)(R12*4), Z29
+	VBROADCASTSS (DI)(R13*4), Z29
 	VFMADD231PS  Z29, Z24, Z12
 	VFMADD231PS  Z29, Z25, Z13
 	VFMADD231PS  Z29, Z26, Z14
 	VFMADD231PS  Z29, Z27, Z15
-	VBROADCASTSS (CX)(R12*4), Z28
+	VBROADCASTSS (CX)(R13*4), Z28
 	VFMADD231PS  Z28, Z24, Z16
 	VFMADD231PS  Z28, Z25, Z17
 	VFMADD231PS  Z28, Z26, Z18
 	VFMADD231PS  Z28, Z27, Z19
 	ADDQ         $0x00000100, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX512x5x64_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX512x5x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x5x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z5, Z5
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z12, Z12
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z13, Z13
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z15, Z15
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z16, Z16
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z17, Z17
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z18, Z18
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z19, Z19
+	JMP          nhwcAVX512x5x64_tapdone
+
+nhwcAVX512x5x64_kp:
+	VMOVUPS    (R11), Z24
+	VMOVUPS    64(R11), Z25
+	VMOVUPS    128(R11), Z26
+	VMOVUPS    192(R11), Z27
+	PREFETCHT1 8192(R11)
+	PREFETCHT1 8256(R11)
+	PREFETCHT1 8320(R11)
+	PREFETCHT1 8384(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX512x5x64_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX512x5x64_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (BX)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z4
+	VFMADD231PS  Z29, Z25, Z5
+	VFMADD231PS  Z29, Z26, Z6
+	VFMADD231PS  Z29, Z27, Z7
+	VBROADCASTSS (SI)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VFMADD231PS  Z28, Z26, Z10
+	VFMADD231PS  Z28, Z27, Z11
+	VBROADCASTSS (DI)(R13*4), Z29
+	VFMADD231PS  Z29, Z24, Z12
+	VFMADD231PS  Z29, Z25, Z13
+	VFMADD231PS  Z29, Z26, Z14
+	VFMADD231PS  Z29, Z27, Z15
+	VBROADCASTSS (CX)(R13*4), Z28
+	VFMADD231PS  Z28, Z24, Z16
+	VFMADD231PS  Z28, Z25, Z17
+	VFMADD231PS  Z28, Z26, Z18
+	VFMADD231PS  Z28, Z27, Z19
+	ADDQ         $0x00000100, R11
+	INCQ         R13
+	JNZ          nhwcAVX512x5x64_kp
+
+nhwcAVX512x5x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R8
+	JNZ       nhwcAVX512x5x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x5x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z17, Z17
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z18, Z18
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z19, Z19
 
 nhwcAVX512x5x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -4284,7 +5154,7 @@ nhwcAVX512x5x64_done:
 
 // func nhwcAVX512x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x6x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -4317,6 +5187,10 @@ nhwcAVX512x6x16_tile:
 nhwcAVX512x6x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4343,70 +5217,117 @@ nhwcAVX512x6x16_nopf:
 	VPXORD Z5, Z5, Z5
 
 nhwcAVX512x6x16_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX512x6x16_kp
 
 nhwcAVX512x6x16_k:
 	VMOVUPS      (R12), Z24
 	PREFETCHT1   8192(R12)
-	VBROADCASTSS (DX)(R13*4), Z28
+	VBROADCASTSS (DX)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
-	VBROADCASTSS (BX)(R13*4), Z29
+	VBROADCASTSS (BX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z1
-	VBROADCASTSS (SI)(R13*4), Z28
+	VBROADCASTSS (SI)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z2
-	VBROADCASTSS (DI)(R13*4), Z29
+	VBROADCASTSS (DI)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
-	VBROADCASTSS (R8)(R13*4), Z28
+	VBROADCASTSS (R8)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
-	VBROADCASTSS (CX)(R13*4), Z29
+	VBROADCASTSS (CX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z5
 	ADDQ         $0x00000040, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX512x6x16_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX512x6x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x6x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z0, Z0
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z4, Z4
-	ADDQ         CX, DX
-	VMOVUPS.Z    (DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
+	JMP          nhwcAVX512x6x16_tapdone
+
+nhwcAVX512x6x16_kp:
+	VMOVUPS    (R12), Z24
+	PREFETCHT1 8192(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX512x6x16_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX512x6x16_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VBROADCASTSS (BX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z1
+	VBROADCASTSS (SI)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z2
+	VBROADCASTSS (DI)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VBROADCASTSS (R8)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VBROADCASTSS (CX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z5
+	ADDQ         $0x00000040, R12
+	INCQ         R14
+	JNZ          nhwcAVX512x6x16_kp
+
+nhwcAVX512x6x16_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R9
+	JNZ       nhwcAVX512x6x16_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000000, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x6x16_noaccum
+	MOVQ      BX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z0, Z0
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z4, Z4
+	ADDQ      CX, DX
+	VMOVUPS.Z (DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
 
 nhwcAVX512x6x16_noaccum:
 	TESTQ     $0x00000002, AX
@@ -4503,7 +5424,7 @@ nhwcAVX512x6x16_done:
 
 // func nhwcAVX512x6x32(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x6x32(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -4542,6 +5463,10 @@ nhwcAVX512x6x32_tile:
 nhwcAVX512x6x32_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4574,90 +5499,145 @@ nhwcAVX512x6x32_nopf:
 	VPXORD Z11, Z11, Z11
 
 nhwcAVX512x6x32_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX512x6x32_kp
 
 nhwcAVX512x6x32_k:
 	VMOVUPS      (R12), Z24
 	VMOVUPS      64(R12), Z25
 	PREFETCHT1   8192(R12)
 	PREFETCHT1   8256(R12)
-	VBROADCASTSS (DX)(R13*4), Z28
+	VBROADCASTSS (DX)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
-	VBROADCASTSS (BX)(R13*4), Z29
+	VBROADCASTSS (BX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z2
 	VFMADD231PS  Z29, Z25, Z3
-	VBROADCASTSS (SI)(R13*4), Z28
+	VBROADCASTSS (SI)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z4
 	VFMADD231PS  Z28, Z25, Z5
-	VBROADCASTSS (DI)(R13*4), Z29
+	VBROADCASTSS (DI)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z6
 	VFMADD231PS  Z29, Z25, Z7
-	VBROADCASTSS (R8)(R13*4), Z28
+	VBROADCASTSS (R8)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
-	VBROADCASTSS (CX)(R13*4), Z29
+	VBROADCASTSS (CX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z10
 	VFMADD231PS  Z29, Z25, Z11
 	ADDQ         $0x00000080, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX512x6x32_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX512x6x32_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000010, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x6x32_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z1, Z1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z9, Z9
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    64(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
+	JMP          nhwcAVX512x6x32_tapdone
+
+nhwcAVX512x6x32_kp:
+	VMOVUPS    (R12), Z24
+	VMOVUPS    64(R12), Z25
+	PREFETCHT1 8192(R12)
+	PREFETCHT1 8256(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX512x6x32_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX512x6x32_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VBROADCASTSS (BX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z2
+	VFMADD231PS  Z29, Z25, Z3
+	VBROADCASTSS (SI)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z4
+	VFMADD231PS  Z28, Z25, Z5
+	VBROADCASTSS (DI)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z6
+	VFMADD231PS  Z29, Z25, Z7
+	VBROADCASTSS (R8)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VBROADCASTSS (CX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z10
+	VFMADD231PS  Z29, Z25, Z11
+	ADDQ         $0x00000080, R12
+	INCQ         R14
+	JNZ          nhwcAVX512x6x32_kp
+
+nhwcAVX512x6x32_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R9
+	JNZ       nhwcAVX512x6x32_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000010, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x6x32_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z1, Z1
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z9, Z9
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 64(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
 
 nhwcAVX512x6x32_noaccum:
 	TESTQ     $0x00000002, AX
@@ -4791,7 +5771,7 @@ nhwcAVX512x6x32_done:
 
 // func nhwcAVX512x6x48(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x6x48(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -4836,6 +5816,10 @@ nhwcAVX512x6x48_tile:
 nhwcAVX512x6x48_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -4874,17 +5858,20 @@ nhwcAVX512x6x48_nopf:
 	VPXORD Z17, Z17, Z17
 
 nhwcAVX512x6x48_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX512x6x48_kp
 
 nhwcAVX512x6x48_k:
 	VMOVUPS      (R12), Z24
@@ -4893,91 +5880,151 @@ nhwcAVX512x6x48_k:
 	PREFETCHT1   8192(R12)
 	PREFETCHT1   8256(R12)
 	PREFETCHT1   8320(R12)
-	VBROADCASTSS (DX)(R13*4), Z28
+	VBROADCASTSS (DX)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
-	VBROADCASTSS (BX)(R13*4), Z29
+	VBROADCASTSS (BX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z3
 	VFMADD231PS  Z29, Z25, Z4
 	VFMADD231PS  Z29, Z26, Z5
-	VBROADCASTSS (SI)(R13*4), Z28
+	VBROADCASTSS (SI)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z6
 	VFMADD231PS  Z28, Z25, Z7
 	VFMADD231PS  Z28, Z26, Z8
-	VBROADCASTSS (DI)(R13*4), Z29
+	VBROADCASTSS (DI)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z9
 	VFMADD231PS  Z29, Z25, Z10
 	VFMADD231PS  Z29, Z26, Z11
-	VBROADCASTSS (R8)(R13*4), Z28
+	VBROADCASTSS (R8)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z12
 	VFMADD231PS  Z28, Z25, Z13
 	VFMADD231PS  Z28, Z26, Z14
-	VBROADCASTSS (CX)(R13*4), Z29
+	VBROADCASTSS (CX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z15
 	VFMADD231PS  Z29, Z25, Z16
 	VFMADD231PS  Z29, Z26, Z17
 	ADDQ         $0x000000c0, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX512x6x48_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX512x6x48_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000020, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x6x48_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z2, Z2
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z3, Z3
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z5, Z5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z7, Z7
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z8, Z8
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z12, Z12
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z13, Z13
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z14, Z14
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z15, Z15
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z16, Z16
-	VMOVUPS.Z    128(DX), K1, Z28
-	VADDPS       Z28, Z17, Z17
+	JMP          nhwcAVX512x6x48_tapdone
+
+nhwcAVX512x6x48_kp:
+	VMOVUPS    (R12), Z24
+	VMOVUPS    64(R12), Z25
+	VMOVUPS    128(R12), Z26
+	PREFETCHT1 8192(R12)
+	PREFETCHT1 8256(R12)
+	PREFETCHT1 8320(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX512x6x48_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX512x6x48_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VBROADCASTSS (BX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z3
+	VFMADD231PS  Z29, Z25, Z4
+	VFMADD231PS  Z29, Z26, Z5
+	VBROADCASTSS (SI)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z6
+	VFMADD231PS  Z28, Z25, Z7
+	VFMADD231PS  Z28, Z26, Z8
+	VBROADCASTSS (DI)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z9
+	VFMADD231PS  Z29, Z25, Z10
+	VFMADD231PS  Z29, Z26, Z11
+	VBROADCASTSS (R8)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z12
+	VFMADD231PS  Z28, Z25, Z13
+	VFMADD231PS  Z28, Z26, Z14
+	VBROADCASTSS (CX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z15
+	VFMADD231PS  Z29, Z25, Z16
+	VFMADD231PS  Z29, Z26, Z17
+	ADDQ         $0x000000c0, R12
+	INCQ         R14
+	JNZ          nhwcAVX512x6x48_kp
+
+nhwcAVX512x6x48_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R9
+	JNZ       nhwcAVX512x6x48_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000020, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x6x48_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z2, Z2
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z3, Z3
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z5, Z5
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z7, Z7
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z8, Z8
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z14, Z14
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z15, Z15
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS.Z 128(DX), K1, Z28
+	VADDPS    Z28, Z17, Z17
 
 nhwcAVX512x6x48_noaccum:
 	TESTQ     $0x00000002, AX
@@ -5148,7 +6195,7 @@ nhwcAVX512x6x48_done:
 
 // func nhwcAVX512x6x64(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX512x6x64(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -5199,6 +6246,10 @@ nhwcAVX512x6x64_tile:
 nhwcAVX512x6x64_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -5243,17 +6294,20 @@ nhwcAVX512x6x64_nopf:
 	VPXORD Z23, Z23, Z23
 
 nhwcAVX512x6x64_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX512x6x64_kp
 
 nhwcAVX512x6x64_k:
 	VMOVUPS      (R12), Z24
@@ -5264,109 +6318,177 @@ nhwcAVX512x6x64_k:
 	PREFETCHT1   8256(R12)
 	PREFETCHT1   8320(R12)
 	PREFETCHT1   8384(R12)
-	VBROADCASTSS (DX)(R13*4), Z28
+	VBROADCASTSS (DX)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z0
 	VFMADD231PS  Z28, Z25, Z1
 	VFMADD231PS  Z28, Z26, Z2
 	VFMADD231PS  Z28, Z27, Z3
-	VBROADCASTSS (BX)(R13*4), Z29
+	VBROADCASTSS (BX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z4
 	VFMADD231PS  Z29, Z25, Z5
 	VFMADD231PS  Z29, Z26, Z6
 	VFMADD231PS  Z29, Z27, Z7
-	VBROADCASTSS (SI)(R13*4), Z28
+	VBROADCASTSS (SI)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z8
 	VFMADD231PS  Z28, Z25, Z9
 	VFMADD231PS  Z28, Z26, Z10
 	VFMADD231PS  Z28, Z27, Z11
-	VBROADCASTSS (DI)(R13*4), Z29
+	VBROADCASTSS (DI)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z12
 	VFMADD231PS  Z29, Z25, Z13
 	VFMADD231PS  Z29, Z26, Z14
 	VFMADD231PS  Z29, Z27, Z15
-	VBROADCASTSS (R8)(R13*4), Z28
+	VBROADCASTSS (R8)(R14*4), Z28
 	VFMADD231PS  Z28, Z24, Z16
 	VFMADD231PS  Z28, Z25, Z17
 	VFMADD231PS  Z28, Z26, Z18
 	VFMADD231PS  Z28, Z27, Z19
-	VBROADCASTSS (CX)(R13*4), Z29
+	VBROADCASTSS (CX)(R14*4), Z29
 	VFMADD231PS  Z29, Z24, Z20
 	VFMADD231PS  Z29, Z25, Z21
 	VFMADD231PS  Z29, Z26, Z22
 	VFMADD231PS  Z29, Z27, Z23
 	ADDQ         $0x00000100, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX512x6x64_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX512x6x64_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000030, AX
-	MOVQ         AX, CX
-	MOVL         $0x00000001, AX
-	SHLL         CL, AX
-	DECL         AX
-	KMOVW        AX, K1
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX512x6x64_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z0, Z0
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z1, Z1
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z2, Z2
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z3, Z3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z4, Z4
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z5, Z5
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z6, Z6
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z7, Z7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z8, Z8
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z9, Z9
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z10, Z10
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z11, Z11
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z12, Z12
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z13, Z13
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z14, Z14
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z15, Z15
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z16, Z16
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z17, Z17
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z18, Z18
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z19, Z19
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Z28
-	VADDPS       Z28, Z20, Z20
-	VMOVUPS      64(DX), Z28
-	VADDPS       Z28, Z21, Z21
-	VMOVUPS      128(DX), Z28
-	VADDPS       Z28, Z22, Z22
-	VMOVUPS.Z    192(DX), K1, Z28
-	VADDPS       Z28, Z23, Z23
+	JMP          nhwcAVX512x6x64_tapdone
+
+nhwcAVX512x6x64_kp:
+	VMOVUPS    (R12), Z24
+	VMOVUPS    64(R12), Z25
+	VMOVUPS    128(R12), Z26
+	VMOVUPS    192(R12), Z27
+	PREFETCHT1 8192(R12)
+	PREFETCHT1 8256(R12)
+	PREFETCHT1 8320(R12)
+	PREFETCHT1 8384(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX512x6x64_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX512x6x64_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z0
+	VFMADD231PS  Z28, Z25, Z1
+	VFMADD231PS  Z28, Z26, Z2
+	VFMADD231PS  Z28, Z27, Z3
+	VBROADCASTSS (BX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z4
+	VFMADD231PS  Z29, Z25, Z5
+	VFMADD231PS  Z29, Z26, Z6
+	VFMADD231PS  Z29, Z27, Z7
+	VBROADCASTSS (SI)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z8
+	VFMADD231PS  Z28, Z25, Z9
+	VFMADD231PS  Z28, Z26, Z10
+	VFMADD231PS  Z28, Z27, Z11
+	VBROADCASTSS (DI)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z12
+	VFMADD231PS  Z29, Z25, Z13
+	VFMADD231PS  Z29, Z26, Z14
+	VFMADD231PS  Z29, Z27, Z15
+	VBROADCASTSS (R8)(R14*4), Z28
+	VFMADD231PS  Z28, Z24, Z16
+	VFMADD231PS  Z28, Z25, Z17
+	VFMADD231PS  Z28, Z26, Z18
+	VFMADD231PS  Z28, Z27, Z19
+	VBROADCASTSS (CX)(R14*4), Z29
+	VFMADD231PS  Z29, Z24, Z20
+	VFMADD231PS  Z29, Z25, Z21
+	VFMADD231PS  Z29, Z26, Z22
+	VFMADD231PS  Z29, Z27, Z23
+	ADDQ         $0x00000100, R12
+	INCQ         R14
+	JNZ          nhwcAVX512x6x64_kp
+
+nhwcAVX512x6x64_tapdone:
+	ADDQ      $0x08, AX
+	DECQ      R9
+	JNZ       nhwcAVX512x6x64_tap
+	MOVQ      cols+88(FP), AX
+	SUBQ      $0x00000030, AX
+	MOVQ      AX, CX
+	MOVL      $0x00000001, AX
+	SHLL      CL, AX
+	DECL      AX
+	KMOVW     AX, K1
+	MOVQ      flags+80(FP), AX
+	MOVQ      ldy+56(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      8(SP), BX
+	TESTQ     $0x00000001, AX
+	JZ        nhwcAVX512x6x64_noaccum
+	MOVQ      BX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z2, Z2
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z3, Z3
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z4, Z4
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z5, Z5
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z6, Z6
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z7, Z7
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z8, Z8
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z9, Z9
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z10, Z10
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z11, Z11
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z12, Z12
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z13, Z13
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z14, Z14
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z15, Z15
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z16, Z16
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z17, Z17
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z18, Z18
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z19, Z19
+	ADDQ      CX, DX
+	VMOVUPS   (DX), Z28
+	VADDPS    Z28, Z20, Z20
+	VMOVUPS   64(DX), Z28
+	VADDPS    Z28, Z21, Z21
+	VMOVUPS   128(DX), Z28
+	VADDPS    Z28, Z22, Z22
+	VMOVUPS.Z 192(DX), K1, Z28
+	VADDPS    Z28, Z23, Z23
 
 nhwcAVX512x6x64_noaccum:
 	TESTQ     $0x00000002, AX
@@ -5574,7 +6696,7 @@ nhwcAVX512x6x64_done:
 
 // func nhwcAVX2x1x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x1x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -5597,6 +6719,10 @@ nhwcAVX2x1x8_tile:
 nhwcAVX2x1x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -5608,38 +6734,60 @@ nhwcAVX2x1x8_nopf:
 	VXORPS Y0, Y0, Y0
 
 nhwcAVX2x1x8_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX2x1x8_kp
 
 nhwcAVX2x1x8_k:
 	VMOVUPS      (DI), Y12
 	PREFETCHT1   8192(DI)
-	VBROADCASTSS (CX)(R8*4), Y14
+	VBROADCASTSS (CX)(R9*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	ADDQ         $0x00000020, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX2x1x8_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX2x1x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x1x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
+	JMP          nhwcAVX2x1x8_tapdone
+
+nhwcAVX2x1x8_kp:
+	VMOVUPS    (DI), Y12
+	PREFETCHT1 8192(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX2x1x8_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX2x1x8_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	ADDQ         $0x00000020, DI
+	INCQ         R9
+	JNZ          nhwcAVX2x1x8_kp
+
+nhwcAVX2x1x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       DX
+	JNZ        nhwcAVX2x1x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x1x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
 
 nhwcAVX2x1x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -5691,7 +6839,7 @@ nhwcAVX2x1x8_done:
 
 // func nhwcAVX2x1x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x1x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -5714,6 +6862,10 @@ nhwcAVX2x1x16_tile:
 nhwcAVX2x1x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   8(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), CX
 	LEAQ   (AX)(CX*4), CX
 	MOVQ   toff+16(FP), AX
@@ -5726,42 +6878,66 @@ nhwcAVX2x1x16_nopf:
 	VXORPS Y1, Y1, Y1
 
 nhwcAVX2x1x16_tap:
-	MOVQ (AX), R8
-	SUBQ SI, R8
-	ADDQ R8, SI
-	SHLQ $0x02, R8
-	ADDQ R8, CX
-	MOVQ BX, R8
+	MOVQ  (AX), R8
+	SUBQ  SI, R8
+	ADDQ  R8, SI
+	SHLQ  $0x02, R8
+	ADDQ  R8, CX
+	MOVQ  BX, R9
+	MOVQ  flags+80(FP), R8
+	TESTQ $0x00000080, R8
+	JNZ   nhwcAVX2x1x16_kp
 
 nhwcAVX2x1x16_k:
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13
 	PREFETCHT1   8192(DI)
-	VBROADCASTSS (CX)(R8*4), Y14
+	VBROADCASTSS (CX)(R9*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
 	ADDQ         $0x00000040, DI
-	INCQ         R8
+	INCQ         R9
 	JNZ          nhwcAVX2x1x16_k
-	ADDQ         $0x08, AX
-	DECQ         DX
-	JNZ          nhwcAVX2x1x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x1x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
+	JMP          nhwcAVX2x1x16_tapdone
+
+nhwcAVX2x1x16_kp:
+	VMOVUPS    (DI), Y12
+	VMOVUPS    32(DI), Y13
+	PREFETCHT1 8192(DI)
+	TESTQ      $0x0000000f, R9
+	JNZ        nhwcAVX2x1x16_kp_nopf
+	LEAQ       (CX)(R9*4), R8
+	ADDQ       32(SP), R8
+	PREFETCHT0 (R8)
+
+nhwcAVX2x1x16_kp_nopf:
+	VBROADCASTSS (CX)(R9*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	ADDQ         $0x00000040, DI
+	INCQ         R9
+	JNZ          nhwcAVX2x1x16_kp
+
+nhwcAVX2x1x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       DX
+	JNZ        nhwcAVX2x1x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x1x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
 
 nhwcAVX2x1x16_noaccum:
 	TESTQ      $0x00000002, AX
@@ -5820,7 +6996,7 @@ nhwcAVX2x1x16_done:
 
 // func nhwcAVX2x2x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x2x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -5845,6 +7021,10 @@ nhwcAVX2x2x8_tile:
 nhwcAVX2x2x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -5859,44 +7039,71 @@ nhwcAVX2x2x8_nopf:
 	VXORPS Y1, Y1, Y1
 
 nhwcAVX2x2x8_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX2x2x8_kp
 
 nhwcAVX2x2x8_k:
 	VMOVUPS      (R8), Y12
 	PREFETCHT1   8192(R8)
-	VBROADCASTSS (DX)(R9*4), Y14
+	VBROADCASTSS (DX)(R10*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
-	VBROADCASTSS (CX)(R9*4), Y15
+	VBROADCASTSS (CX)(R10*4), Y15
 	VFMADD231PS  Y15, Y12, Y1
 	ADDQ         $0x00000020, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX2x2x8_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX2x2x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x2x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
+	JMP          nhwcAVX2x2x8_tapdone
+
+nhwcAVX2x2x8_kp:
+	VMOVUPS    (R8), Y12
+	PREFETCHT1 8192(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX2x2x8_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX2x2x8_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (CX)(R10*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	ADDQ         $0x00000020, R8
+	INCQ         R10
+	JNZ          nhwcAVX2x2x8_kp
+
+nhwcAVX2x2x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       BX
+	JNZ        nhwcAVX2x2x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x2x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
 
 nhwcAVX2x2x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -5957,7 +7164,7 @@ nhwcAVX2x2x8_done:
 
 // func nhwcAVX2x2x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x2x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -5982,6 +7189,10 @@ nhwcAVX2x2x16_tile:
 nhwcAVX2x2x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   16(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), CX
@@ -5998,51 +7209,81 @@ nhwcAVX2x2x16_nopf:
 	VXORPS Y3, Y3, Y3
 
 nhwcAVX2x2x16_tap:
-	MOVQ (AX), R9
-	SUBQ DI, R9
-	ADDQ R9, DI
-	SHLQ $0x02, R9
-	ADDQ R9, DX
-	ADDQ R9, CX
-	MOVQ SI, R9
+	MOVQ  (AX), R9
+	SUBQ  DI, R9
+	ADDQ  R9, DI
+	SHLQ  $0x02, R9
+	ADDQ  R9, DX
+	ADDQ  R9, CX
+	MOVQ  SI, R10
+	MOVQ  flags+80(FP), R9
+	TESTQ $0x00000080, R9
+	JNZ   nhwcAVX2x2x16_kp
 
 nhwcAVX2x2x16_k:
 	VMOVUPS      (R8), Y12
 	VMOVUPS      32(R8), Y13
 	PREFETCHT1   8192(R8)
-	VBROADCASTSS (DX)(R9*4), Y14
+	VBROADCASTSS (DX)(R10*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (CX)(R9*4), Y15
+	VBROADCASTSS (CX)(R10*4), Y15
 	VFMADD231PS  Y15, Y12, Y2
 	VFMADD231PS  Y15, Y13, Y3
 	ADDQ         $0x00000040, R8
-	INCQ         R9
+	INCQ         R10
 	JNZ          nhwcAVX2x2x16_k
-	ADDQ         $0x08, AX
-	DECQ         BX
-	JNZ          nhwcAVX2x2x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x2x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y2, Y2
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
+	JMP          nhwcAVX2x2x16_tapdone
+
+nhwcAVX2x2x16_kp:
+	VMOVUPS    (R8), Y12
+	VMOVUPS    32(R8), Y13
+	PREFETCHT1 8192(R8)
+	TESTQ      $0x0000000f, R10
+	JNZ        nhwcAVX2x2x16_kp_nopf
+	LEAQ       (DX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+	LEAQ       (CX)(R10*4), R9
+	ADDQ       32(SP), R9
+	PREFETCHT0 (R9)
+
+nhwcAVX2x2x16_kp_nopf:
+	VBROADCASTSS (DX)(R10*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (CX)(R10*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	ADDQ         $0x00000040, R8
+	INCQ         R10
+	JNZ          nhwcAVX2x2x16_kp
+
+nhwcAVX2x2x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       BX
+	JNZ        nhwcAVX2x2x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x2x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
 
 nhwcAVX2x2x16_noaccum:
 	TESTQ      $0x00000002, AX
@@ -6116,7 +7357,7 @@ nhwcAVX2x2x16_done:
 
 // func nhwcAVX2x3x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x3x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -6143,6 +7384,10 @@ nhwcAVX2x3x8_tile:
 nhwcAVX2x3x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -6160,50 +7405,82 @@ nhwcAVX2x3x8_nopf:
 	VXORPS Y2, Y2, Y2
 
 nhwcAVX2x3x8_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX2x3x8_kp
 
 nhwcAVX2x3x8_k:
 	VMOVUPS      (R9), Y12
 	PREFETCHT1   8192(R9)
-	VBROADCASTSS (DX)(R10*4), Y14
+	VBROADCASTSS (DX)(R11*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
-	VBROADCASTSS (BX)(R10*4), Y15
+	VBROADCASTSS (BX)(R11*4), Y15
 	VFMADD231PS  Y15, Y12, Y1
-	VBROADCASTSS (CX)(R10*4), Y14
+	VBROADCASTSS (CX)(R11*4), Y14
 	VFMADD231PS  Y14, Y12, Y2
 	ADDQ         $0x00000020, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX2x3x8_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX2x3x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x3x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y2, Y2
+	JMP          nhwcAVX2x3x8_tapdone
+
+nhwcAVX2x3x8_kp:
+	VMOVUPS    (R9), Y12
+	PREFETCHT1 8192(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX2x3x8_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX2x3x8_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (CX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	ADDQ         $0x00000020, R9
+	INCQ         R11
+	JNZ          nhwcAVX2x3x8_kp
+
+nhwcAVX2x3x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       SI
+	JNZ        nhwcAVX2x3x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x3x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
 
 nhwcAVX2x3x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -6273,7 +7550,7 @@ nhwcAVX2x3x8_done:
 
 // func nhwcAVX2x3x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x3x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -6300,6 +7577,10 @@ nhwcAVX2x3x16_tile:
 nhwcAVX2x3x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   24(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -6320,60 +7601,96 @@ nhwcAVX2x3x16_nopf:
 	VXORPS Y5, Y5, Y5
 
 nhwcAVX2x3x16_tap:
-	MOVQ (AX), R10
-	SUBQ R8, R10
-	ADDQ R10, R8
-	SHLQ $0x02, R10
-	ADDQ R10, DX
-	ADDQ R10, BX
-	ADDQ R10, CX
-	MOVQ DI, R10
+	MOVQ  (AX), R10
+	SUBQ  R8, R10
+	ADDQ  R10, R8
+	SHLQ  $0x02, R10
+	ADDQ  R10, DX
+	ADDQ  R10, BX
+	ADDQ  R10, CX
+	MOVQ  DI, R11
+	MOVQ  flags+80(FP), R10
+	TESTQ $0x00000080, R10
+	JNZ   nhwcAVX2x3x16_kp
 
 nhwcAVX2x3x16_k:
 	VMOVUPS      (R9), Y12
 	VMOVUPS      32(R9), Y13
 	PREFETCHT1   8192(R9)
-	VBROADCASTSS (DX)(R10*4), Y14
+	VBROADCASTSS (DX)(R11*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (BX)(R10*4), Y15
+	VBROADCASTSS (BX)(R11*4), Y15
 	VFMADD231PS  Y15, Y12, Y2
 	VFMADD231PS  Y15, Y13, Y3
-	VBROADCASTSS (CX)(R10*4), Y14
+	VBROADCASTSS (CX)(R11*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	VFMADD231PS  Y14, Y13, Y5
 	ADDQ         $0x00000040, R9
-	INCQ         R10
+	INCQ         R11
 	JNZ          nhwcAVX2x3x16_k
-	ADDQ         $0x08, AX
-	DECQ         SI
-	JNZ          nhwcAVX2x3x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x3x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y2, Y2
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y4, Y4
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y5, Y5
+	JMP          nhwcAVX2x3x16_tapdone
+
+nhwcAVX2x3x16_kp:
+	VMOVUPS    (R9), Y12
+	VMOVUPS    32(R9), Y13
+	PREFETCHT1 8192(R9)
+	TESTQ      $0x0000000f, R11
+	JNZ        nhwcAVX2x3x16_kp_nopf
+	LEAQ       (DX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (BX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+	LEAQ       (CX)(R11*4), R10
+	ADDQ       32(SP), R10
+	PREFETCHT0 (R10)
+
+nhwcAVX2x3x16_kp_nopf:
+	VBROADCASTSS (DX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R11*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (CX)(R11*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	ADDQ         $0x00000040, R9
+	INCQ         R11
+	JNZ          nhwcAVX2x3x16_kp
+
+nhwcAVX2x3x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       SI
+	JNZ        nhwcAVX2x3x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x3x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
 
 nhwcAVX2x3x16_noaccum:
 	TESTQ      $0x00000002, AX
@@ -6462,7 +7779,7 @@ nhwcAVX2x3x16_done:
 
 // func nhwcAVX2x4x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x4x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -6491,6 +7808,10 @@ nhwcAVX2x4x8_tile:
 nhwcAVX2x4x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -6511,56 +7832,93 @@ nhwcAVX2x4x8_nopf:
 	VXORPS Y3, Y3, Y3
 
 nhwcAVX2x4x8_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX2x4x8_kp
 
 nhwcAVX2x4x8_k:
 	VMOVUPS      (R10), Y12
 	PREFETCHT1   8192(R10)
-	VBROADCASTSS (DX)(R11*4), Y14
+	VBROADCASTSS (DX)(R12*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
-	VBROADCASTSS (BX)(R11*4), Y15
+	VBROADCASTSS (BX)(R12*4), Y15
 	VFMADD231PS  Y15, Y12, Y1
-	VBROADCASTSS (SI)(R11*4), Y14
+	VBROADCASTSS (SI)(R12*4), Y14
 	VFMADD231PS  Y14, Y12, Y2
-	VBROADCASTSS (CX)(R11*4), Y15
+	VBROADCASTSS (CX)(R12*4), Y15
 	VFMADD231PS  Y15, Y12, Y3
 	ADDQ         $0x00000020, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX2x4x8_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX2x4x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x4x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y2, Y2
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
+	JMP          nhwcAVX2x4x8_tapdone
+
+nhwcAVX2x4x8_kp:
+	VMOVUPS    (R10), Y12
+	PREFETCHT1 8192(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX2x4x8_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX2x4x8_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (CX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	ADDQ         $0x00000020, R10
+	INCQ         R12
+	JNZ          nhwcAVX2x4x8_kp
+
+nhwcAVX2x4x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       DI
+	JNZ        nhwcAVX2x4x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x4x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
 
 nhwcAVX2x4x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -6639,7 +7997,7 @@ nhwcAVX2x4x8_done:
 
 // func nhwcAVX2x4x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x4x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -6668,6 +8026,10 @@ nhwcAVX2x4x16_tile:
 nhwcAVX2x4x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   32(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -6692,69 +8054,111 @@ nhwcAVX2x4x16_nopf:
 	VXORPS Y7, Y7, Y7
 
 nhwcAVX2x4x16_tap:
-	MOVQ (AX), R11
-	SUBQ R9, R11
-	ADDQ R11, R9
-	SHLQ $0x02, R11
-	ADDQ R11, DX
-	ADDQ R11, BX
-	ADDQ R11, SI
-	ADDQ R11, CX
-	MOVQ R8, R11
+	MOVQ  (AX), R11
+	SUBQ  R9, R11
+	ADDQ  R11, R9
+	SHLQ  $0x02, R11
+	ADDQ  R11, DX
+	ADDQ  R11, BX
+	ADDQ  R11, SI
+	ADDQ  R11, CX
+	MOVQ  R8, R12
+	MOVQ  flags+80(FP), R11
+	TESTQ $0x00000080, R11
+	JNZ   nhwcAVX2x4x16_kp
 
 nhwcAVX2x4x16_k:
 	VMOVUPS      (R10), Y12
 	VMOVUPS      32(R10), Y13
 	PREFETCHT1   8192(R10)
-	VBROADCASTSS (DX)(R11*4), Y14
+	VBROADCASTSS (DX)(R12*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (BX)(R11*4), Y15
+	VBROADCASTSS (BX)(R12*4), Y15
 	VFMADD231PS  Y15, Y12, Y2
 	VFMADD231PS  Y15, Y13, Y3
-	VBROADCASTSS (SI)(R11*4), Y14
+	VBROADCASTSS (SI)(R12*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	VFMADD231PS  Y14, Y13, Y5
-	VBROADCASTSS (CX)(R11*4), Y15
+	VBROADCASTSS (CX)(R12*4), Y15
 	VFMADD231PS  Y15, Y12, Y6
 	VFMADD231PS  Y15, Y13, Y7
 	ADDQ         $0x00000040, R10
-	INCQ         R11
+	INCQ         R12
 	JNZ          nhwcAVX2x4x16_k
-	ADDQ         $0x08, AX
-	DECQ         DI
-	JNZ          nhwcAVX2x4x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x4x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y2, Y2
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y4, Y4
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y5, Y5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y6, Y6
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y7, Y7
+	JMP          nhwcAVX2x4x16_tapdone
+
+nhwcAVX2x4x16_kp:
+	VMOVUPS    (R10), Y12
+	VMOVUPS    32(R10), Y13
+	PREFETCHT1 8192(R10)
+	TESTQ      $0x0000000f, R12
+	JNZ        nhwcAVX2x4x16_kp_nopf
+	LEAQ       (DX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (BX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (SI)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+	LEAQ       (CX)(R12*4), R11
+	ADDQ       32(SP), R11
+	PREFETCHT0 (R11)
+
+nhwcAVX2x4x16_kp_nopf:
+	VBROADCASTSS (DX)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R12*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (CX)(R12*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	ADDQ         $0x00000040, R10
+	INCQ         R12
+	JNZ          nhwcAVX2x4x16_kp
+
+nhwcAVX2x4x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       DI
+	JNZ        nhwcAVX2x4x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x4x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
 
 nhwcAVX2x4x16_noaccum:
 	TESTQ      $0x00000002, AX
@@ -6858,7 +8262,7 @@ nhwcAVX2x4x16_done:
 
 // func nhwcAVX2x5x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x5x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -6889,6 +8293,10 @@ nhwcAVX2x5x8_tile:
 nhwcAVX2x5x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -6912,62 +8320,104 @@ nhwcAVX2x5x8_nopf:
 	VXORPS Y4, Y4, Y4
 
 nhwcAVX2x5x8_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX2x5x8_kp
 
 nhwcAVX2x5x8_k:
 	VMOVUPS      (R11), Y12
 	PREFETCHT1   8192(R11)
-	VBROADCASTSS (DX)(R12*4), Y14
+	VBROADCASTSS (DX)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
-	VBROADCASTSS (BX)(R12*4), Y15
+	VBROADCASTSS (BX)(R13*4), Y15
 	VFMADD231PS  Y15, Y12, Y1
-	VBROADCASTSS (SI)(R12*4), Y14
+	VBROADCASTSS (SI)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y2
-	VBROADCASTSS (DI)(R12*4), Y15
+	VBROADCASTSS (DI)(R13*4), Y15
 	VFMADD231PS  Y15, Y12, Y3
-	VBROADCASTSS (CX)(R12*4), Y14
+	VBROADCASTSS (CX)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	ADDQ         $0x00000020, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX2x5x8_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX2x5x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x5x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y2, Y2
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y4, Y4
+	JMP          nhwcAVX2x5x8_tapdone
+
+nhwcAVX2x5x8_kp:
+	VMOVUPS    (R11), Y12
+	PREFETCHT1 8192(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX2x5x8_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX2x5x8_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (DI)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	VBROADCASTSS (CX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	ADDQ         $0x00000020, R11
+	INCQ         R13
+	JNZ          nhwcAVX2x5x8_kp
+
+nhwcAVX2x5x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       R8
+	JNZ        nhwcAVX2x5x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x5x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y4, Y4
 
 nhwcAVX2x5x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -7055,7 +8505,7 @@ nhwcAVX2x5x8_done:
 
 // func nhwcAVX2x5x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x5x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -7086,6 +8536,10 @@ nhwcAVX2x5x16_tile:
 nhwcAVX2x5x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   40(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -7114,78 +8568,126 @@ nhwcAVX2x5x16_nopf:
 	VXORPS Y9, Y9, Y9
 
 nhwcAVX2x5x16_tap:
-	MOVQ (AX), R12
-	SUBQ R10, R12
-	ADDQ R12, R10
-	SHLQ $0x02, R12
-	ADDQ R12, DX
-	ADDQ R12, BX
-	ADDQ R12, SI
-	ADDQ R12, DI
-	ADDQ R12, CX
-	MOVQ R9, R12
+	MOVQ  (AX), R12
+	SUBQ  R10, R12
+	ADDQ  R12, R10
+	SHLQ  $0x02, R12
+	ADDQ  R12, DX
+	ADDQ  R12, BX
+	ADDQ  R12, SI
+	ADDQ  R12, DI
+	ADDQ  R12, CX
+	MOVQ  R9, R13
+	MOVQ  flags+80(FP), R12
+	TESTQ $0x00000080, R12
+	JNZ   nhwcAVX2x5x16_kp
 
 nhwcAVX2x5x16_k:
 	VMOVUPS      (R11), Y12
 	VMOVUPS      32(R11), Y13
 	PREFETCHT1   8192(R11)
-	VBROADCASTSS (DX)(R12*4), Y14
+	VBROADCASTSS (DX)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (BX)(R12*4), Y15
+	VBROADCASTSS (BX)(R13*4), Y15
 	VFMADD231PS  Y15, Y12, Y2
 	VFMADD231PS  Y15, Y13, Y3
-	VBROADCASTSS (SI)(R12*4), Y14
+	VBROADCASTSS (SI)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	VFMADD231PS  Y14, Y13, Y5
-	VBROADCASTSS (DI)(R12*4), Y15
+	VBROADCASTSS (DI)(R13*4), Y15
 	VFMADD231PS  Y15, Y12, Y6
 	VFMADD231PS  Y15, Y13, Y7
-	VBROADCASTSS (CX)(R12*4), Y14
+	VBROADCASTSS (CX)(R13*4), Y14
 	VFMADD231PS  Y14, Y12, Y8
 	VFMADD231PS  Y14, Y13, Y9
 	ADDQ         $0x00000040, R11
-	INCQ         R12
+	INCQ         R13
 	JNZ          nhwcAVX2x5x16_k
-	ADDQ         $0x08, AX
-	DECQ         R8
-	JNZ          nhwcAVX2x5x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x5x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y2, Y2
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y4, Y4
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y5, Y5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y6, Y6
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y7, Y7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y8, Y8
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y9, Y9
+	JMP          nhwcAVX2x5x16_tapdone
+
+nhwcAVX2x5x16_kp:
+	VMOVUPS    (R11), Y12
+	VMOVUPS    32(R11), Y13
+	PREFETCHT1 8192(R11)
+	TESTQ      $0x0000000f, R13
+	JNZ        nhwcAVX2x5x16_kp_nopf
+	LEAQ       (DX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (BX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (SI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (DI)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+	LEAQ       (CX)(R13*4), R12
+	ADDQ       32(SP), R12
+	PREFETCHT0 (R12)
+
+nhwcAVX2x5x16_kp_nopf:
+	VBROADCASTSS (DX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (DI)(R13*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	VBROADCASTSS (CX)(R13*4), Y14
+	VFMADD231PS  Y14, Y12, Y8
+	VFMADD231PS  Y14, Y13, Y9
+	ADDQ         $0x00000040, R11
+	INCQ         R13
+	JNZ          nhwcAVX2x5x16_kp
+
+nhwcAVX2x5x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       R8
+	JNZ        nhwcAVX2x5x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x5x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y9, Y9
 
 nhwcAVX2x5x16_noaccum:
 	TESTQ      $0x00000002, AX
@@ -7304,7 +8806,7 @@ nhwcAVX2x5x16_done:
 
 // func nhwcAVX2x6x8(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x6x8(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -7337,6 +8839,10 @@ nhwcAVX2x6x8_tile:
 nhwcAVX2x6x8_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -7363,68 +8869,115 @@ nhwcAVX2x6x8_nopf:
 	VXORPS Y5, Y5, Y5
 
 nhwcAVX2x6x8_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX2x6x8_kp
 
 nhwcAVX2x6x8_k:
 	VMOVUPS      (R12), Y12
 	PREFETCHT1   8192(R12)
-	VBROADCASTSS (DX)(R13*4), Y14
+	VBROADCASTSS (DX)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
-	VBROADCASTSS (BX)(R13*4), Y15
+	VBROADCASTSS (BX)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y1
-	VBROADCASTSS (SI)(R13*4), Y14
+	VBROADCASTSS (SI)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y2
-	VBROADCASTSS (DI)(R13*4), Y15
+	VBROADCASTSS (DI)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y3
-	VBROADCASTSS (R8)(R13*4), Y14
+	VBROADCASTSS (R8)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
-	VBROADCASTSS (CX)(R13*4), Y15
+	VBROADCASTSS (CX)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y5
 	ADDQ         $0x00000020, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX2x6x8_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX2x6x8_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000000, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x6x8_noaccum
-	MOVQ         BX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y0, Y0
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y2, Y2
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y4, Y4
-	ADDQ         CX, DX
-	VMASKMOVPS   (DX), Y15, Y14
-	VADDPS       Y14, Y5, Y5
+	JMP          nhwcAVX2x6x8_tapdone
+
+nhwcAVX2x6x8_kp:
+	VMOVUPS    (R12), Y12
+	PREFETCHT1 8192(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX2x6x8_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX2x6x8_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VBROADCASTSS (BX)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y1
+	VBROADCASTSS (SI)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y2
+	VBROADCASTSS (DI)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y3
+	VBROADCASTSS (R8)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VBROADCASTSS (CX)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y5
+	ADDQ         $0x00000020, R12
+	INCQ         R14
+	JNZ          nhwcAVX2x6x8_kp
+
+nhwcAVX2x6x8_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       R9
+	JNZ        nhwcAVX2x6x8_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000000, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x6x8_noaccum
+	MOVQ       BX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y0, Y0
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y2, Y2
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y4, Y4
+	ADDQ       CX, DX
+	VMASKMOVPS (DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
 
 nhwcAVX2x6x8_noaccum:
 	TESTQ      $0x00000002, AX
@@ -7521,7 +9074,7 @@ nhwcAVX2x6x8_done:
 
 // func nhwcAVX2x6x16(x *float32, pix *int, toff *int, ntaps int, kl int, w *float32, y *float32, ldy int, bias *float32, res *float32, flags int, cols int, ntiles int)
 // Requires: AVX, FMA3, MMX+
-TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $32-104
+TEXT ·nhwcAVX2x6x16(SB), NOSPLIT, $40-104
 	MOVQ pix+8(FP), AX
 	MOVQ AX, (SP)
 	MOVQ y+48(FP), AX
@@ -7554,6 +9107,10 @@ nhwcAVX2x6x16_tile:
 nhwcAVX2x6x16_nopf:
 	MOVQ   x+0(FP), AX
 	MOVQ   (SP), CX
+	MOVQ   48(CX), DX
+	SUBQ   (CX), DX
+	SHLQ   $0x02, DX
+	MOVQ   DX, 32(SP)
 	MOVQ   (CX), DX
 	LEAQ   (AX)(DX*4), DX
 	MOVQ   8(CX), BX
@@ -7586,87 +9143,141 @@ nhwcAVX2x6x16_nopf:
 	VXORPS Y11, Y11, Y11
 
 nhwcAVX2x6x16_tap:
-	MOVQ (AX), R13
-	SUBQ R11, R13
-	ADDQ R13, R11
-	SHLQ $0x02, R13
-	ADDQ R13, DX
-	ADDQ R13, BX
-	ADDQ R13, SI
-	ADDQ R13, DI
-	ADDQ R13, R8
-	ADDQ R13, CX
-	MOVQ R10, R13
+	MOVQ  (AX), R13
+	SUBQ  R11, R13
+	ADDQ  R13, R11
+	SHLQ  $0x02, R13
+	ADDQ  R13, DX
+	ADDQ  R13, BX
+	ADDQ  R13, SI
+	ADDQ  R13, DI
+	ADDQ  R13, R8
+	ADDQ  R13, CX
+	MOVQ  R10, R14
+	MOVQ  flags+80(FP), R13
+	TESTQ $0x00000080, R13
+	JNZ   nhwcAVX2x6x16_kp
 
 nhwcAVX2x6x16_k:
 	VMOVUPS      (R12), Y12
 	VMOVUPS      32(R12), Y13
 	PREFETCHT1   8192(R12)
-	VBROADCASTSS (DX)(R13*4), Y14
+	VBROADCASTSS (DX)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y0
 	VFMADD231PS  Y14, Y13, Y1
-	VBROADCASTSS (BX)(R13*4), Y15
+	VBROADCASTSS (BX)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y2
 	VFMADD231PS  Y15, Y13, Y3
-	VBROADCASTSS (SI)(R13*4), Y14
+	VBROADCASTSS (SI)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y4
 	VFMADD231PS  Y14, Y13, Y5
-	VBROADCASTSS (DI)(R13*4), Y15
+	VBROADCASTSS (DI)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y6
 	VFMADD231PS  Y15, Y13, Y7
-	VBROADCASTSS (R8)(R13*4), Y14
+	VBROADCASTSS (R8)(R14*4), Y14
 	VFMADD231PS  Y14, Y12, Y8
 	VFMADD231PS  Y14, Y13, Y9
-	VBROADCASTSS (CX)(R13*4), Y15
+	VBROADCASTSS (CX)(R14*4), Y15
 	VFMADD231PS  Y15, Y12, Y10
 	VFMADD231PS  Y15, Y13, Y11
 	ADDQ         $0x00000040, R12
-	INCQ         R13
+	INCQ         R14
 	JNZ          nhwcAVX2x6x16_k
-	ADDQ         $0x08, AX
-	DECQ         R9
-	JNZ          nhwcAVX2x6x16_tap
-	MOVQ         cols+88(FP), AX
-	SUBQ         $0x00000008, AX
-	LEAQ         nhwcMask<>+0(SB), CX
-	NEGQ         AX
-	VMOVUPS      32(CX)(AX*4), Y15
-	MOVQ         flags+80(FP), AX
-	MOVQ         ldy+56(FP), CX
-	SHLQ         $0x02, CX
-	MOVQ         8(SP), BX
-	TESTQ        $0x00000001, AX
-	JZ           nhwcAVX2x6x16_noaccum
-	MOVQ         BX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y0, Y0
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y1, Y1
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y2, Y2
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y3, Y3
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y4, Y4
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y5, Y5
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y6, Y6
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y7, Y7
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y8, Y8
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y9, Y9
-	ADDQ         CX, DX
-	VMOVUPS      (DX), Y14
-	VADDPS       Y14, Y10, Y10
-	VMASKMOVPS   32(DX), Y15, Y14
-	VADDPS       Y14, Y11, Y11
+	JMP          nhwcAVX2x6x16_tapdone
+
+nhwcAVX2x6x16_kp:
+	VMOVUPS    (R12), Y12
+	VMOVUPS    32(R12), Y13
+	PREFETCHT1 8192(R12)
+	TESTQ      $0x0000000f, R14
+	JNZ        nhwcAVX2x6x16_kp_nopf
+	LEAQ       (DX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (BX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (SI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (DI)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (R8)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+	LEAQ       (CX)(R14*4), R13
+	ADDQ       32(SP), R13
+	PREFETCHT0 (R13)
+
+nhwcAVX2x6x16_kp_nopf:
+	VBROADCASTSS (DX)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y0
+	VFMADD231PS  Y14, Y13, Y1
+	VBROADCASTSS (BX)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y2
+	VFMADD231PS  Y15, Y13, Y3
+	VBROADCASTSS (SI)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y4
+	VFMADD231PS  Y14, Y13, Y5
+	VBROADCASTSS (DI)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y6
+	VFMADD231PS  Y15, Y13, Y7
+	VBROADCASTSS (R8)(R14*4), Y14
+	VFMADD231PS  Y14, Y12, Y8
+	VFMADD231PS  Y14, Y13, Y9
+	VBROADCASTSS (CX)(R14*4), Y15
+	VFMADD231PS  Y15, Y12, Y10
+	VFMADD231PS  Y15, Y13, Y11
+	ADDQ         $0x00000040, R12
+	INCQ         R14
+	JNZ          nhwcAVX2x6x16_kp
+
+nhwcAVX2x6x16_tapdone:
+	ADDQ       $0x08, AX
+	DECQ       R9
+	JNZ        nhwcAVX2x6x16_tap
+	MOVQ       cols+88(FP), AX
+	SUBQ       $0x00000008, AX
+	LEAQ       nhwcMask<>+0(SB), CX
+	NEGQ       AX
+	VMOVUPS    32(CX)(AX*4), Y15
+	MOVQ       flags+80(FP), AX
+	MOVQ       ldy+56(FP), CX
+	SHLQ       $0x02, CX
+	MOVQ       8(SP), BX
+	TESTQ      $0x00000001, AX
+	JZ         nhwcAVX2x6x16_noaccum
+	MOVQ       BX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y0, Y0
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y1, Y1
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y3, Y3
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y4, Y4
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y5, Y5
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y7, Y7
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y8, Y8
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y9, Y9
+	ADDQ       CX, DX
+	VMOVUPS    (DX), Y14
+	VADDPS     Y14, Y10, Y10
+	VMASKMOVPS 32(DX), Y15, Y14
+	VADDPS     Y14, Y11, Y11
 
 nhwcAVX2x6x16_noaccum:
 	TESTQ      $0x00000002, AX

@@ -133,13 +133,17 @@ func BenchmarkConvNHWCDepthwise(b *testing.B) {
 	}
 }
 
-// resnet50Batch8Convs are the ResNet-50 layers that read and write more
-// than the L2 caches hold at batch 8 (56x56 and 28x28 planes).
-var resnet50Batch8Convs = []struct {
+// nhwcBenchConv is a benchmarked convolution: a name, its shape, and
+// whether it adds a residual.
+type nhwcBenchConv struct {
 	name     string
 	s        Conv2DShape
 	residual bool
-}{
+}
+
+// resnet50Batch8Convs are the ResNet-50 layers that read and write more
+// than the L2 caches hold at batch 8 (56x56 and 28x28 planes).
+var resnet50Batch8Convs = []nhwcBenchConv{
 	{"1x1_64-256@56+res", Conv2DShape{N: 8, C: 64, H: 56, W: 56, M: 256, KH: 1, KW: 1}, true},
 	{"1x1_64-256@56", Conv2DShape{N: 8, C: 64, H: 56, W: 56, M: 256, KH: 1, KW: 1}, false},
 	{"1x1_256-64@56", Conv2DShape{N: 8, C: 256, H: 56, W: 56, M: 64, KH: 1, KW: 1}, false},
@@ -151,6 +155,13 @@ var resnet50Batch8Convs = []struct {
 	{"stem7x7s2", Conv2DShape{N: 8, C: 3, H: 224, W: 224, M: 64, KH: 7, KW: 7, PadTop: 3, PadLeft: 3, PadBottom: 3, PadRight: 3, StrideH: 2, StrideW: 2}, false},
 }
 
+// nhwcVariant is a setting of ConvNHWC's measurement hooks (nhwcScratch)
+// that a benchmark alternates with the default.
+type nhwcVariant struct {
+	name string
+	set  func(sc *nhwcScratch, on bool)
+}
+
 // BenchmarkConvNHWCBatch8 runs ResNet-50's big-plane layers at batch 8,
 // each followed by a 1x1 convolution to 64 channels that reads its output
 // (as the next layer would), alternating call by call the default ConvNHWC
@@ -160,11 +171,41 @@ var resnet50Batch8Convs = []struct {
 // thread (t1) the thread's CPU time, less disturbed by other processes on a
 // shared machine, and on a two-thread Context (t2) the wall time.
 func BenchmarkConvNHWCBatch8(b *testing.B) {
-	variants := []struct {
-		name     string
-		noStream bool
-	}{{"nostream", true}, {"default", false}}
-	for _, tc := range resnet50Batch8Convs {
+	benchConvNHWCVariant(b, resnet50Batch8Convs, nhwcVariant{"nostream", func(sc *nhwcScratch, on bool) { sc.noStream = on }})
+}
+
+// BenchmarkConvNHWCPrefetchX is BenchmarkConvNHWCBatch8's measurement for
+// the input prefetch (flagPrefetchX) on ResNet-50's layers at batch 1 and 8:
+// nopfx/default above 1 means the prefetch made the pair faster.
+func BenchmarkConvNHWCPrefetchX(b *testing.B) {
+	var convs []nhwcBenchConv
+	for _, n := range []int{1, 8} {
+		for _, c := range append(resnet50Batch8Convs[:len(resnet50Batch8Convs):len(resnet50Batch8Convs)], resnet50SmallPlaneConvs...) {
+			c.s.N = n
+			c.name = fmt.Sprintf("%s/batch=%d", c.name, n)
+			convs = append(convs, c)
+		}
+	}
+	benchConvNHWCVariant(b, convs, nhwcVariant{"nopfx", func(sc *nhwcScratch, on bool) { sc.noPrefetchX = on }})
+}
+
+// resnet50SmallPlaneConvs are ResNet-50's 14x14 and 7x7 layers (N is set by
+// the benchmark).
+var resnet50SmallPlaneConvs = []nhwcBenchConv{
+	{"1x1_256-1024@14+res", Conv2DShape{C: 256, H: 14, W: 14, M: 1024, KH: 1, KW: 1}, true},
+	{"1x1_1024-256@14", Conv2DShape{C: 1024, H: 14, W: 14, M: 256, KH: 1, KW: 1}, false},
+	{"3x3_256@14", Conv2DShape{C: 256, H: 14, W: 14, M: 256, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, false},
+	{"1x1_512-2048@7+res", Conv2DShape{C: 512, H: 7, W: 7, M: 2048, KH: 1, KW: 1}, true},
+	{"1x1_2048-512@7", Conv2DShape{C: 2048, H: 7, W: 7, M: 512, KH: 1, KW: 1}, false},
+	{"3x3_512@7", Conv2DShape{C: 512, H: 7, W: 7, M: 512, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1}, false},
+}
+
+// benchConvNHWCVariant times each of convs and the 1x1 layer to 64 channels
+// after it, alternating call by call v and the default, and reports the
+// medians and v/default (see BenchmarkConvNHWCBatch8).
+func benchConvNHWCVariant(b *testing.B, convs []nhwcBenchConv, v nhwcVariant) {
+	variants := []string{v.name, "default"}
+	for _, tc := range convs {
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/t%d", tc.name, threads), func(b *testing.B) {
 				runtime.LockOSThread()
@@ -205,8 +246,8 @@ func BenchmarkConvNHWCBatch8(b *testing.B) {
 				tnext := make([][]time.Duration, len(variants)) // the next one
 				tpair := make([][]time.Duration, len(variants))
 				run := func() {
-					for i, v := range variants {
-						ctx.nhwc.noStream = v.noStream
+					for i := range variants {
+						v.set(&ctx.nhwc, i == 0)
 						t0 := clock()
 						if err := ConvNHWC(ctx, p); err != nil {
 							b.Fatal(err)
@@ -231,11 +272,11 @@ func BenchmarkConvNHWCBatch8(b *testing.B) {
 					slices.Sort(d)
 					return d[len(d)/2].Seconds()
 				}
-				for i, v := range variants {
-					b.ReportMetric(median(ts[i])*1e3, v.name+"-ms")
-					b.ReportMetric(median(tnext[i])*1e3, v.name+"-next-ms")
+				for i, name := range variants {
+					b.ReportMetric(median(ts[i])*1e3, name+"-ms")
+					b.ReportMetric(median(tnext[i])*1e3, name+"-next-ms")
 				}
-				b.ReportMetric(median(tpair[0])/median(tpair[1]), "nostream/default")
+				b.ReportMetric(median(tpair[0])/median(tpair[1]), v.name+"/default")
 			})
 		}
 	}

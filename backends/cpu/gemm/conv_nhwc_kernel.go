@@ -17,6 +17,12 @@ const flagStream = 32
 // the next tile's Residual rows; it changes no result.
 const flagPrefetch = 64
 
+// flagPrefetchX (a ConvNHWC micro-kernel flag) prefetches the next tile's
+// input rows, a cache line of each per 16 K steps, at the offsets of this
+// tile's rows plus the distance from this tile's first pixel to the next
+// one's; it changes no result.
+const flagPrefetchX = 128
+
 // nhwcTileFunc is the signature of the ConvNHWC micro-kernels. Each computes
 // ntiles tiles of rows output pixels by width = nvec·lanes output channels
 // (the kernel's variant), of which the first cols are stored; tile t reads

@@ -58,9 +58,12 @@ func refConvNHWC(s Conv2DShape, x, w, bias, residual []float32, act Activation) 
 }
 
 // nhwcTestContexts returns nil (the calling goroutine only) and a two-worker
-// Context.
+// Context whose tile kernels prefetch the next tile's inputs whatever the
+// input's size (flagPrefetchX; nil's never do at these sizes), so that both
+// of their K loops are checked.
 func nhwcTestContexts(t *testing.T) []*Context {
 	ctx := NewContext(2)
+	ctx.nhwc.prefetchXMin = 1
 	t.Cleanup(func() { ctx.Close() })
 	return []*Context{nil, ctx}
 }

@@ -18,12 +18,13 @@ import (
 
 // Flag bits, as in ../../kernel.go and ../../conv_nhwc_kernel.go.
 const (
-	flagAccum    = 1
-	flagColBias  = 2
-	flagReLU     = 8
-	flagResidual = 16
-	flagStream   = 32
-	flagPrefetch = 64
+	flagAccum     = 1
+	flagColBias   = 2
+	flagReLU      = 8
+	flagResidual  = 16
+	flagStream    = 32
+	flagPrefetch  = 64
+	flagPrefetchX = 128
 )
 
 // wPrefetchDist is how far ahead of its reads (bytes) a tile kernel prefetches the
@@ -124,8 +125,11 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	// The tile loop's state lives in the frame (every register is taken
 	// inside it): the current tile's pixel offsets, Y and Residual rows, and
 	// the tiles left.
-	frame := AllocLocal(32)
+	frame := AllocLocal(40)
 	lpix, ly, lres, lcnt := frame, frame.Offset(8), frame.Offset(16), frame.Offset(24)
+	// ldelta: the bytes from the current tile's first pixel to the next
+	// tile's (flagPrefetchX).
+	ldelta := frame.Offset(32)
 	for _, c := range []struct {
 		param string
 		local Mem
@@ -159,6 +163,16 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	x := Load(Param("x"), GP64())
 	pix := GP64()
 	MOVQ(lpix, pix)
+	{
+		// The next tile's pixels are about as far from this tile's as its
+		// first pixel is from this tile's first (past the last tile, pix
+		// has room for a tile of offsets that are not used but to prefetch).
+		dn := GP64()
+		MOVQ(Mem{Base: pix, Disp: 8 * rows}, dn)
+		SUBQ(Mem{Base: pix}, dn)
+		SHLQ(U8(2), dn)
+		MOVQ(dn, ldelta)
+	}
 	q := make([]reg.GPVirtual, rows) // pixel i's input pointer, advanced tap by tap
 	for i := range q {
 		q[i] = GP64()
@@ -189,23 +203,46 @@ func genTile(v isa, rows, nvec int, maskTable Mem) {
 	}
 	k := GP64()
 	MOVQ(negkl, k)
-	Label(name + "_k")
-	for j := 0; j < nvec; j++ {
-		VMOVUPS(Mem{Base: w, Disp: vb * j}, wr(j))
-	}
-	// The weights wPrefetchDist bytes ahead, into L2 (see wPrefetchDist).
-	for off := 0; off < vb*nvec; off += 64 {
-		PREFETCHT1(Mem{Base: w, Disp: wPrefetchDist + off})
-	}
-	for i := 0; i < rows; i++ {
-		VBROADCASTSS(Mem{Base: q[i], Index: k, Scale: 4}, bc(i))
+	// flagPrefetchX: the k loop that also prefetches the next tile's inputs
+	// (d is free until the next tap).
+	Load(Param("flags"), d)
+	TESTQ(U32(flagPrefetchX), d)
+	JNZ(LabelRef(name + "_kp"))
+	kloop := func(label string, prefetch bool) {
+		Label(label)
 		for j := 0; j < nvec; j++ {
-			VFMADD231PS(bc(i), wr(j), acc(i, j))
+			VMOVUPS(Mem{Base: w, Disp: vb * j}, wr(j))
 		}
+		// The weights wPrefetchDist bytes ahead, into L2 (see wPrefetchDist).
+		for off := 0; off < vb*nvec; off += 64 {
+			PREFETCHT1(Mem{Base: w, Disp: wPrefetchDist + off})
+		}
+		if prefetch {
+			// Once per cache line of the rows (k a multiple of 16), the
+			// same line of the next tile's rows.
+			TESTQ(U32(15), k)
+			JNZ(LabelRef(label + "_nopf"))
+			for i := 0; i < rows; i++ {
+				LEAQ(Mem{Base: q[i], Index: k, Scale: 4}, d)
+				ADDQ(ldelta, d)
+				PREFETCHT0(Mem{Base: d})
+			}
+			Label(label + "_nopf")
+		}
+		for i := 0; i < rows; i++ {
+			VBROADCASTSS(Mem{Base: q[i], Index: k, Scale: 4}, bc(i))
+			for j := 0; j < nvec; j++ {
+				VFMADD231PS(bc(i), wr(j), acc(i, j))
+			}
+		}
+		ADDQ(U32(vb*nvec), w)
+		INCQ(k)
+		JNZ(LabelRef(label))
 	}
-	ADDQ(U32(vb*nvec), w)
-	INCQ(k)
-	JNZ(LabelRef(name + "_k"))
+	kloop(name+"_k", false)
+	JMP(LabelRef(name + "_tapdone"))
+	kloop(name+"_kp", true)
+	Label(name + "_tapdone")
 	ADDQ(U8(8), toff)
 	DECQ(taps)
 	JNZ(LabelRef(name + "_tap"))
