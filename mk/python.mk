@@ -28,6 +28,7 @@ python-test: pyext
 
 python-bench: pyext
 	$(VPY) bench/python/bench_matmul.py
+	$(VPY) bench/python/bench_matmul_calls.py
 	$(VPY) bench/python/bench_overhead.py
 	$(VPY) bench/python/bench_mlp.py
 

@@ -156,8 +156,15 @@ const (
 // spinFor is how long a worker polls for the next job before it blocks. Waking a
 // blocked worker costs 10-100 us on small VMs (a futex wake of a sleeping thread),
 // more than a whole small GEMV; successive products of one model run (its layers)
-// come closer together than this.
-const spinFor = 50 * time.Microsecond
+// come closer together than this. It must also outlast the caller's last share of
+// a product (up to about 80 us: a 512x512 product is 16 shares on two threads) and
+// the caller's own work until the next call: at 50 us, 512x512 products called
+// back to back from Python found the worker asleep often enough that their median
+// per call (1,800 calls, Zen 4, 2 threads) was 1413 us against NumPy's 1384 and
+// the 90th percentile 2520 us; at 250 us 1314 against 1355 and 1438 (at 1 ms 1294-1299
+// against 1328-1340). Model runs, whose jobs follow each other closely, are not
+// affected; an idle worker burns at most this much of its core after its last job.
+const spinFor = 250 * time.Microsecond
 
 // callerSpinFor is how long a job's caller polls for the workers' last shares
 // before it blocks, without yielding. A caller locked to its OS thread (a cgo
