@@ -2,7 +2,6 @@ package cpu_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -29,41 +28,15 @@ type opRun struct {
 // run builds the graph with graph.Builder and runs it on the CPU device through
 // exec.Session, returning the outputs or the first error.
 func (r opRun) run() (outs []*tensor.Tensor, err error) {
-	bl := graph.NewBuilder("test_" + r.op)
-	names := make([]string, len(r.ins))
-	feeds := map[string]*tensor.Tensor{}
+	inputs := make([]nodeInput, len(r.ins))
 	for i, t := range r.ins {
-		if t == nil {
-			continue
-		}
-		names[i] = fmt.Sprintf("in%d", i)
-		if r.consts[i] {
-			if _, err := bl.Const(names[i], t); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := bl.Input(names[i], t.DType(), graph.ShapeOf(t.Shape()...)); err != nil {
-			return nil, err
-		}
-		feeds[names[i]] = t
-	}
-	nOut := max(r.nOut, 1)
-	outNames := make([]string, nOut)
-	for i := range outNames {
-		outNames[i] = fmt.Sprintf("out%d", i)
+		inputs[i] = nodeInput{T: t, Const: r.consts[i]}
 	}
 	attrs := r.attrs
 	if attrs == nil {
 		attrs = graph.Attrs{}
 	}
-	if _, err := bl.Op(r.op, "node_"+strings.ToLower(r.op), names, outNames, attrs); err != nil {
-		return nil, err
-	}
-	for _, o := range outNames {
-		bl.Output(o)
-	}
-	g, err := bl.Finish()
+	g, _, feeds, err := oneNodeGraph("", r.op, attrs, max(r.nOut, 1), inputs)
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
 		return direct()
 	}
 	// Each warms up once (weight transforms, scratch buffers), then both run
-	// three times, alternating, and the fastest of each counts (with two, a
+	// routeTimings times, alternating, and the fastest of each counts (with two, a
 	// pause of the machine's other core now and then made the slower route
 	// win: the first run is also when the garbage collector runs most). The route runs
 	// last, so that the first run's output is the route's (which

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/lightiam/lightos/backends/cpu"
@@ -76,7 +77,7 @@ func oneNodeGraph(domain, op string, attrs graph.Attrs, nOut int, inputs []nodeI
 	for i := range outs {
 		outs[i] = fmt.Sprintf("out%d", i)
 	}
-	n, err := b.Op(op, "node_"+op, names, outs, attrs)
+	n, err := b.Op(op, "node_"+strings.ToLower(op), names, outs, attrs)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -153,16 +154,7 @@ func wantErr(t *testing.T, what string, err error) {
 	if err == nil {
 		t.Fatalf("%s: no error", what)
 	}
-	if !containsStr(err.Error(), "node_") {
+	if !strings.Contains(err.Error(), "node_") {
 		t.Fatalf("%s: error %q does not name the node", what, err)
 	}
-}
-
-func containsStr(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

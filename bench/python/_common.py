@@ -45,3 +45,16 @@ def fmt(s):
     if s >= 1e-3:
         return f"{s * 1e3:.2f} ms"
     return f"{s * 1e6:.2f} us"
+
+
+def matmul_graph(n, b_data=None):
+    """A one-op graph C = A @ B of n x n float32 on the CPU device: (graph, a, b, c).
+
+    With b_data, B is a graph weight holding it (packed once, at plan time); else it is
+    fed like A."""
+    from lightos_accelerated import DeviceType, ExecutionGraph, GraphOp, LightDevice, OpType
+    name = "matmul" if b_data is None else "matmul-weight"
+    g = ExecutionGraph(LightDevice(DeviceType.CPU, 0), name=name)
+    a, b, c = g.add_tensor([n, n]), g.add_tensor([n, n], data=b_data), g.add_tensor([n, n])
+    g.add_op(GraphOp(OpType.MATMUL, "mm", inputs=[a, b], outputs=[c]))
+    return g, a, b, c

@@ -10,8 +10,7 @@ import time
 
 import numpy as np
 
-from _common import fmt, machine, timeit
-from lightos_accelerated import ExecutionGraph, GraphOp, LightDevice, DeviceType, OpType
+from _common import fmt, machine, matmul_graph, timeit
 
 
 def pure_python_matmul(A, B):
@@ -38,18 +37,12 @@ def main():
     flops = 2.0 * n ** 3
     print(f"# {n}x{n} float32 matmul on {machine()}")
 
-    g = ExecutionGraph(LightDevice(DeviceType.CPU, 0), name="matmul")
-    a, b = g.add_tensor([n, n]), g.add_tensor([n, n])
-    c = g.add_tensor([n, n])
-    g.add_op(GraphOp(OpType.MATMUL, "mm", inputs=[a, b], outputs=[c]))
+    g, a, b, c = matmul_graph(n)
     C = np.empty((n, n), np.float32)
     feeds = {a: A, b: B}
     out = {c: C}
     # The same product with B as a graph weight (the engine packs it once, at plan time).
-    gw = ExecutionGraph(g.device, name="matmul-weight")
-    aw, bw = gw.add_tensor([n, n]), gw.add_tensor([n, n], data=B)
-    cw = gw.add_tensor([n, n])
-    gw.add_op(GraphOp(OpType.MATMUL, "mm", inputs=[aw, bw], outputs=[cw]))
+    gw, aw, _, cw = matmul_graph(n, b_data=B)
     Cw = np.empty((n, n), np.float32)
     Cn = np.empty((n, n), np.float32)
     # Interleaved rounds: each times the three in turn (a pause between them, so that

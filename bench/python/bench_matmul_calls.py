@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 
-from _common import machine
-from lightos_accelerated import DeviceType, ExecutionGraph, GraphOp, LightDevice, OpType
+from _common import machine, matmul_graph
 
 
 def main() -> None:
@@ -25,9 +24,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n, n)).astype(np.float32)
     B = rng.standard_normal((n, n)).astype(np.float32)
-    g = ExecutionGraph(LightDevice(DeviceType.CPU, 0), name="matmul")
-    a, b, c = g.add_tensor([n, n]), g.add_tensor([n, n]), g.add_tensor([n, n])
-    g.add_op(GraphOp(OpType.MATMUL, "mm", inputs=[a, b], outputs=[c]))
+    g, a, b, c = matmul_graph(n)
     C, Cn = np.empty((n, n), np.float32), np.empty((n, n), np.float32)
     feeds, out = {a: A, b: B}, {c: C}
     cases = {"lightos": lambda: g.execute(feeds, out=out), "numpy": lambda: np.matmul(A, B, out=Cn)}
