@@ -484,8 +484,11 @@ func (c *Context) nhwcShare(w, t0, t1, q0, q1 int) {
 	mr := pw.kern.mr
 	npix := s.N * sc.oh * sc.ow
 	p0, p1 := t0*mr, min(npix, t1*mr)
-	if cap(sc.pixBuf[w]) < p1-p0 {
-		sc.pixBuf[w] = make([]int, p1-p0+16)[8:8] // 64 bytes clear of its neighbours
+	// A tile kernel reads the next tile's first offset (flagPrefetchX) even
+	// after the last tile: mr ints past the share's are kept in the slice's
+	// capacity, and 64 bytes more clear of its neighbours on each side.
+	if cap(sc.pixBuf[w]) < p1-p0+mr {
+		sc.pixBuf[w] = make([]int, p1-p0+mr+16)[8:8]
 	}
 	pix := sc.pixBuf[w][:p1-p0]
 	sc.pixOffsets(pix, p0)
