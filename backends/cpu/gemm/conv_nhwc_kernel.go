@@ -149,12 +149,17 @@ func nhwcTileGo(rows, width int) nhwcTileFunc {
 	one := nhwcTileGoOne(rows, width)
 	return func(xp *float32, pixp, toffp *int, ntaps, kl int, wp, yp *float32, ldy int, biasp, resp *float32, flags, cols, ntiles int) {
 		for t := 0; t < ntiles; t++ {
-			one(xp, pixp, toffp, ntaps, kl, wp, yp, ldy, biasp, resp, flags, cols)
-			pixp = (*int)(unsafe.Add(unsafe.Pointer(pixp), 8*rows))
-			yp = (*float32)(unsafe.Add(unsafe.Pointer(yp), 4*rows*ldy))
-			if resp != nil {
-				resp = (*float32)(unsafe.Add(unsafe.Pointer(resp), 4*rows*ldy))
+			if t > 0 {
+				// The next tile's rows. (Advanced after the last tile, the
+				// pointers would leave their allocations, which the garbage
+				// collector and -race's checkptr reject.)
+				pixp = (*int)(unsafe.Add(unsafe.Pointer(pixp), 8*rows))
+				yp = (*float32)(unsafe.Add(unsafe.Pointer(yp), 4*rows*ldy))
+				if resp != nil {
+					resp = (*float32)(unsafe.Add(unsafe.Pointer(resp), 4*rows*ldy))
+				}
 			}
+			one(xp, pixp, toffp, ntaps, kl, wp, yp, ldy, biasp, resp, flags, cols)
 		}
 	}
 }
