@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """LightOS against ONNX Runtime on ResNet-50 and a BERT-style encoder, one machine, one run.
 
-    .venv/bin/python bench/compare_ort.py [--threads N] [--runs 20] [--rounds 2]
+    .venv/bin/python bench/compare_ort.py [--threads N] [--runs 20] [--rounds 4]
                                           [--models resnet50,bert] [--batches 1,8]
 
 Models come from scripts/make_onnx_models.py (random weights, generated into --model-dir).
 Latency: ONNX Runtime with every graph optimization on (ORT_ENABLE_ALL) and
-intra_op_num_threads = N, against `lightos run --threads N` (optimizer on); both take the
-median of --runs timed runs after warm-up, and the best median over --rounds interleaved
-rounds, so that noise on a shared machine hits both alike. The ratio is LightOS / ORT
-(below 1.0: LightOS is faster).
+intra_op_num_threads = N, against `lightos run --threads N` (optimizer on). Each side gets
+3 untimed runs (ORT: 3 warm-up runs; LightOS: the first run, which plans, and
+--warmup 2) and then takes the median of --runs timed runs. Rounds interleave the two,
+the first of each round alternating (ORT first in odd rounds), so that noise on a shared
+machine hits both alike. Reported: each side's best round and their ratio LightOS / ORT
+(below 1.0: LightOS is faster), and the ratio of every round, with their median.
 Load time: the fastest of 5 loads of ResNet-50 from ONNX (memory-mapped, weights
 borrowed) and from the native .lightos format (made by `lightos convert`), both with
 `lightos run --load-only`; ORT's session creation time is shown for scale.
@@ -68,7 +70,7 @@ def ort_median(path, feeds, threads, runs):
 
 
 def lightos_median(binary, path, feeds, threads, runs, workdir):
-    args = [binary, "run", path, "--repeat", str(runs), "--threads", str(threads)]
+    args = [binary, "run", path, "--warmup", "2", "--repeat", str(runs), "--threads", str(threads)]
     for name, arr in feeds.items():
         f = os.path.join(workdir, f"{name}.npy")
         np.save(f, arr)
@@ -104,7 +106,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--models", default="resnet50,bert")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--model-dir", default=os.path.join(ROOT, ".work", "onnx-models"))
@@ -120,8 +122,9 @@ def main():
     print(f"# LightOS vs ONNX Runtime {ort.__version__}\n")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {load:.1f} at start; "
-          f"threads {a.threads}; median of {a.runs} runs, best of {a.rounds} rounds.\n")
-    print("| model | batch | ONNX Runtime (ms) | LightOS (ms) | ratio LightOS/ORT |\n|---|---|---|---|---|")
+          f"threads {a.threads}; median of {a.runs} runs in each of {a.rounds} interleaved rounds.\n")
+    print("| model | batch | ONNX Runtime (ms) | LightOS (ms) | ratio LightOS/ORT | per round (median) |\n"
+          "|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     paths = {}
     for name in a.models.split(","):
@@ -131,18 +134,24 @@ def main():
         paths[name] = path
         for batch in [int(b) for b in a.batches.split(",")]:
             feeds = feeds_for(name, batch, rng)
-            best_ort, best_los, err = float("inf"), float("inf"), ""
-            for _ in range(a.rounds):
-                best_ort = min(best_ort, ort_median(path, feeds, a.threads, a.runs))
+            ort_ms, los_ms, err = [], [], ""
+            for r in range(a.rounds):
                 try:
-                    best_los = min(best_los, lightos_median(binary, path, feeds, a.threads, a.runs, work))
+                    if r % 2 == 0:
+                        ort_ms.append(ort_median(path, feeds, a.threads, a.runs))
+                    los_ms.append(lightos_median(binary, path, feeds, a.threads, a.runs, work))
+                    if r % 2 == 1:
+                        ort_ms.append(ort_median(path, feeds, a.threads, a.runs))
                 except RuntimeError as e:
                     err = str(e).splitlines()[-1][:120]
                     break
             if err:
-                print(f"| {name} | {batch} | {best_ort * 1e3:.2f} | failed: {err} | - |")
+                print(f"| {name} | {batch} | {min(ort_ms, default=float('nan')) * 1e3:.2f} | failed: {err} | - | - |")
             else:
-                print(f"| {name} | {batch} | {best_ort * 1e3:.2f} | {best_los * 1e3:.2f} | {best_los / best_ort:.2f} |")
+                per_round = [lo / o for lo, o in zip(los_ms, ort_ms)]
+                print(f"| {name} | {batch} | {min(ort_ms) * 1e3:.2f} | {min(los_ms) * 1e3:.2f} | "
+                      f"{min(los_ms) / min(ort_ms):.2f} | {' '.join(f'{x:.2f}' for x in per_round)} "
+                      f"({float(np.median(per_round)):.2f}) |")
             sys.stdout.flush()
     if "resnet50" in paths:
         onnx_path = paths["resnet50"]

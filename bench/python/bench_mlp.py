@@ -1,6 +1,13 @@
 """MLP 784-512-512-10 (ReLU), batch 1 and 64: lightos_accelerated vs NumPy doing the same math.
 
-    python bench/python/bench_mlp.py"""
+    python bench/python/bench_mlp.py [--rounds 5]
+
+Rounds interleave the three (NumPy, lightos, lightos with out=), a pause before each so
+that OpenBLAS's threads have gone idle; each reports its best round's median, and the
+ratio NumPy / lightos of every round is printed with its median (above 1: lightos faster)."""
+import argparse
+import time
+
 import numpy as np
 
 from _common import fmt, machine, timeit
@@ -24,6 +31,9 @@ def build(dev, Ws, bs):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
     print(f"# MLP 784-512-512-10 on {machine()}")
     rng = np.random.default_rng(0)
     sizes = [784, 512, 512, 10]
@@ -39,16 +49,24 @@ def main():
         h = np.maximum(h @ Ws[1] + bs[1], 0)
         return h @ Ws[2] + bs[2]
 
-    print(f"{'batch':>5} {'NumPy':>10} {'lightos':>10} {'lightos out=':>13} {'NumPy/lightos':>14}")
+    print(f"{'batch':>5} {'NumPy':>10} {'lightos':>10} {'lightos out=':>13} {'NumPy/lightos':>14}  per round (median)")
     for batch in (1, 64):
         X = rng.standard_normal((batch, 784)).astype(np.float32)
         got = g.execute({x: X})[y]
         assert np.allclose(got, numpy_mlp(X), rtol=1e-3, atol=1e-3), "lightos result is wrong"
         Y = np.empty((batch, 10), np.float32)
-        t_np, _ = timeit(lambda: numpy_mlp(X), repeat=300, min_time=1.0)
-        t_lo, _ = timeit(lambda: g.execute({x: X}), repeat=300, min_time=1.0)
-        t_lo_out, _ = timeit(lambda: g.execute({x: X}, out={y: Y}), repeat=300, min_time=1.0)
-        print(f"{batch:5} {fmt(t_np):>10} {fmt(t_lo):>10} {fmt(t_lo_out):>13} {t_np / t_lo:13.2f}x")
+        cases = {"numpy": lambda: numpy_mlp(X), "lightos": lambda: g.execute({x: X}),
+                 "out": lambda: g.execute({x: X}, out={y: Y})}
+        medians: dict[str, list[float]] = {k: [] for k in cases}
+        for _ in range(args.rounds):
+            for k, fn in cases.items():
+                time.sleep(0.05)
+                medians[k].append(timeit(fn, repeat=300, min_time=0.3)[0])
+        assert np.allclose(Y, numpy_mlp(X), rtol=1e-3, atol=1e-3), "lightos (out=) result is wrong"
+        t_np, t_lo, t_out = (min(medians[k]) for k in ("numpy", "lightos", "out"))
+        per_round = [n / lo for n, lo in zip(medians["numpy"], medians["lightos"])]
+        print(f"{batch:5} {fmt(t_np):>10} {fmt(t_lo):>10} {fmt(t_out):>13} {t_np / t_lo:13.2f}x  "
+              f"{' '.join(f'{r:.2f}' for r in per_round)} ({float(np.median(per_round)):.2f})")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ func runCommand(args []string) error {
 	noWinograd := fs.Bool("no-winograd", false, "run 3x3 convolutions without Winograd F(2x2, 3x3) (for comparisons)")
 	threads := fs.Int("threads", 0, "intra-op threads (0: every core)")
 	repeat := fs.Int("repeat", 10, "timed runs after the first (which includes compiling the plan)")
+	warmup := fs.Int("warmup", 0, "untimed runs between the first run and the timed ones")
 	seed := fs.Uint64("seed", 1, "seed of the random inputs")
 	save := fs.String("save", "", "a directory to write each output to as NAME.npy")
 	loadOnly := fs.Int("load-only", 0, "only load the model this many times and print the fastest load time")
@@ -127,6 +128,13 @@ func runCommand(args []string) error {
 		st := plan.Stats()
 		fmt.Printf("plan       %d steps; intermediates in %.1f MB (%.1f MB without reuse); %d views share their input's buffer, %d outputs written over an input\n",
 			st.Nodes, float64(st.ArenaBytes)/1e6, float64(st.NaiveBytes)/1e6, st.AliasedNodes, st.InPlaceNodes)
+	}
+	for i := 0; i < *warmup; i++ {
+		r, err := sess.Run(ctx, feeds, nil)
+		if err != nil {
+			return err
+		}
+		r.Release()
 	}
 	times := make([]time.Duration, 0, *repeat)
 	last := res.Profile
