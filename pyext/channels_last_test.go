@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"unsafe"
 )
 
 // TestCPUSessionsRunChannelsLast: a session of an optimized convolution graph on the
@@ -17,7 +16,7 @@ func TestCPUSessionsRunChannelsLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer Close(dev)
-	w := make([]float32, 32*16*3*3)
+	w, wp := foreignFloats(t, 32*16*3*3)
 	for i := range w {
 		w[i] = float32(i%7) - 3
 	}
@@ -25,7 +24,7 @@ func TestCPUSessionsRunChannelsLast(t *testing.T) {
 		"consts":[{"name":"w","dtype":"float32","shape":[32,16,3,3],"ptr":%d}],
 		"nodes":[{"op":"Conv","name":"conv","inputs":["x","w"],"outputs":["c"],"attrs":{"pads":{"ints":[1,1,1,1]}}},
 		         {"op":"Relu","name":"relu","inputs":["c"],"outputs":["y"]}],
-		"outputs":["y"]}`, uintptr(unsafe.Pointer(&w[0])))
+		"outputs":["y"]}`, wp)
 	planNodes := func(disable string) int {
 		g, err := GraphBuild(spec)
 		if err != nil {

@@ -10,13 +10,29 @@ import (
 // foreignInts maps n int64s outside the Go heap, as NumPy memory would be.
 func foreignInts(t *testing.T, n int) ([]int64, uintptr) {
 	t.Helper()
-	mem, err := syscall.Mmap(-1, 0, n*8, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	p := foreignBytes(t, n*8)
+	return unsafe.Slice((*int64)(foreign(p)), n), p
+}
+
+// foreignFloats is foreignInts for n float32 values.
+func foreignFloats(t *testing.T, n int) ([]float32, uintptr) {
+	t.Helper()
+	p := foreignBytes(t, n*4)
+	return unsafe.Slice((*float32)(foreign(p)), n), p
+}
+
+// foreignBytes maps n bytes outside the Go heap, as Python's arrays are, for the
+// test's lifetime, and returns their address. (The address of a Go slice passed as
+// a uintptr does not keep the slice alive: the garbage collector may free it while
+// the engine reads it, and -race's checkptr rejects such a pointer.)
+func foreignBytes(t *testing.T, n int) uintptr {
+	t.Helper()
+	mem, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Munmap(mem) })
-	p := uintptr(unsafe.Pointer(&mem[0]))
-	return unsafe.Slice((*int64)(unsafe.Pointer(&mem[0])), n), p
+	return uintptr(unsafe.Pointer(&mem[0]))
 }
 
 func kindOf(err error) string {
