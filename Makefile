@@ -43,8 +43,11 @@ go-test:
 
 # The race detector also checks unsafe pointer use (checkptr): it caught the ConvNHWC
 # Go twin stepping past its buffers and a test handing the engine a Go slice by address.
+# kernel/eval is left out: yaegi v0.16.1 races with itself there (ExecuteWithContext's
+# cancellation writes its results from its goroutine; goroutines of interpreted code
+# read frames that the next cell's Execute resizes), which the detector reports.
 go-race:
-	$(GO) test -count=1 -race ./...
+	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v '/kernel/eval$$')
 
 ## fuzz: a short run of every parser's fuzz target (native, ONNX, TorchScript)
 fuzz:

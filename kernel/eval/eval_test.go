@@ -186,13 +186,6 @@ func TestPanicTracebackNamesCell(t *testing.T) {
 }
 
 func TestInterrupt(t *testing.T) {
-	if raceEnabled {
-		// yaegi v0.16.1's ExecuteWithContext, cancelled, returns while its
-		// goroutine still writes the function's named results
-		// (interp/program.go:195-203): the detector reports that race in the
-		// library. The test runs without -race.
-		t.Skip("the race detector reports a race inside yaegi's ExecuteWithContext on cancellation")
-	}
 	s, _, _ := newSession(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
