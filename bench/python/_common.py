@@ -58,3 +58,18 @@ def matmul_graph(n, b_data=None):
     a, b, c = g.add_tensor([n, n]), g.add_tensor([n, n], data=b_data), g.add_tensor([n, n])
     g.add_op(GraphOp(OpType.MATMUL, "mm", inputs=[a, b], outputs=[c]))
     return g, a, b, c
+
+
+def matmul_operands(n, seed=0):
+    """Two random n x n float32 matrices (the same for a given seed)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, n)).astype(np.float32),
+            rng.standard_normal((n, n)).astype(np.float32))
+
+
+def check_product(name, got, ref):
+    """Fail unless got (n x n) is the product ref (computed in float64) to float32 accuracy."""
+    import numpy as np
+    n = ref.shape[1]
+    assert np.allclose(np.asarray(got), ref, rtol=1e-3, atol=1e-3 * np.sqrt(n)), f"{name} result is wrong"

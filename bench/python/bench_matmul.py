@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from _common import fmt, machine, matmul_graph, timeit
+from _common import check_product, fmt, machine, matmul_graph, matmul_operands, timeit
 
 
 def pure_python_matmul(A, B):
@@ -31,9 +31,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     n = args.n
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((n, n)).astype(np.float32)
-    B = rng.standard_normal((n, n)).astype(np.float32)
+    A, B = matmul_operands(n)
     flops = 2.0 * n ** 3
     print(f"# {n}x{n} float32 matmul on {machine()}")
 
@@ -59,14 +57,14 @@ def main():
             medians[k].append(timeit(fn, repeat=30, min_time=0.3)[0])
     t_lo, t_lw, t_np = (min(medians[k]) for k in ("lightos", "weight", "numpy"))
     ref = A.astype(np.float64) @ B
-    assert np.allclose(C, ref, rtol=1e-3, atol=1e-3 * np.sqrt(n)), "lightos result is wrong"
-    assert np.allclose(Cw, ref, rtol=1e-3, atol=1e-3 * np.sqrt(n)), "lightos (weight) result is wrong"
+    check_product("lightos", C, ref)
+    check_product("lightos (weight)", Cw, ref)
 
     Al, Bl = A.tolist(), B.tolist()
     t0 = time.perf_counter()
     Cp = pure_python_matmul(Al, Bl)
     t_py = time.perf_counter() - t0
-    assert np.allclose(np.array(Cp), ref, rtol=1e-3, atol=1e-3 * np.sqrt(n)), "pure Python result is wrong"
+    check_product("pure Python", Cp, ref)
 
     print(f"{'implementation':28} {'time':>12} {'GFLOP/s':>9} {'vs pure Python':>15}")
     for name, t in (("pure Python triple loop", t_py), ("NumPy (np.matmul)", t_np),
