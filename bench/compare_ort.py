@@ -134,23 +134,23 @@ def main():
         paths[name] = path
         for batch in [int(b) for b in a.batches.split(",")]:
             feeds = feeds_for(name, batch, rng)
-            ort_ms, los_ms, err = [], [], ""
+            ort_s, los_s, err = [], [], ""  # each round's median, seconds
             for r in range(a.rounds):
                 try:
                     if r % 2 == 0:
-                        ort_ms.append(ort_median(path, feeds, a.threads, a.runs))
-                    los_ms.append(lightos_median(binary, path, feeds, a.threads, a.runs, work))
+                        ort_s.append(ort_median(path, feeds, a.threads, a.runs))
+                    los_s.append(lightos_median(binary, path, feeds, a.threads, a.runs, work))
                     if r % 2 == 1:
-                        ort_ms.append(ort_median(path, feeds, a.threads, a.runs))
+                        ort_s.append(ort_median(path, feeds, a.threads, a.runs))
                 except RuntimeError as e:
                     err = str(e).splitlines()[-1][:120]
                     break
             if err:
-                print(f"| {name} | {batch} | {min(ort_ms, default=float('nan')) * 1e3:.2f} | failed: {err} | - | - |")
+                print(f"| {name} | {batch} | {min(ort_s, default=float('nan')) * 1e3:.2f} | failed: {err} | - | - |")
             else:
-                per_round = [lo / o for lo, o in zip(los_ms, ort_ms)]
-                print(f"| {name} | {batch} | {min(ort_ms) * 1e3:.2f} | {min(los_ms) * 1e3:.2f} | "
-                      f"{min(los_ms) / min(ort_ms):.2f} | {' '.join(f'{x:.2f}' for x in per_round)} "
+                per_round = [lo / o for lo, o in zip(los_s, ort_s)]
+                print(f"| {name} | {batch} | {min(ort_s) * 1e3:.2f} | {min(los_s) * 1e3:.2f} | "
+                      f"{min(los_s) / min(ort_s):.2f} | {' '.join(f'{x:.2f}' for x in per_round)} "
                       f"({float(np.median(per_round)):.2f}) |")
             sys.stdout.flush()
     if "resnet50" in paths:
