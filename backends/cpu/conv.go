@@ -232,7 +232,7 @@ func (c *convCore) runWinograd(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor
 	xs, ws := x.Shape(), w.Shape()
 	var ww *winogradWeights
 	if c.packed != nil && slices.Equal(c.wShape, ws) {
-		c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], ws[1]) })
+		c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], ws[1], 2) })
 		if c.winoErr != nil {
 			return c.winoErr
 		}

@@ -23,8 +23,11 @@ type Options struct {
 	// Threads is the intra-op parallelism (0: runtime.GOMAXPROCS).
 	Threads int
 	// NoWinograd runs 3x3 stride-1 convolutions as implicit GEMMs instead of
-	// through Winograd F(2x2, 3x3) (for comparisons and tests).
+	// through Winograd (for comparisons and tests).
 	NoWinograd bool
+	// NoWinograd4 leaves out Winograd F(4x4, 3x3) and keeps F(2x2, 3x3) (for
+	// comparisons).
+	NoWinograd4 bool
 }
 
 // New returns the CPU device.
@@ -33,7 +36,7 @@ func New(opts Options) *Device {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	return &Device{env: Env{Threads: threads, NoWinograd: opts.NoWinograd}, info: describe(), sens: newSensors("/sys", "/proc")}
+	return &Device{env: Env{Threads: threads, NoWinograd: opts.NoWinograd, NoWinograd4: opts.NoWinograd4}, info: describe(), sens: newSensors("/sys", "/proc")}
 }
 
 // Info describes the processor.

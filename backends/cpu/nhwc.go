@@ -28,8 +28,9 @@ func init() {
 
 // nhwcConv is a prepared NhwcConv node: constant weights packed once for
 // gemm.ConvNHWC, the activation split between the GEMM's epilogue (Relu) and a pass
-// over the output (LeakyRelu, Clip); from batch 2 the wide 3x3 layers may go through
-// the NCHW Winograd path instead (runWinograd), where it measured faster (pickRoute).
+// over the output (LeakyRelu, Clip); the 3x3 stride-1 layers of 64 channels and more
+// may go through Winograd F(2x2, 3x3) or F(4x4, 3x3) instead (runWinograd), where it
+// measured faster (pickRoute).
 type nhwcConv struct {
 	name   string
 	attrs  graph.Attrs
@@ -38,17 +39,18 @@ type nhwcConv struct {
 	packed *gemm.PackedNHWCWeights
 	wShape []int // the shape packed was made for
 
-	// The Winograd route (runWinograd): constant weights transformed on first use,
-	// the scratch of the Winograd calls and the NCHW copies.
-	winoOnce    sync.Once
-	wino        *winogradWeights
-	winoErr     error
+	// The Winograd routes (runWinograd): constant weights transformed on first use
+	// (by tile size: wino[2], wino[4]; those of a size that no shape's route
+	// uses are dropped), and the scratch of the Winograd calls.
+	winoMu      sync.Mutex
+	wino        map[int]*winogradWeights
 	winoScratch winogradScratches
 
-	// routes records, per input shape, whether the Winograd route was the faster
-	// of the two when both were timed on that shape's first run (timeRoute).
+	// routes records, per input shape, the route that was the fastest when all
+	// were timed on that shape's first run (pickRoute): 0 for the direct kernel,
+	// else the Winograd tile size.
 	routeMu sync.Mutex
-	routes  map[[4]int]bool
+	routes  map[[4]int]int
 }
 
 // newNhwcConv prepares an NhwcConv node (float32; group 1 or depthwise, as
@@ -143,7 +145,8 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	if y.Len() == 0 {
 		return nil
 	}
-	routed := c.packed != nil && winogradFits(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act}, nhwcWinogradMinChannels)
+	sizes := c.winogradSizes(env, g, xs, ws)
+	routed := len(sizes) > 0
 	if routed && res != nil && &res.Float32s()[0] == &y.Float32s()[0] && !c.routeKnown([4]int(xs)) {
 		// The output is the residual's buffer (backends.InPlacer) and pickRoute
 		// will run the layer several times: each run needs the residual intact.
@@ -154,9 +157,12 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 			Residual: tensorF32(res), Act: c.act, Y: y.Float32s()}
 		return gemm.ConvNHWC(env.GEMM(), p)
 	}
-	route := func() error { return c.runWinograd(env, g, x, w, bias, res, y) }
 	if routed {
-		err = c.pickRoute([4]int(xs), direct, route)
+		routes := []nhwcRoute{{0, direct}}
+		for _, size := range sizes {
+			routes = append(routes, nhwcRoute{size, func() error { return c.runWinograd(env, g, size, x, w, bias, res, y) }})
+		}
+		err = c.pickRoute([4]int(xs), routes)
 	} else {
 		err = direct()
 	}
@@ -181,47 +187,75 @@ func (c *nhwcConv) routeKnown(xs [4]int) bool {
 // routeTimings is how many times pickRoute times each route after its warm-up run.
 const routeTimings = 3
 
-// pickRoute runs the convolution through the faster of the direct kernel and the
-// Winograd route for input shape xs. The first run of a shape times both (each once to
-// warm up, then the fastest of routeTimings runs, alternating; each writes the whole output) and
-// remembers the faster: it depends on the machine and the layer (nhwcWinogradMinChannels).
-func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
+// nhwcRoute is one way to compute a layer: size 0 the direct kernel, else
+// Winograd of that tile size.
+type nhwcRoute struct {
+	size int
+	run  func() error
+}
+
+// pickRoute runs the convolution through the fastest of routes (the direct kernel
+// first) for input shape xs. The first run of a shape times all (each once to warm
+// up, then the fastest of routeTimings runs, in turn; each writes the whole output)
+// and remembers the fastest: it depends on the machine and the layer
+// (nhwcWinogradMinChannels). The transformed weights of a Winograd size that no
+// shape then uses are dropped.
+func (c *nhwcConv) pickRoute(xs [4]int, routes []nhwcRoute) error {
 	c.routeMu.Lock()
-	useRoute, known := c.routes[xs]
+	size, known := c.routes[xs]
 	c.routeMu.Unlock()
 	if known {
-		if useRoute {
-			return route()
+		for _, r := range routes {
+			if r.size == size {
+				return r.run()
+			}
 		}
-		return direct()
+		return fmt.Errorf("no route of size %d among %d", size, len(routes))
 	}
-	// Each warms up once (weight transforms, scratch buffers), then both run
-	// routeTimings times, alternating, and the fastest of each counts (with two, a
+	// Each warms up once (weight transforms, scratch buffers), then all run
+	// routeTimings times, in turn, and the fastest of each counts (with two, a
 	// pause of the machine's other core now and then made the slower route
-	// win: the first run is also when the garbage collector runs most). The route runs
-	// last, so that the first run's output is the route's (which
+	// win: the first run is also when the garbage collector runs most). The last
+	// route runs last, so that the first run's output is a Winograd route's (which
 	// TestNhwcConvMatchesConv's batch-2 cases check; the direct kernel has its own).
-	tDirect, tRoute := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+	best := make([]time.Duration, len(routes))
+	for i := range best {
+		best[i] = time.Duration(math.MaxInt64)
+	}
 	for i := 0; i <= routeTimings; i++ {
-		for _, f := range []struct {
-			run  func() error
-			best *time.Duration
-		}{{direct, &tDirect}, {route, &tRoute}} {
+		for k, r := range routes {
 			start := time.Now()
-			if err := f.run(); err != nil {
+			if err := r.run(); err != nil {
 				return err
 			}
-			if d := time.Since(start); i > 0 && d < *f.best {
-				*f.best = d
+			if d := time.Since(start); i > 0 && d < best[k] {
+				best[k] = d
 			}
+		}
+	}
+	fastest := 0
+	for k := range best {
+		if best[k] < best[fastest] {
+			fastest = k
 		}
 	}
 	c.routeMu.Lock()
 	if c.routes == nil {
-		c.routes = map[[4]int]bool{}
+		c.routes = map[[4]int]int{}
 	}
-	c.routes[xs] = tRoute < tDirect
+	c.routes[xs] = routes[fastest].size
+	used := map[int]bool{}
+	for _, size := range c.routes {
+		used[size] = true
+	}
 	c.routeMu.Unlock()
+	c.winoMu.Lock()
+	for size := range c.wino {
+		if !used[size] {
+			delete(c.wino, size)
+		}
+	}
+	c.winoMu.Unlock()
 	return nil
 }
 
@@ -233,18 +267,47 @@ func (c *nhwcConv) pickRoute(xs [4]int, direct, route func() error) error {
 // where pickRoute keeps the direct kernel); BenchmarkNhwcConvWinogradRoute.
 const nhwcWinogradMinChannels = 64
 
-// runWinograd runs the convolution through Winograd F(2x2, 3x3) on the
+// wino4MaxChannels bounds the input and output channels of the layers that
+// NhwcConv times F(4x4, 3x3) on: its transformed weights are 4 times the
+// weights (36·C·M floats; 9.4 MB at 256 channels), and at 512 channels the layers
+// have few pixels (ResNet-50's 7x7), where the F(2x2) tiles fit better.
+const wino4MaxChannels = 256
+
+// winogradSizes lists the Winograd tile sizes NhwcConv times for a layer (none if
+// the weights are not constant or the layer is no 3x3 stride-1 convolution of at
+// least nhwcWinogradMinChannels channels).
+func (c *nhwcConv) winogradSizes(env *Env, g *ops.Geometry, xs, ws []int) []int {
+	if c.packed == nil || !winogradFits(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act}, nhwcWinogradMinChannels) {
+		return nil
+	}
+	if env.NoWinograd4 || xs[3] > wino4MaxChannels || ws[0] > wino4MaxChannels {
+		return []int{2}
+	}
+	return []int{2, 4}
+}
+
+// runWinograd runs the convolution through Winograd F(size x size, 3x3) on the
 // channels-last tensors as they are (winograd.go's NHWC layout: the input patches
 // and output pixels are runs of channels, so no transposes); res may be y.
-// Constant weights are transformed once.
-func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, x, w, bias, res, y *tensor.Tensor) error {
+// Constant weights are transformed once per size.
+func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, size int, x, w, bias, res, y *tensor.Tensor) error {
 	xs, ws := x.Shape(), w.Shape()
-	c.winoOnce.Do(func() { c.wino, c.winoErr = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], xs[3]) })
-	if c.winoErr != nil {
-		return c.winoErr
+	c.winoMu.Lock()
+	ww := c.wino[size]
+	if ww == nil {
+		var err error
+		if ww, err = newWinogradWeights(env.GEMM(), w.Float32s(), ws[0], xs[3], size); err != nil {
+			c.winoMu.Unlock()
+			return err
+		}
+		if c.wino == nil {
+			c.wino = map[int]*winogradWeights{}
+		}
+		c.wino[size] = ww
 	}
+	c.winoMu.Unlock()
 	epi := convEpilogue{Bias: bias, Residual: res, Act: c.act}
-	return runWinogradLayout(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, true, x.Float32s(), w.Float32s(), y.Float32s(), c.wino, ws[0], epi, &c.winoScratch)
+	return runWinogradLayout(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, true, size, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &c.winoScratch)
 }
 
 // clampF32 clamps y to [lo, hi] in place (Clip; ReLU6).

@@ -122,7 +122,7 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 
 // BenchmarkNhwcConvWinogradRoute runs ResNet-50's stride-1 3x3 layers (Relu, bias;
 // 64@56 to 512@7) at batch 1 and 8 through NhwcConv's two routes, the direct kernel
-// and the channels-last Winograd F(2x2, 3x3), on 2 threads in one process: the
+// and the channels-last Winograd F(2x2, 3x3) and F(4x4, 3x3), on 2 threads in one process: the
 // measurements behind nhwcWinogradMinChannels (pickRoute chooses per shape at run
 // time).
 func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
@@ -160,12 +160,14 @@ func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 				}
 			}
 		})
-		b.Run(name+"/winograd", func(b *testing.B) {
-			for b.Loop() {
-				if err := conv.runWinograd(env, g, x, w, bias, nil, y); err != nil {
-					b.Fatal(err)
+		for _, size := range []int{2, 4} {
+			b.Run(fmt.Sprintf("%s/winograd%d", name, size), func(b *testing.B) {
+				for b.Loop() {
+					if err := conv.runWinograd(env, g, size, x, w, bias, nil, y); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

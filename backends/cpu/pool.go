@@ -13,6 +13,9 @@ type Env struct {
 	Threads int
 	// NoWinograd turns off the Winograd path of 3x3 convolutions (winograd.go).
 	NoWinograd bool
+	// NoWinograd4 leaves out Winograd F(4x4, 3x3) (winograd4.go): channels-last 3x3
+	// layers then choose between the direct kernel and F(2x2, 3x3) only.
+	NoWinograd4 bool
 	// winogradMinChannels, if positive, replaces winogradMinChannels (for tests).
 	winogradMinChannels int
 

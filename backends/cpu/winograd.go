@@ -31,9 +31,10 @@ import (
 const winogradMinChannels = 128
 
 // winogradChunkBytes bounds the scratch of one chunk of tiles (the 16 transformed
-// input matrices and the 16 products), so that it stays in the L2 cache, unless
-// that would make chunks of fewer than winogradMinChunk tiles: each chunk streams
-// all 16 transformed weight matrices (16·C·M floats) once.
+// input matrices and the 16 products; 36 and 36 for F(4x4)), so that it stays in
+// the L2 cache, unless that would make chunks of fewer than winogradMinChunk tiles
+// (F(4x4): 16/36 of it, as many output pixels): each chunk streams all the
+// transformed weight matrices (16·C·M floats; 36·C·M) once.
 const (
 	winogradChunkBytes = 1 << 20
 	winogradMinChunk   = 128
@@ -47,12 +48,17 @@ const (
 	winogradThreadChannels = 512
 )
 
-// winogradWeights are a convolution's transformed weights: u[ξ] is the C×M matrix
-// U_ξ[c][m] = (G·g_mc·Gᵀ)[ξ], packed as a GEMM B operand.
+// winogradWeights are a convolution's transformed weights for F(size x size, 3x3)
+// (size 2, or 4: winograd4.go): u[ξ] is the C×M matrix U_ξ[c][m] = (G·g_mc·Gᵀ)[ξ],
+// packed as a GEMM B operand, for the (size+2)² positions ξ.
 type winogradWeights struct {
-	c, m int
-	u    [16]*gemm.PackedB
+	c, m, size int
+	u          []*gemm.PackedB
 }
+
+// winogradPositions is the number of positions of a transformed tile (and of
+// GEMMs) of F(size x size, 3x3): 16 for size 2, 36 for size 4.
+func winogradPositions(size int) int { return (size + 2) * (size + 2) }
 
 // winogradApplies reports whether a convolution of geometry g, input shape xs and
 // weight shape ws with epilogue epi runs through Winograd F(2x2, 3x3).
@@ -80,23 +86,29 @@ func winogradFits(env *Env, g *ops.Geometry, xs, ws []int, epi convEpilogue, min
 	return xs[1] >= minC && ws[0] >= minC
 }
 
-// newWinogradWeights transforms the M×C×3×3 weights w and packs them for ctx. The
+// newWinogradWeights transforms the M×C×3×3 weights w for F(size x size, 3x3) and
+// packs them for ctx. The
 // transform runs on ctx's threads (when ctx is free) over blocks of winogradWBlock
-// output channels, so that each of the 16 planes is written in runs of the block
+// output channels, so that each of the planes is written in runs of the block
 // rather than one scattered value at a time: ResNet-50's 512x512 layer took 30 ms on
 // one thread with the scattered writes, a share of the first run of each input shape.
-func newWinogradWeights(ctx *gemm.Context, w []float32, m, c int) (*winogradWeights, error) {
+func newWinogradWeights(ctx *gemm.Context, w []float32, m, c, size int) (*winogradWeights, error) {
 	if len(w) != m*c*9 {
 		return nil, fmt.Errorf("winograd: %d weights, want %d×%d×3×3", len(w), m, c)
 	}
-	u := make([]float32, 16*c*m)
+	transformWeight := winogradTransformWeight
+	if size == 4 {
+		transformWeight = wino4TransformWeight
+	}
+	positions := winogradPositions(size)
+	u := make([]float32, positions*c*m)
 	blocks := (m + winogradWBlock - 1) / winogradWBlock
 	transform := func(_, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			m0, m1 := b*winogradWBlock, min(m, (b+1)*winogradWBlock)
 			for ci := 0; ci < c; ci++ {
 				for mi := m0; mi < m1; mi++ {
-					winogradTransformWeight(u, w[(mi*c+ci)*9:(mi*c+ci)*9+9], ci*m+mi, c*m)
+					transformWeight(u, w[(mi*c+ci)*9:(mi*c+ci)*9+9], ci*m+mi, c*m)
 				}
 			}
 		}
@@ -104,7 +116,7 @@ func newWinogradWeights(ctx *gemm.Context, w []float32, m, c int) (*winogradWeig
 	if ran, err := ctx.TryParallel(blocks, 1, transform); !ran || err != nil {
 		transform(0, 0, blocks)
 	}
-	ww := &winogradWeights{c: c, m: m}
+	ww := &winogradWeights{c: c, m: m, size: size, u: make([]*gemm.PackedB, positions)}
 	for xi := range ww.u {
 		pb, err := gemm.PackB(ctx, c, m, u[xi*c*m:(xi+1)*c*m], m, false)
 		if err != nil {
@@ -139,6 +151,7 @@ func winogradTransformWeight(u, g []float32, at, plane int) {
 
 // winogradConv is one Winograd convolution call's operands.
 type winogradConv struct {
+	size           int // output tile size: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
 	n, c, h, w, m  int // input N×C×H×W, M output channels
 	oh, ow, th, tw int // output size and tiles per column and row
 	pt, pl         int // top and left padding
@@ -152,28 +165,33 @@ type winogradConv struct {
 }
 
 // runWinograd computes y = epilogue(conv(x, w)) for a convolution winogradApplies
-// accepted, over NCHW tensors (xs = [N, C, H, W]). ww, if non-nil, are w's prepared
-// transformed weights.
+// accepted, over NCHW tensors (xs = [N, C, H, W]) with F(2x2, 3x3). ww, if non-nil,
+// are w's prepared transformed weights.
 func runWinograd(env *Env, g *ops.Geometry, xs []int, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *winogradScratches) error {
-	return runWinogradLayout(env, g, xs, false, x, w, y, ww, m, epi, scratch)
+	return runWinogradLayout(env, g, xs, false, 2, x, w, y, ww, m, epi, scratch)
 }
 
 // runWinogradLayout is runWinograd over NCHW tensors, or channels-last ones if
-// nhwc (xs is still [N, C, H, W]). The residual may be y itself: each output
-// element is written once, after its residual element is read.
-func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *winogradScratches) error {
-	wc := winogradConv{n: xs[0], c: xs[1], h: xs[2], w: xs[3], m: m, oh: g.Out[0], ow: g.Out[1],
+// nhwc (xs is still [N, C, H, W]), with F(size x size, 3x3): size 2, or 4 (only
+// channels-last). The residual may be y itself: each output element is written
+// once, after its residual element is read.
+func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, size int, x, w, y []float32, ww *winogradWeights, m int, epi convEpilogue, scratch *winogradScratches) error {
+	if size != 2 && (size != 4 || !nhwc) {
+		return fmt.Errorf("winograd: no F(%dx%d, 3x3) for this layout (nhwc %v)", size, size, nhwc)
+	}
+	wc := winogradConv{size: size, n: xs[0], c: xs[1], h: xs[2], w: xs[3], m: m, oh: g.Out[0], ow: g.Out[1],
 		pt: g.PadsBegin[0], pl: g.PadsBegin[1], nhwc: nhwc, x: x, y: y,
 		bias: tensorF32(epi.Bias), residual: tensorF32(epi.Residual), relu: epi.Act == gemm.ActReLU}
-	wc.th, wc.tw = (wc.oh+1)/2, (wc.ow+1)/2
-	if ww == nil || ww.c != wc.c || ww.m != m {
+	wc.th, wc.tw = (wc.oh+size-1)/size, (wc.ow+size-1)/size
+	if ww == nil || ww.c != wc.c || ww.m != m || ww.size != size {
 		var err error
-		if ww, err = newWinogradWeights(env.GEMM(), w, m, wc.c); err != nil {
+		if ww, err = newWinogradWeights(env.GEMM(), w, m, wc.c, size); err != nil {
 			return err
 		}
 	}
+	positions := winogradPositions(size)
 	tiles := wc.n * wc.th * wc.tw
-	chunk := min(tiles, max(winogradMinChunk, winogradChunkBytes/(16*4*(wc.c+m))))
+	chunk := min(tiles, max(winogradMinChunk*16/positions, winogradChunkBytes/(positions*4*(wc.c+m))))
 	threads := env.GEMM().Threads()
 	if threads > 1 && tiles >= threads*winogradThreadTiles && wc.c+m <= winogradThreadChannels {
 		// Enough tiles for every thread, and weights small enough for each thread
@@ -190,7 +208,7 @@ func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, x, w, y [
 		chunk = (perThread + chunksPerThread - 1) / chunksPerThread // equal chunks
 		errs := make([]error, threads)
 		env.ParallelW(threads, 1, func(_, lo, hi int) {
-			sc := scratch.get(16 * chunk * (wc.c + m))
+			sc := scratch.get(positions * chunk * (wc.c + m))
 			defer scratch.put(sc)
 			for w := lo; w < hi; w++ {
 				for t0 := w * perThread; t0 < min(tiles, (w+1)*perThread) && errs[w] == nil; t0 += chunk {
@@ -200,7 +218,7 @@ func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, x, w, y [
 		})
 		return errors.Join(errs...)
 	}
-	sc := scratch.get(16 * chunk * (wc.c + m))
+	sc := scratch.get(positions * chunk * (wc.c + m))
 	defer scratch.put(sc)
 	for t0 := 0; t0 < tiles; t0 += chunk {
 		if err := wc.runChunk(sc, ww, chunk, t0, env, scratch); err != nil {
@@ -262,14 +280,15 @@ func (l *winogradScratches) put(sc *winogradScratch) {
 }
 
 // runChunk computes the output of tiles t0 ... t0+chunk-1 (fewer at the end) with
-// sc's buffers: input transform, 16 GEMMs, output transform. Without env all run on
+// sc's buffers: input transform, 16 (or 36) GEMMs, output transform. Without env all run on
 // the calling goroutine, the GEMMs on sc.ctx. With env the transforms split the tiles
-// between env's threads and the threads share out the 16 GEMMs, each running whole
+// between env's threads and the threads share out the GEMMs, each running whole
 // products on a single-thread context from pool: a chunk of few tiles (a small plane
 // at batch 1) made products too small to split well (256@14x14: 49 rows).
 func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk, t0 int, env *Env, pool *winogradScratches) error {
 	nt := min(chunk, wc.n*wc.th*wc.tw-t0)
-	v, prod := sc.buf[:16*chunk*wc.c], sc.buf[16*chunk*wc.c:16*chunk*(wc.c+wc.m)]
+	positions := len(ww.u)
+	v, prod := sc.buf[:positions*chunk*wc.c], sc.buf[positions*chunk*wc.c:positions*chunk*(wc.c+wc.m)]
 	gemmOne := func(ctx *gemm.Context, xi int) error {
 		err := gemm.Sgemm(ctx, gemm.Params{M: nt, N: wc.m, K: wc.c,
 			A: v[xi*chunk*wc.c:], LDA: wc.c, PackedB: ww.u[xi], C: prod[xi*chunk*wc.m:], LDC: wc.m})
@@ -279,13 +298,13 @@ func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk
 		return nil
 	}
 	if env == nil {
-		wc.inputTransform(v, chunk, t0, 0, nt, sc.winogradTmp(winogradGroup(wc.c)*wc.c))
-		for xi := 0; xi < 16; xi++ {
+		wc.transformIn(v, chunk, t0, 0, nt, sc)
+		for xi := 0; xi < positions; xi++ {
 			if err := gemmOne(sc.ctx, xi); err != nil {
 				return err
 			}
 		}
-		wc.outputTransform(prod, chunk, t0, 0, nt, sc.winogradTmp(winogradGroup(wc.m)*wc.m))
+		wc.transformOut(prod, chunk, t0, 0, nt, sc)
 		return nil
 	}
 	// The shares of each loop take their own scratch from pool (for the
@@ -298,11 +317,9 @@ func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk
 		})
 	}
 	grain := max(1, 2048/(wc.c+wc.m))
-	share(nt, grain, func(s *winogradScratch, lo, hi int) {
-		wc.inputTransform(v, chunk, t0, lo, hi, s.winogradTmp(winogradGroup(wc.c)*wc.c))
-	})
-	errs := make([]error, 16)
-	share(16, 1, func(s *winogradScratch, lo, hi int) {
+	share(nt, grain, func(s *winogradScratch, lo, hi int) { wc.transformIn(v, chunk, t0, lo, hi, s) })
+	errs := make([]error, positions)
+	share(positions, 1, func(s *winogradScratch, lo, hi int) {
 		for xi := lo; xi < hi; xi++ {
 			errs[xi] = gemmOne(s.ctx, xi)
 		}
@@ -310,17 +327,35 @@ func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	share(nt, grain, func(s *winogradScratch, lo, hi int) {
-		wc.outputTransform(prod, chunk, t0, lo, hi, s.winogradTmp(winogradGroup(wc.m)*wc.m))
-	})
+	share(nt, grain, func(s *winogradScratch, lo, hi int) { wc.transformOut(prod, chunk, t0, lo, hi, s) })
 	return nil
+}
+
+// transformIn runs the input transform of wc's tile size for tiles t0+lo ...
+// t0+hi-1 with sc's temporaries.
+func (wc *winogradConv) transformIn(v []float32, chunk, t0, lo, hi int, sc *winogradScratch) {
+	if wc.size == 4 {
+		wc.inputTransform4(v, chunk, t0, lo, hi, sc.wino4Tmp())
+		return
+	}
+	wc.inputTransform(v, chunk, t0, lo, hi, sc.winogradTmp(winogradGroup(wc.c)*wc.c))
+}
+
+// transformOut runs the output transform of wc's tile size for tiles t0+lo ...
+// t0+hi-1 with sc's temporaries.
+func (wc *winogradConv) transformOut(prod []float32, chunk, t0, lo, hi int, sc *winogradScratch) {
+	if wc.size == 4 {
+		wc.outputTransform4(prod, chunk, t0, lo, hi, sc.wino4Tmp())
+		return
+	}
+	wc.outputTransform(prod, chunk, t0, lo, hi, sc.winogradTmp(winogradGroup(wc.m)*wc.m))
 }
 
 // tile returns the image and the top-left input position (before padding) of tile t.
 func (wc *winogradConv) tile(t int) (img, r0, c0 int) {
 	per := wc.th * wc.tw
 	img, t = t/per, t%per
-	return img, 2*(t/wc.tw) - wc.pt, 2*(t%wc.tw) - wc.pl
+	return img, wc.size*(t/wc.tw) - wc.pt, wc.size*(t%wc.tw) - wc.pl
 }
 
 // vAdd is z = x + y and vSub z = x - y, element by element (AVX2 where available).

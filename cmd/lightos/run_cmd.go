@@ -36,7 +36,8 @@ func runCommand(args []string) error {
 	fs.Var(&dims, "dim", "the size of a symbolic dimension for random inputs, as NAME=SIZE (repeatable; default 1)")
 	noOpt := fs.Bool("no-optimize", false, "run the graph as loaded, without engine/passes.Optimize")
 	channelsLast := fs.Bool("channels-last", true, "let the optimizer run convolution chains channels-last (NHWC) on the CPU")
-	noWinograd := fs.Bool("no-winograd", false, "run 3x3 convolutions without Winograd F(2x2, 3x3) (for comparisons)")
+	noWinograd := fs.Bool("no-winograd", false, "run 3x3 convolutions without Winograd (for comparisons)")
+	noWinograd4 := fs.Bool("no-winograd4", false, "run 3x3 convolutions without Winograd F(4x4, 3x3), F(2x2, 3x3) still timed (for comparisons)")
 	threads := fs.Int("threads", 0, "intra-op threads (0: every core)")
 	repeat := fs.Int("repeat", 10, "timed runs after the first (which includes compiling the plan)")
 	warmup := fs.Int("warmup", 0, "untimed runs between the first run and the timed ones")
@@ -104,7 +105,7 @@ func runCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	dev := cpu.New(cpu.Options{Threads: *threads, NoWinograd: *noWinograd})
+	dev := cpu.New(cpu.Options{Threads: *threads, NoWinograd: *noWinograd, NoWinograd4: *noWinograd4})
 	opts := exec.Options{HeapOutputs: true, Profile: *profile || *profileNodes}
 	if !*noOpt {
 		opts.Specialize = specializer(*channelsLast)
