@@ -71,17 +71,21 @@
 	MOVQ    off(DI), DX \
 	VMOVUPS y, (DX)(AX*1)
 
-// CONST3 broadcasts the float32 bit patterns a, b, c into Y13, Y14, Y15.
+// wino4Consts holds the transforms' constants 4, 5, 2 and 8 (float32), loaded
+// with VBROADCASTSS from memory: an SSE move from a general register into an XMM
+// register would mix legacy SSE with the AVX code around it.
+DATA wino4Consts<>+0(SB)/4, $0x40800000
+DATA wino4Consts<>+4(SB)/4, $0x40a00000
+DATA wino4Consts<>+8(SB)/4, $0x40000000
+DATA wino4Consts<>+12(SB)/4, $0x41000000
+GLOBL wino4Consts<>(SB), RODATA|NOPTR, $16
+
+// CONST3 broadcasts the constants at offsets a, b and c of wino4Consts into Y13,
+// Y14 and Y15.
 #define CONST3(a, b, c) \
-	MOVQ         $a, DX  \
-	MOVQ         DX, X13 \
-	VBROADCASTSS X13, Y13 \
-	MOVQ         $b, DX  \
-	MOVQ         DX, X14 \
-	VBROADCASTSS X14, Y14 \
-	MOVQ         $c, DX  \
-	MOVQ         DX, X15 \
-	VBROADCASTSS X15, Y15
+	VBROADCASTSS wino4Consts<>+a(SB), Y13 \
+	VBROADCASTSS wino4Consts<>+b(SB), Y14 \
+	VBROADCASTSS wino4Consts<>+c(SB), Y15
 
 // func wino4InAVX2(dst, src *[6]*float32, n int)
 TEXT ·wino4InAVX2(SB), NOSPLIT, $0-24
@@ -89,7 +93,7 @@ TEXT ·wino4InAVX2(SB), NOSPLIT, $0-24
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	SRC6
-	CONST3(0x40800000, 0x40a00000, 0x40000000) // 4, 5, 2
+	CONST3(0, 4, 8) // 4, 5, 2
 	SHLQ $2, CX
 	XORQ AX, AX
 	TESTQ CX, CX
@@ -118,7 +122,7 @@ TEXT ·wino4OutAVX2(SB), NOSPLIT, $0-24
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	SRC6
-	CONST3(0x40000000, 0x40800000, 0x41000000) // 2, 4, 8
+	CONST3(8, 0, 12) // 2, 4, 8
 	SHLQ $2, CX
 	XORQ AX, AX
 	TESTQ CX, CX
@@ -154,7 +158,7 @@ TEXT ·wino4OutEpiAVX2(SB), NOSPLIT, $0-41
 	MOVQ bias+24(FP), BX
 	MOVQ n+32(FP), CX
 	SRC6
-	CONST3(0x40000000, 0x40800000, 0x41000000) // 2, 4, 8
+	CONST3(8, 0, 12) // 2, 4, 8
 	VXORPS Y12, Y12, Y12
 	SHLQ $2, CX
 	XORQ AX, AX
