@@ -620,7 +620,7 @@ sdone:
 	VADDPD X1, X10, X0
 	VHADDPD X0, X0, X0
 	VZEROUPPER
-	MOVSD X0, ret+24(FP)
+	VMOVSD X0, ret+24(FP)
 	RET
 
 // func accumF64AVX2(acc *float64, x *float32, n int, sq int)

@@ -70,7 +70,7 @@ done:
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	VZEROUPPER
-	MOVSS X0, ret+32(FP)
+	VMOVSS X0, ret+32(FP)
 	RET
 
 // func scaleAVX2(y *float32, n int, s float32)
@@ -133,7 +133,7 @@ sum8:
 sumdone:
 	HSUM4
 	VZEROUPPER
-	MOVSS X0, ret+16(FP)
+	VMOVSS X0, ret+16(FP)
 	RET
 
 // func sqDiffSumAVX2(x *float32, n int, m float32) float32
@@ -172,7 +172,7 @@ sq8:
 sqdone:
 	HSUM4
 	VZEROUPPER
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	RET
 
 // func normAffineAVX2(x, y, gamma, beta *float32, n int, m, inv float32)
@@ -246,7 +246,7 @@ maxdone:
 	VPERMILPS $0xb1, X0, X1
 	VMAXPS X1, X0, X0
 	VZEROUPPER
-	MOVSS X0, ret+16(FP)
+	VMOVSS X0, ret+16(FP)
 	RET
 
 // func scaleShiftAVX2(x, y *float32, n int, a, b float32)

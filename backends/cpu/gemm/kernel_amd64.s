@@ -5783,7 +5783,7 @@ gelu_done:
 	RET
 
 // func expSumAVX2(x *float32, n int, sub float32) float32
-// Requires: AVX, AVX2, FMA3, SSE
+// Requires: AVX, AVX2, FMA3
 TEXT ·expSumAVX2(SB), NOSPLIT, $0-28
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
@@ -5831,12 +5831,12 @@ expsum_done:
 	VADDPS       X0, X14, X14
 	VHADDPS      X14, X14, X14
 	VHADDPS      X14, X14, X14
-	MOVSS        X14, ret+24(FP)
+	VMOVSS       X14, ret+24(FP)
 	VZEROUPPER
 	RET
 
 // func maxAVX2(x *float32, n int) float32
-// Requires: AVX, SSE
+// Requires: AVX
 TEXT ·maxAVX2(SB), NOSPLIT, $0-20
 	MOVQ    x+0(FP), AX
 	MOVQ    n+8(FP), CX
@@ -5853,12 +5853,12 @@ max_loop:
 	VMAXPS       X0, X14, X14
 	VPERMILPS    $0xb1, X14, X0
 	VMAXPS       X0, X14, X14
-	MOVSS        X14, ret+16(FP)
+	VMOVSS       X14, ret+16(FP)
 	VZEROUPPER
 	RET
 
 // func sumDevAVX2(x *float32, n int, mean float32, square bool) float32
-// Requires: AVX, FMA3, SSE
+// Requires: AVX, FMA3
 TEXT ·sumDevAVX2(SB), NOSPLIT, $0-28
 	MOVQ         x+0(FP), AX
 	MOVQ         n+8(FP), CX
@@ -5894,7 +5894,7 @@ sumdev_done:
 	VADDPS       X0, X14, X14
 	VHADDPS      X14, X14, X14
 	VHADDPS      X14, X14, X14
-	MOVSS        X14, ret+24(FP)
+	VMOVSS       X14, ret+24(FP)
 	VZEROUPPER
 	RET
 

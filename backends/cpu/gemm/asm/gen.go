@@ -959,7 +959,7 @@ func genRowHelpers() {
 		JNZ(LabelRef("expsum_loop"))
 		Label("expsum_done")
 		hsum(sum)
-		Store(reg.X14, ReturnIndex(0))
+		storeResultVEX(reg.X14)
 		VZEROUPPER()
 		RET()
 	}
@@ -983,7 +983,7 @@ func genRowHelpers() {
 		VMAXPS(reg.X0, reg.X14, reg.X14)
 		VPERMILPS(U8(0xb1), reg.X14, reg.X0)
 		VMAXPS(reg.X0, reg.X14, reg.X14)
-		Store(reg.X14, ReturnIndex(0))
+		storeResultVEX(reg.X14)
 		VZEROUPPER()
 		RET()
 	}
@@ -1020,7 +1020,7 @@ func genRowHelpers() {
 		Label("sumdev_done")
 		VADDPS(s1, s0, s0)
 		hsum(s0)
-		Store(reg.X14, ReturnIndex(0))
+		storeResultVEX(reg.X14)
 		VZEROUPPER()
 		RET()
 	}
@@ -1083,4 +1083,16 @@ func hsum(y reg.VecPhysical) {
 	VADDPS(reg.X0, reg.X14, reg.X14)
 	VHADDPS(reg.X14, reg.X14, reg.X14)
 	VHADDPS(reg.X14, reg.X14, reg.X14)
+}
+
+// storeResultVEX writes the float32 in x to the function's first result with
+// VMOVSS: avo's Store emits the legacy-SSE MOVSS, and one legacy-SSE instruction
+// per call among AVX code made the F(4x4) transforms (backends/cpu/
+// winograd4_amd64.s) 2.3x slower on the device pool's Xeons.
+func storeResultVEX(x reg.Register) {
+	b, err := ReturnIndex(0).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VMOVSS(x, b.Addr)
 }
