@@ -32,6 +32,7 @@ func init() {
 		"Fallback":         reflect.ValueOf((*backends.Fallback)(nil)),
 		"GraphCompiler":    reflect.ValueOf((*backends.GraphCompiler)(nil)),
 		"GraphPlan":        reflect.ValueOf((*backends.GraphPlan)(nil)),
+		"InPlacer":         reflect.ValueOf((*backends.InPlacer)(nil)),
 		"Info":             reflect.ValueOf((*backends.Info)(nil)),
 		"Kernel":           reflect.ValueOf((*backends.Kernel)(nil)),
 		"KernelFunc":       reflect.ValueOf((*backends.KernelFunc)(nil)),
@@ -48,6 +49,7 @@ func init() {
 		"_Device":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Device)(nil)),
 		"_GraphCompiler":    reflect.ValueOf((*_github_com_lightiam_lightos_backends_GraphCompiler)(nil)),
 		"_GraphPlan":        reflect.ValueOf((*_github_com_lightiam_lightos_backends_GraphPlan)(nil)),
+		"_InPlacer":         reflect.ValueOf((*_github_com_lightiam_lightos_backends_InPlacer)(nil)),
 		"_Kernel":           reflect.ValueOf((*_github_com_lightiam_lightos_backends_Kernel)(nil)),
 		"_KernelProvider":   reflect.ValueOf((*_github_com_lightiam_lightos_backends_KernelProvider)(nil)),
 		"_OutputOverwriter": reflect.ValueOf((*_github_com_lightiam_lightos_backends_OutputOverwriter)(nil)),
@@ -104,6 +106,16 @@ func (W _github_com_lightiam_lightos_backends_GraphPlan) Close() error {
 }
 func (W _github_com_lightiam_lightos_backends_GraphPlan) Run(ctx context.Context, feeds map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	return W.WRun(ctx, feeds)
+}
+
+// _github_com_lightiam_lightos_backends_InPlacer is an interface wrapper for InPlacer type
+type _github_com_lightiam_lightos_backends_InPlacer struct {
+	IValue        interface{}
+	WInPlaceInput func() int
+}
+
+func (W _github_com_lightiam_lightos_backends_InPlacer) InPlaceInput() int {
+	return W.WInPlaceInput()
 }
 
 // _github_com_lightiam_lightos_backends_Kernel is an interface wrapper for Kernel type
