@@ -2,7 +2,9 @@ package cpu
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/lightiam/lightos/backends/cpu/gemm"
 	"github.com/lightiam/lightos/engine/graph"
@@ -169,5 +171,58 @@ func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkWinogradThreadSplit times the ResNet-50 layers at batch 1 whose
+// channels-last Winograd has 32 to 127 tiles, with each thread running whole chunks
+// of tiles from 16 tiles per thread ("tiles") and with the threads splitting every
+// GEMM and transform below 64, the default ("gemms"), alternating call by call on
+// 2 threads of one Env, and reports the medians and their ratio (tiles/gemms): the
+// measurement behind winogradThreadTiles.
+func BenchmarkWinogradThreadSplit(b *testing.B) {
+	for _, tc := range []struct{ c, hw, size int }{{128, 28, 4}, {256, 14, 2}} {
+		b.Run(fmt.Sprintf("F%d_%d@%d", tc.size, tc.c, tc.hw), func(b *testing.B) {
+			x := tensor.New(tensor.Float32, []int{1, tc.hw, tc.hw, tc.c})
+			for i := range x.Float32s() {
+				x.Float32s()[i] = float32(i%13) * 0.1
+			}
+			w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
+			for i := range w.Float32s() {
+				w.Float32s()[i] = float32(i%17) * 0.01
+			}
+			bias := tensor.New(tensor.Float32, []int{tc.c})
+			y := tensor.New(tensor.Float32, []int{1, tc.hw, tc.hw, tc.c})
+			attrs := graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)}
+			g, err := ops.ConvGeometry(attrs, []int{tc.hw, tc.hw}, []int{3, 3})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// One Env (one set of GEMM workers) for both: the setting is
+			// switched between calls.
+			env := &Env{Threads: 2}
+			conv := &nhwcConv{name: "conv", attrs: attrs, act: gemm.ActReLU}
+			times := [2][]time.Duration{}
+			for i := 0; i < b.N+3; i++ {
+				for k, perThread := range []int{16, 64} {
+					env.winogradThreadTiles = perThread
+					t0 := time.Now()
+					if err := conv.runWinograd(env, g, tc.size, x, w, bias, nil, y); err != nil {
+						b.Fatal(err)
+					}
+					if i >= 3 {
+						times[k] = append(times[k], time.Since(t0))
+					}
+				}
+			}
+			med := func(d []time.Duration) float64 {
+				slices.Sort(d)
+				return d[len(d)/2].Seconds() * 1e3
+			}
+			mt, mg := med(times[0]), med(times[1])
+			b.ReportMetric(mt, "tiles-ms")
+			b.ReportMetric(mg, "gemms-ms")
+			b.ReportMetric(mt/mg, "tiles/gemms")
+		})
 	}
 }

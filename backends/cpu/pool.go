@@ -18,6 +18,9 @@ type Env struct {
 	NoWinograd4 bool
 	// winogradMinChannels, if positive, replaces winogradMinChannels (for tests).
 	winogradMinChannels int
+	// winogradThreadTiles, if positive, replaces winogradThreadTiles (for
+	// benchmarks).
+	winogradThreadTiles int
 
 	gemmOnce sync.Once
 	gemmCtx  *gemm.Context

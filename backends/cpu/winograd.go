@@ -43,6 +43,9 @@ const (
 // Threads split a convolution's tiles between them (each streaming all of the
 // transformed weights) when each gets at least winogradThreadTiles tiles and C+M
 // is at most winogradThreadChannels; otherwise they split each GEMM and transform.
+// F(4x4) keeps the same bound: with the tiles split from 16 per thread, 128@28x28
+// at batch 1 (49 tiles) ran 1.08x slower on a Xeon of the device pool and equal on
+// the Zen 4, F(2x2) at 256@14x14 1.02-1.08x slower (BenchmarkWinogradThreadSplit).
 const (
 	winogradThreadTiles    = 64
 	winogradThreadChannels = 512
@@ -193,7 +196,11 @@ func runWinogradLayout(env *Env, g *ops.Geometry, xs []int, nhwc bool, size int,
 	tiles := wc.n * wc.th * wc.tw
 	chunk := min(tiles, max(winogradMinChunk*16/positions, winogradChunkBytes/(positions*4*(wc.c+m))))
 	threads := env.GEMM().Threads()
-	if threads > 1 && tiles >= threads*winogradThreadTiles && wc.c+m <= winogradThreadChannels {
+	perThreadMin := winogradThreadTiles
+	if env.winogradThreadTiles > 0 {
+		perThreadMin = env.winogradThreadTiles
+	}
+	if threads > 1 && tiles >= threads*perThreadMin && wc.c+m <= winogradThreadChannels {
 		// Enough tiles for every thread, and weights small enough for each thread
 		// to stream all of them: each runs whole chunks (transforms and GEMMs) on
 		// its own single-thread GEMM context, with no hand-offs. Thread w takes
