@@ -83,6 +83,32 @@ def test_conv_layouts_match_onnxruntime(name, channels_last, built, lightos_bin,
     assert err <= TOLERANCE * scale, f"{name}: max abs error {err:.3g} > {TOLERANCE} x scale {scale:.3g}"
 
 
+def test_resnet50_conv_routes_match_onnxruntime(built, lightos_bin, tmp_path):
+    """ResNet-50's 3x3 layers through each route the CPU may take, batch 2: by
+    default the first run (the only one here) writes each 3x3 stride-1 layer last
+    through Winograd F(4x4, 3x3) (up to 256 channels; F(2x2, 3x3) above) while
+    timing the routes; --no-winograd4 makes that F(2x2, 3x3), --no-winograd the
+    direct kernel. Each output is checked against onnxruntime, and the three must
+    differ in their rounding (else a flag did not change the route)."""
+    path = built("resnet50")
+    feeds = feeds_for("resnet50", 2, np.random.default_rng(13))
+    want = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    scale = float(np.abs(want).max())
+    outs = {}
+    for flag in ["", "--no-winograd4", "--no-winograd"]:
+        work = tmp_path / (flag.strip("-") or "default")
+        work.mkdir()
+        got, _ = run_lightos(lightos_bin, path, feeds, str(work), extra=[flag] if flag else [])
+        out = next(iter(got.values()))
+        err = float(np.abs(out.astype(np.float64) - want).max())
+        assert err <= TOLERANCE * scale, f"{flag or 'default'}: max abs error {err:.3g} > {TOLERANCE} x scale {scale:.3g}"
+        outs[flag] = out
+    flags = list(outs)
+    for a in range(len(flags)):
+        for b in range(a + 1, len(flags)):
+            assert not np.array_equal(outs[flags[a]], outs[flags[b]]), f"{flags[a]!r} and {flags[b]!r} gave identical outputs"
+
+
 def test_model_files_are_valid(built):
     for name in make_onnx_models.MODELS:
         onnx.checker.check_model(built(name))
