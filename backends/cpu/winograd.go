@@ -33,8 +33,8 @@ const winogradMinChannels = 128
 // winogradChunkBytes bounds the scratch of one chunk of tiles (the 16 transformed
 // input matrices and the 16 products; 36 and 36 for F(4x4)), so that it stays in
 // the L2 cache, unless that would make chunks of fewer than winogradMinChunk tiles
-// (F(4x4): 16/36 of it, as many output pixels): each chunk streams all the
-// transformed weight matrices (16·C·M floats; 36·C·M) once.
+// (16/36 of it for F(4x4)): each chunk streams all the transformed weight matrices
+// (16·C·M floats; 36·C·M) once.
 const (
 	winogradChunkBytes = 1 << 20
 	winogradMinChunk   = 128
