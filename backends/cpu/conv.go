@@ -52,12 +52,11 @@ type convCore struct {
 	packed *gemm.PackedWeights // float32 1-D/2-D with constant W: packed once
 	wShape []int               // the shape packed was made for
 
-	// Winograd (winograd.go): constant weights transformed on first use, and the
-	// scratch of the calls.
-	winoOnce    sync.Once
-	wino        *winogradWeights
-	winoErr     error
-	winoScratch winogradScratches
+	// Winograd (winograd.go): constant weights transformed on first use (the
+	// calls' scratch is the Env's).
+	winoOnce sync.Once
+	wino     *winogradWeights
+	winoErr  error
 }
 
 // prepareConv checks n's dtype and weights and pre-packs constant float32 weights for
@@ -238,7 +237,7 @@ func (c *convCore) runWinograd(env *Env, g *ops.Geometry, x, w, y *tensor.Tensor
 		}
 		ww = c.wino
 	}
-	if err := runWinograd(env, g, xs, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &c.winoScratch); err != nil {
+	if err := runWinograd(env, g, xs, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &env.winoScratch); err != nil {
 		return err
 	}
 	runPost32(env, epi, y, xs[0], ws[0])

@@ -41,10 +41,9 @@ type nhwcConv struct {
 
 	// The Winograd routes (runWinograd): constant weights transformed on first use
 	// (by tile size: wino[2], wino[4]; those of a size that no shape's route
-	// uses are dropped), and the scratch of the Winograd calls.
-	winoMu      sync.Mutex
-	wino        map[int]*winogradWeights
-	winoScratch winogradScratches
+	// uses are dropped). The calls' scratch is the Env's.
+	winoMu sync.Mutex
+	wino   map[int]*winogradWeights
 
 	// routes records, per input shape, the route that was the fastest when all
 	// were timed on that shape's first run (pickRoute): 0 for the direct kernel,
@@ -308,7 +307,7 @@ func (c *nhwcConv) runWinograd(env *Env, g *ops.Geometry, size int, x, w, bias, 
 	}
 	c.winoMu.Unlock()
 	epi := convEpilogue{Bias: bias, Residual: res, Act: c.act}
-	return runWinogradLayout(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, true, size, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &c.winoScratch)
+	return runWinogradLayout(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, true, size, x.Float32s(), w.Float32s(), y.Float32s(), ww, ws[0], epi, &env.winoScratch)
 }
 
 // clampF32 clamps y to [lo, hi] in place (Clip; ReLU6).

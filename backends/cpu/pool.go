@@ -24,6 +24,12 @@ type Env struct {
 
 	gemmOnce sync.Once
 	gemmCtx  *gemm.Context
+
+	// winoScratch keeps the Winograd calls' thread scratches (winograd.go) for
+	// every convolution of the device: nodes run one at a time in a run, so one
+	// set, grown to the largest layer, serves them all (per node, ResNet-50 held
+	// 13 sets).
+	winoScratch winogradScratches
 }
 
 // GEMM returns the device's float32 GEMM context (a persistent pool of Threads

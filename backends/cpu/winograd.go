@@ -252,8 +252,8 @@ func (sc *winogradScratch) winogradTmp(n int) []float32 {
 	return sc.tmp[:32*n]
 }
 
-// winogradScratches keeps a convolution's thread scratches between calls, as
-// many as have run at once. (A sync.Pool dropped them at garbage collections,
+// winogradScratches keeps the thread scratches of a device's Winograd calls
+// between calls, as many as have run at once (Env.winoScratch). (A sync.Pool dropped them at garbage collections,
 // and the next call made new buffers and GEMM contexts: in a model's first run,
 // when collections are frequent and NhwcConv times its routes, the Winograd
 // route then measured up to twice its time and lost to the direct kernel.)
