@@ -130,21 +130,7 @@ func BenchmarkNhwcConvBatch(b *testing.B) {
 func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 	for _, tc := range []struct{ c, hw, batch int }{
 		{64, 56, 1}, {128, 28, 1}, {256, 14, 1}, {512, 7, 1}, {64, 56, 8}, {128, 28, 8}, {256, 14, 8}, {512, 7, 8}} {
-		x := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
-		for i := range x.Float32s() {
-			x.Float32s()[i] = float32(i%13) * 0.1
-		}
-		w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
-		for i := range w.Float32s() {
-			w.Float32s()[i] = float32(i%17) * 0.01
-		}
-		bias := tensor.New(tensor.Float32, []int{tc.c})
-		y := tensor.New(tensor.Float32, []int{tc.batch, tc.hw, tc.hw, tc.c})
-		attrs := graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)}
-		g, err := ops.ConvGeometry(attrs, []int{tc.hw, tc.hw}, []int{3, 3})
-		if err != nil {
-			b.Fatal(err)
-		}
+		x, w, bias, y, attrs, g := resnet3x3Operands(b, tc.batch, tc.c, tc.hw)
 		env := &Env{Threads: 2}
 		s := gemm.Conv2DShape{N: tc.batch, C: tc.c, H: tc.hw, W: tc.hw, M: tc.c, KH: 3, KW: 3,
 			PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, StrideH: 1, StrideW: 1, DilationH: 1, DilationW: 1}
@@ -183,21 +169,7 @@ func BenchmarkNhwcConvWinogradRoute(b *testing.B) {
 func BenchmarkWinogradThreadSplit(b *testing.B) {
 	for _, tc := range []struct{ c, hw, size int }{{128, 28, 4}, {256, 14, 2}} {
 		b.Run(fmt.Sprintf("F%d_%d@%d", tc.size, tc.c, tc.hw), func(b *testing.B) {
-			x := tensor.New(tensor.Float32, []int{1, tc.hw, tc.hw, tc.c})
-			for i := range x.Float32s() {
-				x.Float32s()[i] = float32(i%13) * 0.1
-			}
-			w := tensor.New(tensor.Float32, []int{tc.c, tc.c, 3, 3})
-			for i := range w.Float32s() {
-				w.Float32s()[i] = float32(i%17) * 0.01
-			}
-			bias := tensor.New(tensor.Float32, []int{tc.c})
-			y := tensor.New(tensor.Float32, []int{1, tc.hw, tc.hw, tc.c})
-			attrs := graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)}
-			g, err := ops.ConvGeometry(attrs, []int{tc.hw, tc.hw}, []int{3, 3})
-			if err != nil {
-				b.Fatal(err)
-			}
+			x, w, bias, y, attrs, g := resnet3x3Operands(b, 1, tc.c, tc.hw)
 			// One Env (one set of GEMM workers) for both: the setting is
 			// switched between calls.
 			env := &Env{Threads: 2}
@@ -225,4 +197,27 @@ func BenchmarkWinogradThreadSplit(b *testing.B) {
 			b.ReportMetric(mt/mg, "tiles/gemms")
 		})
 	}
+}
+
+// resnet3x3Operands makes a channels-last 3x3 layer's operands (pads 1, ReLU,
+// c channels in and out, batch images of hw×hw): input, weights, bias, output,
+// the node's attributes and its geometry.
+func resnet3x3Operands(b *testing.B, batch, c, hw int) (x, w, bias, y *tensor.Tensor, attrs graph.Attrs, g *ops.Geometry) {
+	b.Helper()
+	x = tensor.New(tensor.Float32, []int{batch, hw, hw, c})
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(i%13) * 0.1
+	}
+	w = tensor.New(tensor.Float32, []int{c, c, 3, 3})
+	for i := range w.Float32s() {
+		w.Float32s()[i] = float32(i%17) * 0.01
+	}
+	bias = tensor.New(tensor.Float32, []int{c})
+	y = tensor.New(tensor.Float32, []int{batch, hw, hw, c})
+	attrs = graph.Attrs{"pads": graph.Ints(1, 1, 1, 1), "activation": graph.String(ops.ActRelu)}
+	g, err := ops.ConvGeometry(attrs, []int{hw, hw}, []int{3, 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return x, w, bias, y, attrs, g
 }
