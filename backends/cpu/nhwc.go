@@ -144,9 +144,13 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	if y.Len() == 0 {
 		return nil
 	}
-	sizes := c.winogradSizes(env, g, xs, ws)
-	routed := len(sizes) > 0
-	if routed && res != nil && &res.Float32s()[0] == &y.Float32s()[0] && !c.routeKnown([4]int(xs)) {
+	f2, f4 := c.winogradSizes(env, g, xs, ws)
+	routed := f2 || f4
+	size, known := 0, false
+	if routed {
+		size, known = c.knownRoute([4]int(xs))
+	}
+	if routed && !known && res != nil && &res.Float32s()[0] == &y.Float32s()[0] {
 		// The output is the residual's buffer (backends.InPlacer) and pickRoute
 		// will run the layer several times: each run needs the residual intact.
 		res = res.Clone()
@@ -156,14 +160,22 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 			Residual: tensorF32(res), Act: c.act, Y: y.Float32s()}
 		return gemm.ConvNHWC(env.GEMM(), p)
 	}
-	if routed {
+	switch {
+	case !routed || (known && size == 0):
+		err = direct()
+	case known:
+		err = c.runWinograd(env, g, size, x, w, bias, res, y)
+	default: // the shape's first run: time the routes
 		routes := []nhwcRoute{{0, direct}}
-		for _, size := range sizes {
-			routes = append(routes, nhwcRoute{size, func() error { return c.runWinograd(env, g, size, x, w, bias, res, y) }})
+		for _, r := range []struct {
+			size int
+			ok   bool
+		}{{2, f2}, {4, f4}} {
+			if r.ok {
+				routes = append(routes, nhwcRoute{r.size, func() error { return c.runWinograd(env, g, r.size, x, w, bias, res, y) }})
+			}
 		}
 		err = c.pickRoute([4]int(xs), routes)
-	} else {
-		err = direct()
 	}
 	if err != nil {
 		return err
@@ -175,12 +187,13 @@ func (c *nhwcConv) run(env *Env, x, w, bias, res, y *tensor.Tensor) error {
 	return nil
 }
 
-// routeKnown reports whether pickRoute has timed the routes for input shape xs.
-func (c *nhwcConv) routeKnown(xs [4]int) bool {
+// knownRoute returns the route pickRoute chose for input shape xs (0: the direct
+// kernel, else the Winograd tile size), and whether it has chosen one.
+func (c *nhwcConv) knownRoute(xs [4]int) (size int, known bool) {
 	c.routeMu.Lock()
 	defer c.routeMu.Unlock()
-	_, known := c.routes[xs]
-	return known
+	size, known = c.routes[xs]
+	return size, known
 }
 
 // routeTimings is how many times pickRoute times each route after its warm-up run.
@@ -273,23 +286,24 @@ const nhwcWinogradMinChannels = 64
 // have few pixels (ResNet-50's 7x7), where the F(2x2) tiles fit better.
 const wino4MaxChannels = 256
 
-// winogradSizes lists the Winograd tile sizes NhwcConv times for a layer against the
-// direct kernel (none if the weights are not constant or the layer is no 3x3
-// stride-1 convolution of at least nhwcWinogradMinChannels channels).
-func (c *nhwcConv) winogradSizes(env *Env, g *ops.Geometry, xs, ws []int) []int {
+// winogradSizes reports which Winograd tile sizes NhwcConv times for a layer
+// against the direct kernel, F(2x2, 3x3) and F(4x4, 3x3) (neither if the weights
+// are not constant or the layer is no 3x3 stride-1 convolution of at least
+// nhwcWinogradMinChannels channels).
+func (c *nhwcConv) winogradSizes(env *Env, g *ops.Geometry, xs, ws []int) (f2, f4 bool) {
 	if c.packed == nil || !winogradFits(env, g, []int{xs[0], xs[3], xs[1], xs[2]}, ws, convEpilogue{Act: c.act}, nhwcWinogradMinChannels) {
-		return nil
+		return false, false
 	}
 	if env.NoWinograd4 || xs[3] > wino4MaxChannels || ws[0] > wino4MaxChannels {
-		return []int{2}
+		return true, false
 	}
 	if g.Out[0]%4 == 0 && g.Out[1]%4 == 0 {
 		// F(4x4)'s tiles cover the output exactly: on every such layer
 		// measured it beat F(2x2) by 1.2-2.1x (64@56x56 and 128@28x28, batch 1
 		// and 8, Zen 4 and Xeon), so F(2x2) is not transformed and timed too.
-		return []int{4}
+		return false, true
 	}
-	return []int{2, 4}
+	return true, true
 }
 
 // runWinograd runs the convolution through Winograd F(size x size, 3x3) on the

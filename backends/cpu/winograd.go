@@ -253,10 +253,11 @@ func (sc *winogradScratch) winogradTmp(n int) []float32 {
 }
 
 // winogradScratches keeps the thread scratches of a device's Winograd calls
-// between calls, as many as have run at once (Env.winoScratch). (A sync.Pool dropped them at garbage collections,
-// and the next call made new buffers and GEMM contexts: in a model's first run,
-// when collections are frequent and NhwcConv times its routes, the Winograd
-// route then measured up to twice its time and lost to the direct kernel.)
+// between calls, as many as have run at once (Env.winoScratch). (A sync.Pool
+// dropped them at garbage collections, and the next call made new buffers and
+// GEMM contexts: in a model's first run, when collections are frequent and
+// NhwcConv times its routes, the Winograd route then measured up to twice its
+// time and lost to the direct kernel.)
 type winogradScratches struct {
 	mu   sync.Mutex
 	free []*winogradScratch
@@ -287,11 +288,12 @@ func (l *winogradScratches) put(sc *winogradScratch) {
 }
 
 // runChunk computes the output of tiles t0 ... t0+chunk-1 (fewer at the end) with
-// sc's buffers: input transform, 16 (or 36) GEMMs, output transform. Without env all run on
-// the calling goroutine, the GEMMs on sc.ctx. With env the transforms split the tiles
-// between env's threads and the threads share out the GEMMs, each running whole
-// products on a single-thread context from pool: a chunk of few tiles (a small plane
-// at batch 1) made products too small to split well (256@14x14: 49 rows).
+// sc's buffers: input transform, 16 (F(4x4): 36) GEMMs, output transform. Without
+// env all run on the calling goroutine, the GEMMs on sc.ctx. With env the
+// transforms split the tiles between env's threads and the threads share out the
+// GEMMs, each running whole products on a single-thread context from pool: a chunk
+// of few tiles (a small plane at batch 1) made products too small to split well
+// (256@14x14: 49 rows).
 func (wc *winogradConv) runChunk(sc *winogradScratch, ww *winogradWeights, chunk, t0 int, env *Env, pool *winogradScratches) error {
 	nt := min(chunk, wc.n*wc.th*wc.tw-t0)
 	positions := len(ww.u)

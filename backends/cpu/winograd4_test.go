@@ -141,10 +141,10 @@ func TestWinograd4AgainstReference(t *testing.T) {
 			for _, v := range want {
 				scale = max(scale, math.Abs(v))
 			}
-			xn := toNHWC(x, tc.n, tc.c, tc.h*tc.w)
+			xn := swapLast2(x, tc.n, tc.c, tc.h*tc.w)
 			var resN []float32
 			if res != nil {
-				resN = toNHWC(res, tc.n, tc.m, oh*ow)
+				resN = swapLast2(res, tc.n, tc.m, oh*ow)
 			}
 			g, err := ops.ConvGeometry(graph.Attrs{"pads": graph.Ints(int64(tc.pads[0]), int64(tc.pads[1]), int64(tc.pads[2]), int64(tc.pads[3]))},
 				[]int{tc.h, tc.w}, []int{3, 3})
@@ -183,7 +183,7 @@ func TestWinograd4AgainstReference(t *testing.T) {
 						t.Fatal(err)
 					}
 					worst := 0.0
-					got := toNCHW(y, tc.n, tc.m, oh*ow)
+					got := swapLast2(y, tc.n, oh*ow, tc.m)
 					for i, v := range got {
 						if d := math.Abs(float64(v) - want[i]); !(d <= worst) {
 							worst = d
@@ -220,28 +220,16 @@ func f32Tensor(t *testing.T, v []float32) *tensor.Tensor {
 	return tt
 }
 
-// toNHWC returns the n×c×plane values x (NCHW) channels-last.
-func toNHWC(x []float32, n, c, plane int) []float32 {
+// swapLast2 returns the n×a×b values x as n×b×a: NCHW to NHWC with (a, b) =
+// (channels, pixels), and back with (pixels, channels).
+func swapLast2(x []float32, n, a, b int) []float32 {
 	y := make([]float32, len(x))
 	for img := 0; img < n; img++ {
-		for ci := 0; ci < c; ci++ {
-			for p := 0; p < plane; p++ {
-				y[(img*plane+p)*c+ci] = x[(img*c+ci)*plane+p]
+		for i := 0; i < a; i++ {
+			for j := 0; j < b; j++ {
+				y[(img*b+j)*a+i] = x[(img*a+i)*b+j]
 			}
 		}
 	}
 	return y
-}
-
-// toNCHW is the inverse of toNHWC.
-func toNCHW(y []float32, n, c, plane int) []float32 {
-	x := make([]float32, len(y))
-	for img := 0; img < n; img++ {
-		for ci := 0; ci < c; ci++ {
-			for p := 0; p < plane; p++ {
-				x[(img*c+ci)*plane+p] = y[(img*plane+p)*c+ci]
-			}
-		}
-	}
-	return x
 }
